@@ -1,0 +1,306 @@
+//! The command line: argument structs, the commands, and the progress bars. Messages and
+//! progress go to stderr; stdout carries data only (`--format json`).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::engine::{self, Phase, Reporter, RuleStatus};
+use crate::error::Error;
+use crate::job::{Job, Severity};
+use crate::plan::{self, CompiledRule};
+
+/// Exit codes: 0 the job ran, 1 a `--fail-on` threshold was met, 2 an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Ran,
+    ThresholdMet,
+    Error,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Ran => 0,
+            ExitStatus::ThresholdMet => 1,
+            ExitStatus::Error => 2,
+        }
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "crosscheck",
+    version,
+    about = "Cross-check government extracts and list leads for inspection teams"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// No progress bars.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a job: load the datasets, run every rule, write out/<run-id>/.
+    Run(RunArgs),
+    /// Validate a job (catalog, rules, expressions, types) without scanning any data.
+    Check(ConfigArgs),
+    /// Print a rule's logical plan and the Polars plan it lowers to.
+    Explain {
+        rule_id: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Write the sample city (datasets, catalog, ground truth) into a folder.
+    Generate {
+        #[arg(long, default_value = "sample_data")]
+        out: PathBuf,
+        /// Size multiplier: 1 is the committed sample city.
+        #[arg(long, default_value_t = 1)]
+        scale: u32,
+        #[arg(long, default_value_t = 20251231)]
+        seed: u64,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ConfigArgs {
+    /// The job file.
+    #[arg(long, short, default_value = "audit.yaml")]
+    pub config: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Output folder (overrides the job's `output`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Name of the run folder (default: the local time, e.g. 20260301-093000).
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Exit 1 when a lead at or above this severity exists.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<SeverityArg>,
+    /// `json` prints the run summary on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SeverityArg {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl From<SeverityArg> for Severity {
+    fn from(s: SeverityArg) -> Severity {
+        match s {
+            SeverityArg::Info => Severity::Info,
+            SeverityArg::Low => Severity::Low,
+            SeverityArg::Medium => Severity::Medium,
+            SeverityArg::High => Severity::High,
+            SeverityArg::Critical => Severity::Critical,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Progress bars on stderr, one per phase; hidden when stderr is not a terminal or --quiet.
+struct Bars {
+    quiet: bool,
+    bar: std::sync::Mutex<Option<ProgressBar>>,
+}
+
+impl Reporter for Bars {
+    fn start(&self, phase: Phase, total: u64) {
+        if self.quiet {
+            return;
+        }
+        let label = match phase {
+            Phase::Loading => "读取数据 loading",
+            Phase::Rules => "运行规则 rules",
+            Phase::Writing => "写出结果 writing",
+        };
+        let bar =
+            ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(label);
+        *self.bar.lock().expect("bar lock") = Some(bar);
+    }
+    fn advance(&self, _phase: Phase, item: &str) {
+        if let Some(b) = &*self.bar.lock().expect("bar lock") {
+            b.set_message(item.to_string());
+            b.inc(1);
+        }
+    }
+    fn finish(&self, _phase: Phase) {
+        if let Some(b) = self.bar.lock().expect("bar lock").take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Loads and compiles a job; every problem is reported together.
+pub fn load_and_compile(config: &std::path::Path) -> Result<(Job, Vec<CompiledRule>), Error> {
+    let job = Job::load(config)?;
+    let rules = plan::compile_rules(&job).map_err(Error::Invalid)?;
+    Ok((job, rules))
+}
+
+pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
+    match cli.command {
+        Command::Check(c) => {
+            let (job, rules) = load_and_compile(&c.config)?;
+            eprintln!(
+                "ok: {} datasets, {} rules ({} enabled) compiled against the catalog",
+                job.catalog.datasets.len(),
+                job.rules.len(),
+                rules.len()
+            );
+            Ok(ExitStatus::Ran)
+        }
+        Command::Explain { rule_id, config } => {
+            let (job, rules) = load_and_compile(&config.config)?;
+            let Some(rule) = rules.iter().find(|r| r.id == rule_id) else {
+                let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+                let hint = crate::error::nearest(&rule_id, ids.iter().copied())
+                    .map(|n| format!("did you mean `{n}`?"))
+                    .unwrap_or_else(|| format!("rules: {}", ids.join(", ")));
+                return Err(Error::Input {
+                    path: config.config,
+                    message: format!("no enabled rule `{rule_id}`; {hint}"),
+                });
+            };
+            println!(
+                "rule {} ({}) — {}\n\nlogical plan:\n{}",
+                rule.id, rule.kind, rule.title, rule.plan
+            );
+            // The Polars plan needs schemas only: lower over empty frames of the catalog's types.
+            let mut frames = HashMap::new();
+            for d in &rule.datasets {
+                frames.insert(d.clone(), crate::ingest::empty_frame(&job.catalog, d)?);
+            }
+            let lf = plan::lower::lower(&rule.plan, &frames)?;
+            println!(
+                "polars plan (optimised):\n{}",
+                lf.describe_optimized_plan()?
+            );
+            Ok(ExitStatus::Ran)
+        }
+        Command::Generate { out, scale, seed } => {
+            let summary = crate::samplecity::generate(&out, scale, seed)?;
+            eprintln!("wrote the sample city to {} ({summary})", out.display());
+            Ok(ExitStatus::Ran)
+        }
+        Command::Run(args) => run_job(args, cli.quiet),
+    }
+}
+
+fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
+    let t0 = Instant::now();
+    let (job, rules) = load_and_compile(&args.config.config)?;
+    let reporter = Bars {
+        quiet,
+        bar: std::sync::Mutex::new(None),
+    };
+    let result = engine::run(&job, &rules, &reporter);
+    let output_dir = args.out.clone().unwrap_or_else(|| job.output_dir.clone());
+    let run_id = args
+        .run_id
+        .clone()
+        .unwrap_or_else(|| crate::output::new_run_id(&output_dir));
+    let t_write = Instant::now();
+    reporter.start(Phase::Writing, 1);
+    let timings = serde_json::json!({
+        "load": result.load_ms,
+        "rules": result.rules_ms,
+        "compile_and_load_total": t0.elapsed().as_millis(),
+    });
+    let dir = crate::output::write_run(&job, &result, &output_dir, &run_id, timings)?;
+    reporter.advance(Phase::Writing, "outputs");
+    reporter.finish(Phase::Writing);
+    let write_ms = t_write.elapsed().as_millis();
+
+    for d in &result.datasets {
+        match (&d.report, &d.error) {
+            (Some(r), _) => eprintln!(
+                "dataset {:<22} read {:>7}  loaded {:>7}  rejected {:>5}",
+                d.name, r.rows_read, r.rows_loaded, r.rows_rejected
+            ),
+            (None, Some(e)) => eprintln!("error: dataset {} could not be loaded: {e}", d.name),
+            _ => {}
+        }
+    }
+    for o in &result.outcomes {
+        match &o.status {
+            RuleStatus::Ok => eprintln!(
+                "rule {:<40} {:>8} {:>5} leads",
+                o.rule.id,
+                o.rule.severity.as_str(),
+                o.lead_count()
+            ),
+            RuleStatus::Failed(e) => eprintln!("error: rule {} failed: {e}", o.rule.id),
+        }
+    }
+    eprintln!(
+        "wrote {} (total {} ms, writing {} ms)",
+        dir.display(),
+        t0.elapsed().as_millis(),
+        write_ms
+    );
+
+    let threshold_met = args.fail_on.map(Severity::from).is_some_and(|min| {
+        result
+            .outcomes
+            .iter()
+            .any(|o| o.rule.severity >= min && !o.rows.is_empty())
+    });
+    if args.format == Format::Json {
+        let summary = serde_json::json!({
+            "run_id": run_id,
+            "output": dir.to_string_lossy(),
+            "rules": result.outcomes.iter().map(|o| serde_json::json!({
+                "id": o.rule.id,
+                "severity": o.rule.severity.as_str(),
+                "status": if matches!(o.status, RuleStatus::Ok) { "ok" } else { "failed" },
+                "leads": o.lead_count(),
+            })).collect::<Vec<_>>(),
+            "failed_rules": result.failed_rules(),
+            "threshold_met": threshold_met,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary).expect("json"));
+    }
+    let failed_datasets = result.datasets.iter().any(|d| d.error.is_some());
+    if result.failed_rules() > 0 || failed_datasets {
+        eprintln!(
+            "error: {} rule(s) failed; the other rules' leads were written",
+            result.failed_rules()
+        );
+        return Ok(ExitStatus::Error);
+    }
+    Ok(if threshold_met {
+        ExitStatus::ThresholdMet
+    } else {
+        ExitStatus::Ran
+    })
+}

@@ -1,0 +1,307 @@
+//! The engine: load each dataset a rule needs once, run the rules' plans in parallel, isolate
+//! failures (one broken rule is a failed outcome, the others still run), and fold the leads
+//! into a deterministic order. Progress goes through `Reporter`; drawing is the CLI's job.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+use indexmap::IndexMap;
+use polars::prelude::*;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::ingest::{self, DatasetReport, RejectedRow};
+use crate::job::{Job, Severity};
+use crate::plan::{CompiledRule, lower};
+
+/// The phases a run reports progress on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Loading,
+    Rules,
+    Writing,
+}
+
+/// Progress callbacks; the CLI draws them, tests ignore them.
+pub trait Reporter: Sync {
+    fn start(&self, _phase: Phase, _total: u64) {}
+    fn advance(&self, _phase: Phase, _item: &str) {}
+    fn finish(&self, _phase: Phase) {}
+}
+
+/// A reporter that shows nothing.
+pub struct Silent;
+impl Reporter for Silent {}
+
+/// One flagged source record. Rows of the same rule and key form one lead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadRow {
+    pub rule_id: String,
+    pub lead_id: String,
+    pub severity: Severity,
+    pub key: String,
+    pub dataset: String,
+    pub file: String,
+    pub sheet: Option<String>,
+    pub row: i64,
+    /// The partner record (`file:row`) for match leads.
+    pub partner: Option<String>,
+    /// Evidence values by label, in the rule's order.
+    pub evidence: IndexMap<String, Option<String>>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum RuleStatus {
+    Ok,
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct RuleOutcome {
+    pub rule: CompiledRule,
+    pub status: RuleStatus,
+    pub rows: Vec<LeadRow>,
+    pub elapsed_ms: u128,
+}
+
+impl RuleOutcome {
+    /// Distinct leads (keys).
+    pub fn lead_count(&self) -> usize {
+        let mut keys: Vec<&str> = self.rows.iter().map(|r| r.key.as_str()).collect();
+        keys.dedup();
+        keys.len()
+    }
+}
+
+pub struct DatasetOutcome {
+    pub name: String,
+    pub report: Option<DatasetReport>,
+    pub rejected: Vec<RejectedRow>,
+    pub error: Option<String>,
+}
+
+pub struct RunResult {
+    pub datasets: Vec<DatasetOutcome>,
+    pub outcomes: Vec<RuleOutcome>,
+    pub load_ms: u128,
+    pub rules_ms: u128,
+}
+
+impl RunResult {
+    pub fn failed_rules(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o.status, RuleStatus::Failed(_)))
+            .count()
+    }
+}
+
+/// A lead's ID: the same rule and key give the same ID in every round.
+pub fn lead_id(rule_id: &str, key: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(rule_id.as_bytes());
+    h.update([0x1f]);
+    h.update(key.as_bytes());
+    let d = h.finalize();
+    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Fills `{label}` placeholders from the evidence.
+pub fn fill_message(template: &str, evidence: &IndexMap<String, Option<String>>) -> String {
+    let mut out = template.to_string();
+    for (label, value) in evidence {
+        out = out.replace(&format!("{{{label}}}"), value.as_deref().unwrap_or(""));
+    }
+    out
+}
+
+/// Loads every dataset the rules read, then runs every rule.
+pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunResult {
+    let mut needed: Vec<String> = rules
+        .iter()
+        .flat_map(|r| r.datasets.iter().cloned())
+        .collect();
+    needed.sort();
+    needed.dedup();
+
+    let t0 = Instant::now();
+    reporter.start(Phase::Loading, needed.len() as u64);
+    let loaded: Vec<(String, Result<ingest::LoadedDataset, String>)> = needed
+        .par_iter()
+        .map(|name| {
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                ingest::load_dataset(&job.catalog, name)
+            }))
+            .map_err(|p| {
+                format!(
+                    "internal error (a bug in crosscheck) while loading: {}",
+                    panic_text(&p)
+                )
+            })
+            .and_then(|r| r.map_err(|e| e.to_string().trim_start_matches("error: ").to_string()));
+            reporter.advance(Phase::Loading, name);
+            (name.clone(), r)
+        })
+        .collect();
+    reporter.finish(Phase::Loading);
+    let load_ms = t0.elapsed().as_millis();
+
+    let mut frames = HashMap::new();
+    let mut datasets = Vec::new();
+    let mut failed: HashMap<String, String> = HashMap::new();
+    for (name, r) in loaded {
+        match r {
+            Ok(ds) => {
+                frames.insert(name.clone(), ds.frame);
+                datasets.push(DatasetOutcome {
+                    name,
+                    report: Some(ds.report),
+                    rejected: ds.rejected,
+                    error: None,
+                });
+            }
+            Err(e) => {
+                failed.insert(name.clone(), e.clone());
+                datasets.push(DatasetOutcome {
+                    name,
+                    report: None,
+                    rejected: Vec::new(),
+                    error: Some(e),
+                });
+            }
+        }
+    }
+
+    let t1 = Instant::now();
+    reporter.start(Phase::Rules, rules.len() as u64);
+    let mut outcomes: Vec<RuleOutcome> = rules
+        .par_iter()
+        .map(|rule| {
+            let start = Instant::now();
+            let status_rows = match rule
+                .datasets
+                .iter()
+                .find_map(|d| failed.get(d).map(|e| (d, e)))
+            {
+                Some((d, e)) => Err(format!("dataset `{d}` could not be loaded: {e}")),
+                None => {
+                    catch_unwind(AssertUnwindSafe(|| run_rule(rule, &frames))).unwrap_or_else(|p| {
+                        Err(format!(
+                            "internal error (a bug in crosscheck): {}",
+                            panic_text(&p)
+                        ))
+                    })
+                }
+            };
+            reporter.advance(Phase::Rules, &rule.id);
+            let (status, rows) = match status_rows {
+                Ok(rows) => (RuleStatus::Ok, rows),
+                Err(e) => (RuleStatus::Failed(e), Vec::new()),
+            };
+            RuleOutcome {
+                rule: rule.clone(),
+                status,
+                rows,
+                elapsed_ms: start.elapsed().as_millis(),
+            }
+        })
+        .collect();
+    reporter.finish(Phase::Rules);
+    outcomes.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
+    RunResult {
+        datasets,
+        outcomes,
+        load_ms,
+        rules_ms: t1.elapsed().as_millis(),
+    }
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into())
+}
+
+/// Runs one rule's plan and turns its frame into sorted lead rows.
+pub fn run_rule(
+    rule: &CompiledRule,
+    frames: &HashMap<String, DataFrame>,
+) -> Result<Vec<LeadRow>, String> {
+    let df = lower::lower(&rule.plan, frames)
+        .and_then(|lf| lf.collect())
+        .map_err(|e| format!("rule `{}` failed while running: {e}", rule.id))?;
+    let text = |name: &str| -> Result<Vec<Option<String>>, String> {
+        let c = df
+            .column(name)
+            .map_err(|e| e.to_string())?
+            .cast(&DataType::String)
+            .map_err(|e| e.to_string())?;
+        Ok(c.str()
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect())
+    };
+    let keys = text("__key")?;
+    let datasets = text("__dataset")?;
+    let files = text("__file")?;
+    let sheets = text("__sheet")?;
+    let rows = text("__row")?;
+    let partners = text("__partner")?;
+    let evidence: Vec<Vec<Option<String>>> = (0..rule.evidence_labels.len())
+        .map(|i| text(&format!("__ev{i}")))
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let key = keys[i].clone().ok_or_else(|| {
+            format!(
+                "rule `{}` produced a lead without a key (a bug in crosscheck)",
+                rule.id
+            )
+        })?;
+        let ev: IndexMap<String, Option<String>> = rule
+            .evidence_labels
+            .iter()
+            .zip(&evidence)
+            .map(|(l, col)| (l.clone(), col[i].clone()))
+            .collect();
+        out.push(LeadRow {
+            rule_id: rule.id.clone(),
+            lead_id: lead_id(&rule.id, &key),
+            severity: rule.severity,
+            message: rule.message.as_ref().map(|m| fill_message(m, &ev)),
+            key,
+            dataset: datasets[i].clone().unwrap_or_default(),
+            file: files[i].clone().unwrap_or_default(),
+            sheet: sheets[i].clone(),
+            row: rows[i].as_deref().and_then(|r| r.parse().ok()).unwrap_or(0),
+            partner: partners[i].clone(),
+            evidence: ev,
+        });
+    }
+    out.sort_by(|a, b| {
+        (
+            &a.key,
+            &a.dataset,
+            &a.file,
+            &a.sheet,
+            a.row,
+            &a.partner,
+            a.evidence.values().collect::<Vec<_>>(),
+        )
+            .cmp(&(
+                &b.key,
+                &b.dataset,
+                &b.file,
+                &b.sheet,
+                b.row,
+                &b.partner,
+                b.evidence.values().collect::<Vec<_>>(),
+            ))
+    });
+    out.dedup();
+    Ok(out)
+}

@@ -1,0 +1,159 @@
+//! Errors people can act on: located diagnostics for job, catalog and rule files, and typed
+//! errors for inputs. `anyhow` appears only in the CLI.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One located problem in a YAML file: what, where, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    /// 1-based; 0 when the position is unknown.
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+    pub help: Option<String>,
+    /// The offending source line, for display under the message.
+    pub snippet: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(file: &Path, line: u64, column: u64, message: impl Into<String>) -> Self {
+        let snippet = (line > 0)
+            .then(|| fs_err::read_to_string(file).ok())
+            .flatten()
+            .and_then(|text| text.lines().nth(line as usize - 1).map(str::to_string));
+        Diagnostic {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+            help: None,
+            snippet,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "error: {}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )?;
+        if let Some(line) = &self.snippet {
+            let gutter = self.line.to_string();
+            write!(f, "\n {gutter} | {line}")?;
+            let pad: String = line
+                .chars()
+                .take(self.column.saturating_sub(1) as usize)
+                .map(|c| {
+                    if c == '\t' {
+                        '\t'
+                    } else if c.len_utf8() > 1 {
+                        '　'
+                    } else {
+                        ' '
+                    }
+                })
+                .collect();
+            write!(f, "\n {} | {pad}^", " ".repeat(gutter.len()))?;
+        }
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Every problem found in a job, reported together.
+    #[error("{}", render_all(.0))]
+    Invalid(Vec<Diagnostic>),
+    /// An input file that cannot be read as declared.
+    #[error("error: {}: {message}", path.display())]
+    Input { path: PathBuf, message: String },
+    #[error("error: {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("error: {0}")]
+    Polars(#[from] polars::error::PolarsError),
+    #[error("internal error (a bug in crosscheck, please report it): {0}")]
+    Bug(String),
+}
+
+fn render_all(diags: &[Diagnostic]) -> String {
+    let mut out = diags
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    if diags.len() > 1 {
+        out.push_str(&format!("\n\n{} errors", diags.len()));
+    }
+    out
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        // fs-err already puts the path into the message.
+        Error::Io {
+            path: PathBuf::new(),
+            source: e,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Edit distance between two names, for "did you mean" help.
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The closest candidate, if it is close enough to be a plausible typo.
+pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (levenshtein(name, c), c))
+        .filter(|(d, c)| *d <= (c.chars().count().max(name.chars().count()) / 2).max(2))
+        .min()
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_name_is_suggested() {
+        assert_eq!(
+            nearest("id_crad", ["name", "id_card", "region"]),
+            Some("id_card")
+        );
+        assert_eq!(nearest("zzzzzz", ["name", "id_card"]), None);
+    }
+}

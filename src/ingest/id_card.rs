@@ -1,0 +1,290 @@
+//! PRC resident ID numbers (GB 11643-1999): normalisation of what clerks export, the check
+//! character, legacy 15-digit upgrade, and the reason an ID cannot be trusted.
+
+use chrono::NaiveDate;
+use unicode_normalization::UnicodeNormalization;
+
+/// Weights of the first 17 digits in the check-character sum.
+const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+/// Check character indexed by the weighted sum mod 11.
+const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+
+/// Why an ID is not usable as a matching key. Codes are stable: rules compare against them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IdIssue {
+    Missing,
+    Length,
+    Characters,
+    BirthDate,
+    CheckCharacter,
+    SpreadsheetDamage,
+}
+
+impl IdIssue {
+    pub const ALL: [IdIssue; 6] = [
+        IdIssue::Missing,
+        IdIssue::Length,
+        IdIssue::Characters,
+        IdIssue::BirthDate,
+        IdIssue::CheckCharacter,
+        IdIssue::SpreadsheetDamage,
+    ];
+
+    /// The code stored in `<column>_issue`.
+    pub fn code(self) -> &'static str {
+        match self {
+            IdIssue::Missing => "missing",
+            IdIssue::Length => "length",
+            IdIssue::Characters => "characters",
+            IdIssue::BirthDate => "birth_date",
+            IdIssue::CheckCharacter => "check_character",
+            IdIssue::SpreadsheetDamage => "spreadsheet_damage",
+        }
+    }
+
+    /// What an inspector reads.
+    pub fn describe(self) -> &'static str {
+        match self {
+            IdIssue::Missing => "身份证号为空 / ID missing",
+            IdIssue::Length => "身份证号位数错误 / wrong length",
+            IdIssue::Characters => "身份证号含非法字符 / invalid characters",
+            IdIssue::BirthDate => "出生日期不存在 / impossible birth date",
+            IdIssue::CheckCharacter => "校验码错误 / wrong check character",
+            IdIssue::SpreadsheetDamage => {
+                "被表格软件按数字处理，末位已丢失 / damaged by a spreadsheet (digits lost)"
+            }
+        }
+    }
+}
+
+/// The outcome of normalising one ID cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdCard {
+    /// The cleaned text before validation (NFKC, trimmed, invisible characters removed, x → X).
+    pub cleaned: String,
+    /// The 18-character ID when valid.
+    pub valid: Option<String>,
+    pub issue: Option<IdIssue>,
+    /// A 15-digit legacy ID was upgraded to 18.
+    pub upgraded_legacy: bool,
+    /// The cleaned text differs from the source text (full-width, spaces, apostrophe, case).
+    pub was_cleaned: bool,
+}
+
+/// Computes the check character of 17 digits. Panics only if given non-digits (callers check).
+pub fn check_character(first17: &[u8]) -> char {
+    let sum: u32 = first17
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    CHECK[(sum % 11) as usize]
+}
+
+/// Removes what spreadsheets and clerks add around an ID: NFKC (full-width digits, Ｘ, U+3000),
+/// leading apostrophe, whitespace, tabs, zero-width spaces and BOMs; upper-cases x.
+pub fn clean_id_text(raw: &str) -> String {
+    let nfkc: String = raw.nfkc().collect();
+    let stripped: String = nfkc
+        .chars()
+        .filter(|c| {
+            !c.is_whitespace()
+                && !matches!(
+                    c,
+                    '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}' | '\u{2060}'
+                )
+        })
+        .collect();
+    let stripped = stripped.trim_start_matches(['\'', '`', '‘', '’']);
+    stripped.to_uppercase()
+}
+
+/// Normalises one ID as read from a text cell.
+pub fn normalize_id_card(raw: &str) -> IdCard {
+    let cleaned = clean_id_text(raw);
+    let was_cleaned = cleaned != raw;
+    let mut out = IdCard {
+        cleaned: cleaned.clone(),
+        valid: None,
+        issue: None,
+        upgraded_legacy: false,
+        was_cleaned,
+    };
+    match validate(&cleaned) {
+        Ok((id, upgraded)) => {
+            out.valid = Some(id);
+            out.upgraded_legacy = upgraded;
+        }
+        Err(issue) => out.issue = Some(issue),
+    }
+    out
+}
+
+/// Normalises an ID that a spreadsheet stored as a number: at most 15 significant digits
+/// survive, so an 18-digit ID stored this way has already lost digits.
+pub fn normalize_id_number(value: f64) -> IdCard {
+    let text = if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:e}")
+    };
+    let mut out = normalize_id_card(&text);
+    if out.valid.is_none() || value.abs() >= 1e15 {
+        out.valid = None;
+        out.upgraded_legacy = false;
+        out.issue = Some(IdIssue::SpreadsheetDamage);
+    }
+    out
+}
+
+fn validate(s: &str) -> Result<(String, bool), IdIssue> {
+    if s.is_empty() {
+        return Err(IdIssue::Missing);
+    }
+    // 3.20102E+17: the cell went through a number format somewhere.
+    if s.contains('E')
+        && s.contains('.')
+        && s.chars().all(|c| c.is_ascii_digit() || "E+-.".contains(c))
+    {
+        return Err(IdIssue::SpreadsheetDamage);
+    }
+    let b = s.as_bytes();
+    match b.len() {
+        18 => {
+            if !b[..17].iter().all(u8::is_ascii_digit) || !(b[17].is_ascii_digit() || b[17] == b'X')
+            {
+                return Err(IdIssue::Characters);
+            }
+            // Excel keeps 15 significant digits: an 18-digit ID typed as a number ends in 000.
+            if s.ends_with("000") {
+                return Err(IdIssue::SpreadsheetDamage);
+            }
+            birth_date(&s[6..14]).ok_or(IdIssue::BirthDate)?;
+            if check_character(&b[..17]) != b[17] as char {
+                return Err(IdIssue::CheckCharacter);
+            }
+            Ok((s.to_string(), false))
+        }
+        15 => {
+            if !b.iter().all(u8::is_ascii_digit) {
+                return Err(IdIssue::Characters);
+            }
+            let seq: u32 = s[12..15].parse().expect("digits");
+            let century = if (996..=999).contains(&seq) {
+                "18"
+            } else {
+                "19"
+            };
+            let first17 = format!("{}{}{}", &s[..6], century, &s[6..15]);
+            birth_date(&first17[6..14]).ok_or(IdIssue::BirthDate)?;
+            let check = check_character(first17.as_bytes());
+            Ok((format!("{first17}{check}"), true))
+        }
+        _ => {
+            if s.chars().all(|c| c.is_ascii_digit() || c == 'X') {
+                Err(IdIssue::Length)
+            } else {
+                Err(IdIssue::Characters)
+            }
+        }
+    }
+}
+
+fn birth_date(yyyymmdd: &str) -> Option<NaiveDate> {
+    let y: i32 = yyyymmdd[..4].parse().ok()?;
+    let m: u32 = yyyymmdd[4..6].parse().ok()?;
+    let d: u32 = yyyymmdd[6..8].parse().ok()?;
+    if !(1800..=2100).contains(&y) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_id_with_x_check_character() {
+        // 11010519491231002X is the standard's own example.
+        let id = normalize_id_card("11010519491231002x");
+        assert_eq!(id.valid.as_deref(), Some("11010519491231002X"));
+        assert_eq!(id.issue, None);
+        assert!(id.was_cleaned);
+    }
+
+    #[test]
+    fn clerk_damage_is_cleaned() {
+        for raw in [
+            "'11010519491231002X",
+            " 11010519491231002X\t",
+            "１１０１０５１９４９１２３１００２Ｘ",
+            "\u{feff}110105194912310\u{200b}02X",
+            "\u{3000}11010519491231002X",
+        ] {
+            let id = normalize_id_card(raw);
+            assert_eq!(id.valid.as_deref(), Some("11010519491231002X"), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn legacy_15_digit_is_upgraded() {
+        let id = normalize_id_card("110105491231002");
+        assert_eq!(id.valid.as_deref(), Some("11010519491231002X"));
+        assert!(id.upgraded_legacy);
+        // Sequences 996-999 were centenarians born in the 1800s.
+        let id = normalize_id_card("110105991231997");
+        assert_eq!(&id.valid.unwrap()[6..10], "1899");
+    }
+
+    #[test]
+    fn invalid_ids_say_why() {
+        let cases = [
+            ("", IdIssue::Missing),
+            ("11010519491231002", IdIssue::Length),
+            ("11010519491231002Y", IdIssue::Characters),
+            ("110105194902300021", IdIssue::BirthDate),
+            ("110105194912310021", IdIssue::CheckCharacter),
+            ("3.20102E+17", IdIssue::SpreadsheetDamage),
+            ("110105194912310000", IdIssue::SpreadsheetDamage),
+        ];
+        for (raw, issue) in cases {
+            assert_eq!(normalize_id_card(raw).issue, Some(issue), "{raw:?}");
+            assert_eq!(normalize_id_card(raw).valid, None);
+        }
+    }
+
+    #[test]
+    fn ids_stored_as_numbers_are_damaged() {
+        assert_eq!(
+            normalize_id_number(110105194912310020.0).issue,
+            Some(IdIssue::SpreadsheetDamage)
+        );
+    }
+
+    #[test]
+    fn every_check_character_round_trips() {
+        // Property: for any 17 digits, appending the computed check character validates.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..5000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let day = 1 + (state >> 33) % 28;
+            let month = 1 + (state >> 40) % 12;
+            let year = 1930 + (state >> 45) % 80;
+            let seq = 1 + (state >> 20) % 995;
+            let first17 = format!("320102{year:04}{month:02}{day:02}{seq:03}");
+            let id = format!("{first17}{}", check_character(first17.as_bytes()));
+            if id.ends_with("000") {
+                continue;
+            }
+            let n = normalize_id_card(&id);
+            assert_eq!(n.valid.as_deref(), Some(id.as_str()));
+            // A changed check character is always caught.
+            let wrong = if id.ends_with('1') { '2' } else { '1' };
+            let bad = format!("{first17}{wrong}");
+            assert_eq!(normalize_id_card(&bad).issue, Some(IdIssue::CheckCharacter));
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Normalisers per semantic type: turn one source cell into a typed value, or say why not.
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use unicode_normalization::UnicodeNormalization;
+
+/// One cell as a reader saw it, before any typing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawCell {
+    Empty,
+    Text(String),
+    /// A numeric cell (xlsx, Parquet). IDs arriving like this have usually lost digits.
+    Number(f64),
+    Bool(bool),
+    DateTime(NaiveDateTime),
+}
+
+impl RawCell {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            RawCell::Empty => true,
+            RawCell::Text(s) => s.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    /// The cell as text, the way a person sees it (used for rejected rows and text columns).
+    pub fn display(&self) -> String {
+        match self {
+            RawCell::Empty => String::new(),
+            RawCell::Text(s) => s.clone(),
+            RawCell::Number(v) => format_number(*v),
+            RawCell::Bool(b) => b.to_string(),
+            RawCell::DateTime(dt) => {
+                if dt.time() == chrono::NaiveTime::MIN {
+                    dt.date().to_string()
+                } else {
+                    dt.format("%Y-%m-%d %H:%M:%S").to_string()
+                }
+            }
+        }
+    }
+}
+
+/// Integers without a trailing `.0`; others in the shortest form that round-trips.
+pub fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
+}
+
+fn nfkc_trim(s: &str) -> String {
+    let s: String = s.nfkc().collect();
+    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}' || c == '\u{200b}')
+        .to_string()
+}
+
+/// Text: NFKC (full-width letters and digits, U+3000) and trimmed; empty becomes NULL.
+pub fn normalize_text(cell: &RawCell) -> Option<String> {
+    let s = nfkc_trim(&cell.display());
+    (!s.is_empty()).then_some(s)
+}
+
+/// Days between 1899-12-30 and a date: Excel's serial-date epoch (with its 1900 leap bug
+/// absorbed for every date after February 1900).
+fn excel_serial_to_date(serial: f64) -> Option<NaiveDate> {
+    if !(1.0..2_958_466.0).contains(&serial) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(1899, 12, 30)?.checked_add_signed(Duration::days(serial.trunc() as i64))
+}
+
+/// Dates in the forms extracts use: 2024-03-01, 2024/3/1, 2024.3.1, 20240301, 2024年3月1日,
+/// year-months (2024-03, 202403, 2024年3月 → the first of the month), Excel serials, and
+/// date-times (the time is dropped).
+pub fn parse_date(cell: &RawCell) -> Result<Option<NaiveDate>, String> {
+    match cell {
+        RawCell::Empty => Ok(None),
+        RawCell::DateTime(dt) => Ok(Some(dt.date())),
+        RawCell::Number(v) => {
+            // 20240301 or 202403 stored as a number, else an Excel serial.
+            if v.fract() == 0.0 && (190_001.0..=210_012.0).contains(v)
+                || (19_000_101.0..=21_001_231.0).contains(v)
+            {
+                return parse_date_text(&format_number(*v)).map(Some);
+            }
+            excel_serial_to_date(*v)
+                .map(Some)
+                .ok_or_else(|| format!("{} is not a date", format_number(*v)))
+        }
+        RawCell::Bool(b) => Err(format!("{b} is not a date")),
+        RawCell::Text(s) => {
+            let t = nfkc_trim(s);
+            if t.is_empty() {
+                return Ok(None);
+            }
+            parse_date_text(&t).map(Some)
+        }
+    }
+}
+
+fn parse_date_text(t: &str) -> Result<NaiveDate, String> {
+    let err = || {
+        format!("'{t}' is not a date (expected e.g. 2024-03-01, 2024/3/1, 20240301, 2024年3月1日)")
+    };
+    // Drop a time part: "2024-03-01 14:05:00", "2024-03-01T14:05".
+    let date_part = t.split([' ', 'T']).next().unwrap_or(t);
+    let unified: String = date_part
+        .replace('年', "-")
+        .replace('月', "-")
+        .replace('日', "")
+        .replace(['/', '.'], "-");
+    let unified = unified.trim_end_matches('-');
+    let parts: Vec<&str> = unified.split('-').collect();
+    let num = |s: &str| -> Result<u32, String> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            Err(err())
+        } else {
+            s.parse().map_err(|_| err())
+        }
+    };
+    let (y, m, d) = match parts.as_slice() {
+        [ymd] if ymd.len() == 8 => (num(&ymd[..4])?, num(&ymd[4..6])?, num(&ymd[6..])?),
+        [ym] if ym.len() == 6 => (num(&ym[..4])?, num(&ym[4..])?, 1),
+        [ym] if ym.len() <= 5 && ym.len() >= 4 && !ym.is_empty() => {
+            // A bare serial written as text, e.g. an xlsx exported to CSV unformatted.
+            let serial = num(ym)?;
+            return excel_serial_to_date(f64::from(serial)).ok_or_else(err);
+        }
+        [y, m] if y.len() == 4 => (num(y)?, num(m)?, 1),
+        [y, m, d] if y.len() == 4 => (num(y)?, num(m)?, num(d)?),
+        _ => return Err(err()),
+    };
+    NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(err)
+}
+
+/// Date-times: a date in any form above, then an optional time 14:05 or 14:05:30.
+pub fn parse_datetime(cell: &RawCell) -> Result<Option<NaiveDateTime>, String> {
+    match cell {
+        RawCell::DateTime(dt) => Ok(Some(*dt)),
+        RawCell::Number(v) => {
+            let date = parse_date(cell)?;
+            let secs = (v.fract() * 86_400.0).round() as i64;
+            Ok(date.map(|d| d.and_hms_opt(0, 0, 0).expect("midnight") + Duration::seconds(secs)))
+        }
+        RawCell::Text(s) => {
+            let t = nfkc_trim(s);
+            if t.is_empty() {
+                return Ok(None);
+            }
+            let date = parse_date_text(&t)?;
+            let time = t.split_once([' ', 'T']).map(|(_, time)| time.trim());
+            let time = match time {
+                None | Some("") => chrono::NaiveTime::MIN,
+                Some(tm) => chrono::NaiveTime::parse_from_str(tm, "%H:%M:%S")
+                    .or_else(|_| chrono::NaiveTime::parse_from_str(tm, "%H:%M"))
+                    .map_err(|_| format!("'{t}' has a time that is not HH:MM[:SS]"))?,
+            };
+            Ok(Some(date.and_time(time)))
+        }
+        other => parse_date(other).map(|d| d.map(|d| d.and_hms_opt(0, 0, 0).expect("midnight"))),
+    }
+}
+
+/// Amounts: thousands separators (, ，), a trailing 元 or leading ¥, full-width digits.
+pub fn parse_decimal(cell: &RawCell) -> Result<Option<f64>, String> {
+    match cell {
+        RawCell::Empty => Ok(None),
+        RawCell::Number(v) => Ok(Some(*v)),
+        RawCell::Bool(b) => Err(format!("{b} is not a number")),
+        RawCell::DateTime(dt) => Err(format!("{dt} is not a number")),
+        RawCell::Text(s) => {
+            let t = nfkc_trim(s);
+            if t.is_empty() {
+                return Ok(None);
+            }
+            let cleaned: String = t
+                .trim_end_matches("万元")
+                .trim_end_matches('元')
+                .trim_start_matches(['¥', '￥'])
+                .chars()
+                .filter(|c| !matches!(c, ',' | '，' | ' ' | '_'))
+                .collect();
+            let scale = if t.ends_with("万元") { 10_000.0 } else { 1.0 };
+            cleaned
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(|v| Some(v * scale))
+                .ok_or_else(|| format!("'{t}' is not a number"))
+        }
+    }
+}
+
+pub fn parse_int(cell: &RawCell) -> Result<Option<i64>, String> {
+    match parse_decimal(cell)? {
+        None => Ok(None),
+        Some(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => Ok(Some(v as i64)),
+        Some(v) => Err(format!("'{}' is not a whole number", format_number(v))),
+    }
+}
+
+pub fn parse_bool(cell: &RawCell) -> Result<Option<bool>, String> {
+    match cell {
+        RawCell::Bool(b) => Ok(Some(*b)),
+        RawCell::Empty => Ok(None),
+        other => {
+            let t = nfkc_trim(&other.display()).to_lowercase();
+            match t.as_str() {
+                "" => Ok(None),
+                "1" | "true" | "yes" | "y" | "是" | "有" => Ok(Some(true)),
+                "0" | "false" | "no" | "n" | "否" | "无" => Ok(Some(false)),
+                _ => Err(format!("'{t}' is not yes/no (是/否, true/false, 1/0)")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> RawCell {
+        RawCell::Text(s.to_string())
+    }
+
+    #[test]
+    fn dates_in_every_clerk_format() {
+        let d = NaiveDate::from_ymd_opt(2024, 3, 1);
+        for s in [
+            "2024-03-01",
+            "2024/3/1",
+            "20240301",
+            "2024年3月1日",
+            "2024.03.01",
+            " 2024-03-01 00:00:00",
+            "２０２４-03-01",
+        ] {
+            assert_eq!(parse_date(&text(s)), Ok(d), "{s}");
+        }
+        assert_eq!(parse_date(&RawCell::Number(45352.0)), Ok(d));
+        assert_eq!(parse_date(&text("202403")), Ok(d));
+        assert_eq!(parse_date(&text("2024年3月")), Ok(d));
+        assert_eq!(parse_date(&text("")), Ok(None));
+        assert!(parse_date(&text("2024-02-30")).is_err());
+        assert!(parse_date(&text("待定")).is_err());
+    }
+
+    #[test]
+    fn datetimes_keep_minutes() {
+        let dt = parse_datetime(&text("2025-09-01 14:05")).unwrap().unwrap();
+        assert_eq!(dt.to_string(), "2025-09-01 14:05:00");
+    }
+
+    #[test]
+    fn amounts_as_clerks_write_them() {
+        assert_eq!(parse_decimal(&text("1,234.50元")), Ok(Some(1234.5)));
+        assert_eq!(parse_decimal(&text("１２３４")), Ok(Some(1234.0)));
+        assert_eq!(parse_decimal(&text("¥ 88")), Ok(Some(88.0)));
+        assert_eq!(parse_decimal(&text("12.5万元")), Ok(Some(125_000.0)));
+        assert!(parse_decimal(&text("待核定")).is_err());
+        assert_eq!(parse_int(&text("3")), Ok(Some(3)));
+        assert!(parse_int(&text("3.5")).is_err());
+    }
+}

@@ -1,0 +1,308 @@
+//! Readers per format and encoding. Each yields the header and the rows of one source file as
+//! raw cells with the row number a person sees in Excel; typing happens in `ingest::load`.
+
+use std::io::Read;
+use std::path::Path;
+
+use calamine::{Data, Reader};
+use polars::prelude::*;
+
+use super::normalize::RawCell;
+use crate::error::{Error, Result};
+use crate::job::catalog::{Encoding, Format};
+
+/// One source row: its Excel-visible row number and cells, or the reason it is malformed.
+pub struct SourceRow {
+    pub row: u64,
+    pub cells: Vec<RawCell>,
+    /// Set when the row cannot be aligned to the header (ragged CSV).
+    pub malformed: Option<String>,
+}
+
+pub struct SourceTable {
+    pub sheet: Option<String>,
+    pub headers: Vec<String>,
+    pub rows: Vec<SourceRow>,
+    /// The encoding the bytes were decoded from (CSV only).
+    pub encoding: Option<&'static str>,
+}
+
+pub fn format_of(path: &Path, declared: Option<Format>) -> Result<Format> {
+    if let Some(f) = declared {
+        return Ok(f);
+    }
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("csv" | "txt") => Ok(Format::Csv),
+        Some("xlsx" | "xlsm") => Ok(Format::Xlsx),
+        Some("parquet") => Ok(Format::Parquet),
+        _ => Err(Error::Input {
+            path: path.to_path_buf(),
+            message: "cannot tell the format from the extension".into(),
+        }),
+    }
+}
+
+pub fn read_source(
+    path: &Path,
+    format: Format,
+    encoding: Encoding,
+    sheet: Option<&str>,
+    delimiter: Option<char>,
+) -> Result<SourceTable> {
+    match format {
+        Format::Csv => read_csv(path, encoding, delimiter.unwrap_or(',')),
+        Format::Xlsx => read_xlsx(path, sheet),
+        Format::Parquet => read_parquet(path),
+    }
+}
+
+/// Decodes bytes to UTF-8 text without loss: a declared or detected encoding that meets an
+/// invalid sequence is an error, never a replacement character.
+pub fn decode(path: &Path, bytes: &[u8], encoding: Encoding) -> Result<(String, &'static str)> {
+    let lossless = |enc: &'static encoding_rs::Encoding, body: &[u8]| -> Result<String> {
+        let (text, had_errors) = enc.decode_without_bom_handling(body);
+        if had_errors {
+            return Err(Error::Input {
+                path: path.to_path_buf(),
+                message: format!(
+                    "bytes that are not valid {}; declare the right `encoding` in datasets.yaml (utf-8, gbk, gb18030)",
+                    enc.name()
+                ),
+            });
+        }
+        Ok(text.into_owned())
+    };
+    let (body, has_bom) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => (rest, true),
+        None => (bytes, false),
+    };
+    match encoding {
+        Encoding::Utf8 => Ok((lossless(encoding_rs::UTF_8, body)?, "UTF-8")),
+        Encoding::Gbk => Ok((lossless(encoding_rs::GBK, bytes)?, "GBK")),
+        Encoding::Gb18030 => Ok((lossless(encoding_rs::GB18030, bytes)?, "GB18030")),
+        Encoding::Auto => {
+            if has_bom || std::str::from_utf8(body).is_ok() {
+                Ok((
+                    lossless(encoding_rs::UTF_8, body)?,
+                    if has_bom { "UTF-8 BOM" } else { "UTF-8" },
+                ))
+            } else {
+                // GB18030 decodes every GBK byte sequence identically and more besides.
+                Ok((lossless(encoding_rs::GB18030, bytes)?, "GB18030"))
+            }
+        }
+    }
+}
+
+fn read_csv(path: &Path, encoding: Encoding, delimiter: char) -> Result<SourceTable> {
+    let mut bytes = Vec::new();
+    fs_err::File::open(path)?.read_to_end(&mut bytes)?;
+    let (text, enc) = decode(path, &bytes, encoding)?;
+    drop(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter as u8)
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let headers: Vec<String> = match records.next() {
+        Some(r) => r
+            .map_err(|e| Error::Input {
+                path: path.to_path_buf(),
+                message: format!("header: {e}"),
+            })?
+            .iter()
+            .map(str::to_string)
+            .collect(),
+        None => {
+            return Err(Error::Input {
+                path: path.to_path_buf(),
+                message: "the file is empty (no header row)".into(),
+            });
+        }
+    };
+    let mut rows = Vec::new();
+    // Row numbers as Excel shows them: the header is row 1.
+    for (i, rec) in records.enumerate() {
+        let row = i as u64 + 2;
+        match rec {
+            Ok(r) => {
+                let cells: Vec<RawCell> = r
+                    .iter()
+                    .map(|s| {
+                        if s.is_empty() {
+                            RawCell::Empty
+                        } else {
+                            RawCell::Text(s.to_string())
+                        }
+                    })
+                    .collect();
+                let malformed = (cells.len() != headers.len()).then(|| {
+                    format!(
+                        "行字段数不符 / row has {} fields, the header has {}",
+                        cells.len(),
+                        headers.len()
+                    )
+                });
+                rows.push(SourceRow {
+                    row,
+                    cells,
+                    malformed,
+                });
+            }
+            Err(e) => rows.push(SourceRow {
+                row,
+                cells: Vec::new(),
+                malformed: Some(format!("无法解析 / unreadable CSV row: {e}")),
+            }),
+        }
+    }
+    Ok(SourceTable {
+        sheet: None,
+        headers,
+        rows,
+        encoding: Some(enc),
+    })
+}
+
+fn excel_cell(d: &Data) -> RawCell {
+    match d {
+        Data::Empty => RawCell::Empty,
+        Data::String(s) => {
+            if s.is_empty() {
+                RawCell::Empty
+            } else {
+                RawCell::Text(s.clone())
+            }
+        }
+        Data::Int(i) => RawCell::Number(*i as f64),
+        Data::Float(f) => RawCell::Number(*f),
+        Data::Bool(b) => RawCell::Bool(*b),
+        Data::DateTime(dt) => {
+            let serial = dt.as_f64();
+            match chrono::NaiveDate::from_ymd_opt(1899, 12, 30) {
+                Some(epoch) if dt.is_datetime() => RawCell::DateTime(
+                    epoch.and_hms_opt(0, 0, 0).expect("midnight")
+                        + chrono::Duration::milliseconds((serial * 86_400_000.0).round() as i64),
+                ),
+                _ => RawCell::Number(serial),
+            }
+        }
+        Data::DateTimeIso(s) | Data::DurationIso(s) => RawCell::Text(s.clone()),
+        Data::Error(e) => RawCell::Text(format!("#{e:?}")),
+    }
+}
+
+fn read_xlsx(path: &Path, sheet: Option<&str>) -> Result<SourceTable> {
+    let err = |message: String| Error::Input {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut wb = calamine::open_workbook_auto(path)
+        .map_err(|e| err(format!("not a readable workbook: {e}")))?;
+    let names = wb.sheet_names();
+    let name = match sheet {
+        Some(s) if names.iter().any(|n| n == s) => s.to_string(),
+        Some(s) => {
+            return Err(err(format!(
+                "no sheet `{s}`; the workbook has: {}",
+                names.join(", ")
+            )));
+        }
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| err("the workbook has no sheets".into()))?,
+    };
+    let range = wb
+        .worksheet_range(&name)
+        .map_err(|e| err(format!("sheet `{name}`: {e}")))?;
+    let (start_row, _) = range.start().unwrap_or((0, 0));
+    let mut rows_iter = range.rows();
+    let headers: Vec<String> = rows_iter
+        .next()
+        .ok_or_else(|| err(format!("sheet `{name}` is empty (no header row)")))?
+        .iter()
+        .map(|d| excel_cell(d).display())
+        .collect();
+    let mut rows = Vec::new();
+    for (i, r) in rows_iter.enumerate() {
+        let cells: Vec<RawCell> = r.iter().map(excel_cell).collect();
+        // A fully empty line inside the used range is formatting, not a record.
+        if cells.iter().all(RawCell::is_empty) {
+            continue;
+        }
+        rows.push(SourceRow {
+            row: u64::from(start_row) + i as u64 + 2,
+            cells,
+            malformed: None,
+        });
+    }
+    Ok(SourceTable {
+        sheet: Some(name),
+        headers,
+        rows,
+        encoding: None,
+    })
+}
+
+fn read_parquet(path: &Path) -> Result<SourceTable> {
+    let file = fs_err::File::open(path)?;
+    let df = ParquetReader::new(file.into_parts().0)
+        .finish()
+        .map_err(|e| Error::Input {
+            path: path.to_path_buf(),
+            message: format!("not a readable Parquet file: {e}"),
+        })?;
+    let headers: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let columns = df.columns();
+    let mut rows: Vec<SourceRow> = (0..df.height())
+        .map(|i| SourceRow {
+            row: i as u64 + 2,
+            cells: Vec::with_capacity(headers.len()),
+            malformed: None,
+        })
+        .collect();
+    for col in columns {
+        let s = col.as_materialized_series();
+        for (i, row) in rows.iter_mut().enumerate() {
+            let v = s.get(i).map_err(Error::Polars)?;
+            row.cells.push(any_to_cell(&v));
+        }
+    }
+    Ok(SourceTable {
+        sheet: None,
+        headers,
+        rows,
+        encoding: None,
+    })
+}
+
+fn any_to_cell(v: &AnyValue) -> RawCell {
+    match v {
+        AnyValue::Null => RawCell::Empty,
+        AnyValue::Boolean(b) => RawCell::Bool(*b),
+        AnyValue::String(s) => RawCell::Text(s.to_string()),
+        AnyValue::StringOwned(s) => RawCell::Text(s.to_string()),
+        AnyValue::Date(days) => RawCell::DateTime(
+            chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+                .expect("epoch")
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight")
+                + chrono::Duration::days(i64::from(*days)),
+        ),
+        other => match other.extract::<f64>() {
+            Some(f) if other.is_primitive_numeric() => RawCell::Number(f),
+            _ => RawCell::Text(other.to_string()),
+        },
+    }
+}

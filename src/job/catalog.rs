@@ -1,0 +1,209 @@
+//! The dataset catalog (`datasets.yaml`): where each extract lives, how it is encoded, and the
+//! canonical columns with their source-header aliases and semantic types.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::error::Diagnostic;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogFile {
+    pub datasets: IndexMap<String, DatasetSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    /// What inspectors read, Chinese first.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// A file or a glob, relative to the catalog file.
+    pub path: Spanned<String>,
+    /// Inferred from the file extension when absent.
+    #[serde(default)]
+    pub format: Option<Format>,
+    #[serde(default)]
+    pub encoding: Encoding,
+    /// xlsx: the sheet to read; the first sheet when absent.
+    #[serde(default)]
+    pub sheet: Option<String>,
+    /// CSV field delimiter, `,` unless given.
+    #[serde(default)]
+    pub delimiter: Option<char>,
+    pub columns: IndexMap<String, ColumnSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Xlsx,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// UTF-8 (with or without BOM) when the bytes are valid UTF-8, else GB18030 (a superset
+    /// of GBK); a file that is neither is an error, never a lossy decode.
+    #[default]
+    Auto,
+    #[serde(rename = "utf-8", alias = "utf8")]
+    Utf8,
+    Gbk,
+    Gb18030,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    #[serde(rename = "type")]
+    pub ty: SemanticType,
+    /// Source headers that mean this column (the canonical name itself always matches).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// A row with this column empty is rejected.
+    #[serde(default)]
+    pub required: bool,
+    /// The file may lack this column entirely; it is loaded as NULL.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SemanticType {
+    IdCard,
+    Date,
+    Datetime,
+    Decimal,
+    Money,
+    Plate,
+    Text,
+    Int,
+    Float,
+    Bool,
+}
+
+/// Types the expression language sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    Text,
+    Int,
+    Float,
+    Bool,
+    Date,
+    Datetime,
+    /// The NULL literal: compatible with everything.
+    Null,
+}
+
+impl std::fmt::Display for ValueType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ValueType::Text => "text",
+            ValueType::Int => "int",
+            ValueType::Float => "decimal",
+            ValueType::Bool => "bool",
+            ValueType::Date => "date",
+            ValueType::Datetime => "datetime",
+            ValueType::Null => "null",
+        })
+    }
+}
+
+impl SemanticType {
+    pub fn value_type(self) -> ValueType {
+        match self {
+            SemanticType::IdCard | SemanticType::Plate | SemanticType::Text => ValueType::Text,
+            SemanticType::Date => ValueType::Date,
+            SemanticType::Datetime => ValueType::Datetime,
+            SemanticType::Decimal | SemanticType::Money | SemanticType::Float => ValueType::Float,
+            SemanticType::Int => ValueType::Int,
+            SemanticType::Bool => ValueType::Bool,
+        }
+    }
+}
+
+/// Suffixes of the columns an `id_card` column adds beside itself.
+pub const ID_RAW_SUFFIX: &str = "_raw";
+pub const ID_ISSUE_SUFFIX: &str = "_issue";
+
+/// Provenance columns every loaded row carries.
+pub const PROVENANCE: [&str; 3] = ["__file", "__sheet", "__row"];
+/// A row number unique within a dataset, for joining back.
+pub const ROW_ID: &str = "__rid";
+
+/// A validated catalog.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub path: PathBuf,
+    pub base_dir: PathBuf,
+    pub datasets: IndexMap<String, DatasetSpec>,
+}
+
+impl Catalog {
+    pub fn load(path: &Path) -> Result<Catalog, Vec<Diagnostic>> {
+        let text = fs_err::read_to_string(path).map_err(|e| {
+            vec![Diagnostic::new(
+                path,
+                0,
+                0,
+                format!("cannot read the catalog: {e}"),
+            )]
+        })?;
+        let file: CatalogFile = super::yaml::parse_strict(path, &text).map_err(|d| vec![d])?;
+        let mut diags = Vec::new();
+        for (name, ds) in &file.datasets {
+            for (col, spec) in &ds.columns {
+                if spec.ty == SemanticType::IdCard {
+                    for suffix in [ID_RAW_SUFFIX, ID_ISSUE_SUFFIX] {
+                        let derived = format!("{col}{suffix}");
+                        if ds.columns.contains_key(&derived) {
+                            diags.push(super::yaml::at(path, &ds.path, format!(
+                                "dataset `{name}`: column `{derived}` clashes with the column crosscheck derives from id_card column `{col}`"
+                            )).with_help("rename that column"));
+                        }
+                    }
+                }
+                if col.starts_with("__") {
+                    diags.push(super::yaml::at(path, &ds.path, format!(
+                        "dataset `{name}`: column names starting with `__` are reserved for provenance (`{col}`)"
+                    )));
+                }
+            }
+        }
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(Catalog {
+            path: path.to_path_buf(),
+            base_dir,
+            datasets: file.datasets,
+        })
+    }
+
+    /// Every column a rule can name in a dataset, with its type: the declared columns, the
+    /// derived `_raw` / `_issue` of ID columns, and provenance.
+    pub fn schema(&self, dataset: &str) -> Option<Vec<(String, ValueType)>> {
+        let ds = self.datasets.get(dataset)?;
+        let mut cols = Vec::new();
+        for (name, spec) in &ds.columns {
+            cols.push((name.clone(), spec.ty.value_type()));
+            if spec.ty == SemanticType::IdCard {
+                cols.push((format!("{name}{ID_RAW_SUFFIX}"), ValueType::Text));
+                cols.push((format!("{name}{ID_ISSUE_SUFFIX}"), ValueType::Text));
+            }
+        }
+        cols.push(("__file".into(), ValueType::Text));
+        cols.push(("__sheet".into(), ValueType::Text));
+        cols.push(("__row".into(), ValueType::Int));
+        cols.push((ROW_ID.into(), ValueType::Int));
+        Some(cols)
+    }
+}

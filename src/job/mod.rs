@@ -1,0 +1,155 @@
+//! The job: an `audit.yaml` naming the catalog, the rule folders, parameters and the output
+//! folder; loaded with every rule file, all problems collected before anything runs.
+
+pub mod catalog;
+pub mod rule;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+pub use catalog::Catalog;
+pub use rule::{RuleFile, Severity};
+
+use crate::error::{Diagnostic, Error};
+use rule::ParamValue;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFile {
+    /// Shown in the report and the manifest.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The dataset catalog, relative to the job file.
+    pub catalog: String,
+    /// Rule folders or files, relative to the job file.
+    pub rules: Vec<String>,
+    /// The output folder; each run writes `<output>/<run-id>/`.
+    #[serde(default = "default_output")]
+    pub output: String,
+    /// Parameter overrides: `rule_id: { param: value }`.
+    #[serde(default)]
+    pub params: IndexMap<String, IndexMap<String, ParamValue>>,
+}
+
+fn default_output() -> String {
+    "out".into()
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub path: PathBuf,
+    pub name: String,
+    pub catalog: Catalog,
+    pub rules: Vec<RuleFile>,
+    pub output_dir: PathBuf,
+    pub params: IndexMap<String, IndexMap<String, ParamValue>>,
+}
+
+impl Job {
+    /// Loads the job, its catalog and every rule file; returns every problem at once.
+    pub fn load(path: &Path) -> Result<Job, Error> {
+        let text = fs_err::read_to_string(path).map_err(|e| {
+            Error::Invalid(vec![
+                Diagnostic::new(path, 0, 0, format!("cannot read the job file: {e}"))
+                    .with_help("run from the folder holding audit.yaml, or pass --config PATH"),
+            ])
+        })?;
+        let file: JobFile = yaml::parse_strict(path, &text).map_err(|d| Error::Invalid(vec![d]))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut diags = Vec::new();
+        let catalog = match Catalog::load(&base.join(&file.catalog)) {
+            Ok(c) => Some(c),
+            Err(d) => {
+                diags.extend(d);
+                None
+            }
+        };
+        let mut rules = Vec::new();
+        for folder in &file.rules {
+            let root = base.join(folder);
+            match rule_files(&root) {
+                Ok(paths) => {
+                    for p in paths {
+                        match RuleFile::load(&p) {
+                            Ok(r) => rules.push(r),
+                            Err(d) => diags.push(d),
+                        }
+                    }
+                }
+                Err(e) => diags.push(Diagnostic::new(
+                    path,
+                    0,
+                    0,
+                    format!("rule folder {}: {e}", root.display()),
+                )),
+            }
+        }
+        // Duplicate ids would give two rules the same lead IDs.
+        let mut seen: BTreeMap<String, &RuleFile> = BTreeMap::new();
+        for r in &rules {
+            if let Some(first) = seen.get(r.id()) {
+                diags.push(
+                    yaml::at(
+                        &r.path,
+                        &r.spec.id,
+                        format!(
+                            "duplicate rule id `{}`: also used by {}",
+                            r.id(),
+                            first.path.display()
+                        ),
+                    )
+                    .with_help("rule ids must be unique: lead IDs are derived from them"),
+                );
+            } else {
+                seen.insert(r.id().to_string(), r);
+            }
+        }
+        for (rule_id, _) in &file.params {
+            if !seen.contains_key(rule_id) {
+                diags.push(Diagnostic::new(
+                    path,
+                    0,
+                    0,
+                    format!("params for unknown rule `{rule_id}`"),
+                ));
+            }
+        }
+        if !diags.is_empty() {
+            return Err(Error::Invalid(diags));
+        }
+        rules.sort_by(|a, b| a.id().cmp(b.id()));
+        Ok(Job {
+            path: path.to_path_buf(),
+            name: file.name.unwrap_or_else(|| "crosscheck".into()),
+            catalog: catalog.expect("no diagnostics means the catalog loaded"),
+            rules,
+            output_dir: base.join(&file.output),
+            params: file.params,
+        })
+    }
+}
+
+/// Every `*.yaml` / `*.yml` below a folder (or the file itself), sorted for determinism.
+fn rule_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if root.is_file() {
+        return Ok(vec![root.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs_err::read_dir(&dir)? {
+            let p = entry?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

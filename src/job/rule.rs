@@ -1,0 +1,200 @@
+//! The rule file model: one rule per YAML file, a common header and exactly one kind.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::error::Diagnostic;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Stable across runs: lead IDs derive from it.
+    pub id: Spanned<String>,
+    /// Chinese first, English beside it.
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub params: IndexMap<String, ParamSpec>,
+    /// Columns shown to inspectors beside each lead, each with a label.
+    #[serde(default)]
+    pub evidence: Vec<EvidenceSpec>,
+    /// A sentence per lead; `{label}` is replaced by that evidence value.
+    #[serde(default)]
+    pub message: Option<Spanned<String>>,
+    #[serde(default)]
+    pub row_check: Option<RowCheckSpec>,
+    #[serde(default)]
+    pub duplicate: Option<DuplicateSpec>,
+    #[serde(default, rename = "match")]
+    pub matching: Option<MatchSpec>,
+    #[serde(default)]
+    pub aggregate: Option<AggregateSpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamSpec {
+    #[serde(rename = "type")]
+    pub ty: ParamType,
+    pub default: Spanned<ParamValue>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    Int,
+    Decimal,
+    Text,
+    Date,
+    Bool,
+}
+
+/// A parameter value as YAML gives it; typed against the declared `ParamType` at compile time.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl std::fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParamValue::Bool(b) => write!(f, "{b}"),
+            ParamValue::Int(i) => write!(f, "{i}"),
+            ParamValue::Float(v) => write!(f, "{v}"),
+            ParamValue::Text(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceSpec {
+    pub label: String,
+    pub expr: Spanned<String>,
+}
+
+/// One dataset with an optional row filter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    pub dataset: Spanned<String>,
+    #[serde(default, rename = "where")]
+    pub filter: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowCheckSpec {
+    /// One dataset, or several with the same column names (rows are unioned).
+    pub sources: Vec<SourceSpec>,
+    pub condition: Spanned<String>,
+    pub key: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateSpec {
+    pub sources: Vec<SourceSpec>,
+    pub key: Vec<Spanned<String>>,
+    /// Groups of at least this many records are flagged (2 unless given).
+    #[serde(default)]
+    pub min_count: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchMode {
+    Exists,
+    NotExists,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchSpec {
+    pub left: SourceSpec,
+    pub right: SourceSpec,
+    /// Equalities between `l.` and `r.` expressions joined by AND.
+    pub on: Spanned<String>,
+    /// A condition on the pair (`l.` and `r.`), applied after the equi-join.
+    #[serde(default)]
+    pub condition: Option<Spanned<String>>,
+    pub mode: MatchMode,
+    /// exists: flag a left row only when it has at least this many partners (1 unless given).
+    #[serde(default)]
+    pub min_partners: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateSpec {
+    pub source: SourceSpec,
+    pub group_by: Vec<Spanned<String>>,
+    /// name: aggregate expression — count(*), count(distinct x), sum(x), min, max, avg.
+    pub measures: IndexMap<String, Spanned<String>>,
+    pub having: Spanned<String>,
+}
+
+/// A parsed rule file.
+#[derive(Debug, Clone)]
+pub struct RuleFile {
+    pub path: PathBuf,
+    pub spec: RuleSpec,
+}
+
+impl RuleFile {
+    pub fn load(path: &Path) -> Result<RuleFile, Diagnostic> {
+        let text = fs_err::read_to_string(path)
+            .map_err(|e| Diagnostic::new(path, 0, 0, format!("cannot read the rule file: {e}")))?;
+        let spec: RuleSpec = super::yaml::parse_strict(path, &text)?;
+        Ok(RuleFile {
+            path: path.to_path_buf(),
+            spec,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.spec.id.value
+    }
+}

@@ -1,0 +1,306 @@
+//! Output: `out/<run-id>/` with anomalies.parquet, anomalies.csv, manifest.json and
+//! rejected/<dataset>.csv — written into a private temporary folder and renamed into place,
+//! so a failed write never leaves half an output. Files are readable by the owner only.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde_json::json;
+
+use crate::engine::{RuleStatus, RunResult};
+use crate::error::{Error, Result};
+use crate::job::Job;
+
+/// Header of anomalies.csv: Chinese first, the Parquet column name beside it.
+pub const CSV_HEADERS: [&str; 12] = [
+    "规则编号 rule_id",
+    "规则名称 rule_title",
+    "严重程度 severity",
+    "线索编号 lead_id",
+    "线索键 key",
+    "数据集 dataset",
+    "来源文件 file",
+    "工作表 sheet",
+    "行号 row",
+    "关联记录 partner",
+    "说明 message",
+    "证据 evidence",
+];
+
+#[cfg(unix)]
+fn create_private_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(path: &Path) -> Result<()> {
+    fs_err::create_dir_all(path).map_err(Error::from)
+}
+
+/// Creates a file readable and writable by its owner only.
+pub fn create_private_file(path: &Path) -> Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+/// A run id from the local time; a suffix keeps it unique in the output folder.
+pub fn new_run_id(output_dir: &Path) -> String {
+    let base = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
+    let mut id = base.clone();
+    let mut n = 2;
+    while output_dir.join(&id).exists() {
+        id = format!("{base}-{n}");
+        n += 1;
+    }
+    id
+}
+
+/// Writes every output of a run; returns the final folder.
+pub fn write_run(
+    job: &Job,
+    result: &RunResult,
+    output_dir: &Path,
+    run_id: &str,
+    timings: serde_json::Value,
+) -> Result<PathBuf> {
+    let final_dir = output_dir.join(run_id);
+    if final_dir.exists() {
+        return Err(Error::Input {
+            path: final_dir,
+            message: "the run folder already exists; choose another --run-id".into(),
+        });
+    }
+    create_private_dir(output_dir)?;
+    let tmp = output_dir.join(format!(".{run_id}.partial-{}", std::process::id()));
+    create_private_dir(&tmp)?;
+    let written = write_all(job, result, &tmp, run_id, timings);
+    match written {
+        Ok(()) => {
+            fs_err::rename(&tmp, &final_dir)?;
+            Ok(final_dir)
+        }
+        Err(e) => {
+            let _ = fs_err::remove_dir_all(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn write_all(
+    job: &Job,
+    result: &RunResult,
+    dir: &Path,
+    run_id: &str,
+    timings: serde_json::Value,
+) -> Result<()> {
+    write_parquet(result, &dir.join("anomalies.parquet"))?;
+    write_csv(result, &dir.join("anomalies.csv"))?;
+    write_rejected(result, &dir.join("rejected"))?;
+    let manifest = manifest(job, result, run_id, timings)?;
+    let mut f = create_private_file(&dir.join("manifest.json"))?;
+    f.write_all(
+        serde_json::to_string_pretty(&manifest)
+            .map_err(|e| Error::Bug(e.to_string()))?
+            .as_bytes(),
+    )?;
+    f.write_all(b"\n")?;
+    Ok(())
+}
+
+fn evidence_json(ev: &indexmap::IndexMap<String, Option<String>>) -> String {
+    serde_json::to_string(ev).expect("strings serialise")
+}
+
+/// Every lead row of every rule, long format, sorted by rule id then key.
+pub fn leads_frame(result: &RunResult) -> PolarsResult<DataFrame> {
+    let rows: Vec<_> = result
+        .outcomes
+        .iter()
+        .flat_map(|o| o.rows.iter().map(move |r| (o, r)))
+        .collect();
+    let s = |f: &dyn Fn(&crate::engine::LeadRow, &crate::engine::RuleOutcome) -> Option<String>| -> Vec<Option<String>> {
+        rows.iter().map(|(o, r)| f(r, o)).collect()
+    };
+    DataFrame::new_infer_height(vec![
+        Column::new("rule_id".into(), s(&|r, _| Some(r.rule_id.clone()))),
+        Column::new("rule_title".into(), s(&|_, o| Some(o.rule.title.clone()))),
+        Column::new(
+            "severity".into(),
+            s(&|r, _| Some(r.severity.as_str().to_string())),
+        ),
+        Column::new("lead_id".into(), s(&|r, _| Some(r.lead_id.clone()))),
+        Column::new("key".into(), s(&|r, _| Some(r.key.clone()))),
+        Column::new("dataset".into(), s(&|r, _| Some(r.dataset.clone()))),
+        Column::new("file".into(), s(&|r, _| Some(r.file.clone()))),
+        Column::new("sheet".into(), s(&|r, _| r.sheet.clone())),
+        Column::new(
+            "row".into(),
+            rows.iter().map(|(_, r)| r.row).collect::<Vec<i64>>(),
+        ),
+        Column::new("partner".into(), s(&|r, _| r.partner.clone())),
+        Column::new("message".into(), s(&|r, _| r.message.clone())),
+        Column::new(
+            "evidence".into(),
+            s(&|r, _| Some(evidence_json(&r.evidence))),
+        ),
+    ])
+}
+
+fn write_parquet(result: &RunResult, path: &Path) -> Result<()> {
+    let mut df = leads_frame(result)?;
+    let file = create_private_file(path)?;
+    ParquetWriter::new(file).finish(&mut df)?;
+    Ok(())
+}
+
+fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
+    let mut file = create_private_file(path)?;
+    // A BOM so that Excel opens the UTF-8 file with Chinese intact.
+    file.write_all(b"\xEF\xBB\xBF")?;
+    Ok(csv::Writer::from_writer(file))
+}
+
+fn csv_err(path: &Path) -> impl Fn(csv::Error) -> Error + '_ {
+    move |e| Error::Input {
+        path: path.to_path_buf(),
+        message: format!("cannot write: {e}"),
+    }
+}
+
+fn write_csv(result: &RunResult, path: &Path) -> Result<()> {
+    let mut w = csv_writer(path)?;
+    w.write_record(CSV_HEADERS).map_err(csv_err(path))?;
+    for o in &result.outcomes {
+        for r in &o.rows {
+            let evidence: Vec<String> = r
+                .evidence
+                .iter()
+                .map(|(l, v)| format!("{l}: {}", v.as_deref().unwrap_or("")))
+                .collect();
+            w.write_record([
+                r.rule_id.as_str(),
+                o.rule.title.as_str(),
+                r.severity.as_str(),
+                r.lead_id.as_str(),
+                // A tab-free text key; Excel would still read a bare 18-digit key as a number,
+                // which is why inspectors get the workbook, not this file.
+                r.key.as_str(),
+                r.dataset.as_str(),
+                r.file.as_str(),
+                r.sheet.as_deref().unwrap_or(""),
+                &r.row.to_string(),
+                r.partner.as_deref().unwrap_or(""),
+                r.message.as_deref().unwrap_or(""),
+                &evidence.join("; "),
+            ])
+            .map_err(csv_err(path))?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn write_rejected(result: &RunResult, dir: &Path) -> Result<()> {
+    if result.datasets.iter().all(|d| d.rejected.is_empty()) {
+        return Ok(());
+    }
+    create_private_dir(dir)?;
+    for d in result.datasets.iter().filter(|d| !d.rejected.is_empty()) {
+        let path = dir.join(format!("{}.csv", d.name));
+        let mut w = csv_writer(&path)?;
+        w.write_record([
+            "来源文件 file",
+            "工作表 sheet",
+            "行号 row",
+            "原因 reason",
+            "原始内容 content",
+        ])
+        .map_err(csv_err(&path))?;
+        for r in &d.rejected {
+            w.write_record([
+                r.file.as_str(),
+                r.sheet.as_deref().unwrap_or(""),
+                &r.row.to_string(),
+                r.reason.as_str(),
+                &r.content.join(" | "),
+            ])
+            .map_err(csv_err(&path))?;
+        }
+        w.flush()?;
+    }
+    Ok(())
+}
+
+/// What lets anyone regenerate the same lists: versions, input and rule hashes, parameters,
+/// row accounting, leads per rule, timings.
+pub fn manifest(
+    job: &Job,
+    result: &RunResult,
+    run_id: &str,
+    timings: serde_json::Value,
+) -> Result<serde_json::Value> {
+    let hash = |p: &Path| crate::ingest::sha256_file(p).map(|(h, _)| h);
+    let mut rules = Vec::new();
+    for o in &result.outcomes {
+        let (status, error) = match &o.status {
+            RuleStatus::Ok => ("ok", None),
+            RuleStatus::Failed(e) => ("failed", Some(e.clone())),
+        };
+        rules.push(json!({
+            "id": o.rule.id,
+            "title": o.rule.title,
+            "kind": o.rule.kind,
+            "severity": o.rule.severity.as_str(),
+            "file": o.rule.path.to_string_lossy(),
+            "sha256": hash(&o.rule.path)?,
+            "params": o.rule.params.iter().cloned().collect::<indexmap::IndexMap<String, String>>(),
+            "datasets": o.rule.datasets,
+            "status": status,
+            "error": error,
+            "leads": o.lead_count(),
+            "rows": o.rows.len(),
+            "elapsed_ms": o.elapsed_ms,
+        }));
+    }
+    let datasets: Vec<serde_json::Value> = result
+        .datasets
+        .iter()
+        .map(|d| match &d.report {
+            Some(r) => serde_json::to_value(r).expect("report serialises"),
+            None => json!({ "name": d.name, "error": d.error }),
+        })
+        .collect();
+    Ok(json!({
+        "engine": { "name": "crosscheck", "version": env!("CARGO_PKG_VERSION"), "polars": "0.55.2" },
+        "run_id": run_id,
+        "job": { "name": job.name, "path": job.path.to_string_lossy(), "sha256": hash(&job.path)? },
+        "catalog": { "path": job.catalog.path.to_string_lossy(), "sha256": hash(&job.catalog.path)? },
+        "datasets": datasets,
+        "rules": rules,
+        "totals": {
+            "leads": result.outcomes.iter().map(|o| o.lead_count()).sum::<usize>(),
+            "rows": result.outcomes.iter().map(|o| o.rows.len()).sum::<usize>(),
+            "rules_ok": result.outcomes.len() - result.failed_rules(),
+            "rules_failed": result.failed_rules(),
+        },
+        "timings_ms": timings,
+    }))
+}

@@ -1,0 +1,449 @@
+//! Compiling rule files against the catalog's schemas: every expression parsed and typed,
+//! every name resolved, every problem of every rule reported together with file:line:col.
+
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::Spanned;
+
+use super::Plan;
+use super::expr::{self, Expr, ExprError, Lit, Scope};
+use crate::error::{Diagnostic, nearest};
+use crate::job::catalog::{Catalog, ValueType};
+use crate::job::rule::{EvidenceSpec, ParamValue, RuleFile, SourceSpec};
+use crate::job::{Job, Severity, yaml};
+
+/// A rule ready to run: its header and its logical plan.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub tags: Vec<String>,
+    pub kind: &'static str,
+    pub path: PathBuf,
+    /// Parameter values in force (defaults overridden by the job), as text.
+    pub params: Vec<(String, String)>,
+    pub datasets: Vec<String>,
+    pub evidence_labels: Vec<String>,
+    pub message: Option<String>,
+    pub plan: Plan,
+}
+
+/// Compiles every enabled rule of a job; all diagnostics of all rules are returned together.
+pub fn compile_rules(job: &Job) -> Result<Vec<CompiledRule>, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut out = Vec::new();
+    for rule in job.rules.iter().filter(|r| r.spec.enabled) {
+        let overrides = job.params.get(rule.id());
+        if let Some(c) = compile_rule(rule, &job.catalog, overrides, &mut diags) {
+            out.push(c);
+        }
+    }
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(diags)
+    }
+}
+
+pub fn compile_rule(
+    rule: &RuleFile,
+    catalog: &Catalog,
+    overrides: Option<&indexmap::IndexMap<String, ParamValue>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<CompiledRule> {
+    let before = diags.len();
+    let spec = &rule.spec;
+    let mut params = Vec::new();
+    let mut shown_params = Vec::new();
+    for (name, p) in &spec.params {
+        let value = overrides
+            .and_then(|o| o.get(name))
+            .unwrap_or(&p.default.value);
+        match expr::param_literal(value, p.ty) {
+            Ok((lit, ty)) => {
+                shown_params.push((name.clone(), value.to_string()));
+                params.push((name.clone(), ty, lit));
+            }
+            Err(e) => diags.push(yaml::at(
+                &rule.path,
+                &p.default,
+                format!("parameter `{name}`: {e}"),
+            )),
+        }
+    }
+    let mut ctx = Ctx {
+        path: &rule.path,
+        catalog,
+        params: std::rc::Rc::new(params),
+        diags,
+        datasets: Vec::new(),
+    };
+    if let Some(o) = overrides {
+        for name in o.keys().filter(|k| !spec.params.contains_key(*k)) {
+            ctx.diags.push(yaml::at(
+                ctx.path,
+                &spec.id,
+                format!(
+                    "the job sets parameter `{name}` that rule `{}` does not declare",
+                    spec.id.value
+                ),
+            ));
+        }
+    }
+    let kinds = [
+        spec.row_check.is_some(),
+        spec.duplicate.is_some(),
+        spec.matching.is_some(),
+        spec.aggregate.is_some(),
+    ];
+    let plan = match kinds.iter().filter(|k| **k).count() {
+        1 => {}
+        n => {
+            ctx.diags.push(yaml::at(ctx.path, &spec.id, format!(
+                "a rule has exactly one kind (row_check, duplicate, match, aggregate); this one has {n}"
+            )));
+            return None;
+        }
+    };
+    let _ = plan;
+    let (kind, plan) = if let Some(k) = &spec.row_check {
+        (
+            "row_check",
+            super::kinds::row_check::plan(&mut ctx, k, &spec.evidence),
+        )
+    } else if let Some(k) = &spec.duplicate {
+        (
+            "duplicate",
+            super::kinds::duplicate::plan(&mut ctx, k, &spec.evidence),
+        )
+    } else if let Some(k) = &spec.matching {
+        (
+            "match",
+            super::kinds::matching::plan(&mut ctx, k, &spec.evidence),
+        )
+    } else if let Some(k) = &spec.aggregate {
+        (
+            "aggregate",
+            super::kinds::aggregate::plan(&mut ctx, k, &spec.evidence),
+        )
+    } else {
+        unreachable!("exactly one kind checked above")
+    };
+    let labels: Vec<String> = spec.evidence.iter().map(|e| e.label.clone()).collect();
+    if let Some(m) = &spec.message {
+        for placeholder in template_names(&m.value) {
+            if !labels.contains(&placeholder) {
+                let mut d = yaml::at(
+                    ctx.path,
+                    m,
+                    format!("message names `{{{placeholder}}}`, which is not an evidence label"),
+                );
+                if let Some(n) = nearest(&placeholder, labels.iter().map(String::as_str)) {
+                    d = d.with_help(format!("did you mean `{{{n}}}`?"));
+                }
+                ctx.diags.push(d);
+            }
+        }
+    }
+    let datasets = ctx.datasets.clone();
+    if ctx.diags.len() > before {
+        return None;
+    }
+    Some(CompiledRule {
+        id: spec.id.value.clone(),
+        title: spec.title.clone(),
+        description: spec.description.clone(),
+        severity: spec.severity,
+        tags: spec.tags.clone(),
+        kind,
+        path: rule.path.clone(),
+        params: shown_params,
+        datasets,
+        evidence_labels: labels,
+        message: spec.message.as_ref().map(|m| m.value.clone()),
+        plan: plan?,
+    })
+}
+
+/// `{name}` placeholders in a message template.
+pub fn template_names(t: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = t;
+    while let Some(i) = rest.find('{') {
+        match rest[i + 1..].find('}') {
+            Some(j) => {
+                out.push(rest[i + 1..i + 1 + j].to_string());
+                rest = &rest[i + 2 + j..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// Per-rule compilation state shared by the kinds.
+pub struct Ctx<'a> {
+    pub path: &'a Path,
+    pub catalog: &'a Catalog,
+    pub params: std::rc::Rc<Vec<(String, ValueType, Lit)>>,
+    pub diags: &'a mut Vec<Diagnostic>,
+    pub datasets: Vec<String>,
+}
+
+impl Ctx<'_> {
+    /// The schema of a named dataset, or a diagnostic naming the nearest dataset.
+    pub fn schema(&mut self, name: &Spanned<String>) -> Option<Vec<(String, ValueType)>> {
+        match self.catalog.schema(&name.value) {
+            Some(s) => {
+                if !self.datasets.contains(&name.value) {
+                    self.datasets.push(name.value.clone());
+                }
+                Some(s)
+            }
+            None => {
+                let mut d = yaml::at(self.path, name, format!("unknown dataset `{}`", name.value));
+                d = match nearest(
+                    &name.value,
+                    self.catalog.datasets.keys().map(String::as_str),
+                ) {
+                    Some(n) => d.with_help(format!(
+                        "did you mean `{n}`? datasets are declared in {}",
+                        self.catalog.path.display()
+                    )),
+                    None => d.with_help(format!(
+                        "datasets in {}: {}",
+                        self.catalog.path.display(),
+                        self.catalog
+                            .datasets
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                };
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    pub fn scope<'s>(&self, columns: Vec<(String, ValueType)>, name: &'s str) -> Scope<'s> {
+        Scope {
+            columns,
+            left: None,
+            right: None,
+            left_name: name,
+            right_name: "",
+            params: self.params.clone(),
+            allow_aggregates: false,
+        }
+    }
+
+    /// Compiles one expression; a problem becomes a located diagnostic.
+    pub fn expr(&mut self, text: &Spanned<String>, scope: &Scope) -> Option<(Expr, ValueType)> {
+        match expr::compile(&text.value, scope) {
+            Ok(x) => Some(x),
+            Err(e) => {
+                self.diags.push(locate(self.path, text, e));
+                None
+            }
+        }
+    }
+
+    /// An expression that must be a condition.
+    pub fn condition(&mut self, text: &Spanned<String>, scope: &Scope) -> Option<Expr> {
+        let (e, t) = self.expr(text, scope)?;
+        if matches!(t, ValueType::Bool | ValueType::Null) {
+            Some(e)
+        } else {
+            self.diags.push(locate(
+                self.path,
+                text,
+                ExprError {
+                    line: 1,
+                    column: 1,
+                    message: format!("this is a {t}, a condition must be true or false"),
+                    help: Some("compare it, e.g. `x > 0` or `x IS NOT NULL`".into()),
+                },
+            ));
+            None
+        }
+    }
+
+    /// Evidence expressions, each cast to text.
+    pub fn evidence(&mut self, evidence: &[EvidenceSpec], scope: &Scope) -> Option<Vec<Expr>> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for e in evidence {
+            match self.expr(&e.expr, scope) {
+                Some((x, _)) => out.push(Expr::ToText(Box::new(x))),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// Key expressions joined into one text key (NULL when any part is NULL).
+    pub fn key(&mut self, key: &[Spanned<String>], scope: &Scope) -> Option<Expr> {
+        let mut parts = Vec::new();
+        for k in key {
+            parts.push(Expr::ToText(Box::new(self.expr(k, scope)?.0)));
+        }
+        Some(key_of(parts))
+    }
+
+    /// One or more sources, filtered, with the columns all of them share; several sources are
+    /// unioned after projecting to the columns the rule reads.
+    pub fn sources(
+        &mut self,
+        sources: &[SourceSpec],
+    ) -> Option<(
+        Vec<(Plan, Vec<(String, ValueType)>)>,
+        Vec<(String, ValueType)>,
+        String,
+    )> {
+        if sources.is_empty() {
+            self.diags.push(Diagnostic::new(
+                self.path,
+                0,
+                0,
+                "`sources` lists no dataset",
+            ));
+            return None;
+        }
+        let mut plans = Vec::new();
+        let mut common: Option<Vec<(String, ValueType)>> = None;
+        for s in sources {
+            let Some(schema) = self.schema(&s.dataset) else {
+                continue;
+            };
+            let filter = match &s.filter {
+                Some(w) => {
+                    let scope = self.scope(schema.clone(), &s.dataset.value);
+                    match self.condition(w, &scope) {
+                        Some(c) => Some(c),
+                        None => continue,
+                    }
+                }
+                None => None,
+            };
+            common = Some(match common {
+                None => schema.clone(),
+                Some(c) => c.into_iter().filter(|col| schema.contains(col)).collect(),
+            });
+            plans.push((
+                Plan::Scan {
+                    dataset: s.dataset.value.clone(),
+                }
+                .filter(filter),
+                schema,
+            ));
+        }
+        if plans.len() != sources.len() {
+            return None;
+        }
+        let names: Vec<&str> = sources.iter().map(|s| s.dataset.value.as_str()).collect();
+        Some((plans, common.unwrap_or_default(), names.join(" + ")))
+    }
+}
+
+/// Unions several source plans after projecting each to `columns`.
+pub fn union_of(plans: Vec<(Plan, Vec<(String, ValueType)>)>, columns: &[String]) -> Plan {
+    if plans.len() == 1 {
+        return plans.into_iter().next().expect("one plan").0;
+    }
+    let project: Vec<(String, Expr)> = columns
+        .iter()
+        .map(|c| (c.clone(), Expr::Col(c.clone())))
+        .collect();
+    Plan::Union {
+        inputs: plans
+            .into_iter()
+            .map(|(p, _)| Plan::Project {
+                input: Box::new(p),
+                columns: project.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub fn key_of(parts: Vec<Expr>) -> Expr {
+    if parts.len() == 1 {
+        parts.into_iter().next().expect("one part")
+    } else {
+        let mut args = Vec::new();
+        for (i, p) in parts.into_iter().enumerate() {
+            if i > 0 {
+                args.push(Expr::Lit(Lit::Text("|".into())));
+            }
+            args.push(p);
+        }
+        Expr::Func(expr::Func::Concat, args)
+    }
+}
+
+/// The final projection every kind ends with: key, provenance of the flagged record (columns
+/// under `prefix`), the partner's provenance, and the evidence.
+pub fn lead_projection(
+    input: Plan,
+    key: Expr,
+    prefix: &str,
+    partner: Option<Expr>,
+    evidence: Vec<Expr>,
+) -> Plan {
+    let col = |c: &str| Expr::Col(format!("{prefix}{c}"));
+    let mut columns = vec![
+        ("__key".to_string(), key),
+        ("__dataset".to_string(), col("__dataset")),
+        ("__file".to_string(), col("__file")),
+        ("__sheet".to_string(), col("__sheet")),
+        ("__row".to_string(), col("__row")),
+        (
+            "__partner".to_string(),
+            partner.unwrap_or(Expr::Lit(Lit::Null)),
+        ),
+    ];
+    for (i, e) in evidence.into_iter().enumerate() {
+        columns.push((format!("__ev{i}"), e));
+    }
+    Plan::Project {
+        input: Box::new(input),
+        columns,
+    }
+}
+
+/// Maps a position inside an expression to the rule file: the YAML scalar's own position,
+/// plus an opening quote, plus the line inside a block scalar.
+pub fn locate(path: &Path, text: &Spanned<String>, e: ExprError) -> Diagnostic {
+    let (line, col) = (text.referenced.line(), text.referenced.column());
+    let source = fs_err::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = source.lines().collect();
+    let at = lines
+        .get(line.saturating_sub(1) as usize)
+        .and_then(|l| l.chars().nth(col.saturating_sub(1) as usize));
+    let indent_of = |n: u64| -> u64 {
+        lines
+            .get(n.saturating_sub(1) as usize)
+            .map(|l| (l.len() - l.trim_start().len()) as u64)
+            .unwrap_or(0)
+    };
+    let (l, c) = match at {
+        Some('|' | '>') => {
+            let l = line + e.line;
+            (l, indent_of(l) + e.column)
+        }
+        Some(q) if e.line == 1 => (line, col + u64::from(q == '"' || q == '\'') + e.column - 1),
+        _ if e.line == 1 => (line, col + e.column - 1),
+        _ => {
+            let l = line + e.line - 1;
+            (l, indent_of(l) + e.column)
+        }
+    };
+    let mut d = Diagnostic::new(path, l, c, e.message);
+    if let Some(h) = e.help {
+        d = d.with_help(h);
+    }
+    d
+}

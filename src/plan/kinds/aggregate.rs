@@ -1,0 +1,128 @@
+//! `aggregate` — flags groups whose measures satisfy `having`.
+//!
+//! Example: one bank account receiving the pensions of three or more people.
+//! ```yaml
+//! aggregate:
+//!   source: { dataset: pension_payments }
+//!   group_by: [bank_account]
+//!   measures: { people: "count(distinct id_card)", total: "sum(amount)" }
+//!   having: "people >= :min_people"
+//! ```
+//! Output: one lead per group (key = the group values); one row per member record; evidence
+//! may use the measures.
+//! Limits: rows whose group value is NULL form no group.
+
+use super::super::compile::{Ctx, key_of, lead_projection};
+use super::super::expr::Expr;
+use super::super::{JoinKind, Plan};
+use crate::job::rule::{AggregateSpec, EvidenceSpec};
+
+pub fn plan(ctx: &mut Ctx, spec: &AggregateSpec, evidence: &[EvidenceSpec]) -> Option<Plan> {
+    let (mut plans, columns, name) = ctx.sources(std::slice::from_ref(&spec.source))?;
+    let source = plans.remove(0).0;
+    let scope = ctx.scope(columns.clone(), &name);
+    let mut groups = Vec::new();
+    for (i, g) in spec.group_by.iter().enumerate() {
+        if let Some((e, t)) = ctx.expr(g, &scope) {
+            groups.push((format!("__g{i}"), e, t));
+        }
+    }
+    let mut agg_scope = ctx.scope(columns.clone(), &name);
+    agg_scope.allow_aggregates = true;
+    let mut measures = Vec::new();
+    for (m, text) in &spec.measures {
+        if let Some((e, t)) = ctx.expr(text, &agg_scope) {
+            if !matches!(e, Expr::Agg(..)) {
+                ctx.diags.push(super::super::compile::locate(ctx.path, text, super::super::expr::ExprError {
+                    line: 1,
+                    column: 1,
+                    message: format!("measure `{m}` must be an aggregate such as count(*), sum(x), count(distinct x)"),
+                    help: None,
+                }));
+                continue;
+            }
+            measures.push((m.clone(), e, t));
+        }
+    }
+    if groups.len() != spec.group_by.len() || measures.len() != spec.measures.len() {
+        return None;
+    }
+    // `having` sees the measures and the grouped columns by their own names.
+    let mut having_cols: Vec<_> = measures.iter().map(|(n, _, t)| (n.clone(), *t)).collect();
+    for (g, (_, e, t)) in spec.group_by.iter().zip(&groups) {
+        if let Expr::Col(c) = e {
+            having_cols.push((c.clone(), *t));
+        } else {
+            having_cols.push((g.value.clone(), *t));
+        }
+    }
+    let having_scope = ctx.scope(having_cols, &name);
+    let having = ctx.condition(&spec.having, &having_scope)?;
+    let having = rename_groups(having, &spec.group_by, &groups);
+    let mut ev_cols = columns;
+    ev_cols.extend(measures.iter().map(|(n, _, t)| (n.clone(), *t)));
+    let ev_scope = ctx.scope(ev_cols, &name);
+    let evidence = ctx.evidence(evidence, &ev_scope)?;
+
+    let members = Plan::WithColumns {
+        input: Box::new(source),
+        columns: groups
+            .iter()
+            .map(|(n, e, _)| (n.clone(), e.clone()))
+            .collect(),
+    };
+    let grouped = Plan::Aggregate {
+        input: Box::new(members.clone()),
+        keys: groups
+            .iter()
+            .map(|(n, _, _)| (n.clone(), Expr::Col(n.clone())))
+            .collect(),
+        measures: measures
+            .iter()
+            .map(|(n, e, _)| (n.clone(), e.clone()))
+            .collect(),
+    }
+    .filter(Some(having));
+    let on = groups
+        .iter()
+        .map(|(n, _, _)| (Expr::Col(n.clone()), Expr::Col(n.clone())))
+        .collect();
+    let joined = Plan::Join {
+        left: Box::new(members),
+        right: Box::new(grouped),
+        kind: JoinKind::Inner,
+        on,
+    };
+    let key = key_of(
+        groups
+            .iter()
+            .map(|(n, _, _)| Expr::ToText(Box::new(Expr::Col(n.clone()))))
+            .collect(),
+    );
+    Some(lead_projection(joined, key, "", None, evidence))
+}
+
+/// In `having`, a grouped column's name refers to the group value `__gN`.
+fn rename_groups(
+    e: Expr,
+    names: &[serde_saphyr::Spanned<String>],
+    groups: &[(String, Expr, crate::job::catalog::ValueType)],
+) -> Expr {
+    let _ = names;
+    match e {
+        Expr::Col(c) => match groups.iter().find(|(_, g, _)| *g == Expr::Col(c.clone())) {
+            Some((n, _, _)) => Expr::Col(n.clone()),
+            None => Expr::Col(c),
+        },
+        Expr::Not(x) => Expr::Not(Box::new(rename_groups(*x, names, groups))),
+        Expr::Neg(x) => Expr::Neg(Box::new(rename_groups(*x, names, groups))),
+        Expr::Bin(op, a, b) => Expr::Bin(
+            op,
+            Box::new(rename_groups(*a, names, groups)),
+            Box::new(rename_groups(*b, names, groups)),
+        ),
+        Expr::IsNull(x, n) => Expr::IsNull(Box::new(rename_groups(*x, names, groups)), n),
+        Expr::In(x, l, n) => Expr::In(Box::new(rename_groups(*x, names, groups)), l, n),
+        other => other,
+    }
+}

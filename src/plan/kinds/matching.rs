@@ -1,0 +1,208 @@
+//! `match` — flags left rows that do (`exists`) or do not (`not_exists`) have a partner in the
+//! right dataset, with conditions on each side and on the pair.
+//!
+//! Example: a dibao recipient who owns a car above a price.
+//! ```yaml
+//! match:
+//!   left: { dataset: dibao }
+//!   right: { dataset: vehicles, where: "vehicle_type <> '电动三轮车' AND price >= :min_price" }
+//!   on: "l.id_card = r.owner_id"
+//!   condition: "r.registered_on <= l.enrolled_on + 0"   # optional, on the pair
+//!   mode: exists
+//!   min_partners: 1
+//! ```
+//! Output: one lead per left key (the left side of `on`); for `exists`, one row per
+//! (left row, partner) pair with the partner's file:row; for `not_exists`, one row per left row.
+//! Limits: `on` is a conjunction of equalities, each between an `l.` and an `r.` expression;
+//! NULL keys (invalid IDs) never match, and `not_exists` skips left rows whose key is NULL:
+//! they cannot be checked and are reported as data-quality findings.
+
+use super::super::compile::{Ctx, key_of, lead_projection, locate};
+use super::super::expr::{AggFunc, BinOp, Expr, ExprError, Func, Lit, Scope};
+use super::super::{JoinKind, Plan};
+use crate::job::rule::{EvidenceSpec, MatchMode, MatchSpec};
+
+pub fn plan(ctx: &mut Ctx, spec: &MatchSpec, evidence: &[EvidenceSpec]) -> Option<Plan> {
+    let left = ctx.sources(std::slice::from_ref(&spec.left));
+    let right = ctx.sources(std::slice::from_ref(&spec.right));
+    let ((mut lp, lcols, lname), (mut rp, rcols, rname)) = (left?, right?);
+    let (lplan, rplan) = (lp.remove(0).0, rp.remove(0).0);
+    let pair = Scope {
+        columns: Vec::new(),
+        left: Some(&lcols),
+        right: Some(&rcols),
+        left_name: &lname,
+        right_name: &rname,
+        params: ctx.params.clone(),
+        allow_aggregates: false,
+    };
+    let on = match expr::compile_on(&spec.on.value, &pair) {
+        Ok(on) => Some(on),
+        Err(e) => {
+            ctx.diags.push(locate(ctx.path, &spec.on, e));
+            None
+        }
+    };
+    let condition = match &spec.condition {
+        Some(c) => Some(ctx.condition(c, &pair)?),
+        None => None,
+    };
+    // not_exists leads have no partner: evidence may only read the left side.
+    let ev_scope = match spec.mode {
+        MatchMode::Exists => pair,
+        MatchMode::NotExists => Scope {
+            right: Some(&[]),
+            ..pair
+        },
+    };
+    let evidence = ctx.evidence(evidence, &ev_scope)?;
+    let on = on?;
+    let key = key_of(
+        on.iter()
+            .map(|(l, _)| Expr::ToText(Box::new(l.clone())))
+            .collect(),
+    );
+    let min = spec.min_partners.as_ref().map(|m| m.value).unwrap_or(1);
+    if spec.mode == MatchMode::NotExists && spec.min_partners.is_some() {
+        let m = spec.min_partners.as_ref().expect("checked");
+        ctx.diags.push(crate::job::yaml::at(
+            ctx.path,
+            m,
+            "`min_partners` applies to `mode: exists` only",
+        ));
+        return None;
+    }
+
+    let l = Plan::Prefix {
+        input: Box::new(lplan),
+        prefix: "l.".into(),
+    };
+    let r = Plan::Prefix {
+        input: Box::new(rplan),
+        prefix: "r.".into(),
+    };
+    let rid = || Expr::Col("l.__rid".into());
+    let plan = match spec.mode {
+        MatchMode::Exists => {
+            let mut pairs = Plan::Join {
+                left: Box::new(l),
+                right: Box::new(r),
+                kind: JoinKind::Inner,
+                on,
+            }
+            .filter(condition);
+            if min > 1 {
+                let counts = Plan::Aggregate {
+                    input: Box::new(pairs.clone()),
+                    keys: vec![("l.__rid".into(), rid())],
+                    measures: vec![("__partners".into(), Expr::Agg(AggFunc::Count, None))],
+                }
+                .filter(Some(Expr::Bin(
+                    BinOp::GtEq,
+                    Box::new(Expr::Col("__partners".into())),
+                    Box::new(Expr::Lit(Lit::Int(i64::from(min)))),
+                )));
+                pairs = Plan::Join {
+                    left: Box::new(pairs),
+                    right: Box::new(counts),
+                    kind: JoinKind::Semi,
+                    on: vec![(rid(), rid())],
+                };
+            }
+            let partner = Expr::Func(
+                Func::Concat,
+                vec![
+                    Expr::Col("r.__file".into()),
+                    Expr::Lit(Lit::Text(":".into())),
+                    Expr::ToText(Box::new(Expr::Col("r.__row".into()))),
+                ],
+            );
+            lead_projection(pairs, key, "l.", Some(partner), evidence)
+        }
+        MatchMode::NotExists => {
+            let unmatched = match condition {
+                None => Plan::Join {
+                    left: Box::new(l),
+                    right: Box::new(r),
+                    kind: JoinKind::Anti,
+                    on,
+                },
+                Some(c) => {
+                    let pairs = Plan::Join {
+                        left: Box::new(l.clone()),
+                        right: Box::new(r),
+                        kind: JoinKind::Inner,
+                        on,
+                    }
+                    .filter(Some(c));
+                    let matched = Plan::Project {
+                        input: Box::new(pairs),
+                        columns: vec![("l.__rid".into(), rid())],
+                    };
+                    Plan::Join {
+                        left: Box::new(l),
+                        right: Box::new(matched),
+                        kind: JoinKind::Anti,
+                        on: vec![(rid(), rid())],
+                    }
+                }
+            };
+            let checkable = unmatched.filter(Some(Expr::IsNull(Box::new(key.clone()), true)));
+            lead_projection(checkable, key, "l.", None, evidence)
+        }
+    };
+    Some(plan)
+}
+
+mod expr {
+    use super::*;
+
+    /// `l.a = r.b AND …` → equi-join key pairs.
+    pub fn compile_on(text: &str, scope: &Scope) -> Result<Vec<(Expr, Expr)>, ExprError> {
+        let (e, _) = super::super::super::expr::compile(text, scope)?;
+        let mut out = Vec::new();
+        split(&e, &mut out)?;
+        Ok(out)
+    }
+
+    fn side(e: &Expr) -> Option<char> {
+        let mut cols = Vec::new();
+        e.columns(&mut cols);
+        let l = cols.iter().all(|c| c.starts_with("l."));
+        let r = cols.iter().all(|c| c.starts_with("r."));
+        match (cols.is_empty(), l, r) {
+            (false, true, false) => Some('l'),
+            (false, false, true) => Some('r'),
+            _ => None,
+        }
+    }
+
+    fn split(e: &Expr, out: &mut Vec<(Expr, Expr)>) -> Result<(), ExprError> {
+        let bad = || ExprError {
+            line: 1,
+            column: 1,
+            message: format!(
+                "`on` must be equalities between an l. and an r. expression joined by AND; got {e}"
+            ),
+            help: Some("put other comparisons in `condition`".into()),
+        };
+        match e {
+            Expr::Bin(BinOp::And, a, b) => {
+                split(a, out)?;
+                split(b, out)
+            }
+            Expr::Bin(BinOp::Eq, a, b) => match (side(a), side(b)) {
+                (Some('l'), Some('r')) => {
+                    out.push(((**a).clone(), (**b).clone()));
+                    Ok(())
+                }
+                (Some('r'), Some('l')) => {
+                    out.push(((**b).clone(), (**a).clone()));
+                    Ok(())
+                }
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Lowering the logical plan to Polars LazyFrames. Polars types stay in this file, ingest and
+//! output, so a Polars upgrade touches three places.
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+
+use super::expr::{AggFunc, BinOp, Expr as E, Func, Lit};
+use super::{JoinKind, Plan};
+
+/// Lowers a plan over the loaded datasets.
+pub fn lower(plan: &Plan, frames: &HashMap<String, DataFrame>) -> PolarsResult<LazyFrame> {
+    Ok(match plan {
+        Plan::Scan { dataset } => {
+            let df = frames
+                .get(dataset)
+                .ok_or_else(|| polars_err!(ComputeError: "dataset `{}` was not loaded (a bug in crosscheck)", dataset))?;
+            df.clone()
+                .lazy()
+                .with_column(lit(dataset.as_str()).alias("__dataset"))
+        }
+        Plan::Filter { input, predicate } => lower(input, frames)?.filter(expr(predicate)),
+        Plan::Prefix { input, prefix } => {
+            let mut lf = lower(input, frames)?;
+            let schema = lf.collect_schema()?;
+            let cols: Vec<Expr> = schema
+                .iter_names()
+                .map(|n| col(n.clone()).alias(format!("{prefix}{n}")))
+                .collect();
+            lf.select(cols)
+        }
+        Plan::WithColumns { input, columns } => lower(input, frames)?.with_columns(
+            columns
+                .iter()
+                .map(|(n, e)| expr(e).alias(n.as_str()))
+                .collect::<Vec<_>>(),
+        ),
+        Plan::Project { input, columns } => lower(input, frames)?.select(
+            columns
+                .iter()
+                .map(|(n, e)| expr(e).alias(n.as_str()))
+                .collect::<Vec<_>>(),
+        ),
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+        } => {
+            // Join on computed key columns so the right side's own columns survive the join.
+            let names: Vec<String> = (0..on.len()).map(|i| format!("__jk{i}")).collect();
+            let l = lower(left, frames)?.with_columns(
+                on.iter()
+                    .zip(&names)
+                    .map(|((a, _), n)| expr(a).alias(n.as_str()))
+                    .collect::<Vec<_>>(),
+            );
+            let r = lower(right, frames)?.with_columns(
+                on.iter()
+                    .zip(&names)
+                    .map(|((_, b), n)| expr(b).alias(n.as_str()))
+                    .collect::<Vec<_>>(),
+            );
+            let keys: Vec<Expr> = names.iter().map(|n| col(n.as_str())).collect();
+            let how = match kind {
+                JoinKind::Inner => JoinType::Inner,
+                JoinKind::Semi => JoinType::Semi,
+                JoinKind::Anti => JoinType::Anti,
+            };
+            l.join(r, &keys, &keys, JoinArgs::new(how))
+        }
+        Plan::Aggregate {
+            input,
+            keys,
+            measures,
+        } => lower(input, frames)?
+            .group_by(
+                keys.iter()
+                    .map(|(n, e)| expr(e).alias(n.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+            .agg(
+                measures
+                    .iter()
+                    .map(|(n, e)| expr(e).alias(n.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
+        Plan::Union { inputs } => {
+            let lfs = inputs
+                .iter()
+                .map(|p| lower(p, frames))
+                .collect::<PolarsResult<Vec<_>>>()?;
+            concat(lfs, UnionArgs::default())?
+        }
+    })
+}
+
+fn literal(l: &Lit) -> Expr {
+    match l {
+        Lit::Null => lit(NULL),
+        Lit::Bool(b) => lit(*b),
+        Lit::Int(i) => lit(*i),
+        Lit::Float(f) => lit(*f),
+        Lit::Text(s) => lit(s.as_str()),
+        Lit::Date(d) => lit(*d).cast(DataType::Date),
+    }
+}
+
+/// Lowers one expression.
+pub fn expr(e: &E) -> Expr {
+    match e {
+        E::Col(c) => col(c.as_str()),
+        E::Lit(l) => literal(l),
+        E::Not(x) => expr(x).not(),
+        E::Neg(x) => lit(0) - expr(x),
+        E::Bin(op, a, b) => {
+            let (a, b) = (expr(a), expr(b));
+            match op {
+                BinOp::Eq => a.eq(b),
+                BinOp::NotEq => a.neq(b),
+                BinOp::Lt => a.lt(b),
+                BinOp::LtEq => a.lt_eq(b),
+                BinOp::Gt => a.gt(b),
+                BinOp::GtEq => a.gt_eq(b),
+                BinOp::And => a.and(b),
+                BinOp::Or => a.or(b),
+                BinOp::Add => a + b,
+                BinOp::Sub => a - b,
+                BinOp::Mul => a * b,
+                BinOp::Div => a.cast(DataType::Float64) / b.cast(DataType::Float64),
+                BinOp::Concat => concat_str(
+                    [a.cast(DataType::String), b.cast(DataType::String)],
+                    "",
+                    false,
+                ),
+            }
+        }
+        E::IsNull(x, false) => expr(x).is_null(),
+        E::IsNull(x, true) => expr(x).is_not_null(),
+        E::In(x, list, negated) => {
+            let ex = expr(x);
+            let any = list
+                .iter()
+                .fold(lit(false), |acc, l| acc.or(ex.clone().eq(literal(l))));
+            // SQL: x IN (…) is NULL when x is NULL.
+            let any = when(ex.clone().is_null())
+                .then(lit(NULL).cast(DataType::Boolean))
+                .otherwise(any);
+            if *negated { any.not() } else { any }
+        }
+        E::Between(x, lo, hi, negated) => {
+            let ex = expr(x);
+            let b = ex.clone().gt_eq(expr(lo)).and(ex.lt_eq(expr(hi)));
+            if *negated { b.not() } else { b }
+        }
+        E::Like(x, pattern, negated) => {
+            let m = expr(x).str().contains(lit(like_to_regex(pattern)), true);
+            if *negated { m.not() } else { m }
+        }
+        E::Func(f, args) => func(*f, args),
+        E::Agg(a, arg) => match (a, arg) {
+            (AggFunc::Count, None) => len().cast(DataType::Int64),
+            (AggFunc::Count, Some(x)) => expr(x).count().cast(DataType::Int64),
+            (AggFunc::CountDistinct, Some(x)) => {
+                expr(x).drop_nulls().n_unique().cast(DataType::Int64)
+            }
+            (AggFunc::Sum, Some(x)) => expr(x).sum(),
+            (AggFunc::Avg, Some(x)) => expr(x).mean(),
+            (AggFunc::Min, Some(x)) => expr(x).min(),
+            (AggFunc::Max, Some(x)) => expr(x).max(),
+            (_, None) => len().cast(DataType::Int64),
+        },
+        E::DateToDatetime(x) => expr(x).cast(DataType::Datetime(TimeUnit::Milliseconds, None)),
+        E::ToText(x) => expr(x).cast(DataType::String),
+    }
+}
+
+fn func(f: Func, args: &[E]) -> Expr {
+    let a = |i: usize| expr(&args[i]);
+    let ym = |x: Expr| {
+        x.clone().dt().year().cast(DataType::Int64) * lit(12i64)
+            + x.dt().month().cast(DataType::Int64)
+    };
+    match f {
+        Func::Year => a(0).dt().year().cast(DataType::Int64),
+        Func::Month => a(0).dt().month().cast(DataType::Int64),
+        Func::Day => a(0).dt().day().cast(DataType::Int64),
+        Func::YearMonth => {
+            a(0).dt().year().cast(DataType::Int64) * lit(100i64)
+                + a(0).dt().month().cast(DataType::Int64)
+        }
+        Func::MonthsBetween => ym(a(1)) - ym(a(0)),
+        Func::DaysBetween => {
+            a(1).cast(DataType::Date).cast(DataType::Int64)
+                - a(0).cast(DataType::Date).cast(DataType::Int64)
+        }
+        Func::Upper => a(0).str().to_uppercase(),
+        Func::Lower => a(0).str().to_lowercase(),
+        Func::Trim => a(0).str().strip_chars(lit(NULL)),
+        Func::Length => a(0).str().len_chars().cast(DataType::Int64),
+        Func::Substr => {
+            // SQL substr is 1-based.
+            let len = if args.len() == 3 {
+                a(2)
+            } else {
+                lit(NULL).cast(DataType::Int64)
+            };
+            a(0).str().slice(a(1) - lit(1i64), len)
+        }
+        Func::Concat => concat_str(
+            args.iter()
+                .map(|x| expr(x).cast(DataType::String))
+                .collect::<Vec<_>>(),
+            "",
+            false,
+        ),
+        Func::Coalesce => {
+            let mut it = args.iter().rev();
+            let last = expr(it.next().expect("coalesce has arguments"));
+            it.fold(last, |acc, x| {
+                when(expr(x).is_not_null()).then(expr(x)).otherwise(acc)
+            })
+        }
+        Func::Abs => a(0).abs(),
+        Func::Round => {
+            let digits = match args.get(1) {
+                Some(E::Lit(Lit::Int(d))) => (*d).clamp(0, 15) as u32,
+                _ => 0,
+            };
+            a(0).cast(DataType::Float64)
+                .round(digits, RoundMode::HalfAwayFromZero)
+        }
+    }
+}
+
+/// SQL LIKE → an anchored regex: % any run, _ one character, everything else literal.
+fn like_to_regex(pattern: &str) -> String {
+    let mut out = String::from("^");
+    for c in pattern.chars() {
+        match c {
+            '%' => out.push_str(".*"),
+            '_' => out.push('.'),
+            c if "\\.+*?()|[]{}^$".contains(c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('$');
+    out
+}

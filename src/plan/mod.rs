@@ -1,0 +1,154 @@
+//! The logical plan: one small, backend-neutral relational plan per rule (pure data, printable
+//! by `explain`), compiled from the rule against the catalog's schemas before any data is read,
+//! then lowered to a Polars LazyFrame.
+
+pub mod compile;
+pub mod expr;
+pub mod kinds;
+pub mod lower;
+
+use std::fmt;
+
+pub use compile::{CompiledRule, compile_rules};
+pub use expr::Expr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Semi,
+    Anti,
+}
+
+/// A relational plan node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// A loaded dataset; adds `__dataset` with the dataset's name.
+    Scan {
+        dataset: String,
+    },
+    Filter {
+        input: Box<Plan>,
+        predicate: Expr,
+    },
+    /// Prefixes every column (`l.` / `r.`) so two sides can be joined without clashes.
+    Prefix {
+        input: Box<Plan>,
+        prefix: String,
+    },
+    /// Adds or replaces columns.
+    WithColumns {
+        input: Box<Plan>,
+        columns: Vec<(String, Expr)>,
+    },
+    /// Keeps exactly these columns, in this order.
+    Project {
+        input: Box<Plan>,
+        columns: Vec<(String, Expr)>,
+    },
+    /// Equi-join; NULL keys never match.
+    Join {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        on: Vec<(Expr, Expr)>,
+    },
+    Aggregate {
+        input: Box<Plan>,
+        keys: Vec<(String, Expr)>,
+        measures: Vec<(String, Expr)>,
+    },
+    Union {
+        inputs: Vec<Plan>,
+    },
+}
+
+impl Plan {
+    pub fn filter(self, predicate: Option<Expr>) -> Plan {
+        match predicate {
+            Some(p) => Plan::Filter {
+                input: Box::new(self),
+                predicate: p,
+            },
+            None => self,
+        }
+    }
+
+    fn fmt_indent(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
+        let pad = "  ".repeat(depth);
+        let list = |cols: &[(String, Expr)]| {
+            cols.iter()
+                .map(|(n, e)| {
+                    if e == &Expr::Col(n.clone()) {
+                        n.clone()
+                    } else {
+                        format!("{e} AS {n}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Plan::Scan { dataset } => writeln!(f, "{pad}Scan {dataset}"),
+            Plan::Filter { input, predicate } => {
+                writeln!(f, "{pad}Filter {predicate}")?;
+                input.fmt_indent(f, depth + 1)
+            }
+            Plan::Prefix { input, prefix } => {
+                writeln!(f, "{pad}Prefix {prefix}")?;
+                input.fmt_indent(f, depth + 1)
+            }
+            Plan::WithColumns { input, columns } => {
+                writeln!(f, "{pad}WithColumns {}", list(columns))?;
+                input.fmt_indent(f, depth + 1)
+            }
+            Plan::Project { input, columns } => {
+                writeln!(f, "{pad}Project {}", list(columns))?;
+                input.fmt_indent(f, depth + 1)
+            }
+            Plan::Join {
+                left,
+                right,
+                kind,
+                on,
+            } => {
+                let on: Vec<String> = on.iter().map(|(a, b)| format!("{a} = {b}")).collect();
+                writeln!(f, "{pad}Join {kind:?} ON {}", on.join(" AND "))?;
+                left.fmt_indent(f, depth + 1)?;
+                right.fmt_indent(f, depth + 1)
+            }
+            Plan::Aggregate {
+                input,
+                keys,
+                measures,
+            } => {
+                writeln!(
+                    f,
+                    "{pad}Aggregate BY {} COMPUTE {}",
+                    list(keys),
+                    list(measures)
+                )?;
+                input.fmt_indent(f, depth + 1)
+            }
+            Plan::Union { inputs } => {
+                writeln!(f, "{pad}Union")?;
+                inputs.iter().try_for_each(|i| i.fmt_indent(f, depth + 1))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_indent(f, 0)
+    }
+}
+
+/// The columns every rule's plan ends with, before its evidence columns `__ev0…`.
+pub const LEAD_COLUMNS: [&str; 6] = [
+    "__key",
+    "__dataset",
+    "__file",
+    "__sheet",
+    "__row",
+    "__partner",
+];

@@ -1,0 +1,174 @@
+//! People of the sample city: a seeded generator of names and valid resident IDs, and the
+//! ways clerks spell an ID in an export.
+
+use std::collections::HashSet;
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::ingest::id_card::check_character;
+
+/// SplitMix64: small, seeded, identical on every platform.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in 0..n.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// The districts of the sample city: code and name.
+pub const DISTRICTS: [(&str, &str); 8] = [
+    ("320102", "玄武区"),
+    ("320104", "秦淮区"),
+    ("320105", "建邺区"),
+    ("320106", "鼓楼区"),
+    ("320111", "浦口区"),
+    ("320113", "栖霞区"),
+    ("320114", "雨花台区"),
+    ("320115", "江宁区"),
+];
+
+const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤";
+const GIVEN: &str = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英文华建国建华志强海燕春梅玉兰德明凤英金花淑珍荣国红梅秀珍小红永刚振华国强桂芳丽娟晓东";
+
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub name: String,
+    pub id: String,
+    pub birth: NaiveDate,
+    pub district: usize,
+}
+
+impl Person {
+    pub fn district_name(&self) -> &'static str {
+        DISTRICTS[self.district].1
+    }
+    pub fn age_in_2025(&self) -> i32 {
+        2025 - self.birth.year()
+    }
+}
+
+/// Hands out distinct people.
+pub struct Pool {
+    rng: Rng,
+    used: HashSet<String>,
+}
+
+impl Pool {
+    pub fn new(rng: &mut Rng, _capacity: usize) -> Pool {
+        Pool {
+            rng: Rng::new(rng.next_u64()),
+            used: HashSet::new(),
+        }
+    }
+
+    fn make(&mut self) -> Person {
+        let rng = &mut self.rng;
+        let surnames: Vec<char> = SURNAMES.chars().collect();
+        let given: Vec<char> = GIVEN.chars().collect();
+        let mut name = String::new();
+        name.push(surnames[rng.below(surnames.len() as u64) as usize]);
+        for _ in 0..1 + rng.below(2) {
+            name.push(given[rng.below(given.len() as u64) as usize]);
+        }
+        let district = rng.below(DISTRICTS.len() as u64) as usize;
+        let birth = NaiveDate::from_ymd_opt(1935, 1, 1).expect("date")
+            + chrono::Duration::days(rng.below(70 * 365) as i64);
+        let seq = 1 + rng.below(995);
+        let first17 = format!(
+            "{}{}{seq:03}",
+            DISTRICTS[district].0,
+            birth.format("%Y%m%d")
+        );
+        let id = format!("{first17}{}", check_character(first17.as_bytes()));
+        Person {
+            name,
+            id,
+            birth,
+            district,
+        }
+    }
+
+    /// The next person meeting `want`, never one handed out before.
+    pub fn next_where(&mut self, want: impl Fn(&Person) -> bool) -> Person {
+        loop {
+            let p = self.make();
+            // Spreadsheets round an 18-digit number to ...000: keep such IDs out of the city so
+            // that every "000" ending is damage.
+            if p.id.ends_with("000") || !want(&p) || !self.used.insert(p.id.clone()) {
+                continue;
+            }
+            return p;
+        }
+    }
+    pub fn next(&mut self) -> Person {
+        self.next_where(|_| true)
+    }
+    pub fn next_retiree(&mut self) -> Person {
+        self.next_where(|p| p.age_in_2025() >= 62)
+    }
+    pub fn next_born_1900s(&mut self) -> Person {
+        self.next_where(|p| p.birth.year() < 2000)
+    }
+}
+
+pub fn fullwidth(id: &str) -> String {
+    id.chars()
+        .map(|c| match c {
+            '0'..='9' => {
+                char::from_u32(0xFF10 + (c as u32 - '0' as u32)).expect("full-width digit")
+            }
+            'X' => 'Ｘ',
+            c => c,
+        })
+        .collect()
+}
+
+/// The 15-digit legacy form of an 18-digit ID, when one exists.
+pub fn legacy15(id: &str) -> Option<String> {
+    let seq: u32 = id[14..17].parse().ok()?;
+    (id[6..8] == *"19" && !(996..=999).contains(&seq))
+        .then(|| format!("{}{}", &id[..6], &id[8..17]))
+}
+
+/// An ID as a clerk might have exported it; `p` is the chance of any decoration.
+pub fn decorate(rng: &mut Rng, id: &str, p: f64) -> String {
+    if (rng.below(10_000) as f64) >= p * 10_000.0 {
+        return id.to_string();
+    }
+    match rng.below(6) {
+        0 => fullwidth(id),
+        1 => format!(" {id} "),
+        2 => format!("{id}\t"),
+        3 => format!("'{id}"),
+        4 => legacy15(id).unwrap_or_else(|| id.to_lowercase()),
+        _ => id.to_lowercase(),
+    }
+}
+
+/// The same ID with a wrong check character.
+pub fn wrong_check(id: &str) -> String {
+    let right = id.as_bytes()[17] as char;
+    let wrong = ['1', '2', '3', '4', '5', '6', '7', '8', '9']
+        .into_iter()
+        .find(|c| *c != right)
+        .expect("a different digit");
+    format!("{}{wrong}", &id[..17])
+}
+
+/// An ID whose birth date is 30 February, with a check character that is otherwise right.
+pub fn impossible_birth(id: &str) -> String {
+    let first17 = format!("{}{}0230{}", &id[..6], &id[6..10], &id[14..17]);
+    format!("{first17}{}", check_character(first17.as_bytes()))
+}
