@@ -163,8 +163,12 @@ impl Reporter for Bars {
 /// Loads and compiles a job; every problem is reported together.
 pub fn load_and_compile(config: &std::path::Path) -> Result<(Job, Vec<CompiledRule>), Error> {
     let job = Job::load(config)?;
-    let rules = plan::compile_rules(&job).map_err(Error::Invalid)?;
-    Ok((job, rules))
+    let compiled = plan::compile_rules(&job);
+    if compiled.diagnostics.is_empty() {
+        Ok((job, compiled.rules))
+    } else {
+        Err(Error::Invalid(compiled.diagnostics))
+    }
 }
 
 pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
@@ -218,7 +222,16 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
 
 fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let t0 = Instant::now();
-    let (job, rules) = load_and_compile(&args.config.config)?;
+    // A broken rule is reported and skipped; the others still run, and the exit code is 2.
+    let job = Job::load(&args.config.config)?;
+    let plan::Compiled { rules, diagnostics } = plan::compile_rules(&job);
+    if !diagnostics.is_empty() {
+        eprintln!("{}", Error::Invalid(diagnostics.clone()));
+        eprintln!(
+            "the rules above do not run; the other {} rules do",
+            rules.len()
+        );
+    }
     let reporter = Bars {
         quiet,
         bar: std::sync::Mutex::new(None),
@@ -236,7 +249,7 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         "rules": result.rules_ms,
         "compile_and_load_total": t0.elapsed().as_millis(),
     });
-    let dir = crate::output::write_run(&job, &result, &output_dir, &run_id, timings)?;
+    let dir = crate::output::write_run(&job, &result, &diagnostics, &output_dir, &run_id, timings)?;
     reporter.advance(Phase::Writing, "outputs");
     reporter.finish(Phase::Writing);
     let write_ms = t_write.elapsed().as_millis();
@@ -286,16 +299,16 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
                 "leads": o.lead_count(),
             })).collect::<Vec<_>>(),
             "failed_rules": result.failed_rules(),
+            "rule_errors": diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
             "threshold_met": threshold_met,
         });
         println!("{}", serde_json::to_string_pretty(&summary).expect("json"));
     }
     let failed_datasets = result.datasets.iter().any(|d| d.error.is_some());
-    if result.failed_rules() > 0 || failed_datasets {
-        eprintln!(
-            "error: {} rule(s) failed; the other rules' leads were written",
-            result.failed_rules()
-        );
+    let broken_files: std::collections::BTreeSet<_> = diagnostics.iter().map(|d| &d.file).collect();
+    let failed = result.failed_rules() + broken_files.len();
+    if failed > 0 || failed_datasets {
+        eprintln!("error: {failed} rule(s) failed; the other rules' leads were written");
         return Ok(ExitStatus::Error);
     }
     Ok(if threshold_met {

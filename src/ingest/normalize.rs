@@ -107,11 +107,14 @@ fn parse_date_text(t: &str) -> Result<NaiveDate, String> {
     // Drop a time part: "2024-03-01 14:05:00", "2024-03-01T14:05".
     let date_part = t.split([' ', 'T']).next().unwrap_or(t);
     let unified: String = date_part
-        .replace('年', "-")
-        .replace('月', "-")
+        .replace(['年', '月'], "-")
         .replace('日', "")
         .replace(['/', '.'], "-");
     let unified = unified.trim_end_matches('-');
+    // Everything below slices bytes: only ASCII digits and separators are a date here.
+    if !unified.is_ascii() {
+        return Err(err());
+    }
     let parts: Vec<&str> = unified.split('-').collect();
     let num = |s: &str| -> Result<u32, String> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {

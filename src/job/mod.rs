@@ -47,6 +47,9 @@ pub struct Job {
     pub rules: Vec<RuleFile>,
     pub output_dir: PathBuf,
     pub params: IndexMap<String, IndexMap<String, ParamValue>>,
+    /// Problems in rule files that could not be parsed; reported with the compile errors of
+    /// the others so that a job's problems surface together.
+    pub problems: Vec<Diagnostic>,
 }
 
 impl Job {
@@ -118,17 +121,18 @@ impl Job {
                 ));
             }
         }
-        if !diags.is_empty() {
+        let Some(catalog) = catalog else {
             return Err(Error::Invalid(diags));
-        }
+        };
         rules.sort_by(|a, b| a.id().cmp(b.id()));
         Ok(Job {
             path: path.to_path_buf(),
             name: file.name.unwrap_or_else(|| "crosscheck".into()),
-            catalog: catalog.expect("no diagnostics means the catalog loaded"),
+            catalog,
             rules,
             output_dir: base.join(&file.output),
             params: file.params,
+            problems: diags,
         })
     }
 }

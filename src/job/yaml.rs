@@ -35,7 +35,19 @@ fn suggest_for_unknown(message: &str) -> Option<String> {
         return None;
     };
     let (bad, expected) = rest.split_once('`')?;
-    let names: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let expected = expected.trim_start_matches(',').trim();
+    let expected = expected
+        .strip_prefix("expected one of ")
+        .or_else(|| expected.strip_prefix("expected "))
+        .unwrap_or(expected);
+    let names: Vec<&str> = expected
+        .split(',')
+        .map(|n| n.trim().trim_matches('`'))
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
     match nearest(bad, names.iter().copied()) {
         Some(n) => Some(format!(
             "did you mean `{n}`? valid {kind}s: {}",
@@ -49,6 +61,11 @@ fn first_line_of(rendered: &str) -> String {
     // serde-saphyr renders a snippet under its message; ours renders its own.
     let line = rendered.lines().next().unwrap_or(rendered).trim();
     let line = line.strip_prefix("error: ").unwrap_or(line);
+    // serde-saphyr starts with "line L column C: "; the diagnostic carries the position.
+    let line = match line.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((pos, rest)) if pos.contains("column") => rest,
+        _ => line,
+    };
     // Drop a trailing " at line X column Y" — the diagnostic carries the position.
     match line.find(" at line ") {
         Some(i) => line[..i].to_string(),

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use serde_json::json;
 
 use crate::engine::{RuleStatus, RunResult};
-use crate::error::{Error, Result};
+use crate::error::{Diagnostic, Error, Result};
 use crate::job::Job;
 
 /// Header of anomalies.csv: Chinese first, the Parquet column name beside it.
@@ -77,6 +77,7 @@ pub fn new_run_id(output_dir: &Path) -> String {
 pub fn write_run(
     job: &Job,
     result: &RunResult,
+    rule_errors: &[Diagnostic],
     output_dir: &Path,
     run_id: &str,
     timings: serde_json::Value,
@@ -91,7 +92,7 @@ pub fn write_run(
     create_private_dir(output_dir)?;
     let tmp = output_dir.join(format!(".{run_id}.partial-{}", std::process::id()));
     create_private_dir(&tmp)?;
-    let written = write_all(job, result, &tmp, run_id, timings);
+    let written = write_all(job, result, rule_errors, &tmp, run_id, timings);
     match written {
         Ok(()) => {
             fs_err::rename(&tmp, &final_dir)?;
@@ -107,6 +108,7 @@ pub fn write_run(
 fn write_all(
     job: &Job,
     result: &RunResult,
+    rule_errors: &[Diagnostic],
     dir: &Path,
     run_id: &str,
     timings: serde_json::Value,
@@ -114,7 +116,7 @@ fn write_all(
     write_parquet(result, &dir.join("anomalies.parquet"))?;
     write_csv(result, &dir.join("anomalies.csv"))?;
     write_rejected(result, &dir.join("rejected"))?;
-    let manifest = manifest(job, result, run_id, timings)?;
+    let manifest = manifest(job, result, rule_errors, run_id, timings)?;
     let mut f = create_private_file(&dir.join("manifest.json"))?;
     f.write_all(
         serde_json::to_string_pretty(&manifest)
@@ -254,6 +256,7 @@ fn write_rejected(result: &RunResult, dir: &Path) -> Result<()> {
 pub fn manifest(
     job: &Job,
     result: &RunResult,
+    rule_errors: &[Diagnostic],
     run_id: &str,
     timings: serde_json::Value,
 ) -> Result<serde_json::Value> {
@@ -295,6 +298,14 @@ pub fn manifest(
         "catalog": { "path": job.catalog.path.to_string_lossy(), "sha256": hash(&job.catalog.path)? },
         "datasets": datasets,
         "rules": rules,
+        // Rules that did not compile and so did not run.
+        "rule_errors": rule_errors.iter().map(|d| json!({
+            "file": d.file.to_string_lossy(),
+            "line": d.line,
+            "column": d.column,
+            "message": d.message,
+            "help": d.help,
+        })).collect::<Vec<_>>(),
         "totals": {
             "leads": result.outcomes.iter().map(|o| o.lead_count()).sum::<usize>(),
             "rows": result.outcomes.iter().map(|o| o.rows.len()).sum::<usize>(),

@@ -31,20 +31,27 @@ pub struct CompiledRule {
 }
 
 /// Compiles every enabled rule of a job; all diagnostics of all rules are returned together.
-pub fn compile_rules(job: &Job) -> Result<Vec<CompiledRule>, Vec<Diagnostic>> {
-    let mut diags = Vec::new();
-    let mut out = Vec::new();
+pub fn compile_rules(job: &Job) -> Compiled {
+    let mut diagnostics = job.problems.clone();
+    let mut rules = Vec::new();
     for rule in job.rules.iter().filter(|r| r.spec.enabled) {
         let overrides = job.params.get(rule.id());
-        if let Some(c) = compile_rule(rule, &job.catalog, overrides, &mut diags) {
-            out.push(c);
+        let before = diagnostics.len();
+        let compiled = compile_rule(rule, &job.catalog, overrides, &mut diagnostics);
+        // A rule file with any problem (including a duplicate id) does not run.
+        let clean = diagnostics[..before].iter().all(|d| d.file != rule.path)
+            && diagnostics.len() == before;
+        if let (Some(c), true) = (compiled, clean) {
+            rules.push(c);
         }
     }
-    if diags.is_empty() {
-        Ok(out)
-    } else {
-        Err(diags)
-    }
+    Compiled { rules, diagnostics }
+}
+
+/// The rules that compiled, and every problem found (in rule files and the job).
+pub struct Compiled {
+    pub rules: Vec<CompiledRule>,
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 pub fn compile_rule(
@@ -98,16 +105,13 @@ pub fn compile_rule(
         spec.matching.is_some(),
         spec.aggregate.is_some(),
     ];
-    let plan = match kinds.iter().filter(|k| **k).count() {
-        1 => {}
-        n => {
-            ctx.diags.push(yaml::at(ctx.path, &spec.id, format!(
-                "a rule has exactly one kind (row_check, duplicate, match, aggregate); this one has {n}"
-            )));
-            return None;
-        }
-    };
-    let _ = plan;
+    let n = kinds.iter().filter(|k| **k).count();
+    if n != 1 {
+        ctx.diags.push(yaml::at(ctx.path, &spec.id, format!(
+            "a rule has exactly one kind (row_check, duplicate, match, aggregate); this one has {n}"
+        )));
+        return None;
+    }
     let (kind, plan) = if let Some(k) = &spec.row_check {
         (
             "row_check",
@@ -182,6 +186,11 @@ pub fn template_names(t: &str) -> Vec<String> {
     }
     out
 }
+
+/// Source plans with their schemas, the columns all of them share, and a display name.
+pub type Sources = (Vec<(Plan, Schema)>, Schema, String);
+/// A dataset's columns and their types.
+pub type Schema = Vec<(String, ValueType)>;
 
 /// Per-rule compilation state shared by the kinds.
 pub struct Ctx<'a> {
@@ -296,14 +305,7 @@ impl Ctx<'_> {
 
     /// One or more sources, filtered, with the columns all of them share; several sources are
     /// unioned after projecting to the columns the rule reads.
-    pub fn sources(
-        &mut self,
-        sources: &[SourceSpec],
-    ) -> Option<(
-        Vec<(Plan, Vec<(String, ValueType)>)>,
-        Vec<(String, ValueType)>,
-        String,
-    )> {
+    pub fn sources(&mut self, sources: &[SourceSpec]) -> Option<Sources> {
         if sources.is_empty() {
             self.diags.push(Diagnostic::new(
                 self.path,

@@ -1001,7 +1001,7 @@ mod tests {
     #[test]
     fn syntax_errors_have_positions() {
         let s = scope(&[("a", ValueType::Int)], &[]);
-        let err = compile("a >= AND 3", &s).unwrap_err();
+        let err = compile("a >= (3", &s).unwrap_err();
         assert!(err.message.starts_with("syntax error"), "{err:?}");
         assert_eq!(err.line, 1);
     }

@@ -63,8 +63,7 @@ pub fn plan(ctx: &mut Ctx, spec: &MatchSpec, evidence: &[EvidenceSpec]) -> Optio
             .collect(),
     );
     let min = spec.min_partners.as_ref().map(|m| m.value).unwrap_or(1);
-    if spec.mode == MatchMode::NotExists && spec.min_partners.is_some() {
-        let m = spec.min_partners.as_ref().expect("checked");
+    if let (MatchMode::NotExists, Some(m)) = (spec.mode, &spec.min_partners) {
         ctx.diags.push(crate::job::yaml::at(
             ctx.path,
             m,

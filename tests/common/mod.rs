@@ -1,0 +1,77 @@
+//! Helpers shared by the integration tests: a job over the committed sample city written into
+//! a temporary folder, and running the real binary.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Writes an audit.yaml into `dir` naming the given catalog and rule folder.
+pub fn write_job(dir: &Path, catalog: &Path, rules: &Path) -> PathBuf {
+    let job = dir.join("audit.yaml");
+    std::fs::write(
+        &job,
+        format!(
+            "name: test\ncatalog: {}\nrules: [{}]\noutput: {}\n",
+            catalog.display(),
+            rules.display(),
+            dir.join("out").display()
+        ),
+    )
+    .unwrap();
+    job
+}
+
+/// A job over the committed sample city and the bundled rules.
+pub fn sample_job(dir: &Path) -> PathBuf {
+    write_job(
+        dir,
+        &repo().join("sample_data/datasets.yaml"),
+        &repo().join("rules"),
+    )
+}
+
+pub fn crosscheck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crosscheck"))
+        .args(args)
+        .output()
+        .expect("the crosscheck binary runs")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Copies a folder tree (rule folders that a test then breaks).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let p = entry.unwrap().path();
+        let target = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).unwrap();
+        }
+    }
+}
+
+/// Rows of a CSV written by crosscheck (UTF-8 with BOM), header included.
+pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
+    let bytes = std::fs::read(path).unwrap();
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBF"),
+        "{} starts with a UTF-8 BOM",
+        path.display()
+    );
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&bytes[3..]);
+    r.records()
+        .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}

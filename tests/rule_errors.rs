@@ -1,0 +1,224 @@
+//! Broken rules and broken data: `check` names the file, line and column and what to do;
+//! `run` with one broken rule still runs the others and exits 2.
+
+mod common;
+
+use common::*;
+
+/// The bundled rules copied into `dir/rules`, with `edit` applied to one file.
+fn broken_rules(dir: &std::path::Path, file: &str, from: &str, to: &str) -> std::path::PathBuf {
+    let rules = dir.join("rules");
+    copy_tree(&repo().join("rules"), &rules);
+    let path = rules.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} contains {from}");
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    write_job(dir, &repo().join("sample_data/datasets.yaml"), &rules)
+}
+
+#[test]
+fn unknown_column_fails_check_with_file_line_column_and_nearest_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = broken_rules(
+        dir.path(),
+        "dibao/owns_car.yaml",
+        "l.id_card = r.owner_id",
+        "l.id_crad = r.owner_id",
+    );
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("dibao/owns_car.yaml:27:10: unknown column `id_crad` in dataset `dibao_roll`"),
+        "{err}"
+    );
+    assert!(err.contains("help: did you mean `l.id_card`?"), "{err}");
+}
+
+#[test]
+fn every_problem_of_a_job_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = broken_rules(
+        dir.path(),
+        "dibao/public_payroll.yaml",
+        "severity: high",
+        "severity: warning",
+    );
+    let text =
+        std::fs::read_to_string(dir.path().join("rules/land/without_requisition.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("rules/land/without_requisition.yaml"),
+        text.replace("\nevidence:", "\nevidnce:"),
+    )
+    .unwrap();
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("public_payroll.yaml:7:11: unknown variant `warning`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("help: valid values: info, low, medium, high, critical"),
+        "{err}"
+    );
+    assert!(
+        err.contains("without_requisition.yaml:11:1: unknown field `evidnce`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `evidence`?"), "{err}");
+    assert!(err.contains("2 errors"), "{err}");
+}
+
+#[test]
+fn a_date_compared_with_text_is_an_error_at_the_operand() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = broken_rules(
+        dir.path(),
+        "pension/paid_after_death.yaml",
+        "year_month(l.pay_month) > year_month(r.death_date)",
+        "l.pay_month > r.name",
+    );
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("paid_after_death.yaml:21:29: comparison between a date and a text"),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_with_one_broken_rule_runs_the_others_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = broken_rules(
+        dir.path(),
+        "dibao/owns_car.yaml",
+        "l.id_card = r.owner_id",
+        "l.id_crad = r.owner_id",
+    );
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "r",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/r/manifest.json")).unwrap())
+            .unwrap();
+    let ran: Vec<&str> = manifest["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ran.len(), 9);
+    assert!(!ran.contains(&"dibao_owns_car"));
+    assert_eq!(manifest["rule_errors"][0]["line"], 27);
+    let leads = read_csv(&dir.path().join("out/r/anomalies.csv"));
+    assert!(
+        leads[1..]
+            .iter()
+            .any(|r| r[0] == "pension_paid_after_death")
+    );
+}
+
+#[test]
+fn a_dataset_that_cannot_be_loaded_fails_its_rules_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    copy_tree(&repo().join("sample_data"), &data);
+    std::fs::remove_file(data.join("vehicle_register.csv")).unwrap();
+    let job = write_job(
+        dir.path(),
+        &data.join("datasets.yaml"),
+        &repo().join("rules"),
+    );
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "r",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "error: rule dibao_owns_car failed: dataset `vehicle_register` could not be loaded"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("no file matches `vehicle_register.csv`"),
+        "{err}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/r/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["totals"]["rules_failed"], 1);
+    assert_eq!(manifest["totals"]["rules_ok"], 9);
+}
+
+#[test]
+fn a_csv_with_a_ragged_row_and_a_bad_amount_loads_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // GBK bytes, as a county office exports them.
+    let text = "姓名,身份证号,月养老金\n张三,11010519491231002X,\"1,234.50\"\n李四,110105491231002\n王五,110105194912310021,待核定\n赵六,'11010519491231002x ,88元\n";
+    let (bytes, _, _) = encoding_rs::GBK.encode(text);
+    std::fs::write(data.join("p.csv"), &bytes).unwrap();
+    std::fs::write(
+        data.join("datasets.yaml"),
+        "datasets:\n  p:\n    path: p.csv\n    columns:\n      name: { type: text, aliases: [姓名] }\n      id_card: { type: id_card, aliases: [身份证号] }\n      amount: { type: money, aliases: [月养老金] }\n",
+    )
+    .unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("big.yaml"),
+        "id: big\ntitle: 大额 / Big\ndescription: test\nseverity: low\nevidence: [{ label: 金额, expr: amount }]\nrow_check:\n  sources: [{ dataset: p }]\n  condition: amount > 100\n  key: [id_card]\n",
+    )
+    .unwrap();
+    let job = write_job(dir.path(), &data.join("datasets.yaml"), &rules);
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "r",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run = dir.path().join("out/r");
+    let rejected = read_csv(&run.join("rejected/p.csv"));
+    assert_eq!(rejected.len(), 3);
+    assert_eq!(
+        (rejected[1][2].as_str(), rejected[2][2].as_str()),
+        ("3", "4")
+    );
+    assert!(rejected[1][3].contains("row has 2 fields, the header has 3"));
+    assert!(rejected[2][3].contains("月养老金 (amount): '待核定' is not a number"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    let d = &manifest["datasets"][0];
+    assert_eq!(
+        (
+            d["rows_read"].as_u64(),
+            d["rows_loaded"].as_u64(),
+            d["rows_rejected"].as_u64()
+        ),
+        (Some(4), Some(2), Some(2))
+    );
+    assert_eq!(d["files"][0]["encoding"], "GB18030");
+    // The two loaded rows are the same person (apostrophe, lower-case x, trailing space).
+    let leads = read_csv(&run.join("anomalies.csv"));
+    let keys: Vec<&str> = leads[1..].iter().map(|r| r[4].as_str()).collect();
+    assert_eq!(keys, ["11010519491231002X"]);
+    assert_eq!(leads[1][8], "2");
+}
