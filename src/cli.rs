@@ -175,6 +175,20 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
     match cli.command {
         Command::Check(c) => {
             let (job, rules) = load_and_compile(&c.config)?;
+            // Files, formats, encodings and headers — without reading the data.
+            let mut problems = Vec::new();
+            for name in job.catalog.datasets.keys() {
+                if let Err(e) = crate::ingest::check_dataset(&job.catalog, name) {
+                    problems.push(e.to_string());
+                }
+            }
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                eprintln!("{} dataset(s) cannot be loaded as declared", problems.len());
+                return Ok(ExitStatus::Error);
+            }
             eprintln!(
                 "ok: {} datasets, {} rules ({} enabled) compiled against the catalog",
                 job.catalog.datasets.len(),

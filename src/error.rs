@@ -139,7 +139,10 @@ pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let candidates: Vec<&str> = candidates.into_iter().collect();
     // A name typed only in part ("land_lost") points at the shortest name containing it.
     if name.chars().count() >= 4
-        && let Some(c) = candidates.iter().filter(|c| c.contains(name)).min_by_key(|c| c.len())
+        && let Some(c) = candidates
+            .iter()
+            .filter(|c| c.contains(name))
+            .min_by_key(|c| c.len())
     {
         return Some(c);
     }

@@ -10,7 +10,16 @@ fn fail_on_sets_exit_1_when_a_lead_at_or_above_the_severity_exists() {
     let job = sample_job(dir.path());
     let job = job.to_str().unwrap();
     // The sample city has critical leads (paid after death), so any threshold is met.
-    let out = crosscheck(&["run", "-q", "--config", job, "--run-id", "a", "--fail-on", "critical"]);
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job,
+        "--run-id",
+        "a",
+        "--fail-on",
+        "critical",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     // Without a threshold the same job exits 0.
     let out = crosscheck(&["run", "-q", "--config", job, "--run-id", "b"]);
@@ -21,18 +30,39 @@ fn fail_on_sets_exit_1_when_a_lead_at_or_above_the_severity_exists() {
 fn json_summary_goes_to_stdout_and_messages_to_stderr() {
     let dir = tempfile::tempdir().unwrap();
     let job = sample_job(dir.path());
-    let out = crosscheck(&["run", "-q", "--config", job.to_str().unwrap(), "--run-id", "j", "--format", "json"]);
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "j",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(0));
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON only");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is JSON only");
     let leads: Vec<(String, u64)> = summary["rules"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["id"].as_str().unwrap().to_string(), r["leads"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["leads"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    let truth: crosscheck::samplecity::GroundTruth =
-        serde_json::from_str(&std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap()).unwrap();
-    let expected: Vec<(String, u64)> = truth.leads.iter().map(|(r, k)| (r.clone(), k.len() as u64)).collect();
+    let truth: crosscheck::samplecity::GroundTruth = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap(),
+    )
+    .unwrap();
+    let expected: Vec<(String, u64)> = truth
+        .leads
+        .iter()
+        .map(|(r, k)| (r.clone(), k.len() as u64))
+        .collect();
     assert_eq!(leads, expected);
     assert!(stderr(&out).contains("rule pension_paid_after_death"));
 }
@@ -41,20 +71,44 @@ fn json_summary_goes_to_stdout_and_messages_to_stderr() {
 fn explain_prints_the_logical_and_the_polars_plan_without_data() {
     let dir = tempfile::tempdir().unwrap();
     let job = sample_job(dir.path());
-    let out = crosscheck(&["explain", "land_lost_farmer_without_requisition", "--config", job.to_str().unwrap()]);
+    let out = crosscheck(&[
+        "explain",
+        "land_lost_farmer_without_requisition",
+        "--config",
+        job.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("Join Anti ON l.id_card = r.id_card"), "{text}");
-    assert!(text.contains("Filter (scheme = '被征地农民养老保障')"), "{text}");
+    assert!(
+        text.contains("Join Anti ON l.id_card = r.id_card"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Filter (scheme = '被征地农民养老保障')"),
+        "{text}"
+    );
     assert!(text.contains("polars plan"), "{text}");
-    let out = crosscheck(&["explain", "land_lost_farmer", "--config", job.to_str().unwrap()]);
+    let out = crosscheck(&[
+        "explain",
+        "land_lost_farmer",
+        "--config",
+        job.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("did you mean `land_lost_farmer_without_requisition`?"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did you mean `land_lost_farmer_without_requisition`?"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn a_missing_job_file_says_what_to_do() {
     let out = crosscheck(&["check", "--config", "/nonexistent/audit.yaml"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("pass --config PATH"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pass --config PATH"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -222,3 +222,46 @@ fn a_csv_with_a_ragged_row_and_a_bad_amount_loads_the_rest() {
     assert_eq!(keys, ["11010519491231002X"]);
     assert_eq!(leads[1][8], "2");
 }
+
+#[test]
+fn check_reads_headers_and_names_a_file_missing_a_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    copy_tree(&repo().join("sample_data"), &data);
+    let catalog = std::fs::read_to_string(data.join("datasets.yaml")).unwrap();
+    std::fs::write(
+        data.join("datasets.yaml"),
+        catalog.replace("aliases: [权利人证件号, 证件号码]", "aliases: [证件号码]"),
+    )
+    .unwrap();
+    let job = write_job(
+        dir.path(),
+        &data.join("datasets.yaml"),
+        &repo().join("rules"),
+    );
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "property_register.csv: dataset `property_register`: no header for column `owner_id`"
+        ),
+        "{err}"
+    );
+    // The GB18030 header was decoded: the message lists it as the file has it.
+    assert!(
+        err.contains("the file's headers are: 权利人, 权利人证件号, 不动产单元号"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 dataset(s) cannot be loaded as declared"),
+        "{err}"
+    );
+    // The untouched sample passes.
+    let ok = crosscheck(&[
+        "check",
+        "--config",
+        sample_job(dir.path()).to_str().unwrap(),
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+}

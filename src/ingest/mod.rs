@@ -258,6 +258,60 @@ fn finish(name: &str, buf: Buffer, out: &mut Vec<Column>) -> Result<()> {
     Ok(())
 }
 
+/// Maps each canonical column to its position in a file's header row.
+fn column_positions(
+    catalog: &Catalog,
+    name: &str,
+    spec: &DatasetSpec,
+    path: &Path,
+    headers: &[String],
+) -> Result<Vec<Option<usize>>> {
+    let header_keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
+    let mut positions = Vec::new();
+    for (col, cspec) in &spec.columns {
+        let wanted: Vec<String> = std::iter::once(col.as_str())
+            .chain(cspec.aliases.iter().map(String::as_str))
+            .map(header_key)
+            .collect();
+        let pos = header_keys.iter().position(|h| wanted.contains(h));
+        if pos.is_none() && !cspec.optional {
+            return Err(Error::Input {
+                path: path.to_path_buf(),
+                message: format!(
+                    "dataset `{name}`: no header for column `{col}` (looked for: {}); the file's headers are: {}. Add the file's header to the column's `aliases` in {}, or mark the column `optional: true`",
+                    wanted.join(", "),
+                    headers.join(", "),
+                    catalog.path.display()
+                ),
+            });
+        }
+        positions.push(pos);
+    }
+    Ok(positions)
+}
+
+/// Checks without reading the data that every file of a dataset exists, can be opened in its
+/// format and encoding, and has a header for every column. Returns the number of files.
+pub fn check_dataset(catalog: &Catalog, name: &str) -> Result<usize> {
+    let spec = catalog
+        .datasets
+        .get(name)
+        .ok_or_else(|| Error::Bug(format!("dataset `{name}` not in the catalog")))?;
+    let files = dataset_files(catalog, spec)?;
+    for (path, _) in &files {
+        let format = read::format_of(path, spec.format)?;
+        let headers = read::read_headers(
+            path,
+            format,
+            spec.encoding,
+            spec.sheet.as_deref(),
+            spec.delimiter,
+        )?;
+        column_positions(catalog, name, spec, path, &headers)?;
+    }
+    Ok(files.len())
+}
+
 /// Loads one dataset: every file of its glob, typed, with provenance and rejected rows.
 pub fn load_dataset(catalog: &Catalog, name: &str) -> Result<LoadedDataset> {
     let spec = catalog
@@ -296,28 +350,7 @@ pub fn load_dataset(catalog: &Catalog, name: &str) -> Result<LoadedDataset> {
         });
         rows_read += table.rows.len() as u64;
 
-        // Map each canonical column to its position in this file's header.
-        let header_keys: Vec<String> = table.headers.iter().map(|h| header_key(h)).collect();
-        let mut positions: Vec<Option<usize>> = Vec::new();
-        for (col, cspec) in &columns {
-            let wanted: Vec<String> = std::iter::once(col.as_str())
-                .chain(cspec.aliases.iter().map(String::as_str))
-                .map(header_key)
-                .collect();
-            let pos = header_keys.iter().position(|h| wanted.contains(h));
-            if pos.is_none() && !cspec.optional {
-                return Err(Error::Input {
-                    path: path.clone(),
-                    message: format!(
-                        "dataset `{name}`: no header for column `{col}` (looked for: {}); the file's headers are: {}. Add the file's header to the column's `aliases` in {}, or mark the column `optional: true`",
-                        wanted.join(", "),
-                        table.headers.join(", "),
-                        catalog.path.display()
-                    ),
-                });
-            }
-            positions.push(pos);
-        }
+        let positions = column_positions(catalog, name, spec, &path, &table.headers)?;
 
         'rows: for row in &table.rows {
             let reject = |reason: String| RejectedRow {

@@ -61,6 +61,53 @@ pub fn read_source(
     }
 }
 
+/// The header row of a source file, reading as little as the format allows.
+pub fn read_headers(
+    path: &Path,
+    format: Format,
+    encoding: Encoding,
+    sheet: Option<&str>,
+    delimiter: Option<char>,
+) -> Result<Vec<String>> {
+    match format {
+        Format::Csv => {
+            let mut head = Vec::new();
+            fs_err::File::open(path)?
+                .take(1 << 20)
+                .read_to_end(&mut head)?;
+            // The first line is enough unless a header cell holds a line break (then the
+            // whole first MiB is parsed).
+            if let Some(end) = head.iter().position(|b| *b == b'\n') {
+                head.truncate(end + 1);
+            }
+            let (text, _) = decode(path, &head, encoding)?;
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .delimiter(delimiter.unwrap_or(',') as u8)
+                .from_reader(text.as_bytes());
+            match reader.records().next() {
+                Some(Ok(r)) => Ok(r.iter().map(str::to_string).collect()),
+                _ => Err(Error::Input {
+                    path: path.to_path_buf(),
+                    message: "the file is empty (no header row)".into(),
+                }),
+            }
+        }
+        Format::Xlsx => Ok(read_xlsx(path, sheet)?.headers),
+        Format::Parquet => {
+            let file = fs_err::File::open(path)?;
+            let schema = ParquetReader::new(file.into_parts().0)
+                .schema()
+                .map_err(|e| Error::Input {
+                    path: path.to_path_buf(),
+                    message: format!("not a readable Parquet file: {e}"),
+                })?;
+            Ok(schema.iter_names().map(|n| n.to_string()).collect())
+        }
+    }
+}
+
 /// Decodes bytes to UTF-8 text without loss: a declared or detected encoding that meets an
 /// invalid sequence is an error, never a replacement character.
 pub fn decode(path: &Path, bytes: &[u8], encoding: Encoding) -> Result<(String, &'static str)> {
@@ -127,11 +174,14 @@ fn read_csv(path: &Path, encoding: Encoding, delimiter: char) -> Result<SourceTa
         }
     };
     let mut rows = Vec::new();
-    // Row numbers as Excel shows them: the header is row 1.
-    for (i, rec) in records.enumerate() {
-        let row = i as u64 + 2;
+    // Row numbers as Excel shows them: the line a record starts on (the header is line 1; a
+    // blank line is an empty row in Excel and is counted, but is not a record).
+    let mut last_row = 1u64;
+    for rec in records {
         match rec {
             Ok(r) => {
+                let row = r.position().map(|p| p.line()).unwrap_or(last_row + 1);
+                last_row = row;
                 let cells: Vec<RawCell> = r
                     .iter()
                     .map(|s| {
@@ -156,7 +206,10 @@ fn read_csv(path: &Path, encoding: Encoding, delimiter: char) -> Result<SourceTa
                 });
             }
             Err(e) => rows.push(SourceRow {
-                row,
+                row: {
+                    last_row += 1;
+                    last_row
+                },
                 cells: Vec::new(),
                 malformed: Some(format!("无法解析 / unreadable CSV row: {e}")),
             }),
@@ -180,7 +233,8 @@ fn excel_cell(d: &Data) -> RawCell {
                 RawCell::Text(s.clone())
             }
         }
-        Data::Int(i) => RawCell::Number(*i as f64),
+        // Exact as text: an f64 would lose the last digits of an 18-digit number.
+        Data::Int(i) => RawCell::Text(i.to_string()),
         Data::Float(f) => RawCell::Number(*f),
         Data::Bool(b) => RawCell::Bool(*b),
         Data::DateTime(dt) => {
@@ -300,6 +354,11 @@ fn any_to_cell(v: &AnyValue) -> RawCell {
                 .expect("midnight")
                 + chrono::Duration::days(i64::from(*days)),
         ),
+        // Integers stay exact: an ID in an int64 column has lost nothing yet.
+        AnyValue::Int64(i) => RawCell::Text(i.to_string()),
+        AnyValue::Int32(i) => RawCell::Text(i.to_string()),
+        AnyValue::UInt64(i) => RawCell::Text(i.to_string()),
+        AnyValue::UInt32(i) => RawCell::Text(i.to_string()),
         other => match other.extract::<f64>() {
             Some(f) if other.is_primitive_numeric() => RawCell::Number(f),
             _ => RawCell::Text(other.to_string()),
