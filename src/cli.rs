@@ -51,6 +51,13 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a job (catalog, rules, expressions, types) without scanning any data.
     Check(ConfigArgs),
+    /// Run the fixtures embedded in each rule (`tests:`) through the real loader.
+    Test {
+        /// Rule folders or files to test (default: every rule of the job).
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Print a rule's logical plan and the Polars plan it lowers to.
     Explain {
         rule_id: String,
@@ -231,7 +238,73 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             Ok(ExitStatus::Ran)
         }
         Command::Run(args) => run_job(args, cli.quiet),
+        Command::Test { paths, config } => test_rules(&paths, &config.config),
     }
+}
+
+fn test_rules(paths: &[PathBuf], config: &std::path::Path) -> Result<ExitStatus, Error> {
+    let (job, rules) = load_and_compile(config)?;
+    let roots: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| fs_err::canonicalize(p).map_err(Error::from))
+        .collect::<Result<_, _>>()?;
+    let selected = |file: &std::path::Path| {
+        roots.is_empty()
+            || std::fs::canonicalize(file).is_ok_and(|f| roots.iter().any(|r| f.starts_with(r)))
+    };
+    let (mut passed, mut failed, mut tested) = (0, 0, 0);
+    for rule in &rules {
+        let Some(file) = job.rules.iter().find(|f| f.id() == rule.id) else {
+            continue;
+        };
+        if !selected(&file.path) {
+            continue;
+        }
+        tested += 1;
+        if file.spec.tests.is_empty() {
+            eprintln!(
+                "warning: rule {} ({}) has no fixtures",
+                rule.id,
+                file.path.display()
+            );
+        }
+        for o in engine::fixtures::run_fixtures(&job.catalog, file, rule) {
+            match &o.failure {
+                None => {
+                    passed += 1;
+                    eprintln!("ok     {} :: {}", o.rule_id, o.name);
+                }
+                Some(why) => {
+                    failed += 1;
+                    eprintln!(
+                        "FAILED {} :: {} ({}:{})\n       {why}",
+                        o.rule_id,
+                        o.name,
+                        o.file.display(),
+                        o.line
+                    );
+                }
+            }
+        }
+    }
+    if tested == 0 {
+        eprintln!(
+            "error: no rule under {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Ok(ExitStatus::Error);
+    }
+    // The closing line CI tools read.
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitStatus::Ran
+    } else {
+        ExitStatus::Error
+    })
 }
 
 fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {

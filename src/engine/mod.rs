@@ -2,6 +2,8 @@
 //! failures (one broken rule is a failed outcome, the others still run), and fold the leads
 //! into a deterministic order. Progress goes through `Reporter`; drawing is the CLI's job.
 
+pub mod fixtures;
+
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;

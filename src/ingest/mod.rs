@@ -318,6 +318,79 @@ pub fn load_dataset(catalog: &Catalog, name: &str) -> Result<LoadedDataset> {
         .datasets
         .get(name)
         .ok_or_else(|| Error::Bug(format!("dataset `{name}` not in the catalog")))?;
+    let sources = dataset_files(catalog, spec)?
+        .into_iter()
+        .map(|(path, shown)| {
+            let format = read::format_of(&path, spec.format)?;
+            let table = read::read_source(
+                &path,
+                format,
+                spec.encoding,
+                spec.sheet.as_deref(),
+                spec.delimiter,
+            )?;
+            let (sha256, bytes) = sha256_file(&path)?;
+            let file = InputFile {
+                path: shown,
+                sha256,
+                bytes,
+                sheet: table.sheet.clone(),
+                encoding: table.encoding.map(str::to_string),
+                rows_read: table.rows.len() as u64,
+            };
+            Ok((path, file, table))
+        });
+    load_tables(catalog, name, sources)
+}
+
+/// Loads rows given inline (rule fixtures), in source headers, through the same header
+/// mapping and normalisers as files.
+pub fn load_inline(
+    catalog: &Catalog,
+    name: &str,
+    label: &str,
+    headers: Vec<String>,
+    rows: Vec<Vec<RawCell>>,
+) -> Result<LoadedDataset> {
+    let table = read::SourceTable {
+        sheet: None,
+        rows: rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, cells)| read::SourceRow {
+                row: i as u64 + 2,
+                cells,
+                malformed: None,
+            })
+            .collect(),
+        headers,
+        encoding: None,
+    };
+    let file = InputFile {
+        path: label.to_string(),
+        sha256: String::new(),
+        bytes: 0,
+        sheet: None,
+        encoding: None,
+        rows_read: table.rows.len() as u64,
+    };
+    load_tables(
+        catalog,
+        name,
+        std::iter::once(Ok((PathBuf::from(label), file, table))),
+    )
+}
+
+/// Types the rows of every source table of a dataset; rejects what cannot be loaded.
+fn load_tables(
+    catalog: &Catalog,
+    name: &str,
+    sources: impl Iterator<Item = Result<(PathBuf, InputFile, read::SourceTable)>>,
+) -> Result<LoadedDataset> {
+    let spec = catalog
+        .datasets
+        .get(name)
+        .ok_or_else(|| Error::Bug(format!("dataset `{name}` not in the catalog")))?;
     let columns: Vec<(&String, &crate::job::catalog::ColumnSpec)> = spec.columns.iter().collect();
     let mut buffers: Vec<Buffer> = columns.iter().map(|(_, c)| new_buffer(c.ty)).collect();
     let mut quality: BTreeMap<String, IdQuality> = columns
@@ -330,24 +403,10 @@ pub fn load_dataset(catalog: &Catalog, name: &str) -> Result<LoadedDataset> {
     let mut files = Vec::new();
     let mut rows_read = 0u64;
 
-    for (path, shown) in dataset_files(catalog, spec)? {
-        let format = read::format_of(&path, spec.format)?;
-        let table = read::read_source(
-            &path,
-            format,
-            spec.encoding,
-            spec.sheet.as_deref(),
-            spec.delimiter,
-        )?;
-        let (sha256, bytes) = sha256_file(&path)?;
-        files.push(InputFile {
-            path: shown.clone(),
-            sha256,
-            bytes,
-            sheet: table.sheet.clone(),
-            encoding: table.encoding.map(str::to_string),
-            rows_read: table.rows.len() as u64,
-        });
+    for source in sources {
+        let (path, file, table) = source?;
+        let shown = file.path.clone();
+        files.push(file);
         rows_read += table.rows.len() as u64;
 
         let positions = column_positions(catalog, name, spec, &path, &table.headers)?;

@@ -61,6 +61,30 @@ pub struct RuleSpec {
     pub matching: Option<MatchSpec>,
     #[serde(default)]
     pub aggregate: Option<AggregateSpec>,
+    /// Small fixtures run by `crosscheck test` through the real loader and normalisers.
+    #[serde(default)]
+    pub tests: Vec<FixtureSpec>,
+}
+
+/// A rule fixture: rows in source headers per dataset, and the leads they must produce.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureSpec {
+    pub name: Spanned<String>,
+    /// dataset → rows, each a map from a source header to a cell value.
+    pub given: IndexMap<String, Vec<IndexMap<String, Option<ParamValue>>>>,
+    pub expect: ExpectSpec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSpec {
+    /// The exact set of lead keys.
+    #[serde(default)]
+    pub keys: Option<Vec<String>>,
+    /// The number of leads (distinct keys).
+    #[serde(default)]
+    pub count: Option<usize>,
 }
 
 fn yes() -> bool {
