@@ -33,7 +33,7 @@ fn bundled_fixtures_pass() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         String::from_utf8(out.stdout).unwrap().trim(),
-        "20 passed, 0 failed"
+        "28 passed, 0 failed"
     );
 }
 
@@ -68,9 +68,9 @@ fn a_changed_expectation_fails_naming_the_rule_and_the_fixture() {
     );
     assert!(err.contains("expected 1 lead(s), got 0"), "{err}");
     assert!(err.contains("paid_after_death.yaml:"), "{err}");
-    // Only the pension folder was tested: 3 rules, 6 fixtures.
+    // Only the pension folder was tested: 4 rules, 8 fixtures.
     assert_eq!(
         String::from_utf8(out.stdout).unwrap().trim(),
-        "5 passed, 1 failed"
+        "7 passed, 1 failed"
     );
 }

@@ -49,7 +49,7 @@ fn every_bundled_rule_finds_exactly_the_planted_leads() {
     // Every bundled rule has planted leads, so the rule sets must match too (recall and
     // precision 1.0; a near-miss flagged would show up as an extra key).
     assert_eq!(found, expected);
-    assert_eq!(expected.len(), 10, "one entry per bundled rule");
+    assert_eq!(expected.len(), 14, "one entry per bundled rule");
 }
 
 #[test]
@@ -230,6 +230,11 @@ fn the_generator_reproduces_the_committed_sample_city() {
         "property_register.csv",
         "vehicle_register.csv",
         "land_requisition.csv",
+        "grain_book_stock.csv",
+        "weighbridge_tickets.csv",
+        "planting_subsidy.csv",
+        "grain_stocktake.xlsx",
+        "land_contract.xlsx",
         "dibao_roll.xlsx",
         "public_payroll.xlsx",
         "pension_payments.parquet",

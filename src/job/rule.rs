@@ -61,6 +61,14 @@ pub struct RuleSpec {
     pub matching: Option<MatchSpec>,
     #[serde(default)]
     pub aggregate: Option<AggregateSpec>,
+    #[serde(default)]
+    pub reconcile: Option<ReconcileSpec>,
+    #[serde(default)]
+    pub time_window: Option<TimeWindowSpec>,
+    #[serde(default)]
+    pub fuzzy_duplicate: Option<FuzzyDuplicateSpec>,
+    #[serde(default)]
+    pub sql: Option<SqlSpec>,
     /// Small fixtures run by `crosscheck test` through the real loader and normalisers.
     #[serde(default)]
     pub tests: Vec<FixtureSpec>,
@@ -198,6 +206,138 @@ pub struct AggregateSpec {
     /// name: aggregate expression — count(*), count(distinct x), sum(x), min, max, avg.
     pub measures: IndexMap<String, Spanned<String>>,
     pub having: Spanned<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Flag when left − right exceeds the tolerance (book stock above measured stock).
+    LeftAbove,
+    /// Flag when right − left exceeds the tolerance.
+    RightAbove,
+    /// Flag a difference either way.
+    Either,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unmatched {
+    /// Keys present on one side only are flagged, whichever side.
+    Both,
+    Left,
+    Right,
+    /// Keys present on one side only are not flagged.
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tolerance {
+    /// Differences up to this amount are normal.
+    #[serde(default)]
+    pub absolute: Option<f64>,
+    /// Differences up to this share of the right-hand value are normal (0.03 = 3 %).
+    #[serde(default)]
+    pub relative: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileSpec {
+    pub left: SourceSpec,
+    pub right: SourceSpec,
+    /// Equalities between `l.` and `r.` expressions joined by AND: the reconciliation key.
+    pub on: Spanned<String>,
+    /// Aggregate over the left rows of a key, e.g. `sum(book_tonnes)`.
+    pub left_value: Spanned<String>,
+    pub right_value: Spanned<String>,
+    pub direction: Direction,
+    #[serde(default)]
+    pub tolerance: Option<Tolerance>,
+    pub unmatched: Unmatched,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// The right event follows the left one.
+    After,
+    /// Either order.
+    Either,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    #[serde(default)]
+    pub days: Option<f64>,
+    #[serde(default)]
+    pub hours: Option<f64>,
+    #[serde(default)]
+    pub minutes: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeWindowSpec {
+    pub left: SourceSpec,
+    /// Omitted: pairs within the left dataset.
+    #[serde(default)]
+    pub right: Option<SourceSpec>,
+    pub on: Spanned<String>,
+    /// The event time on each side: `l.weighed_at`, `r.weighed_at`.
+    pub left_time: Spanned<String>,
+    pub right_time: Spanned<String>,
+    pub within: Window,
+    #[serde(default = "order_after")]
+    pub order: Order,
+    #[serde(default)]
+    pub condition: Option<Spanned<String>>,
+    /// The guard: a key whose events would form more pairs than this stops the rule.
+    #[serde(default = "default_max_pairs")]
+    pub max_pairs: u64,
+}
+
+fn order_after() -> Order {
+    Order::After
+}
+
+fn default_max_pairs() -> u64 {
+    1_000_000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FuzzyDuplicateSpec {
+    pub source: SourceSpec,
+    /// Records are compared only within a block sharing these values (e.g. name, birth date).
+    pub block_on: Vec<Spanned<String>>,
+    /// The identifier compared within a block, e.g. `coalesce(id_card, id_card_raw)`.
+    pub id: Spanned<String>,
+    /// Pairs whose IDs differ in more characters are not the same person.
+    #[serde(default = "two")]
+    pub max_diff: u32,
+    /// Pairs scoring below this are not flagged (see the kind's documentation).
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+}
+
+fn two() -> u32 {
+    2
+}
+
+fn default_threshold() -> f64 {
+    0.6
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlSpec {
+    /// A query over the registered datasets (Polars SQL), returning the flagged rows with
+    /// `__file`, `__sheet` and `__row` when provenance is wanted.
+    pub query: Spanned<String>,
+    /// Columns of the query's result forming the lead key.
+    pub key: Vec<Spanned<String>>,
 }
 
 /// A parsed rule file.

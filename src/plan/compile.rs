@@ -30,6 +30,18 @@ pub struct CompiledRule {
     pub plan: Plan,
 }
 
+/// The rule kinds, as written in rule files.
+pub const KINDS: [&str; 8] = [
+    "row_check",
+    "duplicate",
+    "match",
+    "aggregate",
+    "reconcile",
+    "time_window",
+    "fuzzy_duplicate",
+    "sql",
+];
+
 /// Compiles every enabled rule of a job; all diagnostics of all rules are returned together.
 pub fn compile_rules(job: &Job) -> Compiled {
     let mut diagnostics = job.problems.clone();
@@ -99,42 +111,49 @@ pub fn compile_rule(
             ));
         }
     }
-    let kinds = [
-        spec.row_check.is_some(),
-        spec.duplicate.is_some(),
-        spec.matching.is_some(),
-        spec.aggregate.is_some(),
-    ];
-    let n = kinds.iter().filter(|k| **k).count();
-    if n != 1 {
-        ctx.diags.push(yaml::at(ctx.path, &spec.id, format!(
-            "a rule has exactly one kind (row_check, duplicate, match, aggregate); this one has {n}"
-        )));
+    use super::kinds;
+    let ev = &spec.evidence;
+    let mut chosen: Vec<(&'static str, Option<Plan>)> = Vec::new();
+    if let Some(k) = &spec.row_check {
+        chosen.push(("row_check", kinds::row_check::plan(&mut ctx, k, ev)));
+    }
+    if let Some(k) = &spec.duplicate {
+        chosen.push(("duplicate", kinds::duplicate::plan(&mut ctx, k, ev)));
+    }
+    if let Some(k) = &spec.matching {
+        chosen.push(("match", kinds::matching::plan(&mut ctx, k, ev)));
+    }
+    if let Some(k) = &spec.aggregate {
+        chosen.push(("aggregate", kinds::aggregate::plan(&mut ctx, k, ev)));
+    }
+    if let Some(k) = &spec.reconcile {
+        chosen.push(("reconcile", kinds::reconcile::plan(&mut ctx, k, ev)));
+    }
+    if let Some(k) = &spec.time_window {
+        chosen.push(("time_window", kinds::time_window::plan(&mut ctx, k, ev)));
+    }
+    if let Some(k) = &spec.fuzzy_duplicate {
+        chosen.push((
+            "fuzzy_duplicate",
+            kinds::fuzzy_duplicate::plan(&mut ctx, k, ev),
+        ));
+    }
+    if let Some(k) = &spec.sql {
+        chosen.push(("sql", kinds::sql::plan(&mut ctx, k, ev)));
+    }
+    if chosen.len() != 1 {
+        ctx.diags.push(yaml::at(
+            ctx.path,
+            &spec.id,
+            format!(
+                "a rule has exactly one kind ({}); this one has {}",
+                KINDS.join(", "),
+                chosen.len()
+            ),
+        ));
         return None;
     }
-    let (kind, plan) = if let Some(k) = &spec.row_check {
-        (
-            "row_check",
-            super::kinds::row_check::plan(&mut ctx, k, &spec.evidence),
-        )
-    } else if let Some(k) = &spec.duplicate {
-        (
-            "duplicate",
-            super::kinds::duplicate::plan(&mut ctx, k, &spec.evidence),
-        )
-    } else if let Some(k) = &spec.matching {
-        (
-            "match",
-            super::kinds::matching::plan(&mut ctx, k, &spec.evidence),
-        )
-    } else if let Some(k) = &spec.aggregate {
-        (
-            "aggregate",
-            super::kinds::aggregate::plan(&mut ctx, k, &spec.evidence),
-        )
-    } else {
-        unreachable!("exactly one kind checked above")
-    };
+    let (kind, plan) = chosen.pop().expect("one kind");
     let labels: Vec<String> = spec.evidence.iter().map(|e| e.label.clone()).collect();
     if let Some(m) = &spec.message {
         for placeholder in template_names(&m.value) {
@@ -349,6 +368,56 @@ impl Ctx<'_> {
         let names: Vec<&str> = sources.iter().map(|s| s.dataset.value.as_str()).collect();
         Some((plans, common.unwrap_or_default(), names.join(" + ")))
     }
+}
+
+/// `l.a = r.b AND …` → equi-join key pairs (left, right).
+pub fn equi_keys(ctx: &mut Ctx, on: &Spanned<String>, pair: &Scope) -> Option<Vec<(Expr, Expr)>> {
+    fn side(e: &Expr) -> Option<char> {
+        let mut cols = Vec::new();
+        e.columns(&mut cols);
+        let l = cols.iter().all(|c| c.starts_with("l."));
+        let r = cols.iter().all(|c| c.starts_with("r."));
+        match (cols.is_empty(), l, r) {
+            (false, true, false) => Some('l'),
+            (false, false, true) => Some('r'),
+            _ => None,
+        }
+    }
+    fn split(e: &Expr, out: &mut Vec<(Expr, Expr)>) -> bool {
+        match e {
+            Expr::Bin(expr::BinOp::And, a, b) => split(a, out) && split(b, out),
+            Expr::Bin(expr::BinOp::Eq, a, b) => match (side(a), side(b)) {
+                (Some('l'), Some('r')) => {
+                    out.push(((**a).clone(), (**b).clone()));
+                    true
+                }
+                (Some('r'), Some('l')) => {
+                    out.push(((**b).clone(), (**a).clone()));
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+    let (e, _) = ctx.expr(on, pair)?;
+    let mut out = Vec::new();
+    if split(&e, &mut out) {
+        Some(out)
+    } else {
+        ctx.diags.push(locate(ctx.path, on, ExprError {
+            line: 1,
+            column: 1,
+            message: format!("`on` must be equalities between an l. and an r. expression joined by AND; got {e}"),
+            help: Some("put other comparisons in `condition`".into()),
+        }));
+        None
+    }
+}
+
+/// The same expression reading prefixed columns (`l.` / `r.`).
+pub fn prefixed(e: &Expr, prefix: &str) -> Expr {
+    e.map_columns(&|c| format!("{prefix}{c}"))
 }
 
 /// Unions several source plans after projecting each to `columns`.

@@ -63,6 +63,9 @@ pub enum Func {
     Coalesce,
     Abs,
     Round,
+    HoursBetween,
+    CharDiff,
+    IdValid,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +98,8 @@ pub enum Expr {
     DateToDatetime(Box<Expr>),
     /// Any value as text (keys and evidence): dates as 2024-03-01, numbers without `.0`.
     ToText(Box<Expr>),
+    /// CASE WHEN c THEN v … ELSE e END.
+    Case(Vec<(Expr, Expr)>, Box<Expr>),
 }
 
 /// What names an expression may use.
@@ -292,6 +297,68 @@ impl Compiler<'_> {
                 }
             }
             S::Function(f) => self.function(e, f),
+            S::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let mut raw: Vec<&sql::Expr> = vec![expr];
+                raw.extend(substring_from.as_deref());
+                raw.extend(substring_for.as_deref());
+                self.call(e, "substr", e.span(), &raw, false, false)
+            }
+            S::Trim {
+                trim_where: None,
+                trim_what: None,
+                trim_characters: None,
+                expr,
+            } => self.call(e, "trim", e.span(), &[expr], false, false),
+            S::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
+                let mut arms = Vec::new();
+                let mut ty = ValueType::Null;
+                for w in conditions {
+                    let cond = match operand {
+                        // CASE x WHEN v THEN … is CASE WHEN x = v THEN …
+                        Some(op) => {
+                            let eq = sql::Expr::BinaryOp {
+                                left: op.clone(),
+                                op: sql::BinaryOperator::Eq,
+                                right: Box::new(w.condition.clone()),
+                            };
+                            self.expr(&eq)?
+                        }
+                        None => self.expr(&w.condition)?,
+                    };
+                    self.expect_bool(&w.condition, cond.1)?;
+                    let (v, vt) = self.expr(&w.result)?;
+                    if ty == ValueType::Null {
+                        ty = vt;
+                    } else if !comparable(ty, vt) {
+                        return Err(err_at(
+                            w.result.span(),
+                            format!("CASE mixes a {ty} and a {vt}"),
+                        ));
+                    }
+                    arms.push((cond.0, v));
+                }
+                let otherwise = match else_result {
+                    Some(x) => {
+                        let (v, vt) = self.expr(x)?;
+                        if ty != ValueType::Null && !comparable(ty, vt) {
+                            return Err(err_at(x.span(), format!("CASE mixes a {ty} and a {vt}")));
+                        }
+                        v
+                    }
+                    None => Expr::Lit(Lit::Null),
+                };
+                Ok((Expr::Case(arms, Box::new(otherwise)), ty))
+            }
             _ => Err(err_at(
                 e.span(),
                 format!("`{e}` is not supported in rule expressions"),
@@ -583,13 +650,11 @@ impl Compiler<'_> {
             list.duplicate_treatment,
             Some(sql::DuplicateTreatment::Distinct)
         );
-        let mut args = Vec::new();
+        let mut raw = Vec::new();
         let mut star = false;
         for a in &list.args {
             match a {
-                sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(x)) => {
-                    args.push((x, self.expr(x)?))
-                }
+                sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(x)) => raw.push(x),
                 sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Wildcard) => star = true,
                 _ => {
                     return Err(err_at(
@@ -598,6 +663,25 @@ impl Compiler<'_> {
                     ));
                 }
             }
+        }
+        self.call(whole, &name, f.name.span(), &raw, star, distinct)
+    }
+
+    /// Compiles a call of a named function (also SUBSTRING(…) and TRIM(…), which the SQL
+    /// parser reads as their own forms).
+    fn call(
+        &self,
+        whole: &sql::Expr,
+        name: &str,
+        name_span: sqlparser::tokenizer::Span,
+        raw: &[&sql::Expr],
+        star: bool,
+        distinct: bool,
+    ) -> Result<(Expr, ValueType), ExprError> {
+        let name = name.to_string();
+        let mut args = Vec::new();
+        for x in raw {
+            args.push((*x, self.expr(x)?));
         }
         let arity = |n: std::ops::RangeInclusive<usize>| -> Result<(), ExprError> {
             if n.contains(&args.len()) {
@@ -702,6 +786,23 @@ impl Compiler<'_> {
                     ValueType::Int,
                 )
             }
+            "hours_between" => {
+                arity(2..=2)?;
+                want(0, DATES)?;
+                want(1, DATES)?;
+                (Func::HoursBetween, ValueType::Float)
+            }
+            "id_valid" => {
+                arity(1..=1)?;
+                want(0, TEXT)?;
+                (Func::IdValid, ValueType::Bool)
+            }
+            "char_diff" => {
+                arity(2..=2)?;
+                want(0, TEXT)?;
+                want(1, TEXT)?;
+                (Func::CharDiff, ValueType::Int)
+            }
             "upper" | "lower" | "trim" => {
                 arity(1..=1)?;
                 want(0, TEXT)?;
@@ -766,6 +867,9 @@ impl Compiler<'_> {
                     "year_month",
                     "months_between",
                     "days_between",
+                    "hours_between",
+                    "char_diff",
+                    "id_valid",
                     "upper",
                     "lower",
                     "trim",
@@ -781,7 +885,7 @@ impl Compiler<'_> {
                     "min",
                     "max",
                 ];
-                let mut e = err_at(f.name.span(), format!("unknown function `{name}`"));
+                let mut e = err_at(name_span, format!("unknown function `{name}`"));
                 e = match nearest(&name, KNOWN.iter().copied()) {
                     Some(n) => e.help(format!("did you mean `{n}`?")),
                     None => e.help(format!("functions: {}", KNOWN.join(", "))),
@@ -903,11 +1007,46 @@ impl fmt::Display for Expr {
             Expr::Agg(a, Some(x)) => write!(f, "{}({x})", format!("{a:?}").to_lowercase()),
             Expr::DateToDatetime(x) => write!(f, "CAST({x} AS TIMESTAMP)"),
             Expr::ToText(x) => write!(f, "CAST({x} AS TEXT)"),
+            Expr::Case(arms, otherwise) => {
+                write!(f, "CASE")?;
+                for (c, v) in arms {
+                    write!(f, " WHEN {c} THEN {v}")?;
+                }
+                write!(f, " ELSE {otherwise} END")
+            }
         }
     }
 }
 
 impl Expr {
+    /// The same expression with every column renamed.
+    pub fn map_columns(&self, f: &dyn Fn(&str) -> String) -> Expr {
+        let m = |x: &Expr| Box::new(x.map_columns(f));
+        match self {
+            Expr::Col(c) => Expr::Col(f(c)),
+            Expr::Lit(l) => Expr::Lit(l.clone()),
+            Expr::Not(x) => Expr::Not(m(x)),
+            Expr::Neg(x) => Expr::Neg(m(x)),
+            Expr::Bin(op, a, b) => Expr::Bin(*op, m(a), m(b)),
+            Expr::IsNull(x, n) => Expr::IsNull(m(x), *n),
+            Expr::In(x, l, n) => Expr::In(m(x), l.clone(), *n),
+            Expr::Between(x, a, b, n) => Expr::Between(m(x), m(a), m(b), *n),
+            Expr::Like(x, p, n) => Expr::Like(m(x), p.clone(), *n),
+            Expr::Func(func, args) => {
+                Expr::Func(*func, args.iter().map(|a| a.map_columns(f)).collect())
+            }
+            Expr::Agg(a, x) => Expr::Agg(*a, x.as_ref().map(|x| m(x))),
+            Expr::DateToDatetime(x) => Expr::DateToDatetime(m(x)),
+            Expr::ToText(x) => Expr::ToText(m(x)),
+            Expr::Case(arms, o) => Expr::Case(
+                arms.iter()
+                    .map(|(c, v)| (c.map_columns(f), v.map_columns(f)))
+                    .collect(),
+                m(o),
+            ),
+        }
+    }
+
     /// Every column the expression reads.
     pub fn columns(&self, out: &mut Vec<String>) {
         match self {
@@ -935,6 +1074,13 @@ impl Expr {
                 b.columns(out);
             }
             Expr::Func(_, args) => args.iter().for_each(|a| a.columns(out)),
+            Expr::Case(arms, otherwise) => {
+                for (c, v) in arms {
+                    c.columns(out);
+                    v.columns(out);
+                }
+                otherwise.columns(out);
+            }
         }
     }
 }

@@ -90,9 +90,100 @@ pub fn lower(plan: &Plan, frames: &HashMap<String, DataFrame>) -> PolarsResult<L
                 .iter()
                 .map(|p| lower(p, frames))
                 .collect::<PolarsResult<Vec<_>>>()?;
-            concat(lfs, UnionArgs::default())?
+            // NULL columns (a side with no partner) take the other inputs' types.
+            concat(
+                lfs,
+                UnionArgs {
+                    to_supertypes: true,
+                    ..Default::default()
+                },
+            )?
+        }
+        Plan::Guard { input, max_pairs } => {
+            let Plan::Join {
+                left, right, on, ..
+            } = input.as_ref()
+            else {
+                polars_bail!(ComputeError: "a guard must sit on a join (a bug in crosscheck)");
+            };
+            check_pairs(lower(left, frames)?, lower(right, frames)?, on, *max_pairs)?;
+            lower(input, frames)?
+        }
+        Plan::Sql { query, datasets } => {
+            let mut ctx = polars::sql::SQLContext::new();
+            for d in datasets {
+                let df = frames
+                    .get(d)
+                    .ok_or_else(|| polars_err!(ComputeError: "dataset `{}` was not loaded (a bug in crosscheck)", d))?;
+                ctx.register(
+                    d,
+                    df.clone()
+                        .lazy()
+                        .with_column(lit(d.as_str()).alias("__dataset")),
+                );
+            }
+            ctx.execute(query)?
         }
     })
+}
+
+/// The guard: counts the rows per key on each side and refuses a key whose pairs would exceed
+/// the limit, naming the key, before the join runs.
+fn check_pairs(
+    left: LazyFrame,
+    right: LazyFrame,
+    on: &[(E, E)],
+    max_pairs: u64,
+) -> PolarsResult<()> {
+    let names: Vec<String> = (0..on.len()).map(|i| format!("__gk{i}")).collect();
+    let keys = |side: usize| -> Vec<Expr> {
+        on.iter()
+            .zip(&names)
+            .map(|((a, b), n)| expr(if side == 0 { a } else { b }).alias(n.as_str()))
+            .collect()
+    };
+    let count = |lf: LazyFrame, side: usize, name: &str| {
+        lf.group_by(keys(side))
+            .agg([len().cast(DataType::Float64).alias(name)])
+    };
+    let on_cols: Vec<Expr> = names.iter().map(|n| col(n.as_str())).collect();
+    let worst = count(left, 0, "__nl")
+        .join(
+            count(right, 1, "__nr"),
+            &on_cols,
+            &on_cols,
+            JoinArgs::new(JoinType::Inner),
+        )
+        .with_column((col("__nl") * col("__nr")).alias("__pairs"))
+        .sort(
+            ["__pairs"],
+            SortMultipleOptions::default().with_order_descending(true),
+        )
+        .limit(1)
+        .collect()?;
+    if worst.height() == 0 {
+        return Ok(());
+    }
+    let pairs = worst
+        .column("__pairs")?
+        .get(0)?
+        .extract::<f64>()
+        .unwrap_or(0.0);
+    if pairs > max_pairs as f64 {
+        let key: Vec<String> = names
+            .iter()
+            .map(|n| {
+                worst
+                    .column(n)
+                    .map(|c| c.get(0).map(|v| v.to_string()).unwrap_or_default())
+                    .unwrap_or_default()
+            })
+            .collect();
+        polars_bail!(ComputeError:
+            "the key {} would form {} pairs, more than max_pairs = {}; narrow `on` or the `where` filters, or raise `max_pairs` if this is expected",
+            key.join("|"), pairs as u64, max_pairs);
+    }
+    Ok(())
 }
 
 fn literal(l: &Lit) -> Expr {
@@ -172,6 +263,9 @@ pub fn expr(e: &E) -> Expr {
         },
         E::DateToDatetime(x) => expr(x).cast(DataType::Datetime(TimeUnit::Milliseconds, None)),
         E::ToText(x) => expr(x).cast(DataType::String),
+        E::Case(arms, otherwise) => arms.iter().rev().fold(expr(otherwise), |acc, (c, v)| {
+            when(expr(c)).then(expr(v)).otherwise(acc)
+        }),
     }
 }
 
@@ -222,6 +316,48 @@ fn func(f: Func, args: &[E]) -> Expr {
             })
         }
         Func::Abs => a(0).abs(),
+        Func::HoursBetween => {
+            let ms = |x: Expr| {
+                x.cast(DataType::Datetime(TimeUnit::Milliseconds, None))
+                    .cast(DataType::Int64)
+            };
+            (ms(a(1)) - ms(a(0))).cast(DataType::Float64) / lit(3_600_000.0)
+        }
+        Func::IdValid => {
+            // GB 11643-1999: 18 characters, the weighted sum of the first 17 digits mod 11
+            // indexes the check character.
+            const WEIGHTS: [i64; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+            let x = a(0);
+            let digit = |i: i64| {
+                x.clone()
+                    .str()
+                    .slice(lit(i), lit(1i64))
+                    .cast(DataType::Int64)
+            };
+            let sum = (0..17).fold(lit(0i64), |acc, i| {
+                acc + digit(i) * lit(WEIGHTS[i as usize])
+            });
+            let check = lit("10X98765432").str().slice(sum % lit(11i64), lit(1i64));
+            let well_formed = x.clone().str().contains(lit("^[0-9]{17}[0-9X]$"), true);
+            when(well_formed)
+                .then(check.eq(x.clone().str().slice(lit(17i64), lit(1i64))))
+                .otherwise(lit(false))
+        }
+        Func::CharDiff => {
+            // Positions 1..=18 that differ, plus any difference in length: the distance between
+            // two ID numbers (a substitution counts 1, a transposition 2).
+            let (x, y) = (a(0), a(1));
+            let len = |e: Expr| e.str().len_chars().cast(DataType::Int64);
+            let len_diff = (len(x.clone()) - len(y.clone())).abs();
+            (0..18i64).fold(len_diff, |acc, i| {
+                let cx = x.clone().str().slice(lit(i), lit(1i64));
+                let cy = y.clone().str().slice(lit(i), lit(1i64));
+                let both = len(cx.clone())
+                    .gt(lit(0i64))
+                    .and(len(cy.clone()).gt(lit(0i64)));
+                acc + cx.neq(cy).and(both).cast(DataType::Int64)
+            })
+        }
         Func::Round => {
             let digits = match args.get(1) {
                 Some(E::Lit(Lit::Int(d))) => (*d).clamp(0, 15) as u32,

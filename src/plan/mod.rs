@@ -60,6 +60,17 @@ pub enum Plan {
     Union {
         inputs: Vec<Plan>,
     },
+    /// Stops the rule with a clear error when a key of the join below would pair more than
+    /// `max_pairs` rows (the guard of `time_window` and `fuzzy_duplicate`).
+    Guard {
+        input: Box<Plan>,
+        max_pairs: u64,
+    },
+    /// A query in the engine's own SQL over the named datasets (the `sql` kind).
+    Sql {
+        query: String,
+        datasets: Vec<String>,
+    },
 }
 
 impl Plan {
@@ -132,6 +143,14 @@ impl Plan {
             Plan::Union { inputs } => {
                 writeln!(f, "{pad}Union")?;
                 inputs.iter().try_for_each(|i| i.fmt_indent(f, depth + 1))
+            }
+            Plan::Guard { input, max_pairs } => {
+                writeln!(f, "{pad}Guard at most {max_pairs} pairs per key")?;
+                input.fmt_indent(f, depth + 1)
+            }
+            Plan::Sql { query, datasets } => {
+                let q = query.split_whitespace().collect::<Vec<_>>().join(" ");
+                writeln!(f, "{pad}Sql over {}: {q}", datasets.join(", "))
             }
         }
     }

@@ -4,6 +4,7 @@
 //! ground-truth file of the leads every bundled rule must find. `scale` multiplies the
 //! background population (the planted cases stay the same), for benchmarks.
 
+mod grain;
 mod people;
 mod write;
 
@@ -452,6 +453,68 @@ pub fn generate(out: &Path, scale: u32, seed: u64) -> Result<String> {
         &mut rng,
     );
 
+    // The same person under two ID numbers: a typo in the sequence (check character left
+    // wrong), and a changed digit with a recomputed check character (both IDs valid).
+    // Near-miss: two different people with the same name and birth date.
+    for variant in 0..3 {
+        let p = pool.next_retiree();
+        enrol(
+            &mut pension,
+            &p,
+            p.id.clone(),
+            PENSION_SCHEMES[0],
+            "正常领取",
+            Some(2300.0),
+            &mut rng,
+        );
+        let other = match variant {
+            0 | 1 => people::typo_in_sequence(&p.id, variant),
+            _ => people::typo_recomputed(&p.id),
+        };
+        enrol(
+            &mut pension,
+            &p,
+            other.clone(),
+            PENSION_SCHEMES[1],
+            "参保缴费",
+            None,
+            &mut rng,
+        );
+        let account = new_account(&mut rng);
+        pay(&mut payments, &p, &MONTHS, &account, 2300.0, &mut rng);
+        let (a, b) = if p.id < other {
+            (&p.id, &other)
+        } else {
+            (&other, &p.id)
+        };
+        truth.lead("pension_same_person_two_ids", format!("{a}~{b}"));
+        if crate::ingest::id_card::normalize_id_card(&other)
+            .issue
+            .is_some()
+        {
+            truth.lead("id_check_character_wrong", other.clone());
+        }
+    }
+    for _ in 0..2 {
+        let p = pool.next();
+        let namesake = pool.next_where(|q| q.birth == p.birth && q.district != p.district);
+        let namesake = Person {
+            name: p.name.clone(),
+            ..namesake
+        };
+        for q in [&p, &namesake] {
+            enrol(
+                &mut pension,
+                q,
+                q.id.clone(),
+                PENSION_SCHEMES[1],
+                "参保缴费",
+                None,
+                &mut rng,
+            );
+        }
+    }
+
     // Rows the loader must reject: a ragged row and an amount that is not a number.
     let p = pool.next_retiree();
     pension.push(vec![
@@ -741,6 +804,8 @@ pub fn generate(out: &Path, scale: u32, seed: u64) -> Result<String> {
         );
     }
 
+    let g = grain::generate(&mut rng, &mut pool, scale, &mut truth);
+
     for keys in truth.leads.values_mut() {
         keys.sort();
     }
@@ -753,6 +818,11 @@ pub fn generate(out: &Path, scale: u32, seed: u64) -> Result<String> {
         &vehicles,
         &payroll,
         &requisition,
+        &g.book,
+        &g.stocktake,
+        &g.tickets,
+        &g.subsidy,
+        &g.contracts,
     ] {
         truth.rows.insert(t.name.clone(), t.len() as u64);
     }
@@ -789,12 +859,35 @@ pub fn generate(out: &Path, scale: u32, seed: u64) -> Result<String> {
         encoding_rs::GBK,
         false,
     )?;
+    write::csv(
+        out,
+        "grain_book_stock.csv",
+        &g.book,
+        encoding_rs::GBK,
+        false,
+    )?;
+    write::xlsx(out, "grain_stocktake.xlsx", "实测", &g.stocktake)?;
+    write::csv(
+        out,
+        "weighbridge_tickets.csv",
+        &g.tickets,
+        encoding_rs::UTF_8,
+        true,
+    )?;
+    write::csv(
+        out,
+        "planting_subsidy.csv",
+        &g.subsidy,
+        encoding_rs::GB18030,
+        false,
+    )?;
+    write::xlsx(out, "land_contract.xlsx", "承包地块", &g.contracts)?;
     fs_err::write(out.join("datasets.yaml"), CATALOG)?;
     let json = serde_json::to_string_pretty(&truth).expect("ground truth serialises");
     fs_err::write(out.join("ground_truth.json"), json + "\n")?;
     let rows: u64 = truth.rows.values().sum();
     Ok(format!(
-        "{rows} rows in 8 datasets, {} planted leads",
+        "{rows} rows in 13 datasets, {} planted leads",
         truth.leads.values().map(Vec::len).sum::<usize>()
     ))
 }

@@ -157,6 +157,28 @@ pub fn decorate(rng: &mut Rng, id: &str, p: f64) -> String {
     }
 }
 
+/// The ID with one digit of the sequence changed and the check character left as it was —
+/// a typo (`which` picks the digit).
+pub fn typo_in_sequence(id: &str, which: usize) -> String {
+    let mut b = id.as_bytes().to_vec();
+    let i = 14 + which % 3;
+    b[i] = if b[i] == b'9' { b'0' } else { b[i] + 1 };
+    let s = String::from_utf8(b).expect("ascii");
+    if s.ends_with("000") {
+        typo_in_sequence(id, which + 1)
+    } else {
+        s
+    }
+}
+
+/// The ID with one digit of the sequence changed and a valid check character computed for it.
+pub fn typo_recomputed(id: &str) -> String {
+    let mut b = id.as_bytes()[..17].to_vec();
+    b[16] = if b[16] == b'9' { b'1' } else { b[16] + 1 };
+    let first17 = String::from_utf8(b).expect("ascii");
+    format!("{first17}{}", check_character(first17.as_bytes()))
+}
+
 /// The same ID with a wrong check character.
 pub fn wrong_check(id: &str) -> String {
     let right = id.as_bytes()[17] as char;

@@ -17,8 +17,8 @@
 //! NULL keys (invalid IDs) never match, and `not_exists` skips left rows whose key is NULL:
 //! they cannot be checked and are reported as data-quality findings.
 
-use super::super::compile::{Ctx, key_of, lead_projection, locate};
-use super::super::expr::{AggFunc, BinOp, Expr, ExprError, Func, Lit, Scope};
+use super::super::compile::{Ctx, equi_keys, key_of, lead_projection};
+use super::super::expr::{AggFunc, BinOp, Expr, Func, Lit, Scope};
 use super::super::{JoinKind, Plan};
 use crate::job::rule::{EvidenceSpec, MatchMode, MatchSpec};
 
@@ -36,13 +36,7 @@ pub fn plan(ctx: &mut Ctx, spec: &MatchSpec, evidence: &[EvidenceSpec]) -> Optio
         params: ctx.params.clone(),
         allow_aggregates: false,
     };
-    let on = match expr::compile_on(&spec.on.value, &pair) {
-        Ok(on) => Some(on),
-        Err(e) => {
-            ctx.diags.push(locate(ctx.path, &spec.on, e));
-            None
-        }
-    };
+    let on = equi_keys(ctx, &spec.on, &pair);
     let condition = match &spec.condition {
         Some(c) => Some(ctx.condition(c, &pair)?),
         None => None,
@@ -151,57 +145,4 @@ pub fn plan(ctx: &mut Ctx, spec: &MatchSpec, evidence: &[EvidenceSpec]) -> Optio
         }
     };
     Some(plan)
-}
-
-mod expr {
-    use super::*;
-
-    /// `l.a = r.b AND …` → equi-join key pairs.
-    pub fn compile_on(text: &str, scope: &Scope) -> Result<Vec<(Expr, Expr)>, ExprError> {
-        let (e, _) = super::super::super::expr::compile(text, scope)?;
-        let mut out = Vec::new();
-        split(&e, &mut out)?;
-        Ok(out)
-    }
-
-    fn side(e: &Expr) -> Option<char> {
-        let mut cols = Vec::new();
-        e.columns(&mut cols);
-        let l = cols.iter().all(|c| c.starts_with("l."));
-        let r = cols.iter().all(|c| c.starts_with("r."));
-        match (cols.is_empty(), l, r) {
-            (false, true, false) => Some('l'),
-            (false, false, true) => Some('r'),
-            _ => None,
-        }
-    }
-
-    fn split(e: &Expr, out: &mut Vec<(Expr, Expr)>) -> Result<(), ExprError> {
-        let bad = || ExprError {
-            line: 1,
-            column: 1,
-            message: format!(
-                "`on` must be equalities between an l. and an r. expression joined by AND; got {e}"
-            ),
-            help: Some("put other comparisons in `condition`".into()),
-        };
-        match e {
-            Expr::Bin(BinOp::And, a, b) => {
-                split(a, out)?;
-                split(b, out)
-            }
-            Expr::Bin(BinOp::Eq, a, b) => match (side(a), side(b)) {
-                (Some('l'), Some('r')) => {
-                    out.push(((**a).clone(), (**b).clone()));
-                    Ok(())
-                }
-                (Some('r'), Some('l')) => {
-                    out.push(((**b).clone(), (**a).clone()));
-                    Ok(())
-                }
-                _ => Err(bad()),
-            },
-            _ => Err(bad()),
-        }
-    }
 }

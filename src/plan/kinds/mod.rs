@@ -2,8 +2,12 @@
 
 pub mod aggregate;
 pub mod duplicate;
+pub mod fuzzy_duplicate;
 pub mod matching;
+pub mod reconcile;
 pub mod row_check;
+pub mod sql;
+pub mod time_window;
 
 use super::Expr;
 
