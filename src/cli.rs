@@ -99,6 +99,15 @@ pub struct RunArgs {
     /// `json` prints the run summary on stdout.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Run only these rules: rule ids, or folders / files of rules (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    pub rules: Vec<String>,
+    /// Run only rules carrying one of these tags.
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Override a rule parameter: RULE_ID.NAME=VALUE (repeatable); wins over the job file.
+    #[arg(long = "param", value_name = "RULE.NAME=VALUE")]
+    pub params: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -242,6 +251,95 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
     }
 }
 
+/// `--param RULE.NAME=VALUE`: the value is read as a YAML scalar (number, bool or text).
+fn apply_param_overrides(job: &mut Job, params: &[String]) -> Result<(), Error> {
+    for p in params {
+        let bad = |why: &str| Error::Input {
+            path: job.path.clone(),
+            message: format!("--param {p}: {why}"),
+        };
+        let (target, value) = p
+            .split_once('=')
+            .ok_or_else(|| bad("expected RULE_ID.NAME=VALUE"))?;
+        let (rule, name) = target
+            .split_once('.')
+            .ok_or_else(|| bad("expected RULE_ID.NAME=VALUE"))?;
+        if !job.rules.iter().any(|r| r.id() == rule) {
+            let hint = crate::error::nearest(rule, job.rules.iter().map(|r| r.id()))
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            return Err(bad(&format!("no rule `{rule}`{hint}")));
+        }
+        let value: crate::job::rule::ParamValue = serde_saphyr::from_str(value)
+            .map_err(|e| bad(&format!("cannot read the value: {e}")))?;
+        job.params
+            .entry(rule.to_string())
+            .or_default()
+            .insert(name.to_string(), value);
+    }
+    Ok(())
+}
+
+/// `--rules` (ids, or folders / files of rules) and `--tags` keep a subset of the job's rules.
+fn select_rules(job: &mut Job, rules: &[String], tags: &[String]) -> Result<(), Error> {
+    let mut roots = Vec::new();
+    if !rules.is_empty() {
+        let mut keep = Vec::new();
+        for sel in rules {
+            let path = std::path::Path::new(sel);
+            let matched: Vec<String> = if path.exists() {
+                let root = fs_err::canonicalize(path)?;
+                roots.push(root.clone());
+                job.rules
+                    .iter()
+                    .filter(|r| std::fs::canonicalize(&r.path).is_ok_and(|p| p.starts_with(&root)))
+                    .map(|r| r.id().to_string())
+                    .collect()
+            } else {
+                job.rules
+                    .iter()
+                    .filter(|r| r.id() == sel)
+                    .map(|r| r.id().to_string())
+                    .collect()
+            };
+            if matched.is_empty() {
+                let hint = crate::error::nearest(sel, job.rules.iter().map(|r| r.id()))
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
+                return Err(Error::Input {
+                    path: job.path.clone(),
+                    message: format!(
+                        "--rules {sel}: no rule with that id, and no rule file under that path{hint}"
+                    ),
+                });
+            }
+            keep.extend(matched);
+        }
+        job.rules.retain(|r| keep.iter().any(|k| k == r.id()));
+    }
+    if !tags.is_empty() {
+        job.rules
+            .retain(|r| r.spec.tags.iter().any(|t| tags.contains(t)));
+        if job.rules.is_empty() {
+            return Err(Error::Input {
+                path: job.path.clone(),
+                message: format!("--tags {}: no rule carries these tags", tags.join(",")),
+            });
+        }
+    }
+    // Problems in rule files that are not selected do not stop this run; a broken file under
+    // a selected folder does.
+    let kept: Vec<std::path::PathBuf> = job.rules.iter().map(|r| r.path.clone()).collect();
+    if !rules.is_empty() || !tags.is_empty() {
+        job.problems.retain(|d| {
+            kept.contains(&d.file)
+                || std::fs::canonicalize(&d.file)
+                    .is_ok_and(|f| roots.iter().any(|r| f.starts_with(r)))
+        });
+    }
+    Ok(())
+}
+
 fn test_rules(paths: &[PathBuf], config: &std::path::Path) -> Result<ExitStatus, Error> {
     let (job, rules) = load_and_compile(config)?;
     let roots: Vec<PathBuf> = paths
@@ -310,7 +408,9 @@ fn test_rules(paths: &[PathBuf], config: &std::path::Path) -> Result<ExitStatus,
 fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let t0 = Instant::now();
     // A broken rule is reported and skipped; the others still run, and the exit code is 2.
-    let job = Job::load(&args.config.config)?;
+    let mut job = Job::load(&args.config.config)?;
+    apply_param_overrides(&mut job, &args.params)?;
+    select_rules(&mut job, &args.rules, &args.tags)?;
     let plan::Compiled { rules, diagnostics } = plan::compile_rules(&job);
     if !diagnostics.is_empty() {
         eprintln!("{}", Error::Invalid(diagnostics.clone()));

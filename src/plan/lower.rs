@@ -175,7 +175,15 @@ fn check_pairs(
             .map(|n| {
                 worst
                     .column(n)
-                    .map(|c| c.get(0).map(|v| v.to_string()).unwrap_or_default())
+                    .map(|c| {
+                        c.get(0)
+                            .map(|v| {
+                                v.get_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| v.to_string())
+                            })
+                            .unwrap_or_default()
+                    })
                     .unwrap_or_default()
             })
             .collect();

@@ -1,0 +1,253 @@
+//! The rule language beyond the bundled rules: the time_window guard, the sql escape hatch,
+//! parameter overrides, rule selection, and the errors each of them gives.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use polars::prelude::SerReader;
+
+/// A job over the sample city with the given extra rule files (name, YAML) in their own folder.
+fn job_with_rules(dir: &Path, rules: &[(&str, &str)]) -> std::path::PathBuf {
+    let folder = dir.join("rules");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (name, text) in rules {
+        std::fs::write(folder.join(name), text).unwrap();
+    }
+    write_job(dir, &repo().join("sample_data/datasets.yaml"), &folder)
+}
+
+fn leads(run: &Path) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = read_csv(&run.join("anomalies.csv"))[1..]
+        .iter()
+        .map(|r| (r[0].clone(), r[4].clone()))
+        .collect();
+    v.dedup();
+    v
+}
+
+const EVERY_TICKET_PAIR: &str = "id: every_pair
+title: 测试 / test
+description: pairs every ticket of a depot with every other
+severity: low
+time_window:
+  left: { dataset: weighbridge_tickets }
+  on: \"l.depot = r.depot\"
+  left_time: l.weighed_at
+  right_time: r.weighed_at
+  within: { days: 100 }
+  order: either
+  max_pairs: 50
+";
+
+#[test]
+fn a_time_window_partition_above_the_guard_stops_with_the_guard_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_with_rules(dir.path(), &[("every_pair.yaml", EVERY_TICKET_PAIR)]);
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "r",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("error: rule every_pair failed"), "{err}");
+    assert!(
+        err.contains("more than max_pairs = 50; narrow `on` or the `where` filters"),
+        "{err}"
+    );
+    assert!(err.contains("the key JS0101 would form"), "{err}");
+    // Raised high enough, the same rule runs.
+    let relaxed = EVERY_TICKET_PAIR.replace("max_pairs: 50", "max_pairs: 100000");
+    let job = job_with_rules(dir.path(), &[("every_pair.yaml", relaxed.as_str())]);
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "s",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+const SQL_RULE: &str = "id: big_payments
+title: 大额发放 / Large payments
+description: payments above 4,000 yuan in a month
+severity: low
+evidence:
+  - { label: 金额, expr: amount }
+sql:
+  query: |
+    SELECT id_card, amount, __file, __sheet, __row
+    FROM pension_payments
+    WHERE amount > 4000
+  key: [id_card]
+";
+
+#[test]
+fn an_sql_rule_runs_its_query_with_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_with_rules(dir.path(), &[("big.yaml", SQL_RULE)]);
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "r",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = read_csv(&dir.path().join("out/r/anomalies.csv"));
+    assert!(rows.len() > 1);
+    for r in &rows[1..] {
+        assert_eq!(r[6], "pension_payments.parquet");
+        let amount: f64 = r[11].trim_start_matches("金额: ").parse().unwrap();
+        assert!(amount > 4000.0, "{r:?}");
+    }
+    // The same payments found by reading the Parquet file directly.
+    let df = polars::prelude::ParquetReader::new(
+        std::fs::File::open(repo().join("sample_data/pension_payments.parquet")).unwrap(),
+    )
+    .finish()
+    .unwrap();
+    let big = df
+        .column("发放金额")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .filter(|v| v.is_some_and(|v| v > 4000.0))
+        .count();
+    assert_eq!(rows.len() - 1, big);
+}
+
+#[test]
+fn sql_syntax_errors_and_unknown_datasets_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = SQL_RULE
+        .replace("WHERE amount > 4000", "WHERE amount >> AND 4000")
+        .replace("FROM pension_payments", "FROM pension_payment");
+    let job = job_with_rules(dir.path(), &[("big.yaml", broken.as_str())]);
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("big.yaml:") && err.contains("SQL syntax error"),
+        "{err}"
+    );
+    let only_table = SQL_RULE.replace("FROM pension_payments", "FROM pension_payment");
+    let job = job_with_rules(dir.path(), &[("big.yaml", only_table.as_str())]);
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("big.yaml:10:10: unknown dataset `pension_payment`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `pension_payments`?"), "{err}");
+}
+
+#[test]
+fn unknown_datasets_and_duplicate_rule_ids_are_errors_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = "id: same\ntitle: t\ndescription: d\nseverity: low\nrow_check:\n  sources: [{ dataset: dibao_rol }]\n  condition: \"household_size > 5\"\n  key: [id_card]\n";
+    let b = "id: same\ntitle: t\ndescription: d\nseverity: low\nrow_check:\n  sources: [{ dataset: dibao_roll }]\n  condition: \"household_size > 5\"\n  key: [id_card]\n";
+    let job = job_with_rules(dir.path(), &[("a.yaml", a), ("b.yaml", b)]);
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("a.yaml:6:24: unknown dataset `dibao_rol`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `dibao_roll`?"), "{err}");
+    assert!(
+        err.contains("b.yaml:1:5: duplicate rule id `same`: also used by"),
+        "{err}"
+    );
+}
+
+#[test]
+fn params_from_the_command_line_override_the_rule_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = sample_job(dir.path());
+    let job = job.to_str().unwrap();
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job,
+        "--run-id",
+        "r",
+        "--rules",
+        "pension_shared_bank_account",
+        "--param",
+        "pension_shared_bank_account.min_people=2",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The couple sharing an account is flagged once the threshold is 2.
+    assert_eq!(leads(&dir.path().join("out/r")).len(), 2);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/r/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["rules"][0]["params"]["min_people"], "2");
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job,
+        "--run-id",
+        "s",
+        "--param",
+        "pension_shared_bank_account.min_peple=2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("does not declare"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn rules_are_selected_by_folder_and_by_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = sample_job(dir.path());
+    let job = job.to_str().unwrap();
+    let grain = repo().join("rules/grain");
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job,
+        "--run-id",
+        "a",
+        "--rules",
+        grain.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rules: std::collections::BTreeSet<String> = leads(&dir.path().join("out/a"))
+        .into_iter()
+        .map(|l| l.0)
+        .collect();
+    assert_eq!(
+        rules.into_iter().collect::<Vec<_>>(),
+        ["grain_paper_stock", "grain_rotating"]
+    );
+    let out = crosscheck(&[
+        "run", "-q", "--config", job, "--run-id", "b", "--tags", "subsidy",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rules: std::collections::BTreeSet<String> = leads(&dir.path().join("out/b"))
+        .into_iter()
+        .map(|l| l.0)
+        .collect();
+    assert_eq!(
+        rules.into_iter().collect::<Vec<_>>(),
+        ["subsidy_area_above_contract"]
+    );
+}
