@@ -114,6 +114,7 @@ fn two_runs_over_the_same_inputs_are_byte_identical() {
     for f in [
         "anomalies.csv",
         "anomalies.parquet",
+        "anomalies.xlsx",
         "rejected/pension_enrolment.csv",
     ] {
         assert_eq!(
@@ -210,6 +211,7 @@ fn outputs_are_private_to_the_owner() {
         "",
         "anomalies.csv",
         "anomalies.parquet",
+        "anomalies.xlsx",
         "manifest.json",
         "rejected/pension_enrolment.csv",
     ] {

@@ -2,6 +2,8 @@
 //! rejected/<dataset>.csv — written into a private temporary folder and renamed into place,
 //! so a failed write never leaves half an output. Files are readable by the owner only.
 
+pub mod workbook;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -115,6 +117,9 @@ fn write_all(
 ) -> Result<()> {
     write_parquet(result, &dir.join("anomalies.parquet"))?;
     write_csv(result, &dir.join("anomalies.csv"))?;
+    let xlsx = workbook::workbook_bytes(result, workbook::MAX_ROWS)
+        .map_err(|e| Error::Bug(format!("writing anomalies.xlsx: {e}")))?;
+    create_private_file(&dir.join("anomalies.xlsx"))?.write_all(&xlsx)?;
     write_rejected(result, &dir.join("rejected"))?;
     let manifest = manifest(job, result, rule_errors, run_id, timings)?;
     let mut f = create_private_file(&dir.join("manifest.json"))?;

@@ -26,6 +26,8 @@ pub struct CompiledRule {
     pub params: Vec<(String, String)>,
     pub datasets: Vec<String>,
     pub evidence_labels: Vec<String>,
+    /// The type of each evidence value (the workbook writes numbers and dates as such).
+    pub evidence_types: Vec<ValueType>,
     pub message: Option<String>,
     pub plan: Plan,
 }
@@ -98,6 +100,7 @@ pub fn compile_rule(
         params: std::rc::Rc::new(params),
         diags,
         datasets: Vec::new(),
+        evidence_types: Vec::new(),
     };
     if let Some(o) = overrides {
         for name in o.keys().filter(|k| !spec.params.contains_key(*k)) {
@@ -185,6 +188,7 @@ pub fn compile_rule(
         params: shown_params,
         datasets,
         evidence_labels: labels,
+        evidence_types: ctx.evidence_types.clone(),
         message: spec.message.as_ref().map(|m| m.value.clone()),
         plan: plan?,
     })
@@ -218,6 +222,7 @@ pub struct Ctx<'a> {
     pub params: std::rc::Rc<Vec<(String, ValueType, Lit)>>,
     pub diags: &'a mut Vec<Diagnostic>,
     pub datasets: Vec<String>,
+    pub evidence_types: Vec<ValueType>,
 }
 
 impl Ctx<'_> {
@@ -303,13 +308,18 @@ impl Ctx<'_> {
     /// Evidence expressions, each cast to text.
     pub fn evidence(&mut self, evidence: &[EvidenceSpec], scope: &Scope) -> Option<Vec<Expr>> {
         let mut out = Vec::new();
+        let mut types = Vec::new();
         let mut ok = true;
         for e in evidence {
             match self.expr(&e.expr, scope) {
-                Some((x, _)) => out.push(Expr::ToText(Box::new(x))),
+                Some((x, t)) => {
+                    out.push(Expr::ToText(Box::new(x)));
+                    types.push(t);
+                }
                 None => ok = false,
             }
         }
+        self.evidence_types = types;
         ok.then_some(out)
     }
 
