@@ -105,6 +105,9 @@ pub struct RunArgs {
     /// Run only rules carrying one of these tags.
     #[arg(long, value_delimiter = ',')]
     pub tags: Vec<String>,
+    /// Mask ID numbers (keep region and last four) and names (keep the surname) in every export.
+    #[arg(long)]
+    pub mask: bool,
     /// Override a rule parameter: RULE_ID.NAME=VALUE (repeatable); wins over the job file.
     #[arg(long = "param", value_name = "RULE.NAME=VALUE")]
     pub params: Vec<String>,
@@ -423,7 +426,10 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         quiet,
         bar: std::sync::Mutex::new(None),
     };
-    let result = engine::run(&job, &rules, &reporter);
+    let mut result = engine::run(&job, &rules, &reporter);
+    if args.mask {
+        crate::output::mask::apply(&mut result);
+    }
     let output_dir = args.out.clone().unwrap_or_else(|| job.output_dir.clone());
     let run_id = args
         .run_id

@@ -30,6 +30,9 @@ pub struct RejectedRow {
     pub reason: String,
     /// The row's cells as read.
     pub content: Vec<String>,
+    /// Which cells hold names or ID numbers (for `--mask`).
+    #[serde(skip)]
+    pub personal: Vec<Option<crate::job::catalog::Personal>>,
 }
 
 /// Quality of one `id_card` column.
@@ -165,7 +168,7 @@ fn new_buffer(ty: SemanticType) -> Buffer {
             raw: vec![],
             issue: vec![],
         },
-        SemanticType::Text | SemanticType::Plate => Buffer::Text(vec![]),
+        SemanticType::Text | SemanticType::Plate | SemanticType::Name => Buffer::Text(vec![]),
         SemanticType::Decimal | SemanticType::Money | SemanticType::Float => Buffer::Float(vec![]),
         SemanticType::Int => Buffer::Int(vec![]),
         SemanticType::Bool => Buffer::Bool(vec![]),
@@ -191,7 +194,7 @@ fn type_cell(ty: SemanticType, cell: &RawCell) -> std::result::Result<Cell, Stri
             RawCell::Number(v) => normalize_id_number(*v),
             other => normalize_id_card(&other.display()),
         }),
-        SemanticType::Text => Cell::Text(normalize::normalize_text(cell)),
+        SemanticType::Text | SemanticType::Name => Cell::Text(normalize::normalize_text(cell)),
         SemanticType::Plate => {
             Cell::Text(normalize::normalize_text(cell).map(|s| normalize_plate(&s)))
         }
@@ -410,6 +413,20 @@ fn load_tables(
         rows_read += table.rows.len() as u64;
 
         let positions = column_positions(catalog, name, spec, &path, &table.headers)?;
+        let personal_cols = catalog.personal(name);
+        let personal: Vec<Option<crate::job::catalog::Personal>> = (0..table.headers.len())
+            .map(|i| {
+                let col = columns
+                    .iter()
+                    .zip(&positions)
+                    .find(|(_, p)| **p == Some(i))
+                    .map(|((c, _), _)| c.as_str())?;
+                personal_cols
+                    .iter()
+                    .find(|(n, _)| n == col)
+                    .map(|(_, p)| *p)
+            })
+            .collect();
 
         'rows: for row in &table.rows {
             let reject = |reason: String| RejectedRow {
@@ -418,6 +435,7 @@ fn load_tables(
                 row: row.row,
                 reason,
                 content: row.cells.iter().map(RawCell::display).collect(),
+                personal: personal.clone(),
             };
             if let Some(reason) = &row.malformed {
                 rejected.push(reject(reason.clone()));

@@ -83,6 +83,8 @@ pub enum SemanticType {
     Decimal,
     Money,
     Plate,
+    /// A person's name: text, masked by `--mask`.
+    Name,
     Text,
     Int,
     Float,
@@ -119,7 +121,10 @@ impl std::fmt::Display for ValueType {
 impl SemanticType {
     pub fn value_type(self) -> ValueType {
         match self {
-            SemanticType::IdCard | SemanticType::Plate | SemanticType::Text => ValueType::Text,
+            SemanticType::IdCard
+            | SemanticType::Plate
+            | SemanticType::Name
+            | SemanticType::Text => ValueType::Text,
             SemanticType::Date => ValueType::Date,
             SemanticType::Datetime => ValueType::Datetime,
             SemanticType::Decimal | SemanticType::Money | SemanticType::Float => ValueType::Float,
@@ -137,6 +142,13 @@ pub const ID_ISSUE_SUFFIX: &str = "_issue";
 pub const PROVENANCE: [&str; 3] = ["__file", "__sheet", "__row"];
 /// A row number unique within a dataset, for joining back.
 pub const ROW_ID: &str = "__rid";
+
+/// Personal data a column holds: what `--mask` hides in exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Personal {
+    Name,
+    Id,
+}
 
 /// A validated catalog.
 #[derive(Debug, Clone)]
@@ -186,6 +198,25 @@ impl Catalog {
             base_dir,
             datasets: file.datasets,
         })
+    }
+
+    /// The columns of a dataset holding names or ID numbers (with the `_raw` ID text).
+    pub fn personal(&self, dataset: &str) -> Vec<(String, Personal)> {
+        let Some(ds) = self.datasets.get(dataset) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (name, spec) in &ds.columns {
+            match spec.ty {
+                SemanticType::IdCard => {
+                    out.push((name.clone(), Personal::Id));
+                    out.push((format!("{name}{ID_RAW_SUFFIX}"), Personal::Id));
+                }
+                SemanticType::Name => out.push((name.clone(), Personal::Name)),
+                _ => {}
+            }
+        }
+        out
     }
 
     /// Every column a rule can name in a dataset, with its type: the declared columns, the

@@ -2,6 +2,7 @@
 //! rejected/<dataset>.csv — written into a private temporary folder and renamed into place,
 //! so a failed write never leaves half an output. Files are readable by the owner only.
 
+pub mod mask;
 pub mod workbook;
 
 use std::io::Write;

@@ -8,7 +8,7 @@ use serde_saphyr::Spanned;
 use super::Plan;
 use super::expr::{self, Expr, ExprError, Lit, Scope};
 use crate::error::{Diagnostic, nearest};
-use crate::job::catalog::{Catalog, ValueType};
+use crate::job::catalog::{Catalog, Personal, ValueType};
 use crate::job::rule::{EvidenceSpec, ParamValue, RuleFile, SourceSpec};
 use crate::job::{Job, Severity, yaml};
 
@@ -28,6 +28,8 @@ pub struct CompiledRule {
     pub evidence_labels: Vec<String>,
     /// The type of each evidence value (the workbook writes numbers and dates as such).
     pub evidence_types: Vec<ValueType>,
+    /// Evidence values holding names or ID numbers, which `--mask` hides.
+    pub evidence_personal: Vec<Option<Personal>>,
     pub message: Option<String>,
     pub plan: Plan,
 }
@@ -101,6 +103,7 @@ pub fn compile_rule(
         diags,
         datasets: Vec::new(),
         evidence_types: Vec::new(),
+        evidence_exprs: Vec::new(),
     };
     if let Some(o) = overrides {
         for name in o.keys().filter(|k| !spec.params.contains_key(*k)) {
@@ -189,6 +192,7 @@ pub fn compile_rule(
         datasets,
         evidence_labels: labels,
         evidence_types: ctx.evidence_types.clone(),
+        evidence_personal: ctx.evidence_personal(),
         message: spec.message.as_ref().map(|m| m.value.clone()),
         plan: plan?,
     })
@@ -223,9 +227,35 @@ pub struct Ctx<'a> {
     pub diags: &'a mut Vec<Diagnostic>,
     pub datasets: Vec<String>,
     pub evidence_types: Vec<ValueType>,
+    pub evidence_exprs: Vec<Expr>,
 }
 
 impl Ctx<'_> {
+    /// For each evidence expression, the personal data it reads (by the columns it names).
+    fn evidence_personal(&self) -> Vec<Option<Personal>> {
+        let personal: Vec<(String, Personal)> = self
+            .datasets
+            .iter()
+            .flat_map(|d| self.catalog.personal(d))
+            .collect();
+        self.evidence_exprs
+            .iter()
+            .map(|e| {
+                let mut cols = Vec::new();
+                e.columns(&mut cols);
+                cols.iter()
+                    .filter_map(|c| {
+                        let bare = c
+                            .strip_prefix("l.")
+                            .or_else(|| c.strip_prefix("r."))
+                            .unwrap_or(c);
+                        personal.iter().find(|(n, _)| n == bare).map(|(_, p)| *p)
+                    })
+                    .max()
+            })
+            .collect()
+    }
+
     /// The schema of a named dataset, or a diagnostic naming the nearest dataset.
     pub fn schema(&mut self, name: &Spanned<String>) -> Option<Vec<(String, ValueType)>> {
         match self.catalog.schema(&name.value) {
@@ -320,6 +350,7 @@ impl Ctx<'_> {
             }
         }
         self.evidence_types = types;
+        self.evidence_exprs = out.clone();
         ok.then_some(out)
     }
 
