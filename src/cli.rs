@@ -105,6 +105,9 @@ pub struct RunArgs {
     /// Run only rules carrying one of these tags.
     #[arg(long, value_delimiter = ',')]
     pub tags: Vec<String>,
+    /// The language of report.html.
+    #[arg(long, value_enum, default_value = "zh")]
+    pub lang: LangArg,
     /// Mask ID numbers (keep region and last four) and names (keep the surname) in every export.
     #[arg(long)]
     pub mask: bool,
@@ -132,6 +135,12 @@ impl From<SeverityArg> for Severity {
             SeverityArg::Critical => Severity::Critical,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LangArg {
+    Zh,
+    En,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -442,7 +451,18 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         "rules": result.rules_ms,
         "compile_and_load_total": t0.elapsed().as_millis(),
     });
-    let dir = crate::output::write_run(&job, &result, &diagnostics, &output_dir, &run_id, timings)?;
+    let dir = crate::output::write_run(
+        &job,
+        &result,
+        &diagnostics,
+        match args.lang {
+            LangArg::Zh => crate::output::report::Lang::Zh,
+            LangArg::En => crate::output::report::Lang::En,
+        },
+        &output_dir,
+        &run_id,
+        timings,
+    )?;
     reporter.advance(Phase::Writing, "outputs");
     reporter.finish(Phase::Writing);
     let write_ms = t_write.elapsed().as_millis();

@@ -3,6 +3,7 @@
 //! so a failed write never leaves half an output. Files are readable by the owner only.
 
 pub mod mask;
+pub mod report;
 pub mod workbook;
 
 use std::io::Write;
@@ -81,6 +82,7 @@ pub fn write_run(
     job: &Job,
     result: &RunResult,
     rule_errors: &[Diagnostic],
+    lang: report::Lang,
     output_dir: &Path,
     run_id: &str,
     timings: serde_json::Value,
@@ -95,7 +97,7 @@ pub fn write_run(
     create_private_dir(output_dir)?;
     let tmp = output_dir.join(format!(".{run_id}.partial-{}", std::process::id()));
     create_private_dir(&tmp)?;
-    let written = write_all(job, result, rule_errors, &tmp, run_id, timings);
+    let written = write_all(job, result, rule_errors, lang, &tmp, run_id, timings);
     match written {
         Ok(()) => {
             fs_err::rename(&tmp, &final_dir)?;
@@ -112,6 +114,7 @@ fn write_all(
     job: &Job,
     result: &RunResult,
     rule_errors: &[Diagnostic],
+    lang: report::Lang,
     dir: &Path,
     run_id: &str,
     timings: serde_json::Value,
@@ -123,6 +126,8 @@ fn write_all(
     create_private_file(&dir.join("anomalies.xlsx"))?.write_all(&xlsx)?;
     write_rejected(result, &dir.join("rejected"))?;
     let manifest = manifest(job, result, rule_errors, run_id, timings)?;
+    create_private_file(&dir.join("report.html"))?
+        .write_all(report::render(result, &manifest, lang).as_bytes())?;
     let mut f = create_private_file(&dir.join("manifest.json"))?;
     f.write_all(
         serde_json::to_string_pretty(&manifest)

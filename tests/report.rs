@@ -1,0 +1,71 @@
+//! report.html: one self-contained page that references nothing outside the file, with every
+//! rule's lead count, the data quality of every dataset, and the run's provenance.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn the_report_is_self_contained_and_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = sample_job(dir.path());
+    for (run, lang) in [("zh", "zh"), ("en", "en")] {
+        let out = crosscheck(&[
+            "run",
+            "-q",
+            "--config",
+            job.to_str().unwrap(),
+            "--run-id",
+            run,
+            "--lang",
+            lang,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let zh = std::fs::read_to_string(dir.path().join("out/zh/report.html")).unwrap();
+    let en = std::fs::read_to_string(dir.path().join("out/en/report.html")).unwrap();
+    for html in [&zh, &en] {
+        let lower = html.to_lowercase();
+        // Nothing to fetch: no scripts, stylesheets, images, fonts or links.
+        for needle in [
+            "http:", "https:", "src=", "href=", "url(", "@import", "<script", "<link", "<iframe",
+            "<img",
+        ] {
+            assert!(!lower.contains(needle), "the report contains {needle}");
+        }
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        let manifest: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("out/zh/manifest.json")).unwrap(),
+        )
+        .unwrap();
+        for r in manifest["rules"].as_array().unwrap() {
+            let id = r["id"].as_str().unwrap();
+            // The bar chart row: the rule id, then its lead count.
+            let at = html
+                .find(&format!(">{id}</text>"))
+                .unwrap_or_else(|| panic!("{id} in the chart"));
+            let count = format!(">{}</text>", r["leads"]);
+            assert!(
+                html[at..].find(&count).is_some_and(|p| p < 300),
+                "{id}: {count}"
+            );
+            assert!(
+                html.contains(&format!("<code>{}</code>", r["sha256"].as_str().unwrap())),
+                "rule file hash of {id}"
+            );
+        }
+        for d in manifest["datasets"].as_array().unwrap() {
+            let row = format!(
+                r#"<td class="n">{}</td><td class="n">{}</td><td class="n">{}</td>"#,
+                d["rows_read"], d["rows_loaded"], d["rows_rejected"]
+            );
+            assert!(html.contains(&row), "{}: {row}", d["name"]);
+            assert!(html.contains(&format!(
+                "<code>{}</code>",
+                d["files"][0]["sha256"].as_str().unwrap()
+            )));
+        }
+    }
+    assert!(zh.contains("数据质量") && zh.contains(r#"lang="zh-CN""#));
+    assert!(en.contains("Data quality") && en.contains(r#"lang="en""#));
+}
