@@ -265,3 +265,62 @@ fn check_reads_headers_and_names_a_file_missing_a_column() {
     ]);
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
 }
+
+#[test]
+fn a_glob_of_yearly_files_with_drifting_headers_and_encodings_loads_as_one_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // 2024: GBK, header 身份证号; 2025: UTF-8 with BOM, header 身份证号码 and columns reordered.
+    let (gbk, _, _) = encoding_rs::GBK.encode("姓名,身份证号,金额\n张三,11010519491231002X,100\n");
+    std::fs::write(data.join("roll_2024.csv"), &gbk).unwrap();
+    std::fs::write(
+        data.join("roll_2025.csv"),
+        "\u{feff}金额,身份证号码,姓名\n200,110105491231002,张三\n300,320102195003011238,李四\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("datasets.yaml"),
+        "datasets:\n  roll:\n    path: roll_*.csv\n    columns:\n      name: { type: name, aliases: [姓名] }\n      id_card: { type: id_card, aliases: [身份证号, 身份证号码] }\n      amount: { type: money, aliases: [金额] }\n",
+    )
+    .unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("twice.yaml"),
+        "id: twice\ntitle: 两年都在 / In both years\ndescription: test\nseverity: low\nevidence: [{ label: 金额, expr: amount }]\nduplicate:\n  sources: [{ dataset: roll }]\n  key: [id_card]\n",
+    )
+    .unwrap();
+    let job = write_job(dir.path(), &data.join("datasets.yaml"), &rules);
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "r",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let leads = read_csv(&dir.path().join("out/r/anomalies.csv"));
+    let got: Vec<(&str, &str, &str)> = leads[1..]
+        .iter()
+        .map(|r| (r[4].as_str(), r[6].as_str(), r[8].as_str()))
+        .collect();
+    // The same person in both files, once under the 15-digit ID; each row keeps its own file.
+    assert_eq!(
+        got,
+        [
+            ("11010519491231002X", "roll_2024.csv", "2"),
+            ("11010519491231002X", "roll_2025.csv", "2")
+        ]
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/r/manifest.json")).unwrap())
+            .unwrap();
+    let files = &manifest["datasets"][0]["files"];
+    assert_eq!(
+        (files[0]["encoding"].as_str(), files[1]["encoding"].as_str()),
+        (Some("GB18030"), Some("UTF-8 BOM"))
+    );
+    assert_eq!(manifest["datasets"][0]["rows_read"], 3);
+}
