@@ -191,9 +191,7 @@ fn params_from_the_command_line_override_the_rule_default() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // The couple sharing an account is flagged once the threshold is 2.
     assert_eq!(leads(&dir.path().join("out/r")).len(), 2);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("out/r/manifest.json")).unwrap())
-            .unwrap();
+    let manifest: serde_json::Value = manifest_of(&dir.path().join("out/r"));
     assert_eq!(manifest["rules"][0]["params"]["min_people"], "2");
     let out = crosscheck(&[
         "run",

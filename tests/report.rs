@@ -34,10 +34,7 @@ fn the_report_is_self_contained_and_complete() {
             assert!(!lower.contains(needle), "the report contains {needle}");
         }
         assert!(html.starts_with("<!DOCTYPE html>"));
-        let manifest: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(dir.path().join("out/zh/manifest.json")).unwrap(),
-        )
-        .unwrap();
+        let manifest: serde_json::Value = manifest_of(&dir.path().join("out/zh"));
         for r in manifest["rules"].as_array().unwrap() {
             let id = r["id"].as_str().unwrap();
             // The bar chart row: the rule id, then its lead count.

@@ -106,9 +106,7 @@ fn run_with_one_broken_rule_runs_the_others_and_exits_2() {
         "r",
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("out/r/manifest.json")).unwrap())
-            .unwrap();
+    let manifest: serde_json::Value = manifest_of(&dir.path().join("out/r"));
     let ran: Vec<&str> = manifest["rules"]
         .as_array()
         .unwrap()
@@ -157,9 +155,7 @@ fn a_dataset_that_cannot_be_loaded_fails_its_rules_only() {
         err.contains("no file matches `vehicle_register.csv`"),
         "{err}"
     );
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("out/r/manifest.json")).unwrap())
-            .unwrap();
+    let manifest: serde_json::Value = manifest_of(&dir.path().join("out/r"));
     assert_eq!(manifest["totals"]["rules_failed"], 1);
     assert_eq!(manifest["totals"]["rules_ok"], 13);
 }
@@ -204,8 +200,7 @@ fn a_csv_with_a_ragged_row_and_a_bad_amount_loads_the_rest() {
     );
     assert!(rejected[1][3].contains("row has 2 fields, the header has 3"));
     assert!(rejected[2][3].contains("月养老金 (amount): '待核定' is not a number"));
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = manifest_of(&run);
     let d = &manifest["datasets"][0];
     assert_eq!(
         (
@@ -314,9 +309,7 @@ fn a_glob_of_yearly_files_with_drifting_headers_and_encodings_loads_as_one_datas
             ("11010519491231002X", "roll_2025.csv", "2")
         ]
     );
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("out/r/manifest.json")).unwrap())
-            .unwrap();
+    let manifest: serde_json::Value = manifest_of(&dir.path().join("out/r"));
     let files = &manifest["datasets"][0]["files"];
     assert_eq!(
         (files[0]["encoding"].as_str(), files[1]["encoding"].as_str()),

@@ -156,8 +156,7 @@ fn rejected_rows_are_listed_with_reasons_and_the_accounting_adds_up() {
         vec![std::ffi::OsString::from("pension_enrolment.csv")]
     );
 
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = manifest_of(&run);
     for d in manifest["datasets"].as_array().unwrap() {
         let name = d["name"].as_str().unwrap();
         let (read, loaded, rej) = (

@@ -411,6 +411,47 @@ impl Ctx<'_> {
     }
 }
 
+/// The two sides of a pair kind (match, reconcile, time_window): each source's plan, its
+/// columns and its name.
+pub struct Sides {
+    pub left: Plan,
+    pub right: Plan,
+    pub lcols: Schema,
+    pub rcols: Schema,
+    pub lname: String,
+    pub rname: String,
+}
+
+impl Sides {
+    /// Compiles both sources (reporting problems on each).
+    pub fn of(ctx: &mut Ctx, left: &SourceSpec, right: &SourceSpec) -> Option<Sides> {
+        let l = ctx.sources(std::slice::from_ref(left));
+        let r = ctx.sources(std::slice::from_ref(right));
+        let ((mut lp, lcols, lname), (mut rp, rcols, rname)) = (l?, r?);
+        Some(Sides {
+            left: lp.remove(0).0,
+            right: rp.remove(0).0,
+            lcols,
+            rcols,
+            lname,
+            rname,
+        })
+    }
+
+    /// The scope of `l.` / `r.` expressions, plus unqualified `extra` columns.
+    pub fn scope<'s>(&'s self, ctx: &Ctx, extra: Schema) -> Scope<'s> {
+        Scope {
+            columns: extra,
+            left: Some(&self.lcols),
+            right: Some(&self.rcols),
+            left_name: &self.lname,
+            right_name: &self.rname,
+            params: ctx.params.clone(),
+            allow_aggregates: false,
+        }
+    }
+}
+
 /// `l.a = r.b AND …` → equi-join key pairs (left, right).
 pub fn equi_keys(ctx: &mut Ctx, on: &Spanned<String>, pair: &Scope) -> Option<Vec<(Expr, Expr)>> {
     fn side(e: &Expr) -> Option<char> {

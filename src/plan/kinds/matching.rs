@@ -17,25 +17,14 @@
 //! NULL keys (invalid IDs) never match, and `not_exists` skips left rows whose key is NULL:
 //! they cannot be checked and are reported as data-quality findings.
 
-use super::super::compile::{Ctx, equi_keys, key_of, lead_projection};
+use super::super::compile::{Ctx, Sides, equi_keys, key_of, lead_projection};
 use super::super::expr::{AggFunc, BinOp, Expr, Func, Lit, Scope};
 use super::super::{JoinKind, Plan};
 use crate::job::rule::{EvidenceSpec, MatchMode, MatchSpec};
 
 pub fn plan(ctx: &mut Ctx, spec: &MatchSpec, evidence: &[EvidenceSpec]) -> Option<Plan> {
-    let left = ctx.sources(std::slice::from_ref(&spec.left));
-    let right = ctx.sources(std::slice::from_ref(&spec.right));
-    let ((mut lp, lcols, lname), (mut rp, rcols, rname)) = (left?, right?);
-    let (lplan, rplan) = (lp.remove(0).0, rp.remove(0).0);
-    let pair = Scope {
-        columns: Vec::new(),
-        left: Some(&lcols),
-        right: Some(&rcols),
-        left_name: &lname,
-        right_name: &rname,
-        params: ctx.params.clone(),
-        allow_aggregates: false,
-    };
+    let sides = Sides::of(ctx, &spec.left, &spec.right)?;
+    let pair = sides.scope(ctx, Vec::new());
     let on = equi_keys(ctx, &spec.on, &pair);
     let condition = match &spec.condition {
         Some(c) => Some(ctx.condition(c, &pair)?),
@@ -67,11 +56,11 @@ pub fn plan(ctx: &mut Ctx, spec: &MatchSpec, evidence: &[EvidenceSpec]) -> Optio
     }
 
     let l = Plan::Prefix {
-        input: Box::new(lplan),
+        input: Box::new(sides.left.clone()),
         prefix: "l.".into(),
     };
     let r = Plan::Prefix {
-        input: Box::new(rplan),
+        input: Box::new(sides.right.clone()),
         prefix: "r.".into(),
     };
     let rid = || Expr::Col("l.__rid".into());

@@ -24,8 +24,8 @@
 //! Limits: NULL keys never match; a key that is NULL on one side counts as present on that
 //! side only.
 
-use super::super::compile::{Ctx, equi_keys, key_of, lead_projection, locate, prefixed};
-use super::super::expr::{AggFunc, BinOp, Expr, ExprError, Func, Lit, Scope};
+use super::super::compile::{Ctx, Sides, equi_keys, key_of, lead_projection, locate, prefixed};
+use super::super::expr::{AggFunc, BinOp, Expr, ExprError, Func, Lit};
 use super::super::{JoinKind, Plan};
 use crate::job::catalog::ValueType;
 use crate::job::rule::{Direction, EvidenceSpec, ReconcileSpec, Unmatched};
@@ -72,21 +72,12 @@ fn side_value(
 }
 
 pub fn plan(ctx: &mut Ctx, spec: &ReconcileSpec, evidence: &[EvidenceSpec]) -> Option<Plan> {
-    let left = ctx.sources(std::slice::from_ref(&spec.left));
-    let right = ctx.sources(std::slice::from_ref(&spec.right));
-    let ((mut lp, lcols, lname), (mut rp, rcols, rname)) = (left?, right?);
-    let pair = Scope {
-        columns: Vec::new(),
-        left: Some(&lcols),
-        right: Some(&rcols),
-        left_name: &lname,
-        right_name: &rname,
-        params: ctx.params.clone(),
-        allow_aggregates: false,
-    };
+    let sides = Sides::of(ctx, &spec.left, &spec.right)?;
+    let (lcols, rcols, lname, rname) = (&sides.lcols, &sides.rcols, &sides.lname, &sides.rname);
+    let pair = sides.scope(ctx, Vec::new());
     let on = equi_keys(ctx, &spec.on, &pair);
-    let lv = side_value(ctx, &spec.left_value, &lcols, &lname);
-    let rv = side_value(ctx, &spec.right_value, &rcols, &rname);
+    let lv = side_value(ctx, &spec.left_value, lcols, lname);
+    let rv = side_value(ctx, &spec.right_value, rcols, rname);
     let (on, lv, rv) = (on?, lv?, rv?);
 
     // Key columns are named after the left expressions (`depot`, `bin`), for evidence.
@@ -119,7 +110,7 @@ pub fn plan(ctx: &mut Ctx, spec: &ReconcileSpec, evidence: &[EvidenceSpec]) -> O
     ] {
         ev_cols.push((n.into(), t));
     }
-    let ev_scope = ctx.scope(ev_cols, &lname);
+    let ev_scope = ctx.scope(ev_cols, lname);
     let evidence = ctx.evidence(evidence, &ev_scope)?;
 
     let ks: Vec<String> = (0..on.len()).map(|i| format!("__k{i}")).collect();
@@ -146,7 +137,7 @@ pub fn plan(ctx: &mut Ctx, spec: &ReconcileSpec, evidence: &[EvidenceSpec]) -> O
         }
     };
     let lagg = side(
-        lp.remove(0).0,
+        sides.left.clone(),
         "l.",
         on.iter().map(|(l, _)| l).collect(),
         &lv,
@@ -154,7 +145,7 @@ pub fn plan(ctx: &mut Ctx, spec: &ReconcileSpec, evidence: &[EvidenceSpec]) -> O
         ["__dataset", "__file", "__sheet", "__row"],
     );
     let ragg = side(
-        rp.remove(0).0,
+        sides.right.clone(),
         "r.",
         on.iter().map(|(_, r)| r).collect(),
         &rv,

@@ -20,8 +20,8 @@
 //! Limits: the guard counts, before joining, the pairs each key would form; a key above
 //! `max_pairs` stops the rule with an error naming the key rather than exhausting memory.
 
-use super::super::compile::{Ctx, equi_keys, key_of, lead_projection, locate};
-use super::super::expr::{BinOp, Expr, ExprError, Func, Lit, Scope};
+use super::super::compile::{Ctx, Sides, equi_keys, key_of, lead_projection, locate};
+use super::super::expr::{BinOp, Expr, ExprError, Func, Lit};
 use super::super::{JoinKind, Plan};
 use crate::job::catalog::ValueType;
 use crate::job::rule::{EvidenceSpec, Order, TimeWindowSpec};
@@ -31,20 +31,8 @@ fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
 }
 
 pub fn plan(ctx: &mut Ctx, spec: &TimeWindowSpec, evidence: &[EvidenceSpec]) -> Option<Plan> {
-    let left = ctx.sources(std::slice::from_ref(&spec.left));
-    let right = ctx.sources(std::slice::from_ref(
-        spec.right.as_ref().unwrap_or(&spec.left),
-    ));
-    let ((mut lp, lcols, lname), (mut rp, rcols, rname)) = (left?, right?);
-    let pair = Scope {
-        columns: vec![("gap_hours".into(), ValueType::Float)],
-        left: Some(&lcols),
-        right: Some(&rcols),
-        left_name: &lname,
-        right_name: &rname,
-        params: ctx.params.clone(),
-        allow_aggregates: false,
-    };
+    let sides = Sides::of(ctx, &spec.left, spec.right.as_ref().unwrap_or(&spec.left))?;
+    let pair = sides.scope(ctx, vec![("gap_hours".into(), ValueType::Float)]);
     let on = equi_keys(ctx, &spec.on, &pair);
     let time = |t: &serde_saphyr::Spanned<String>, ctx: &mut Ctx| -> Option<Expr> {
         let (e, ty) = ctx.expr(t, &pair)?;
@@ -112,11 +100,11 @@ pub fn plan(ctx: &mut Ctx, spec: &TimeWindowSpec, evidence: &[EvidenceSpec]) -> 
     }
     let join = Plan::Join {
         left: Box::new(Plan::Prefix {
-            input: Box::new(lp.remove(0).0),
+            input: Box::new(sides.left.clone()),
             prefix: "l.".into(),
         }),
         right: Box::new(Plan::Prefix {
-            input: Box::new(rp.remove(0).0),
+            input: Box::new(sides.right.clone()),
             prefix: "r.".into(),
         }),
         kind: JoinKind::Inner,
