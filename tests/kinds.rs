@@ -249,3 +249,35 @@ fn rules_are_selected_by_folder_and_by_tag() {
         ["subsidy_area_above_contract"]
     );
 }
+
+#[test]
+fn a_disabled_rule_does_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let disabled = SQL_RULE.replace("severity: low\n", "severity: low\nenabled: false\n");
+    let job = job_with_rules(
+        dir.path(),
+        &[
+            ("big.yaml", disabled.as_str()),
+            (
+                "every_pair.yaml",
+                &EVERY_TICKET_PAIR.replace("max_pairs: 50", "max_pairs: 100000"),
+            ),
+        ],
+    );
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "r",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ran: Vec<String> = manifest_of(&dir.path().join("out/r"))["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ran, ["every_pair"]);
+}
