@@ -105,6 +105,10 @@ pub struct RunArgs {
     /// Run only rules carrying one of these tags.
     #[arg(long, value_delimiter = ',')]
     pub tags: Vec<String>,
+    /// Inspectors' dispositions from the previous round: its anomalies.xlsx with the status
+    /// column filled in, or a CSV with lead_id, status, note.
+    #[arg(long)]
+    pub dispositions: Option<PathBuf>,
     /// The language of report.html.
     #[arg(long, value_enum, default_value = "zh")]
     pub lang: LangArg,
@@ -435,7 +439,15 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         quiet,
         bar: std::sync::Mutex::new(None),
     };
+    // Read before any data: a bad dispositions file is an error, not a half-applied run.
+    let dispositions = match &args.dispositions {
+        Some(p) => Some(crate::ingest::dispositions::read_dispositions(p)?),
+        None => None,
+    };
     let mut result = engine::run(&job, &rules, &reporter);
+    if let Some(d) = &dispositions {
+        engine::apply_dispositions(&mut result, d);
+    }
     if args.mask {
         crate::output::mask::apply(&mut result);
     }

@@ -123,9 +123,10 @@ fn the_workbook_holds_per_rule_exactly_the_leads_of_the_parquet_file() {
     assert!(matches!(row1[at("发放金额 / Amount")], Data::Float(_)));
     assert!(header.ends_with(&[
         "说明 Message".to_string(),
+        "证据指纹 Evidence hash".to_string(),
         "核查状态 Status".to_string(),
         "核查说明 Note".to_string()
-    ]));
+    ]);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 pub mod fixtures;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
@@ -52,6 +52,58 @@ pub struct LeadRow {
     /// Evidence values by label, in the rule's order.
     pub evidence: IndexMap<String, Option<String>>,
     pub message: Option<String>,
+    /// A fingerprint of all the evidence of this lead (every row): a lead cleared as a false
+    /// positive is raised again only when this changes.
+    pub evidence_hash: String,
+    /// The inspectors' status carried forward from a dispositions file, and their note.
+    pub disposition: Option<Disposition>,
+    pub disposition_note: Option<String>,
+}
+
+/// What inspectors recorded for a lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Disposition {
+    Confirmed,
+    Rectified,
+    Explained,
+    FalsePositive,
+}
+
+impl Disposition {
+    pub const ALL: [Disposition; 4] = [
+        Disposition::Confirmed,
+        Disposition::Rectified,
+        Disposition::Explained,
+        Disposition::FalsePositive,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Confirmed => "confirmed",
+            Disposition::Rectified => "rectified",
+            Disposition::Explained => "explained",
+            Disposition::FalsePositive => "false_positive",
+        }
+    }
+
+    /// How the workbook shows it: Chinese first.
+    pub fn label(self) -> &'static str {
+        match self {
+            Disposition::Confirmed => "属实 confirmed",
+            Disposition::Rectified => "已整改 rectified",
+            Disposition::Explained => "已说明 explained",
+            Disposition::FalsePositive => "误报 false_positive",
+        }
+    }
+
+    /// Reads what an inspector typed: English code or Chinese word, any case.
+    pub fn parse(s: &str) -> Option<Disposition> {
+        let t = s.trim().to_lowercase().replace([' ', '-'], "_");
+        Disposition::ALL.into_iter().find(|d| {
+            let label = d.label().to_lowercase().replace(' ', "_");
+            t == d.as_str() || t == label || label.split('_').next() == Some(t.as_str())
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +118,10 @@ pub struct RuleOutcome {
     pub status: RuleStatus,
     pub rows: Vec<LeadRow>,
     pub elapsed_ms: u128,
+    /// Leads of this run carrying each disposition (suppressed false positives included).
+    pub dispositions: BTreeMap<Disposition, usize>,
+    /// Leads cleared as false positives whose evidence has not changed: not raised again.
+    pub suppressed: usize,
 }
 
 impl RuleOutcome {
@@ -85,6 +141,8 @@ pub struct DatasetOutcome {
 }
 
 pub struct RunResult {
+    /// When the run started (RFC 3339, local time).
+    pub started_at: String,
     pub datasets: Vec<DatasetOutcome>,
     pub outcomes: Vec<RuleOutcome>,
     pub load_ms: u128,
@@ -98,6 +156,47 @@ impl RunResult {
             .filter(|o| matches!(o.status, RuleStatus::Failed(_)))
             .count()
     }
+}
+
+/// Carries inspectors' dispositions into this run: each lead gets its status and note; a lead
+/// cleared as a false positive is dropped unless its evidence changed since (a record without
+/// a fingerprint clears the lead whatever its evidence).
+pub fn apply_dispositions(
+    result: &mut RunResult,
+    records: &BTreeMap<String, crate::ingest::dispositions::DispositionRecord>,
+) {
+    for o in &mut result.outcomes {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut suppressed = std::collections::BTreeSet::new();
+        for r in &mut o.rows {
+            let Some(d) = records.get(&r.lead_id) else {
+                continue;
+            };
+            if seen.insert(r.lead_id.clone()) {
+                *o.dispositions.entry(d.status).or_default() += 1;
+            }
+            let unchanged = d
+                .evidence_hash
+                .as_ref()
+                .is_none_or(|h| *h == r.evidence_hash);
+            if d.status == Disposition::FalsePositive && unchanged {
+                suppressed.insert(r.lead_id.clone());
+            }
+            r.disposition = Some(d.status);
+            r.disposition_note = d.note.clone();
+        }
+        o.rows.retain(|r| !suppressed.contains(&r.lead_id));
+        o.suppressed = suppressed.len();
+    }
+}
+
+/// The share of inspected leads found true (confirmed or rectified) among those found true or
+/// false: the rule's precision in the field.
+pub fn precision(dispositions: &BTreeMap<Disposition, usize>) -> Option<f64> {
+    let count = |d: Disposition| *dispositions.get(&d).unwrap_or(&0);
+    let right = count(Disposition::Confirmed) + count(Disposition::Rectified);
+    let wrong = count(Disposition::FalsePositive);
+    (right + wrong > 0).then(|| right as f64 / (right + wrong) as f64)
 }
 
 /// A lead's ID: the same rule and key give the same ID in every round.
@@ -128,6 +227,7 @@ pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunRes
     needed.sort();
     needed.dedup();
 
+    let started_at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
     let t0 = Instant::now();
     reporter.start(Phase::Loading, needed.len() as u64);
     let loaded: Vec<(String, Result<ingest::LoadedDataset, String>)> = needed
@@ -207,12 +307,15 @@ pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunRes
                 status,
                 rows,
                 elapsed_ms: start.elapsed().as_millis(),
+                dispositions: BTreeMap::new(),
+                suppressed: 0,
             }
         })
         .collect();
     reporter.finish(Phase::Rules);
     outcomes.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
     RunResult {
+        started_at,
         datasets,
         outcomes,
         load_ms,
@@ -275,6 +378,9 @@ pub fn run_rule(
             lead_id: lead_id(&rule.id, &key),
             severity: rule.severity,
             message: rule.message.as_ref().map(|m| fill_message(m, &ev)),
+            evidence_hash: String::new(),
+            disposition: None,
+            disposition_note: None,
             key,
             dataset: datasets[i].clone().unwrap_or_default(),
             file: files[i].clone().unwrap_or_default(),
@@ -305,5 +411,33 @@ pub fn run_rule(
             ))
     });
     out.dedup();
+    // One fingerprint per lead over all its rows' evidence (rows are sorted, so it is stable).
+    let mut start = 0;
+    while start < out.len() {
+        let end = start
+            + out[start..]
+                .iter()
+                .take_while(|r| r.key == out[start].key)
+                .count();
+        let mut h = Sha256::new();
+        for r in &out[start..end] {
+            h.update(
+                serde_json::to_string(&r.evidence)
+                    .expect("strings serialise")
+                    .as_bytes(),
+            );
+            h.update([0x1e]);
+        }
+        let hash: String = h
+            .finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        for r in &mut out[start..end] {
+            r.evidence_hash = hash.clone();
+        }
+        start = end;
+    }
     Ok(out)
 }

@@ -2,6 +2,7 @@
 //! normalise every cell by its semantic type, keep provenance, and reject (never drop) rows
 //! that cannot be loaded. Rows read = rows loaded + rows rejected, per dataset.
 
+pub mod dispositions;
 pub mod id_card;
 pub mod normalize;
 pub mod read;

@@ -174,6 +174,18 @@ pub fn leads_frame(result: &RunResult) -> PolarsResult<DataFrame> {
             "evidence".into(),
             s(&|r, _| Some(evidence_json(&r.evidence))),
         ),
+        Column::new(
+            "evidence_hash".into(),
+            s(&|r, _| Some(r.evidence_hash.clone())),
+        ),
+        Column::new(
+            "disposition".into(),
+            s(&|r, _| r.disposition.map(|d| d.as_str().to_string())),
+        ),
+        Column::new(
+            "disposition_note".into(),
+            s(&|r, _| r.disposition_note.clone()),
+        ),
     ])
 }
 
@@ -292,6 +304,9 @@ pub fn manifest(
             "leads": o.lead_count(),
             "rows": o.rows.len(),
             "elapsed_ms": o.elapsed_ms,
+            "dispositions": o.dispositions.iter().map(|(d, n)| (d.as_str().to_string(), *n)).collect::<indexmap::IndexMap<String, usize>>(),
+            "suppressed_false_positives": o.suppressed,
+            "precision": crate::engine::precision(&o.dispositions),
         }));
     }
     let datasets: Vec<serde_json::Value> = result
@@ -305,6 +320,8 @@ pub fn manifest(
     Ok(json!({
         "engine": { "name": "crosscheck", "version": env!("CARGO_PKG_VERSION"), "polars": "0.55.2" },
         "run_id": run_id,
+        // Orders the runs of an output folder for `diff` (reappeared leads).
+        "started_at": result.started_at,
         "job": { "name": job.name, "path": job.path.to_string_lossy(), "sha256": hash(&job.path)? },
         "catalog": { "path": job.catalog.path.to_string_lossy(), "sha256": hash(&job.catalog.path)? },
         "datasets": datasets,

@@ -49,6 +49,8 @@ fn t(lang: Lang, key: &str) -> &'static str {
         "inputs" => ("输入文件", "Input files"),
         "rule_files" => ("规则文件", "Rule files"),
         "none" => ("无", "none"),
+        "outcomes" => ("核查结果（精确率）", "Field outcomes (precision)"),
+        "cleared" => ("不再提示的误报", "cleared false positives"),
         "other" => ("其他", "other"),
         _ => ("", ""),
     };
@@ -270,12 +272,13 @@ code{{font-size:12px;word-break:break-all}}
     // Rules.
     let _ = write!(
         h,
-        "<h2>{}</h2><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        "<h2>{}</h2><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         t(lang, "rule_details"),
         t(lang, "rules"),
         t(lang, "severity"),
         t(lang, "leads"),
         t(lang, "params"),
+        t(lang, "outcomes"),
         t(lang, "status"),
     );
     for o in &result.outcomes {
@@ -289,9 +292,25 @@ code{{font-size:12px;word-break:break-all}}
             RuleStatus::Ok => "ok".to_string(),
             RuleStatus::Failed(e) => format!("failed: {}", esc(e)),
         };
+        let mut outcomes: Vec<String> = o
+            .dispositions
+            .iter()
+            .map(|(d, n)| format!("{} {n}", esc(d.label())))
+            .collect();
+        if o.suppressed > 0 {
+            outcomes.push(format!("{} {}", t(lang, "cleared"), o.suppressed));
+        }
+        if let Some(p) = crate::engine::precision(&o.dispositions) {
+            outcomes.push(format!("{:.0}%", p * 100.0));
+        }
+        let outcomes = if outcomes.is_empty() {
+            t(lang, "none").to_string()
+        } else {
+            outcomes.join("<br>")
+        };
         let _ = write!(
             h,
-            r#"<tr><td><b>{}</b><br><code>{}</code><pre>{}</pre></td><td><span class="sev" style="background:{}">{}</span></td><td class="n">{}</td><td>{}</td><td>{}</td></tr>"#,
+            r#"<tr><td><b>{}</b><br><code>{}</code><pre>{}</pre></td><td><span class="sev" style="background:{}">{}</span></td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
             esc(&o.rule.title),
             esc(&o.rule.id),
             esc(o.rule.description.trim()),
@@ -303,6 +322,7 @@ code{{font-size:12px;word-break:break-all}}
             } else {
                 params.join("<br>")
             },
+            outcomes,
             status,
         );
     }

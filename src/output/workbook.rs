@@ -24,7 +24,12 @@ pub const LEAD_HEADERS: [&str; 6] = [
     "关联记录 Partner",
 ];
 /// Columns every rule sheet ends with; inspectors fill in the last two.
-pub const TAIL_HEADERS: [&str; 3] = ["说明 Message", "核查状态 Status", "核查说明 Note"];
+pub const TAIL_HEADERS: [&str; 4] = [
+    "说明 Message",
+    "证据指纹 Evidence hash",
+    "核查状态 Status",
+    "核查说明 Note",
+];
 
 /// Display width of text: CJK characters take two columns.
 fn width(s: &str) -> usize {
@@ -202,9 +207,16 @@ pub fn workbook_bytes(result: &RunResult, max_rows: usize) -> Result<Vec<u8>, Xl
                     widths.see(c, v);
                 }
                 let c = LEAD_HEADERS.len() + o.rule.evidence_labels.len();
-                let msg = r.message.as_deref().unwrap_or("");
-                ws.write_string(row, c as u16, msg)?;
-                widths.see(c, msg);
+                let tail = [
+                    r.message.as_deref().unwrap_or(""),
+                    r.evidence_hash.as_str(),
+                    r.disposition.map(|d| d.label()).unwrap_or(""),
+                    r.disposition_note.as_deref().unwrap_or(""),
+                ];
+                for (j, text) in tail.iter().enumerate() {
+                    ws.write_string(row, (c + j) as u16, *text)?;
+                    widths.see(c + j, text);
+                }
             }
             ws.autofilter(0, 0, rows.len() as u32, (headers.len() - 1) as u16)?;
             widths.apply(&mut ws)?;
@@ -225,6 +237,9 @@ pub fn workbook_bytes(result: &RunResult, max_rows: usize) -> Result<Vec<u8>, Xl
         "数据集 Datasets",
         "状态 Status",
         "工作表 Sheets",
+        "核查结果 Dispositions",
+        "不再提示的误报 Cleared false positives",
+        "精确率 Precision",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -258,13 +273,23 @@ pub fn workbook_bytes(result: &RunResult, max_rows: usize) -> Result<Vec<u8>, Xl
         }
         summary.write_number(row, 3, o.lead_count() as f64)?;
         summary.write_number(row, 4, o.rows.len() as f64)?;
+        let outcomes: Vec<String> = o
+            .dispositions
+            .iter()
+            .map(|(d, n)| format!("{} {n}", d.label()))
+            .collect();
         for (c, t) in [
             (5, o.rule.datasets.join(", ")),
             (6, status),
             (7, sheets_text),
+            (8, outcomes.join(", ")),
         ] {
             summary.write_string(row, c as u16, &t)?;
             widths.see(c as usize, &t);
+        }
+        summary.write_number(row, 9, o.suppressed as f64)?;
+        if let Some(p) = crate::engine::precision(&o.dispositions) {
+            summary.write_number(row, 10, (p * 1000.0).round() / 1000.0)?;
         }
     }
     let last_rule_row = result.outcomes.len() as u32;

@@ -1,0 +1,155 @@
+//! Dispositions: what inspectors recorded per lead — the status column of a previous round's
+//! anomalies.xlsx, or a CSV with `lead_id`, `status`, `note` (and optionally `evidence_hash`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use calamine::{Data, Reader};
+
+use crate::engine::Disposition;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DispositionRecord {
+    pub status: Disposition,
+    pub note: Option<String>,
+    /// The lead's evidence fingerprint when the status was recorded, if the file has it.
+    pub evidence_hash: Option<String>,
+    /// Where it was recorded: file, sheet, row.
+    pub place: String,
+}
+
+/// Column positions found in a header row.
+struct Columns {
+    lead: usize,
+    status: usize,
+    note: Option<usize>,
+    hash: Option<usize>,
+}
+
+fn columns(headers: &[String]) -> Option<Columns> {
+    let find = |names: &[&str]| {
+        headers.iter().position(|h| {
+            let h = h.trim().to_lowercase();
+            names
+                .iter()
+                .any(|n| h == *n || h.ends_with(&format!(" {n}")))
+        })
+    };
+    Some(Columns {
+        lead: find(&["lead_id", "lead id"])?,
+        status: find(&["status", "disposition"])?,
+        note: find(&["note", "disposition_note"]),
+        hash: find(&["evidence_hash", "evidence hash"]),
+    })
+}
+
+/// Reads a dispositions file (xlsx or CSV). Rows without a status are skipped; an unknown
+/// status, or two different statuses for one lead, is an error naming the place.
+pub fn read_dispositions(path: &Path) -> Result<BTreeMap<String, DispositionRecord>> {
+    let mut tables: Vec<(Option<String>, Vec<Vec<String>>)> = Vec::new();
+    let is_xlsx = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    if is_xlsx {
+        let mut wb = calamine::open_workbook_auto(path).map_err(|e| Error::Input {
+            path: path.to_path_buf(),
+            message: format!("not a readable workbook: {e}"),
+        })?;
+        for name in wb.sheet_names() {
+            let range = wb.worksheet_range(&name).map_err(|e| Error::Input {
+                path: path.to_path_buf(),
+                message: format!("sheet `{name}`: {e}"),
+            })?;
+            let rows = range
+                .rows()
+                .map(|r| {
+                    r.iter()
+                        .map(|d| {
+                            if let Data::String(s) = d {
+                                s.clone()
+                            } else {
+                                d.to_string()
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            tables.push((Some(name), rows));
+        }
+    } else {
+        let bytes = fs_err::read(path)?;
+        let (text, _) = super::read::decode(path, &bytes, crate::job::catalog::Encoding::Auto)?;
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let rows = r
+            .records()
+            .map(|rec| rec.map(|rec| rec.iter().map(str::to_string).collect()))
+            .collect::<std::result::Result<Vec<Vec<String>>, _>>()
+            .map_err(|e| Error::Input {
+                path: path.to_path_buf(),
+                message: format!("unreadable CSV: {e}"),
+            })?;
+        tables.push((None, rows));
+    }
+    let mut out: BTreeMap<String, DispositionRecord> = BTreeMap::new();
+    let mut found_columns = false;
+    for (sheet, rows) in tables {
+        let Some(header) = rows.first() else { continue };
+        // The workbook's summary sheet has no lead IDs: only rule sheets are read.
+        let Some(cols) = columns(header) else {
+            continue;
+        };
+        found_columns = true;
+        for (i, row) in rows.iter().enumerate().skip(1) {
+            let cell = |c: usize| row.get(c).map(|s| s.trim()).filter(|s| !s.is_empty());
+            let (Some(lead), Some(status)) = (cell(cols.lead), cell(cols.status)) else {
+                continue;
+            };
+            let place = match &sheet {
+                Some(s) => format!("{}, sheet {s}, row {}", path.display(), i + 1),
+                None => format!("{}, row {}", path.display(), i + 1),
+            };
+            let status = Disposition::parse(status).ok_or_else(|| Error::Input {
+                path: path.to_path_buf(),
+                message: format!(
+                    "{place}: unknown status `{status}`; use one of 属实 confirmed, 已整改 rectified, 已说明 explained, 误报 false_positive (or leave it empty)"
+                ),
+            })?;
+            let record = DispositionRecord {
+                status,
+                note: cols.note.and_then(cell).map(str::to_string),
+                evidence_hash: cols.hash.and_then(cell).map(str::to_string),
+                place,
+            };
+            match out.get(lead) {
+                Some(prev) if prev.status != record.status => {
+                    return Err(Error::Input {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "lead {lead} has two statuses: {} at {} and {} at {}; keep one",
+                            prev.status.as_str(),
+                            prev.place,
+                            record.status.as_str(),
+                            record.place
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    out.insert(lead.to_string(), record);
+                }
+            }
+        }
+    }
+    if !found_columns {
+        return Err(Error::Input {
+            path: path.to_path_buf(),
+            message: "no sheet or header with a lead ID column and a status column (线索编号 Lead ID / 核查状态 Status, or lead_id / status)".into(),
+        });
+    }
+    Ok(out)
+}
