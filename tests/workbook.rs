@@ -126,7 +126,7 @@ fn the_workbook_holds_per_rule_exactly_the_leads_of_the_parquet_file() {
         "证据指纹 Evidence hash".to_string(),
         "核查状态 Status".to_string(),
         "核查说明 Note".to_string()
-    ]);
+    ]));
 }
 
 #[test]
