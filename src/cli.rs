@@ -64,6 +64,19 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Compare two runs: per rule, leads new, persisting, resolved and reappeared.
+    Diff {
+        /// The older run folder (out/<run-id>).
+        old: PathBuf,
+        /// The newer run folder.
+        new: PathBuf,
+        /// Where to write diff-<old>.xlsx and .parquet (default: the newer run folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// `json` prints the counts on stdout.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Write the sample city (datasets, catalog, ground truth) into a folder.
     Generate {
         #[arg(long, default_value = "sample_data")]
@@ -71,6 +84,10 @@ pub enum Command {
         /// Size multiplier: 1 is the committed sample city.
         #[arg(long, default_value_t = 1)]
         scale: u32,
+        /// The inspection round: 1 is the committed city; 2 and 3 are later extracts of the
+        /// same city with leads put right, new leads, and one lead back in round 3.
+        #[arg(long, default_value_t = 1)]
+        round: u32,
         #[arg(long, default_value_t = 20251231)]
         seed: u64,
     },
@@ -257,12 +274,41 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             );
             Ok(ExitStatus::Ran)
         }
-        Command::Generate { out, scale, seed } => {
-            let summary = crate::samplecity::generate(&out, scale, seed)?;
+        Command::Generate {
+            out,
+            scale,
+            seed,
+            round,
+        } => {
+            let summary = crate::samplecity::generate_round(&out, scale, seed, round)?;
             eprintln!("wrote the sample city to {} ({summary})", out.display());
             Ok(ExitStatus::Ran)
         }
         Command::Run(args) => run_job(args, cli.quiet),
+        Command::Diff {
+            old,
+            new,
+            out,
+            format,
+        } => {
+            let d = crate::diff::diff(&old, &new)?;
+            let (xlsx, _) = crate::diff::write(&d, out.as_deref().unwrap_or(&new))?;
+            eprintln!(
+                "{:<40} {:>5} {:>10} {:>8} {:>10} {:>20}",
+                "rule", "new", "persisting", "resolved", "reappeared", "rectified-persisting"
+            );
+            for (rule, c) in &d.counts {
+                eprintln!(
+                    "{rule:<40} {:>5} {:>10} {:>8} {:>10} {:>20}",
+                    c.new, c.persisting, c.resolved, c.reappeared, c.rectified_but_persisting
+                );
+            }
+            eprintln!("wrote {}", xlsx.display());
+            if format == Format::Json {
+                println!("{}", serde_json::to_string_pretty(&d.counts).expect("json"));
+            }
+            Ok(ExitStatus::Ran)
+        }
         Command::Test { paths, config } => test_rules(&paths, &config.config),
     }
 }

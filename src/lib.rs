@@ -3,6 +3,7 @@
 //! rule's leads are written with the evidence an inspection team needs.
 
 pub mod cli;
+pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod ingest;

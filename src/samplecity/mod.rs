@@ -68,11 +68,27 @@ fn money_text(rng: &mut Rng, v: f64) -> String {
 
 /// Writes the sample city into `out`; returns a one-line summary.
 pub fn generate(out: &Path, scale: u32, seed: u64) -> Result<String> {
+    generate_round(out, scale, seed, 1)
+}
+
+/// Writes round `round` of the sample city. Round 2 is the same city half a year later: two
+/// pensions paid after death stopped (their later payments reversed), one dibao recipient sold
+/// the car, two dibao recipients joined the public payroll and one more person enrolled twice.
+/// Round 3 is round 2 with the car bought back: that lead reappears.
+pub fn generate_round(out: &Path, scale: u32, seed: u64, round: u32) -> Result<String> {
+    if !(1..=3).contains(&round) {
+        return Err(crate::error::Error::Input {
+            path: out.to_path_buf(),
+            message: format!("round {round}: the sample city has rounds 1, 2 and 3"),
+        });
+    }
     fs_err::create_dir_all(out)?;
     let scale = scale.max(1) as usize;
     let mut rng = Rng::new(seed);
     let mut pool = Pool::new(&mut rng, 4000 * scale + 400);
     let mut truth = GroundTruth::default();
+    // Round 2 on: (person, death month) whose payments after the death month are reversed.
+    let mut reversed: Vec<(String, u32)> = Vec::new();
 
     let mut pension = Table::new(
         "pension_enrolment",
@@ -302,6 +318,12 @@ pub fn generate(out: &Path, scale: u32, seed: u64) -> Result<String> {
         );
         let death_month = 2 + rng.below(4) as u32; // March .. May 2025 (months 2..5)
         let paid_until = match kind {
+            // Put right from round 2 on: the payments after the death month are reversed.
+            0..=1 if round >= 2 => {
+                let until = (death_month + 1 + rng.below(2) as u32).min(6);
+                reversed.push((p.id.clone(), death_month));
+                until
+            }
             0..=4 => {
                 truth.lead("pension_paid_after_death", p.id.clone());
                 (death_month + 1 + rng.below(2) as u32).min(6)
@@ -687,17 +709,27 @@ pub fn generate(out: &Path, scale: u32, seed: u64) -> Result<String> {
         }
         truth.lead("dibao_multiple_properties", p.id.clone());
     }
-    for kind in ["小型轿车", "小型普通客车", "小型轿车"] {
+    for (i, kind) in ["小型轿车", "小型普通客车", "小型轿车"]
+        .into_iter()
+        .enumerate()
+    {
         let p = pool.next();
         household(&mut dibao, &p, Cell::text(&p.id), &mut rng);
+        // Sold in round 2 (the row goes to a scratch table so the rest of the city is the
+        // same), bought back in round 3.
+        let sold = i == 0 && round == 2;
+        let mut scratch = Table::new("sold", &[]);
+        let target = if sold { &mut scratch } else { &mut vehicles };
         car(
-            &mut vehicles,
+            target,
             &p,
             kind,
             80_000.0 + rng.below(200_000) as f64,
             &mut rng,
         );
-        truth.lead("dibao_owns_car", p.id.clone());
+        if !sold {
+            truth.lead("dibao_owns_car", p.id.clone());
+        }
     }
     for _ in 0..3 {
         let p = pool.next();
@@ -805,6 +837,53 @@ pub fn generate(out: &Path, scale: u32, seed: u64) -> Result<String> {
     }
 
     let g = grain::generate(&mut rng, &mut pool, scale, &mut truth);
+
+    // Later rounds: what changed, after everything else so that the rest of the city is the
+    // same row for row.
+    payments.retain(|row| {
+        let id = match &row[0] {
+            Cell::Text(t) => crate::ingest::id_card::normalize_id_card(t)
+                .valid
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let month = match &row[2] {
+            Cell::Text(t) => t[4..].parse::<u32>().unwrap_or(0),
+            _ => 0,
+        };
+        !reversed
+            .iter()
+            .any(|(r, death_month)| *r == id && month > *death_month)
+    });
+    if round >= 2 {
+        let mut later = Rng::new(seed ^ 0x2026);
+        for _ in 0..2 {
+            let p = pool.next();
+            household(&mut dibao, &p, Cell::text(&p.id), &mut later);
+            salary(&mut payroll, &p, &mut later);
+            truth.lead("dibao_on_public_payroll", p.id.clone());
+        }
+        let p = pool.next_retiree();
+        enrol(
+            &mut pension,
+            &p,
+            p.id.clone(),
+            PENSION_SCHEMES[0],
+            "正常领取",
+            Some(1900.0),
+            &mut later,
+        );
+        enrol(
+            &mut pension,
+            &p,
+            people::fullwidth(&p.id),
+            PENSION_SCHEMES[1],
+            "参保缴费",
+            Some(950.0),
+            &mut later,
+        );
+        truth.lead("pension_duplicate_active", p.id.clone());
+    }
 
     for keys in truth.leads.values_mut() {
         keys.sort();

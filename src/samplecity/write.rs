@@ -48,6 +48,9 @@ impl Table {
     pub fn len(&self) -> usize {
         self.rows.len()
     }
+    pub fn retain(&mut self, keep: impl FnMut(&Vec<Cell>) -> bool) {
+        self.rows.retain(keep);
+    }
     pub fn last_mut(&mut self) -> &mut Vec<Cell> {
         self.rows.last_mut().expect("a row was pushed")
     }

@@ -1,0 +1,185 @@
+//! Look-back: compares the leads of two runs, per rule — new, persisting, resolved, and
+//! reappeared (absent from the older run but seen in an earlier run of the same output
+//! folder). Persisting leads reported as rectified come first: inspectors must see them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::output::{StoredLead, read_leads};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    New,
+    Persisting,
+    Resolved,
+    Reappeared,
+}
+
+impl Change {
+    pub fn label(self) -> &'static str {
+        match self {
+            Change::New => "新增 new",
+            Change::Persisting => "仍存在 persisting",
+            Change::Resolved => "已消除 resolved",
+            Change::Reappeared => "再次出现 reappeared",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffRow {
+    pub rule_id: String,
+    pub rule_title: String,
+    pub lead_id: String,
+    pub key: String,
+    pub change: Change,
+    /// The status inspectors gave (from the newer run; from the older for resolved leads).
+    pub disposition: Option<String>,
+    /// Persisting although reported as rectified.
+    pub attention: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RuleCounts {
+    pub new: usize,
+    pub persisting: usize,
+    pub resolved: usize,
+    pub reappeared: usize,
+    pub rectified_but_persisting: usize,
+}
+
+pub struct Diff {
+    pub old_run: String,
+    pub new_run: String,
+    pub rows: Vec<DiffRow>,
+    pub counts: BTreeMap<String, RuleCounts>,
+}
+
+fn started_at(run: &Path) -> Result<String> {
+    let path = run.join("manifest.json");
+    let text = fs_err::read_to_string(&path)?;
+    let m: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Input {
+        path: path.clone(),
+        message: format!("not a manifest: {e}"),
+    })?;
+    m["started_at"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| Error::Input {
+            path,
+            message: "no `started_at`: written by an older crosscheck".into(),
+        })
+}
+
+/// Lead IDs of the runs in `old`'s output folder that started before it.
+fn earlier_leads(old: &Path) -> Result<BTreeSet<String>> {
+    let before = started_at(old)?;
+    let mut out = BTreeSet::new();
+    let Some(parent) = old.parent() else {
+        return Ok(out);
+    };
+    let old_canon = fs_err::canonicalize(old)?;
+    for entry in fs_err::read_dir(parent)? {
+        let dir = entry?.path();
+        if !dir.join("manifest.json").is_file() || fs_err::canonicalize(&dir)? == old_canon {
+            continue;
+        }
+        if started_at(&dir).is_ok_and(|s| s < before) {
+            out.extend(read_leads(&dir)?.into_iter().map(|l| l.lead_id));
+        }
+    }
+    Ok(out)
+}
+
+/// Compares two run folders.
+pub fn diff(old: &Path, new: &Path) -> Result<Diff> {
+    let old_leads = read_leads(old)?;
+    let new_leads = read_leads(new)?;
+    let history = earlier_leads(old)?;
+    let old_ids: BTreeMap<&str, &StoredLead> =
+        old_leads.iter().map(|l| (l.lead_id.as_str(), l)).collect();
+    let new_ids: BTreeSet<&str> = new_leads.iter().map(|l| l.lead_id.as_str()).collect();
+    let mut rows = Vec::new();
+    for l in &new_leads {
+        let change = if old_ids.contains_key(l.lead_id.as_str()) {
+            Change::Persisting
+        } else if history.contains(&l.lead_id) {
+            Change::Reappeared
+        } else {
+            Change::New
+        };
+        // A status recorded in the older round and carried into the newer one.
+        let disposition = l.disposition.clone().or_else(|| {
+            old_ids
+                .get(l.lead_id.as_str())
+                .and_then(|o| o.disposition.clone())
+        });
+        let attention = change == Change::Persisting && disposition.as_deref() == Some("rectified");
+        rows.push(DiffRow {
+            rule_id: l.rule_id.clone(),
+            rule_title: l.rule_title.clone(),
+            lead_id: l.lead_id.clone(),
+            key: l.key.clone(),
+            change,
+            disposition,
+            attention,
+        });
+    }
+    for l in old_leads
+        .iter()
+        .filter(|l| !new_ids.contains(l.lead_id.as_str()))
+    {
+        rows.push(DiffRow {
+            rule_id: l.rule_id.clone(),
+            rule_title: l.rule_title.clone(),
+            lead_id: l.lead_id.clone(),
+            key: l.key.clone(),
+            change: Change::Resolved,
+            disposition: l.disposition.clone(),
+            attention: false,
+        });
+    }
+    rows.sort_by(|a, b| {
+        (!a.attention, &a.rule_id, a.change, &a.key).cmp(&(
+            !b.attention,
+            &b.rule_id,
+            b.change,
+            &b.key,
+        ))
+    });
+    let mut counts: BTreeMap<String, RuleCounts> = BTreeMap::new();
+    for r in &rows {
+        let c = counts.entry(r.rule_id.clone()).or_default();
+        match r.change {
+            Change::New => c.new += 1,
+            Change::Persisting => c.persisting += 1,
+            Change::Resolved => c.resolved += 1,
+            Change::Reappeared => c.reappeared += 1,
+        }
+        c.rectified_but_persisting += usize::from(r.attention);
+    }
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+    };
+    Ok(Diff {
+        old_run: name(old),
+        new_run: name(new),
+        rows,
+        counts,
+    })
+}
+
+/// Writes `diff-<old>.xlsx` and `diff-<old>.parquet` into `out`; returns their paths.
+pub fn write(diff: &Diff, out: &Path) -> Result<(PathBuf, PathBuf)> {
+    let base = format!("diff-{}", diff.old_run);
+    let xlsx = out.join(format!("{base}.xlsx"));
+    let parquet = out.join(format!("{base}.parquet"));
+    crate::output::write_diff(diff, &xlsx, &parquet)?;
+    Ok((xlsx, parquet))
+}
