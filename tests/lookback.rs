@@ -255,7 +255,19 @@ fn a_false_positive_is_not_raised_again_unless_its_evidence_changed() {
     )
     .unwrap();
     let r3 = run(&job2, "r3", &["--dispositions", stale.to_str().unwrap()]);
-    assert!(found(&r3).contains(&("pension_shared_bank_account".to_string(), account)));
+    assert!(found(&r3).contains(&("pension_shared_bank_account".to_string(), account.clone())));
+
+    // Regression: a round's own workbook, returned with no status filled in, is a valid (empty)
+    // dispositions file — evidence columns such as 参保状态 / Status are not the status column.
+    let r5 = run(
+        &job2,
+        "r5",
+        &[
+            "--dispositions",
+            r1.join("anomalies.xlsx").to_str().unwrap(),
+        ],
+    );
+    assert!(found(&r5).contains(&("pension_shared_bank_account".to_string(), account.clone())));
 
     // A status inspectors cannot mean is an error naming the place, before any data is read.
     let bad = dir.path().join("bad.csv");

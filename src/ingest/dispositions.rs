@@ -27,20 +27,20 @@ struct Columns {
     hash: Option<usize>,
 }
 
+/// Finds the columns by their exact headers — the workbook's own (`核查状态 Status`) or the
+/// CSV's (`status`) — so that an evidence label such as `参保状态 / Status` is never taken for
+/// the inspectors' column.
 fn columns(headers: &[String]) -> Option<Columns> {
     let find = |names: &[&str]| {
-        headers.iter().position(|h| {
-            let h = h.trim().to_lowercase();
-            names
-                .iter()
-                .any(|n| h == *n || h.ends_with(&format!(" {n}")))
-        })
+        headers
+            .iter()
+            .position(|h| names.contains(&h.trim().to_lowercase().as_str()))
     };
     Some(Columns {
-        lead: find(&["lead_id", "lead id"])?,
-        status: find(&["status", "disposition"])?,
-        note: find(&["note", "disposition_note"]),
-        hash: find(&["evidence_hash", "evidence hash"]),
+        lead: find(&["线索编号 lead id", "lead_id"])?,
+        status: find(&["核查状态 status", "status", "disposition"])?,
+        note: find(&["核查说明 note", "note", "disposition_note"]),
+        hash: find(&["证据指纹 evidence hash", "evidence_hash"]),
     })
 }
 
