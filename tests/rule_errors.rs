@@ -317,3 +317,70 @@ fn a_glob_of_yearly_files_with_drifting_headers_and_encodings_loads_as_one_datas
     );
     assert_eq!(manifest["datasets"][0]["rows_read"], 3);
 }
+
+#[test]
+fn a_title_above_the_header_is_skipped_with_header_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // CSV: a title, a blank line, the header on line 3.
+    std::fs::write(
+        data.join("a.csv"),
+        "玄武区2025年低保名册\n\n姓名,身份证号\n张三,11010519491231002X\n",
+    )
+    .unwrap();
+    // xlsx: a title in row 1, the header in row 2.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "秦淮区2025年低保名册").unwrap();
+    for (c, v) in ["姓名", "身份证号"].iter().enumerate() {
+        ws.write_string(1, c as u16, *v).unwrap();
+    }
+    ws.write_string(2, 0, "李四").unwrap();
+    ws.write_string(2, 1, "110105491231002").unwrap();
+    wb.save(data.join("b.xlsx")).unwrap();
+    std::fs::write(
+        data.join("datasets.yaml"),
+        "datasets:\n  a:\n    path: a.csv\n    header_row: 3\n    columns:\n      name: { type: name, aliases: [姓名] }\n      id_card: { type: id_card, aliases: [身份证号] }\n  b:\n    path: b.xlsx\n    header_row: 2\n    columns:\n      name: { type: name, aliases: [姓名] }\n      id_card: { type: id_card, aliases: [身份证号] }\n",
+    )
+    .unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("both.yaml"),
+        "id: both\ntitle: 两区都有 / In both\ndescription: test\nseverity: low\nduplicate:\n  sources: [{ dataset: a }, { dataset: b }]\n  key: [id_card]\n",
+    )
+    .unwrap();
+    let job = write_job(dir.path(), &data.join("datasets.yaml"), &rules);
+    let check = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "r",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let leads = read_csv(&dir.path().join("out/r/anomalies.csv"));
+    let got: Vec<(&str, &str, &str)> = leads[1..]
+        .iter()
+        .map(|r| (r[4].as_str(), r[6].as_str(), r[8].as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("11010519491231002X", "a.csv", "4"),
+            ("11010519491231002X", "b.xlsx", "3")
+        ]
+    );
+    let m = manifest_of(&dir.path().join("out/r"));
+    assert_eq!(
+        (
+            m["datasets"][0]["rows_read"].as_u64(),
+            m["datasets"][1]["rows_read"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+}

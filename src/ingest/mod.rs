@@ -303,14 +303,7 @@ pub fn check_dataset(catalog: &Catalog, name: &str) -> Result<usize> {
         .ok_or_else(|| Error::Bug(format!("dataset `{name}` not in the catalog")))?;
     let files = dataset_files(catalog, spec)?;
     for (path, _) in &files {
-        let format = read::format_of(path, spec.format)?;
-        let headers = read::read_headers(
-            path,
-            format,
-            spec.encoding,
-            spec.sheet.as_deref(),
-            spec.delimiter,
-        )?;
+        let headers = read::read_headers(path, &read::ReadOptions::of(path, spec)?)?;
         column_positions(catalog, name, spec, path, &headers)?;
     }
     Ok(files.len())
@@ -325,14 +318,7 @@ pub fn load_dataset(catalog: &Catalog, name: &str) -> Result<LoadedDataset> {
     let sources = dataset_files(catalog, spec)?
         .into_iter()
         .map(|(path, shown)| {
-            let format = read::format_of(&path, spec.format)?;
-            let table = read::read_source(
-                &path,
-                format,
-                spec.encoding,
-                spec.sheet.as_deref(),
-                spec.delimiter,
-            )?;
+            let table = read::read_source(&path, &read::ReadOptions::of(&path, spec)?)?;
             let (sha256, bytes) = sha256_file(&path)?;
             let file = InputFile {
                 path: shown,

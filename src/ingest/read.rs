@@ -47,46 +47,79 @@ pub fn format_of(path: &Path, declared: Option<Format>) -> Result<Format> {
     }
 }
 
-pub fn read_source(
-    path: &Path,
-    format: Format,
-    encoding: Encoding,
-    sheet: Option<&str>,
-    delimiter: Option<char>,
-) -> Result<SourceTable> {
-    match format {
-        Format::Csv => read_csv(path, encoding, delimiter.unwrap_or(',')),
-        Format::Xlsx => read_xlsx(path, sheet),
+/// The line a CSV record starts on. The csv crate reports a record that follows blank lines at
+/// the first blank line; the blank lines are counted here, as Excel shows them as rows.
+fn record_line(text: &str, r: &csv::StringRecord) -> u64 {
+    let Some(p) = r.position() else { return 0 };
+    let rest = &text.as_bytes()[(p.byte() as usize).min(text.len())..];
+    let blank = rest
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .filter(|b| **b == b'\n')
+        .count();
+    p.line() + blank as u64
+}
+
+/// How to read the files of a dataset, from its catalog entry.
+pub struct ReadOptions<'a> {
+    pub format: Format,
+    pub encoding: Encoding,
+    pub sheet: Option<&'a str>,
+    pub delimiter: char,
+    /// 1-based, as Excel numbers rows.
+    pub header_row: u64,
+}
+
+impl<'a> ReadOptions<'a> {
+    pub fn of(path: &Path, spec: &'a crate::job::catalog::DatasetSpec) -> Result<ReadOptions<'a>> {
+        Ok(ReadOptions {
+            format: format_of(path, spec.format)?,
+            encoding: spec.encoding,
+            sheet: spec.sheet.as_deref(),
+            delimiter: spec.delimiter.unwrap_or(','),
+            header_row: spec.header_row.unwrap_or(1).max(1),
+        })
+    }
+}
+
+pub fn read_source(path: &Path, o: &ReadOptions) -> Result<SourceTable> {
+    match o.format {
+        Format::Csv => read_csv(path, o),
+        Format::Xlsx => read_xlsx(path, o),
         Format::Parquet => read_parquet(path),
     }
 }
 
 /// The header row of a source file, reading as little as the format allows.
-pub fn read_headers(
-    path: &Path,
-    format: Format,
-    encoding: Encoding,
-    sheet: Option<&str>,
-    delimiter: Option<char>,
-) -> Result<Vec<String>> {
-    match format {
+pub fn read_headers(path: &Path, o: &ReadOptions) -> Result<Vec<String>> {
+    match o.format {
         Format::Csv => {
             let mut head = Vec::new();
             fs_err::File::open(path)?
                 .take(1 << 20)
                 .read_to_end(&mut head)?;
-            // The first line is enough unless a header cell holds a line break (then the
-            // whole first MiB is parsed).
-            if let Some(end) = head.iter().position(|b| *b == b'\n') {
+            // The lines up to the header are enough unless a header cell holds a line break
+            // (then the whole first MiB is parsed).
+            if let Some(end) = head
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i)
+                .nth(o.header_row as usize - 1)
+            {
                 head.truncate(end + 1);
             }
-            let (text, _) = decode(path, &head, encoding)?;
+            let (text, _) = decode(path, &head, o.encoding)?;
             let mut reader = csv::ReaderBuilder::new()
                 .has_headers(false)
                 .flexible(true)
-                .delimiter(delimiter.unwrap_or(',') as u8)
+                .delimiter(o.delimiter as u8)
                 .from_reader(text.as_bytes());
-            match reader.records().next() {
+            let mut records = reader.records().skip_while(|r| {
+                r.as_ref()
+                    .is_ok_and(|r| record_line(&text, r) < o.header_row)
+            });
+            match records.next() {
                 Some(Ok(r)) => Ok(r.iter().map(str::to_string).collect()),
                 _ => Err(Error::Input {
                     path: path.to_path_buf(),
@@ -94,7 +127,7 @@ pub fn read_headers(
                 }),
             }
         }
-        Format::Xlsx => Ok(read_xlsx(path, sheet)?.headers),
+        Format::Xlsx => Ok(read_xlsx(path, o)?.headers),
         Format::Parquet => {
             let file = fs_err::File::open(path)?;
             let schema = ParquetReader::new(file.into_parts().0)
@@ -146,17 +179,21 @@ pub fn decode(path: &Path, bytes: &[u8], encoding: Encoding) -> Result<(String, 
     }
 }
 
-fn read_csv(path: &Path, encoding: Encoding, delimiter: char) -> Result<SourceTable> {
+fn read_csv(path: &Path, o: &ReadOptions) -> Result<SourceTable> {
     let mut bytes = Vec::new();
     fs_err::File::open(path)?.read_to_end(&mut bytes)?;
-    let (text, enc) = decode(path, &bytes, encoding)?;
+    let (text, enc) = decode(path, &bytes, o.encoding)?;
     drop(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .delimiter(delimiter as u8)
+        .delimiter(o.delimiter as u8)
         .from_reader(text.as_bytes());
-    let mut records = reader.records();
+    // Title lines above the header are neither header nor records.
+    let mut records = reader.records().skip_while(|r| {
+        r.as_ref()
+            .is_ok_and(|r| record_line(&text, r) < o.header_row)
+    });
     let headers: Vec<String> = match records.next() {
         Some(r) => r
             .map_err(|e| Error::Input {
@@ -180,7 +217,7 @@ fn read_csv(path: &Path, encoding: Encoding, delimiter: char) -> Result<SourceTa
     for rec in records {
         match rec {
             Ok(r) => {
-                let row = r.position().map(|p| p.line()).unwrap_or(last_row + 1);
+                let row = record_line(&text, &r);
                 last_row = row;
                 let cells: Vec<RawCell> = r
                     .iter()
@@ -252,7 +289,8 @@ fn excel_cell(d: &Data) -> RawCell {
     }
 }
 
-fn read_xlsx(path: &Path, sheet: Option<&str>) -> Result<SourceTable> {
+fn read_xlsx(path: &Path, o: &ReadOptions) -> Result<SourceTable> {
+    let sheet = o.sheet;
     let err = |message: String| Error::Input {
         path: path.to_path_buf(),
         message,
@@ -277,7 +315,18 @@ fn read_xlsx(path: &Path, sheet: Option<&str>) -> Result<SourceTable> {
         .worksheet_range(&name)
         .map_err(|e| err(format!("sheet `{name}`: {e}")))?;
     let (start_row, _) = range.start().unwrap_or((0, 0));
-    let mut rows_iter = range.rows();
+    // Rows above the header (a title) are skipped; Excel numbers rows from 1.
+    let header_at = o.header_row - 1;
+    if header_at < u64::from(start_row) {
+        return Err(err(format!(
+            "sheet `{name}`: header_row {} is above the first non-empty row ({})",
+            o.header_row,
+            start_row + 1
+        )));
+    }
+    let skip = (header_at - u64::from(start_row)) as usize;
+    let start_row = header_at as u32;
+    let mut rows_iter = range.rows().skip(skip);
     let headers: Vec<String> = rows_iter
         .next()
         .ok_or_else(|| err(format!("sheet `{name}` is empty (no header row)")))?

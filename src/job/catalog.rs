@@ -34,6 +34,10 @@ pub struct DatasetSpec {
     /// CSV field delimiter, `,` unless given.
     #[serde(default)]
     pub delimiter: Option<char>,
+    /// The row holding the headers, as Excel numbers rows: 1 unless given (extracts often
+    /// carry a title line or two above the header).
+    #[serde(default)]
+    pub header_row: Option<u64>,
     pub columns: IndexMap<String, ColumnSpec>,
 }
 
