@@ -281,3 +281,52 @@ fn a_disabled_rule_does_not_run() {
         .collect();
     assert_eq!(ran, ["every_pair"]);
 }
+
+#[test]
+fn a_reconcile_lead_points_at_one_real_source_row() {
+    // Regression: the key's file came from one row and its row number from another when the
+    // key's rows were spread over two files.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("book_a.csv"),
+        "depot,bin,t\nD1,P9,1\nD1,P9,1\nD1,P9,1\nD1,P1,100\n",
+    )
+    .unwrap();
+    std::fs::write(data.join("book_b.csv"), "depot,bin,t\nD1,P1,50\n").unwrap();
+    std::fs::write(
+        data.join("measured.csv"),
+        "depot,bin,t\nD1,P1,10\nD1,P9,3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("datasets.yaml"),
+        "datasets:\n  book:\n    path: book_*.csv\n    columns: { depot: { type: text }, bin: { type: text }, t: { type: decimal } }\n  measured:\n    path: measured.csv\n    columns: { depot: { type: text }, bin: { type: text }, t: { type: decimal } }\n",
+    )
+    .unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("r.yaml"),
+        "id: r\ntitle: t\ndescription: d\nseverity: low\nreconcile:\n  left: { dataset: book }\n  right: { dataset: measured }\n  on: \"l.depot = r.depot AND l.bin = r.bin\"\n  left_value: sum(t)\n  right_value: sum(t)\n  direction: left_above\n  unmatched: none\n",
+    )
+    .unwrap();
+    let job = write_job(dir.path(), &data.join("datasets.yaml"), &rules);
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = read_csv(&dir.path().join("out/x/anomalies.csv"));
+    let got: Vec<(&str, &str, &str, &str)> = rows[1..]
+        .iter()
+        .map(|r| (r[4].as_str(), r[6].as_str(), r[8].as_str(), r[9].as_str()))
+        .collect();
+    // D1|P1: 150 booked, 10 measured; its first row is book_a.csv row 5 (not row 2 of book_b).
+    assert_eq!(got, [("D1|P1", "book_a.csv", "5", "measured.csv:2")]);
+}

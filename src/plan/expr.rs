@@ -100,6 +100,9 @@ pub enum Expr {
     ToText(Box<Expr>),
     /// CASE WHEN c THEN v … ELSE e END.
     Case(Vec<(Expr, Expr)>, Box<Expr>),
+    /// Aggregate: the value of the group's row with the smallest `order` (provenance of the
+    /// first source row of a key).
+    FirstBy(Box<Expr>, Box<Expr>),
 }
 
 /// What names an expression may use.
@@ -1007,6 +1010,7 @@ impl fmt::Display for Expr {
             Expr::Agg(a, Some(x)) => write!(f, "{}({x})", format!("{a:?}").to_lowercase()),
             Expr::DateToDatetime(x) => write!(f, "CAST({x} AS TIMESTAMP)"),
             Expr::ToText(x) => write!(f, "CAST({x} AS TEXT)"),
+            Expr::FirstBy(v, o) => write!(f, "first({v} ORDER BY {o})"),
             Expr::Case(arms, otherwise) => {
                 write!(f, "CASE")?;
                 for (c, v) in arms {
@@ -1038,6 +1042,7 @@ impl Expr {
             Expr::Agg(a, x) => Expr::Agg(*a, x.as_ref().map(|x| m(x))),
             Expr::DateToDatetime(x) => Expr::DateToDatetime(m(x)),
             Expr::ToText(x) => Expr::ToText(m(x)),
+            Expr::FirstBy(v, o) => Expr::FirstBy(m(v), m(o)),
             Expr::Case(arms, o) => Expr::Case(
                 arms.iter()
                     .map(|(c, v)| (c.map_columns(f), v.map_columns(f)))
@@ -1080,6 +1085,10 @@ impl Expr {
                     v.columns(out);
                 }
                 otherwise.columns(out);
+            }
+            Expr::FirstBy(v, o) => {
+                v.columns(out);
+                o.columns(out);
             }
         }
     }

@@ -271,6 +271,9 @@ pub fn expr(e: &E) -> Expr {
         },
         E::DateToDatetime(x) => expr(x).cast(DataType::Datetime(TimeUnit::Milliseconds, None)),
         E::ToText(x) => expr(x).cast(DataType::String),
+        E::FirstBy(v, o) => expr(v)
+            .sort_by([expr(o)], SortMultipleOptions::default())
+            .first(),
         E::Case(arms, otherwise) => arms.iter().rev().fold(expr(otherwise), |acc, (c, v)| {
             when(expr(c)).then(expr(v)).otherwise(acc)
         }),

@@ -25,7 +25,7 @@
 //! side only.
 
 use super::super::compile::{Ctx, Sides, equi_keys, key_of, lead_projection, locate, prefixed};
-use super::super::expr::{AggFunc, BinOp, Expr, ExprError, Func, Lit};
+use super::super::expr::{BinOp, Expr, ExprError, Func, Lit};
 use super::super::{JoinKind, Plan};
 use crate::job::catalog::ValueType;
 use crate::job::rule::{Direction, EvidenceSpec, ReconcileSpec, Unmatched};
@@ -122,10 +122,12 @@ pub fn plan(ctx: &mut Ctx, spec: &ReconcileSpec, evidence: &[EvidenceSpec]) -> O
                 prov: [&str; 4]| {
         let mut measures = vec![(value_name.to_string(), prefixed(value, prefix))];
         for (name, src) in prov.iter().zip(["__dataset", "__file", "__sheet", "__row"]) {
-            measures.push((
-                name.to_string(),
-                Expr::Agg(AggFunc::Min, Some(Box::new(col(&format!("{prefix}{src}"))))),
-            ));
+            // The key's first source row (smallest row id): all four from the same row.
+            let first = Expr::FirstBy(
+                Box::new(col(&format!("{prefix}{src}"))),
+                Box::new(col(&format!("{prefix}__rid"))),
+            );
+            measures.push((name.to_string(), first));
         }
         Plan::Aggregate {
             input: Box::new(Plan::Prefix {
