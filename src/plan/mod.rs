@@ -9,7 +9,7 @@ pub mod lower;
 
 use std::fmt;
 
-pub use compile::{Compiled, CompiledRule, compile_rules};
+pub use compile::{Compiled, CompiledRule, KINDS, compile_rules};
 pub use expr::Expr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
