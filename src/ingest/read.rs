@@ -141,6 +141,24 @@ pub fn read_headers(path: &Path, o: &ReadOptions) -> Result<Vec<String>> {
     }
 }
 
+/// The share of non-ASCII characters that are Chinese (CJK ideographs, CJK punctuation,
+/// full-width forms); 1.0 for pure ASCII.
+fn chinese_share(text: &str) -> f64 {
+    let (mut non_ascii, mut chinese) = (0usize, 0usize);
+    for c in text.chars().filter(|c| !c.is_ascii()) {
+        non_ascii += 1;
+        if matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FFEF}' | '\u{2018}'..='\u{201D}' | '\u{2026}')
+        {
+            chinese += 1;
+        }
+    }
+    if non_ascii == 0 {
+        1.0
+    } else {
+        chinese as f64 / non_ascii as f64
+    }
+}
+
 /// Decodes bytes to UTF-8 text without loss: a declared or detected encoding that meets an
 /// invalid sequence is an error, never a replacement character.
 pub fn decode(path: &Path, bytes: &[u8], encoding: Encoding) -> Result<(String, &'static str)> {
@@ -166,11 +184,21 @@ pub fn decode(path: &Path, bytes: &[u8], encoding: Encoding) -> Result<(String, 
         Encoding::Gbk => Ok((lossless(encoding_rs::GBK, bytes)?, "GBK")),
         Encoding::Gb18030 => Ok((lossless(encoding_rs::GB18030, bytes)?, "GB18030")),
         Encoding::Auto => {
-            if has_bom || std::str::from_utf8(body).is_ok() {
-                Ok((
-                    lossless(encoding_rs::UTF_8, body)?,
-                    if has_bom { "UTF-8 BOM" } else { "UTF-8" },
-                ))
+            if has_bom {
+                return Ok((lossless(encoding_rs::UTF_8, body)?, "UTF-8 BOM"));
+            }
+            if let Ok(utf8) = std::str::from_utf8(body) {
+                // GBK bytes can happen to be valid UTF-8 (薛 = D1 A6 reads as Ѧ): when the
+                // UTF-8 reading is mostly not Chinese and the GB18030 reading is more so, the
+                // file is GB18030. Real UTF-8 Chinese text reads as Chinese and stays UTF-8.
+                let utf8_share = chinese_share(utf8);
+                if utf8_share < 0.5 {
+                    let (gb, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+                    if !had_errors && chinese_share(&gb) > utf8_share {
+                        return Ok((gb.into_owned(), "GB18030"));
+                    }
+                }
+                Ok((utf8.to_string(), "UTF-8"))
             } else {
                 // GB18030 decodes every GBK byte sequence identically and more besides.
                 Ok((lossless(encoding_rs::GB18030, bytes)?, "GB18030"))
@@ -412,5 +440,65 @@ fn any_to_cell(v: &AnyValue) -> RawCell {
             Some(f) if other.is_primitive_numeric() => RawCell::Number(f),
             _ => RawCell::Text(other.to_string()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Property: any text GBK or GB18030 can hold survives encode → detect → decode unchanged,
+    /// with or without a declared encoding, and UTF-8 with a BOM too.
+    #[test]
+    fn encodings_round_trip() {
+        let alphabet: Vec<char> = "张王李赵刘陈杨黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段漕钱汤尹黎易常武乔贺赖龚文，。、；：“”（）《》０１２３４５６７８９ＸＡａ　abcXYZ0123456789 ,.-_/'\"\t年月日元号室区路镇村组"
+            .chars()
+            .collect();
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let path = Path::new("prop.csv");
+        for _ in 0..2000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 60) as usize;
+            let text: String = (0..len)
+                .map(|i| alphabet[((state >> (i % 40)) as usize + i * 7919) % alphabet.len()])
+                .collect();
+            for (enc, declared) in [
+                (encoding_rs::GBK, Encoding::Gbk),
+                (encoding_rs::GB18030, Encoding::Gb18030),
+            ] {
+                let (bytes, _, unmappable) = enc.encode(&text);
+                assert!(!unmappable);
+                assert_eq!(decode(path, &bytes, declared).unwrap().0, text);
+                // Detected, also when the GBK bytes happen to be valid UTF-8.
+                let (auto, _) = decode(path, &bytes, Encoding::Auto).unwrap();
+                assert_eq!(auto, text);
+            }
+            let mut bom = b"\xEF\xBB\xBF".to_vec();
+            bom.extend_from_slice(text.as_bytes());
+            assert_eq!(
+                decode(path, &bom, Encoding::Auto).unwrap(),
+                (text.clone(), "UTF-8 BOM")
+            );
+            // UTF-8 without a BOM stays UTF-8.
+            assert_eq!(
+                decode(path, text.as_bytes(), Encoding::Auto).unwrap().0,
+                text
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_invalid_in_the_declared_encoding_are_an_error_not_a_replacement() {
+        let err = decode(Path::new("x.csv"), b"\xff\xfe\xfd", Encoding::Utf8)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("x.csv") && err.contains("declare the right `encoding`"),
+            "{err}"
+        );
+        // A GBK lead byte followed by a space is not GBK.
+        assert!(decode(Path::new("x.csv"), b"a\x81 ", Encoding::Gbk).is_err());
     }
 }
