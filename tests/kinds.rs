@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::*;
@@ -329,4 +330,86 @@ fn a_reconcile_lead_points_at_one_real_source_row() {
         .collect();
     // D1|P1: 150 booked, 10 measured; its first row is book_a.csv row 5 (not row 2 of book_b).
     assert_eq!(got, [("D1|P1", "book_a.csv", "5", "measured.csv:2")]);
+}
+
+#[test]
+fn benford_and_sequence_gaps_are_measures_of_an_aggregate_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // Depot A's amounts are log-uniform over three decades (they follow Benford's law) and its
+    // vouchers are numbered without gaps; depot B's amounts all start with 5–9, and vouchers
+    // 1005 and 1007 are missing.
+    let mut csv = String::from("depot,voucher,amount\n");
+    for k in 0..3000 {
+        csv.push_str(&format!(
+            "A,{},{:.2}\n",
+            1000 + k,
+            10f64.powf(1.0 + k as f64 / 1000.0)
+        ));
+    }
+    for (i, k) in (0..600).filter(|k| *k != 5 && *k != 7).enumerate() {
+        csv.push_str(&format!("B,{},{}\n", 1000 + k, 500 + (i * 7) % 500));
+    }
+    std::fs::write(data.join("vouchers.csv"), csv).unwrap();
+    std::fs::write(
+        data.join("datasets.yaml"),
+        "datasets:\n  vouchers:\n    path: vouchers.csv\n    columns: { depot: { type: text }, voucher: { type: int }, amount: { type: money } }\n",
+    )
+    .unwrap();
+    let rule = |id: &str, having: &str| {
+        format!(
+            "id: {id}\ntitle: t\ndescription: d\nseverity: low\nevidence:\n  - {{ label: mad, expr: mad }}\n  - {{ label: gaps, expr: gaps }}\naggregate:\n  source: {{ dataset: vouchers }}\n  group_by: [depot]\n  measures:\n    n: \"count(*)\"\n    mad: \"benford_mad(amount)\"\n    gaps: \"max(voucher) - min(voucher) + 1 - count(distinct voucher)\"\n  having: \"{having}\"\n"
+        )
+    };
+    let job = job_with_rules(dir.path(), &[]);
+    let rules = dir.path().join("rules");
+    std::fs::write(
+        rules.join("benford.yaml"),
+        rule("benford", "n >= 300 AND mad > 0.015"),
+    )
+    .unwrap();
+    std::fs::write(rules.join("gaps.yaml"), rule("gaps", "gaps > 0")).unwrap();
+    let job_text = std::fs::read_to_string(&job).unwrap().replace(
+        &repo()
+            .join("sample_data/datasets.yaml")
+            .display()
+            .to_string(),
+        &data.join("datasets.yaml").display().to_string(),
+    );
+    std::fs::write(&job, job_text).unwrap();
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "r",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = read_csv(&dir.path().join("out/r/anomalies.csv"));
+    let leads: BTreeSet<(String, String)> = rows[1..]
+        .iter()
+        .map(|r| (r[0].clone(), r[4].clone()))
+        .collect();
+    assert_eq!(
+        leads,
+        [
+            ("benford".to_string(), "B".to_string()),
+            ("gaps".to_string(), "B".to_string())
+        ]
+        .into_iter()
+        .collect()
+    );
+    let b = rows.iter().find(|r| r[0] == "gaps").unwrap();
+    assert!(b[11].contains("gaps: 2"), "{:?}", b[11]);
+    let mad: f64 = rows.iter().find(|r| r[0] == "benford").unwrap()[11]
+        .split("; ")
+        .next()
+        .unwrap()
+        .trim_start_matches("mad: ")
+        .parse()
+        .unwrap();
+    // Digits 5–9 at 20 % each against Benford (30.1 %, 17.6 %, …, 4.6 %): MAD = 1.398 / 9 ≈ 0.1553.
+    assert!((mad - 0.1553).abs() < 0.001, "{mad}");
 }

@@ -66,6 +66,7 @@ pub enum Func {
     HoursBetween,
     CharDiff,
     IdValid,
+    FirstDigit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +77,10 @@ pub enum AggFunc {
     Avg,
     Min,
     Max,
+    /// Benford first-digit test: the mean absolute deviation of the group's first-digit
+    /// shares from log10(1 + 1/d), d = 1..9 (Nigrini: ≤ 0.006 close conformity, ≤ 0.012
+    /// acceptable, ≤ 0.015 marginal, above that nonconformity).
+    BenfordMad,
 }
 
 /// A typed, resolved expression. Column names are the physical names in the frame the
@@ -735,6 +740,7 @@ impl Compiler<'_> {
             "avg" | "mean" => Some(AggFunc::Avg),
             "min" => Some(AggFunc::Min),
             "max" => Some(AggFunc::Max),
+            "benford_mad" => Some(AggFunc::BenfordMad),
             _ => None,
         };
         if let Some(agg) = agg {
@@ -760,6 +766,10 @@ impl Compiler<'_> {
                     }
                 }
                 AggFunc::Min | AggFunc::Max => t,
+                AggFunc::BenfordMad => {
+                    want(0, NUMS)?;
+                    ValueType::Float
+                }
             };
             let arg = args.into_iter().next().expect("arity checked").1.0;
             return Ok((Expr::Agg(agg, Some(Box::new(arg))), out));
@@ -794,6 +804,11 @@ impl Compiler<'_> {
                 want(0, DATES)?;
                 want(1, DATES)?;
                 (Func::HoursBetween, ValueType::Float)
+            }
+            "first_digit" => {
+                arity(1..=1)?;
+                want(0, NUMS)?;
+                (Func::FirstDigit, ValueType::Int)
             }
             "id_valid" => {
                 arity(1..=1)?;
@@ -873,6 +888,8 @@ impl Compiler<'_> {
                     "hours_between",
                     "char_diff",
                     "id_valid",
+                    "first_digit",
+                    "benford_mad",
                     "upper",
                     "lower",
                     "trim",
@@ -1023,6 +1040,35 @@ impl fmt::Display for Expr {
 }
 
 impl Expr {
+    /// Whether this is a measure: it aggregates, and reads no column outside an aggregate.
+    pub fn is_measure(&self) -> bool {
+        fn walk(e: &Expr, has_agg: &mut bool) -> bool {
+            match e {
+                Expr::Agg(..) | Expr::FirstBy(..) => {
+                    *has_agg = true;
+                    true
+                }
+                Expr::Col(_) => false,
+                Expr::Lit(_) => true,
+                Expr::Not(x)
+                | Expr::Neg(x)
+                | Expr::IsNull(x, _)
+                | Expr::In(x, _, _)
+                | Expr::Like(x, _, _)
+                | Expr::DateToDatetime(x)
+                | Expr::ToText(x) => walk(x, has_agg),
+                Expr::Bin(_, a, b) => walk(a, has_agg) & walk(b, has_agg),
+                Expr::Between(x, a, b, _) => walk(x, has_agg) & walk(a, has_agg) & walk(b, has_agg),
+                Expr::Func(_, args) => args.iter().fold(true, |ok, a| walk(a, has_agg) & ok),
+                Expr::Case(arms, o) => arms.iter().fold(walk(o, has_agg), |ok, (c, v)| {
+                    walk(c, has_agg) & walk(v, has_agg) & ok
+                }),
+            }
+        }
+        let mut has_agg = false;
+        walk(self, &mut has_agg) && has_agg
+    }
+
     /// The same expression with every column renamed.
     pub fn map_columns(&self, f: &dyn Fn(&str) -> String) -> Expr {
         let m = |x: &Expr| Box::new(x.map_columns(f));

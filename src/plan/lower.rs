@@ -267,6 +267,20 @@ pub fn expr(e: &E) -> Expr {
             (AggFunc::Avg, Some(x)) => expr(x).mean(),
             (AggFunc::Min, Some(x)) => expr(x).min(),
             (AggFunc::Max, Some(x)) => expr(x).max(),
+            (AggFunc::BenfordMad, Some(x)) => {
+                let d = first_digit(expr(x));
+                let n = d.clone().is_not_null().cast(DataType::Float64).sum();
+                (1..=9).fold(lit(0.0), |acc, k: i64| {
+                    let share = d
+                        .clone()
+                        .eq(lit(k))
+                        .fill_null(lit(false))
+                        .cast(DataType::Float64)
+                        .sum()
+                        / n.clone();
+                    acc + (share - lit((1.0 + 1.0 / k as f64).log10())).abs()
+                }) / lit(9.0)
+            }
             (_, None) => len().cast(DataType::Int64),
         },
         E::DateToDatetime(x) => expr(x).cast(DataType::Datetime(TimeUnit::Milliseconds, None)),
@@ -334,6 +348,7 @@ fn func(f: Func, args: &[E]) -> Expr {
             };
             (ms(a(1)) - ms(a(0))).cast(DataType::Float64) / lit(3_600_000.0)
         }
+        Func::FirstDigit => first_digit(a(0)),
         Func::IdValid => {
             // GB 11643-1999: 18 characters, the weighted sum of the first 17 digits mod 11
             // indexes the check character.
@@ -378,6 +393,16 @@ fn func(f: Func, args: &[E]) -> Expr {
                 .round(digits, RoundMode::HalfAwayFromZero)
         }
     }
+}
+
+/// The first significant digit of a number (1–9), NULL for zero and NULL.
+fn first_digit(x: Expr) -> Expr {
+    x.cast(DataType::Float64)
+        .abs()
+        .cast(DataType::String)
+        .str()
+        .extract(lit("([1-9])"), 1)
+        .cast(DataType::Int64)
 }
 
 /// SQL LIKE → an anchored regex: % any run, _ one character, everything else literal.

@@ -32,11 +32,11 @@ pub fn plan(ctx: &mut Ctx, spec: &AggregateSpec, evidence: &[EvidenceSpec]) -> O
     let mut measures = Vec::new();
     for (m, text) in &spec.measures {
         if let Some((e, t)) = ctx.expr(text, &agg_scope) {
-            if !matches!(e, Expr::Agg(..)) {
+            if !e.is_measure() {
                 ctx.diags.push(super::super::compile::locate(ctx.path, text, super::super::expr::ExprError {
                     line: 1,
                     column: 1,
-                    message: format!("measure `{m}` must be an aggregate such as count(*), sum(x), count(distinct x)"),
+                    message: format!("measure `{m}` must aggregate, e.g. count(*), sum(x), max(n) - min(n) + 1 - count(distinct n), and read columns only inside aggregates"),
                     help: None,
                 }));
                 continue;
