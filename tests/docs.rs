@@ -58,6 +58,8 @@ fn the_readme_names_every_expression_function() {
         "round",
         "char_diff",
         "id_valid",
+        "first_digit",
+        "benford_mad",
     ] {
         assert!(readme.contains(&format!("`{f}")), "README documents `{f}`");
     }
