@@ -129,6 +129,9 @@ pub struct RunArgs {
     /// The language of report.html.
     #[arg(long, value_enum, default_value = "zh")]
     pub lang: LangArg,
+    /// Parse every input again instead of taking converted files from the cache.
+    #[arg(long)]
+    pub no_cache: bool,
     /// Mask ID numbers (keep region and last four) and names (keep the surname) in every export.
     #[arg(long)]
     pub mask: bool,
@@ -471,6 +474,9 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     let t0 = Instant::now();
     // A broken rule is reported and skipped; the others still run, and the exit code is 2.
     let mut job = Job::load(&args.config.config)?;
+    if args.no_cache {
+        job.cache_dir = None;
+    }
     apply_param_overrides(&mut job, &args.params)?;
     select_rules(&mut job, &args.rules, &args.tags)?;
     let plan::Compiled { rules, diagnostics } = plan::compile_rules(&job);

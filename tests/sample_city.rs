@@ -247,3 +247,73 @@ fn the_generator_reproduces_the_committed_sample_city() {
         );
     }
 }
+
+#[test]
+fn a_second_run_over_unchanged_extracts_is_served_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = run_sample(dir.path(), "first");
+    let second = run_sample(dir.path(), "second");
+    let cached = |run: &std::path::Path| -> Vec<serde_json::Value> {
+        manifest_of(run)["datasets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|d| {
+                d["files"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["cached"].clone())
+            })
+            .collect()
+    };
+    assert!(cached(&first).iter().all(|c| *c == false));
+    assert_eq!(cached(&second).len(), 13);
+    assert!(
+        cached(&second).iter().all(|c| *c == true),
+        "{:?}",
+        cached(&second)
+    );
+    // Same leads, same rejected rows, same accounting.
+    for f in ["anomalies.csv", "rejected/pension_enrolment.csv"] {
+        assert_eq!(
+            std::fs::read(first.join(f)).unwrap(),
+            std::fs::read(second.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert_eq!(
+        manifest_of(&first)["datasets"][0]["id_quality"],
+        manifest_of(&second)["datasets"][0]["id_quality"]
+    );
+    // The cache holds personal data: private like the outputs.
+    use std::os::unix::fs::PermissionsExt;
+    let cache = dir.path().join("out/.cache");
+    assert_eq!(
+        std::fs::metadata(&cache).unwrap().permissions().mode() & 0o077,
+        0
+    );
+    for e in std::fs::read_dir(&cache).unwrap() {
+        assert_eq!(
+            e.unwrap().metadata().unwrap().permissions().mode() & 0o077,
+            0
+        );
+    }
+    // --no-cache parses again.
+    let job = sample_job(dir.path());
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "third",
+        "--no-cache",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        cached(&dir.path().join("out/third"))
+            .iter()
+            .all(|c| c.is_null())
+    );
+}

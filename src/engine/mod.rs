@@ -234,7 +234,12 @@ pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunRes
         .par_iter()
         .map(|name| {
             let r = catch_unwind(AssertUnwindSafe(|| {
-                ingest::load_dataset(&job.catalog, name)
+                let cache = job
+                    .cache_dir
+                    .as_deref()
+                    .map(ingest::cache::Cache::new)
+                    .transpose()?;
+                ingest::load_dataset_cached(&job.catalog, name, cache.as_ref())
             }))
             .map_err(|p| {
                 format!(

@@ -2,6 +2,7 @@
 //! normalise every cell by its semantic type, keep provenance, and reject (never drop) rows
 //! that cannot be loaded. Rows read = rows loaded + rows rejected, per dataset.
 
+pub mod cache;
 pub mod dispositions;
 pub mod id_card;
 pub mod normalize;
@@ -23,7 +24,7 @@ use id_card::{IdIssue, normalize_id_card, normalize_id_number};
 use normalize::RawCell;
 
 /// A source row that could not be loaded, with the reason.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RejectedRow {
     pub file: String,
     pub sheet: Option<String>,
@@ -32,12 +33,12 @@ pub struct RejectedRow {
     /// The row's cells as read.
     pub content: Vec<String>,
     /// Which cells hold names or ID numbers (for `--mask`).
-    #[serde(skip)]
+    #[serde(default)]
     pub personal: Vec<Option<crate::job::catalog::Personal>>,
 }
 
 /// Quality of one `id_card` column.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct IdQuality {
     pub valid: u64,
     /// Valid after removing full-width digits, spaces, apostrophes, lower-case x.
@@ -47,7 +48,7 @@ pub struct IdQuality {
     pub invalid: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct InputFile {
     pub path: String,
     pub sha256: String,
@@ -55,6 +56,8 @@ pub struct InputFile {
     pub sheet: Option<String>,
     pub encoding: Option<String>,
     pub rows_read: u64,
+    /// Served from the converted-input cache (`None`: no cache in use).
+    pub cached: Option<bool>,
 }
 
 /// Accounting and data quality of one dataset.
@@ -311,26 +314,49 @@ pub fn check_dataset(catalog: &Catalog, name: &str) -> Result<usize> {
 
 /// Loads one dataset: every file of its glob, typed, with provenance and rejected rows.
 pub fn load_dataset(catalog: &Catalog, name: &str) -> Result<LoadedDataset> {
+    load_dataset_cached(catalog, name, None)
+}
+
+/// Loads a dataset, taking each file already converted by an earlier run from `cache` (keyed
+/// by the file's content hash and the dataset's declaration) instead of parsing it again.
+pub fn load_dataset_cached(
+    catalog: &Catalog,
+    name: &str,
+    cache: Option<&cache::Cache>,
+) -> Result<LoadedDataset> {
     let spec = catalog
         .datasets
         .get(name)
         .ok_or_else(|| Error::Bug(format!("dataset `{name}` not in the catalog")))?;
-    let sources = dataset_files(catalog, spec)?
+    let parts = dataset_files(catalog, spec)?
         .into_iter()
         .map(|(path, shown)| {
-            let table = read::read_source(&path, &read::ReadOptions::of(&path, spec)?)?;
             let (sha256, bytes) = sha256_file(&path)?;
+            let key = cache.map(|_| cache::key(&sha256, &shown, spec));
+            if let (Some(c), Some(k)) = (cache, &key)
+                && let Some((mut file, part)) = c.get(k)?
+            {
+                file.path = shown;
+                file.cached = Some(true);
+                return Ok((file, part));
+            }
+            let table = read::read_source(&path, &read::ReadOptions::of(&path, spec)?)?;
             let file = InputFile {
-                path: shown,
+                path: shown.clone(),
                 sha256,
                 bytes,
                 sheet: table.sheet.clone(),
                 encoding: table.encoding.map(str::to_string),
                 rows_read: table.rows.len() as u64,
+                cached: cache.map(|_| false),
             };
-            Ok((path, file, table))
+            let part = type_table(catalog, name, &path, &shown, &table)?;
+            if let (Some(c), Some(k)) = (cache, &key) {
+                c.put(k, &file, &part)?;
+            }
+            Ok((file, part))
         });
-    load_tables(catalog, name, sources)
+    load_tables(catalog, name, parts)
 }
 
 /// Loads rows given inline (rule fixtures), in source headers, through the same header
@@ -363,20 +389,28 @@ pub fn load_inline(
         sheet: None,
         encoding: None,
         rows_read: table.rows.len() as u64,
+        cached: None,
     };
-    load_tables(
-        catalog,
-        name,
-        std::iter::once(Ok((PathBuf::from(label), file, table))),
-    )
+    let part = type_table(catalog, name, Path::new(label), label, &table)?;
+    load_tables(catalog, name, std::iter::once(Ok((file, part))))
 }
 
-/// Types the rows of every source table of a dataset; rejects what cannot be loaded.
-fn load_tables(
+/// One source file, typed: its rows as a frame with provenance (no row id yet), what was
+/// rejected, and the quality of its ID columns. This is what the cache stores.
+pub struct FilePart {
+    pub frame: DataFrame,
+    pub rejected: Vec<RejectedRow>,
+    pub quality: BTreeMap<String, IdQuality>,
+}
+
+/// Types the rows of one source table; rejects (never drops) what cannot be loaded.
+fn type_table(
     catalog: &Catalog,
     name: &str,
-    sources: impl Iterator<Item = Result<(PathBuf, InputFile, read::SourceTable)>>,
-) -> Result<LoadedDataset> {
+    path: &Path,
+    shown: &str,
+    table: &read::SourceTable,
+) -> Result<FilePart> {
     let spec = catalog
         .datasets
         .get(name)
@@ -390,77 +424,65 @@ fn load_tables(
         .collect();
     let (mut prov_file, mut prov_sheet, mut prov_row) = (Vec::new(), Vec::new(), Vec::new());
     let mut rejected = Vec::new();
-    let mut files = Vec::new();
-    let mut rows_read = 0u64;
+    let positions = column_positions(catalog, name, spec, path, &table.headers)?;
+    let personal_cols = catalog.personal(name);
+    let personal: Vec<Option<crate::job::catalog::Personal>> = (0..table.headers.len())
+        .map(|i| {
+            let col = columns
+                .iter()
+                .zip(&positions)
+                .find(|(_, p)| **p == Some(i))
+                .map(|((c, _), _)| c.as_str())?;
+            personal_cols
+                .iter()
+                .find(|(n, _)| n == col)
+                .map(|(_, p)| *p)
+        })
+        .collect();
 
-    for source in sources {
-        let (path, file, table) = source?;
-        let shown = file.path.clone();
-        files.push(file);
-        rows_read += table.rows.len() as u64;
-
-        let positions = column_positions(catalog, name, spec, &path, &table.headers)?;
-        let personal_cols = catalog.personal(name);
-        let personal: Vec<Option<crate::job::catalog::Personal>> = (0..table.headers.len())
-            .map(|i| {
-                let col = columns
-                    .iter()
-                    .zip(&positions)
-                    .find(|(_, p)| **p == Some(i))
-                    .map(|((c, _), _)| c.as_str())?;
-                personal_cols
-                    .iter()
-                    .find(|(n, _)| n == col)
-                    .map(|(_, p)| *p)
-            })
-            .collect();
-
-        'rows: for row in &table.rows {
-            let reject = |reason: String| RejectedRow {
-                file: shown.clone(),
-                sheet: table.sheet.clone(),
-                row: row.row,
-                reason,
-                content: row.cells.iter().map(RawCell::display).collect(),
-                personal: personal.clone(),
-            };
-            if let Some(reason) = &row.malformed {
-                rejected.push(reject(reason.clone()));
-                continue;
+    'rows: for row in &table.rows {
+        let reject = |reason: String| RejectedRow {
+            file: shown.to_string(),
+            sheet: table.sheet.clone(),
+            row: row.row,
+            reason,
+            content: row.cells.iter().map(RawCell::display).collect(),
+            personal: personal.clone(),
+        };
+        if let Some(reason) = &row.malformed {
+            rejected.push(reject(reason.clone()));
+            continue;
+        }
+        let mut typed = Vec::with_capacity(columns.len());
+        for ((col, cspec), pos) in columns.iter().zip(&positions) {
+            let cell = pos
+                .and_then(|p| row.cells.get(p))
+                .cloned()
+                .unwrap_or(RawCell::Empty);
+            let header = pos
+                .map(|p| table.headers[p].as_str())
+                .unwrap_or(col.as_str());
+            if cspec.required && cell.is_empty() {
+                rejected.push(reject(format!(
+                    "必填列为空 / required column {header} ({col}) is empty"
+                )));
+                continue 'rows;
             }
-            let mut typed = Vec::with_capacity(columns.len());
-            for ((col, cspec), pos) in columns.iter().zip(&positions) {
-                let cell = pos
-                    .and_then(|p| row.cells.get(p))
-                    .cloned()
-                    .unwrap_or(RawCell::Empty);
-                let header = pos
-                    .map(|p| table.headers[p].as_str())
-                    .unwrap_or(col.as_str());
-                if cspec.required && cell.is_empty() {
-                    rejected.push(reject(format!(
-                        "必填列为空 / required column {header} ({col}) is empty"
-                    )));
+            match type_cell(cspec.ty, &cell) {
+                Ok(c) => typed.push(c),
+                Err(why) => {
+                    rejected.push(reject(format!("列 {header} ({col}): {why}")));
                     continue 'rows;
                 }
-                match type_cell(cspec.ty, &cell) {
-                    Ok(c) => typed.push(c),
-                    Err(why) => {
-                        rejected.push(reject(format!("列 {header} ({col}): {why}")));
-                        continue 'rows;
-                    }
-                }
             }
-            for (((col, _), buf), cell) in columns.iter().zip(buffers.iter_mut()).zip(typed) {
-                push(buf, cell, quality.get_mut(col.as_str()));
-            }
-            prov_file.push(shown.clone());
-            prov_sheet.push(table.sheet.clone());
-            prov_row.push(row.row as i64);
         }
+        for (((col, _), buf), cell) in columns.iter().zip(buffers.iter_mut()).zip(typed) {
+            push(buf, cell, quality.get_mut(col.as_str()));
+        }
+        prov_file.push(shown.to_string());
+        prov_sheet.push(table.sheet.clone());
+        prov_row.push(row.row as i64);
     }
-
-    let rows_loaded = prov_row.len() as u64;
     let mut out = Vec::new();
     for ((col, _), buf) in columns.iter().zip(buffers) {
         finish(col, buf, &mut out)?;
@@ -468,11 +490,57 @@ fn load_tables(
     out.push(Column::new("__file".into(), prov_file));
     out.push(Column::new("__sheet".into(), prov_sheet));
     out.push(Column::new("__row".into(), prov_row));
-    out.push(Column::new(
+    Ok(FilePart {
+        frame: DataFrame::new_infer_height(out)?,
+        rejected,
+        quality,
+    })
+}
+
+/// Puts the typed files of a dataset together, numbers the rows, and checks the accounting.
+fn load_tables(
+    catalog: &Catalog,
+    name: &str,
+    parts: impl Iterator<Item = Result<(InputFile, FilePart)>>,
+) -> Result<LoadedDataset> {
+    let spec = catalog
+        .datasets
+        .get(name)
+        .ok_or_else(|| Error::Bug(format!("dataset `{name}` not in the catalog")))?;
+    let mut frame: Option<DataFrame> = None;
+    let mut quality: BTreeMap<String, IdQuality> = BTreeMap::new();
+    let (mut rejected, mut files, mut rows_read) = (Vec::new(), Vec::new(), 0u64);
+    for part in parts {
+        let (file, part) = part?;
+        rows_read += file.rows_read;
+        files.push(file);
+        rejected.extend(part.rejected);
+        for (col, q) in part.quality {
+            let total = quality.entry(col).or_default();
+            total.valid += q.valid;
+            total.cleaned += q.cleaned;
+            total.legacy_upgraded += q.legacy_upgraded;
+            for (code, n) in q.invalid {
+                *total.invalid.entry(code).or_default() += n;
+            }
+        }
+        frame = Some(match frame {
+            None => part.frame,
+            Some(mut f) => {
+                f.vstack_mut(&part.frame)?;
+                f
+            }
+        });
+    }
+    let mut frame = match frame {
+        Some(f) => f,
+        None => empty_frame(catalog, name)?.drop(ROW_ID)?,
+    };
+    let rows_loaded = frame.height() as u64;
+    frame.with_column(Column::new(
         ROW_ID.into(),
         (0..rows_loaded as i64).collect::<Vec<i64>>(),
-    ));
-    let frame = DataFrame::new_infer_height(out)?;
+    ))?;
     let report = DatasetReport {
         name: name.to_string(),
         title: spec.title.clone(),

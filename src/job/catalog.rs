@@ -148,7 +148,9 @@ pub const PROVENANCE: [&str; 3] = ["__file", "__sheet", "__row"];
 pub const ROW_ID: &str = "__rid";
 
 /// Personal data a column holds: what `--mask` hides in exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, Deserialize,
+)]
 pub enum Personal {
     Name,
     Id,

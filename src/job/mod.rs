@@ -30,6 +30,10 @@ pub struct JobFile {
     /// The output folder; each run writes `<output>/<run-id>/`.
     #[serde(default = "default_output")]
     pub output: String,
+    /// Where converted inputs are cached (relative to the job file); `<output>/.cache` unless
+    /// given.
+    #[serde(default)]
+    pub cache: Option<String>,
     /// Parameter overrides: `rule_id: { param: value }`.
     #[serde(default)]
     pub params: IndexMap<String, IndexMap<String, ParamValue>>,
@@ -46,6 +50,8 @@ pub struct Job {
     pub catalog: Catalog,
     pub rules: Vec<RuleFile>,
     pub output_dir: PathBuf,
+    /// The converted-input cache; `None` when disabled (`run --no-cache`).
+    pub cache_dir: Option<PathBuf>,
     pub params: IndexMap<String, IndexMap<String, ParamValue>>,
     /// Problems in rule files that could not be parsed; reported with the compile errors of
     /// the others so that a job's problems surface together.
@@ -131,6 +137,10 @@ impl Job {
             catalog,
             rules,
             output_dir: base.join(&file.output),
+            cache_dir: Some(match &file.cache {
+                Some(c) => base.join(c),
+                None => base.join(&file.output).join(".cache"),
+            }),
             params: file.params,
             problems: diags,
         })

@@ -1,0 +1,115 @@
+//! The converted-input cache: each source file, once typed, is kept as Parquet (with its
+//! rejected rows and ID quality beside it) under a key made of the file's content hash, the
+//! dataset's declaration and the engine version — a second job over unchanged extracts skips
+//! decoding and parsing. The cache holds personal data: it is created readable by the owner
+//! only, like every output.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{FilePart, IdQuality, InputFile, RejectedRow};
+use crate::error::{Error, Result};
+use crate::job::catalog::DatasetSpec;
+
+pub struct Cache {
+    dir: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Sidecar {
+    file: InputFile,
+    rejected: Vec<RejectedRow>,
+    quality: std::collections::BTreeMap<String, IdQuality>,
+}
+
+/// The cache key of one file under one dataset declaration.
+pub fn key(sha256: &str, shown: &str, spec: &DatasetSpec) -> String {
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(sha256.as_bytes());
+    // The path as shown is in every row's provenance.
+    h.update(shown.as_bytes());
+    // Everything that changes how the file is read and typed (not where it lives).
+    let declaration = format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        spec.columns, spec.format, spec.encoding, spec.sheet, spec.delimiter, spec.header_row
+    );
+    h.update(declaration.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Cache {
+    pub fn new(dir: &Path) -> Result<Cache> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| Error::Io {
+                    path: dir.to_path_buf(),
+                    source: e,
+                })?;
+        }
+        #[cfg(not(unix))]
+        fs_err::create_dir_all(dir)?;
+        Ok(Cache {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The cached conversion, if there is a complete one.
+    pub fn get(&self, key: &str) -> Result<Option<(InputFile, FilePart)>> {
+        let (data, side) = (
+            self.dir.join(format!("{key}.parquet")),
+            self.dir.join(format!("{key}.json")),
+        );
+        // The sidecar is written last: without it the entry is incomplete and ignored.
+        if !side.is_file() || !data.is_file() {
+            return Ok(None);
+        }
+        let sidecar: Sidecar = match serde_json::from_slice(&fs_err::read(&side)?) {
+            Ok(s) => s,
+            Err(_) => return Ok(None),
+        };
+        let file = fs_err::File::open(&data)?;
+        let frame = match ParquetReader::new(file.into_parts().0).finish() {
+            Ok(f) => f,
+            Err(_) => return Ok(None),
+        };
+        Ok(Some((
+            sidecar.file,
+            FilePart {
+                frame,
+                rejected: sidecar.rejected,
+                quality: sidecar.quality,
+            },
+        )))
+    }
+
+    pub fn put(&self, key: &str, file: &InputFile, part: &FilePart) -> Result<()> {
+        let tmp = self
+            .dir
+            .join(format!("{key}.parquet.partial-{}", std::process::id()));
+        let mut frame = part.frame.clone();
+        ParquetWriter::new(crate::output::create_private_file(&tmp)?).finish(&mut frame)?;
+        fs_err::rename(&tmp, self.dir.join(format!("{key}.parquet")))?;
+        let sidecar = Sidecar {
+            file: file.clone(),
+            rejected: part.rejected.clone(),
+            quality: part.quality.clone(),
+        };
+        let tmp = self
+            .dir
+            .join(format!("{key}.json.partial-{}", std::process::id()));
+        crate::output::create_private_file(&tmp)?
+            .write_all(&serde_json::to_vec(&sidecar).map_err(|e| Error::Bug(e.to_string()))?)?;
+        fs_err::rename(&tmp, self.dir.join(format!("{key}.json")))?;
+        Ok(())
+    }
+}
