@@ -384,3 +384,35 @@ fn a_title_above_the_header_is_skipped_with_header_row() {
         (Some(1), Some(1))
     );
 }
+
+#[test]
+fn two_headers_matching_one_column_are_an_error_not_a_guess() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("p.csv"),
+        "姓名,身份证号,配偶姓名,身份证号\n张三,11010519491231002X,李四,320102195003011238\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("datasets.yaml"),
+        "datasets:\n  p:\n    path: p.csv\n    columns:\n      name: { type: name, aliases: [姓名] }\n      id_card: { type: id_card, aliases: [身份证号] }\n",
+    )
+    .unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("q.yaml"),
+        "id: q\ntitle: t\ndescription: d\nseverity: low\nrow_check:\n  sources: [{ dataset: p }]\n  condition: \"id_card_issue IS NOT NULL\"\n  key: [id_card_raw]\n",
+    )
+    .unwrap();
+    let job = write_job(dir.path(), &data.join("datasets.yaml"), &rules);
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("p.csv: dataset `p`: 2 headers match column `id_card`: 身份证号 (column 2), 身份证号 (column 4)"),
+        "{err}"
+    );
+}

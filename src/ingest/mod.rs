@@ -280,7 +280,25 @@ fn column_positions(
             .chain(cspec.aliases.iter().map(String::as_str))
             .map(header_key)
             .collect();
-        let pos = header_keys.iter().position(|h| wanted.contains(h));
+        let matches: Vec<usize> = (0..header_keys.len())
+            .filter(|i| wanted.contains(&header_keys[*i]))
+            .collect();
+        if matches.len() > 1 {
+            let found: Vec<String> = matches
+                .iter()
+                .map(|i| format!("{} (column {})", headers[*i], i + 1))
+                .collect();
+            return Err(Error::Input {
+                path: path.to_path_buf(),
+                message: format!(
+                    "dataset `{name}`: {} headers match column `{col}`: {}; crosscheck will not guess which one holds the data. Rename one of them in the file, or keep only one of them among the column's `aliases` in {}",
+                    matches.len(),
+                    found.join(", "),
+                    catalog.path.display()
+                ),
+            });
+        }
+        let pos = matches.first().copied();
         if pos.is_none() && !cspec.optional {
             return Err(Error::Input {
                 path: path.to_path_buf(),

@@ -31,6 +31,17 @@ pub const TAIL_HEADERS: [&str; 4] = [
     "核查说明 Note",
 ];
 
+/// Excel refuses cells longer than 32,767 characters: longer text is cut with a mark.
+fn cell_text(s: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 32_767;
+    if s.chars().count() <= MAX {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        let cut: String = s.chars().take(MAX - 20).collect();
+        std::borrow::Cow::Owned(format!("{cut}…（已截断 truncated）"))
+    }
+}
+
 /// Display width of text: CJK characters take two columns.
 fn width(s: &str) -> usize {
     s.chars()
@@ -119,7 +130,7 @@ fn write_value(
             }
             None => ws.write_string(row, col, value).map(|_| ()),
         },
-        _ => ws.write_string(row, col, value).map(|_| ()),
+        _ => ws.write_string(row, col, cell_text(value)).map(|_| ()),
     }
 }
 
@@ -214,7 +225,7 @@ pub fn workbook_bytes(result: &RunResult, max_rows: usize) -> Result<Vec<u8>, Xl
                     r.disposition_note.as_deref().unwrap_or(""),
                 ];
                 for (j, text) in tail.iter().enumerate() {
-                    ws.write_string(row, (c + j) as u16, *text)?;
+                    ws.write_string(row, (c + j) as u16, cell_text(text))?;
                     widths.see(c + j, text);
                 }
             }
@@ -284,7 +295,7 @@ pub fn workbook_bytes(result: &RunResult, max_rows: usize) -> Result<Vec<u8>, Xl
             (7, sheets_text),
             (8, outcomes.join(", ")),
         ] {
-            summary.write_string(row, c as u16, &t)?;
+            summary.write_string(row, c as u16, cell_text(&t))?;
             widths.see(c as usize, &t);
         }
         summary.write_number(row, 9, o.suppressed as f64)?;
@@ -357,4 +368,18 @@ pub fn workbook_bytes(result: &RunResult, max_rows: usize) -> Result<Vec<u8>, Xl
         wb.push_worksheet(ws);
     }
     wb.save_to_buffer()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_longer_than_an_excel_cell_is_cut_with_a_mark() {
+        let long = "证".repeat(40_000);
+        let cut = cell_text(&long);
+        assert!(cut.chars().count() <= 32_767);
+        assert!(cut.ends_with("（已截断 truncated）"));
+        assert_eq!(cell_text("short"), "short");
+    }
 }
