@@ -60,6 +60,22 @@ fn record_line(text: &str, r: &csv::StringRecord) -> u64 {
     p.line() + blank as u64
 }
 
+/// The records of a CSV text from its header row on: title lines above the header are neither
+/// header nor records.
+fn csv_records<'t>(
+    text: &'t str,
+    o: &ReadOptions,
+) -> impl Iterator<Item = csv::Result<csv::StringRecord>> + 't {
+    let header_row = o.header_row;
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(o.delimiter as u8)
+        .from_reader(text.as_bytes())
+        .into_records()
+        .skip_while(move |r| r.as_ref().is_ok_and(|r| record_line(text, r) < header_row))
+}
+
 /// How to read the files of a dataset, from its catalog entry.
 pub struct ReadOptions<'a> {
     pub format: Format,
@@ -110,15 +126,7 @@ pub fn read_headers(path: &Path, o: &ReadOptions) -> Result<Vec<String>> {
                 head.truncate(end + 1);
             }
             let (text, _) = decode(path, &head, o.encoding)?;
-            let mut reader = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .delimiter(o.delimiter as u8)
-                .from_reader(text.as_bytes());
-            let mut records = reader.records().skip_while(|r| {
-                r.as_ref()
-                    .is_ok_and(|r| record_line(&text, r) < o.header_row)
-            });
+            let mut records = csv_records(&text, o);
             match records.next() {
                 Some(Ok(r)) => Ok(r.iter().map(str::to_string).collect()),
                 _ => Err(Error::Input {
@@ -212,16 +220,7 @@ fn read_csv(path: &Path, o: &ReadOptions) -> Result<SourceTable> {
     fs_err::File::open(path)?.read_to_end(&mut bytes)?;
     let (text, enc) = decode(path, &bytes, o.encoding)?;
     drop(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(o.delimiter as u8)
-        .from_reader(text.as_bytes());
-    // Title lines above the header are neither header nor records.
-    let mut records = reader.records().skip_while(|r| {
-        r.as_ref()
-            .is_ok_and(|r| record_line(&text, r) < o.header_row)
-    });
+    let mut records = csv_records(&text, o);
     let headers: Vec<String> = match records.next() {
         Some(r) => r
             .map_err(|e| Error::Input {

@@ -537,6 +537,18 @@ pub fn key_of(parts: Vec<Expr>) -> Expr {
     }
 }
 
+/// The partner record of a pair, as `file:row` of its `r.` side.
+pub fn partner_of_right() -> Expr {
+    Expr::Func(
+        expr::Func::Concat,
+        vec![
+            Expr::Col("r.__file".into()),
+            Expr::Lit(Lit::Text(":".into())),
+            Expr::ToText(Box::new(Expr::Col("r.__row".into()))),
+        ],
+    )
+}
+
 /// The final projection every kind ends with: key, provenance of the flagged record (columns
 /// under `prefix`), the partner's provenance, and the evidence.
 pub fn lead_projection(

@@ -20,7 +20,7 @@
 //! the other. Limits: IDs are compared position by position (`char_diff`), so an inserted or
 //! dropped character counts as many; the join is guarded like `time_window`'s.
 
-use super::super::compile::{Ctx, lead_projection, prefixed};
+use super::super::compile::{Ctx, lead_projection, partner_of_right, prefixed};
 use super::super::expr::{BinOp, Expr, Func, Lit, Scope};
 use super::super::{JoinKind, Plan};
 use crate::job::catalog::ValueType;
@@ -184,13 +184,6 @@ pub fn plan(ctx: &mut Ctx, spec: &FuzzyDuplicateSpec, evidence: &[EvidenceSpec])
         Expr::Func(Func::Concat, vec![a.clone(), text("~"), b.clone()]),
         Expr::Func(Func::Concat, vec![b, text("~"), a]),
     );
-    let partner = Expr::Func(
-        Func::Concat,
-        vec![
-            Expr::Col("r.__file".into()),
-            text(":"),
-            Expr::ToText(Box::new(Expr::Col("r.__row".into()))),
-        ],
-    );
+    let partner = partner_of_right();
     Some(lead_projection(scored, key, "l.", Some(partner), evidence))
 }

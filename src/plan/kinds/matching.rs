@@ -17,8 +17,8 @@
 //! NULL keys (invalid IDs) never match, and `not_exists` skips left rows whose key is NULL:
 //! they cannot be checked and are reported as data-quality findings.
 
-use super::super::compile::{Ctx, Sides, equi_keys, key_of, lead_projection};
-use super::super::expr::{AggFunc, BinOp, Expr, Func, Lit, Scope};
+use super::super::compile::{Ctx, Sides, equi_keys, key_of, lead_projection, partner_of_right};
+use super::super::expr::{AggFunc, BinOp, Expr, Lit, Scope};
 use super::super::{JoinKind, Plan};
 use crate::job::rule::{EvidenceSpec, MatchMode, MatchSpec};
 
@@ -91,14 +91,7 @@ pub fn plan(ctx: &mut Ctx, spec: &MatchSpec, evidence: &[EvidenceSpec]) -> Optio
                     on: vec![(rid(), rid())],
                 };
             }
-            let partner = Expr::Func(
-                Func::Concat,
-                vec![
-                    Expr::Col("r.__file".into()),
-                    Expr::Lit(Lit::Text(":".into())),
-                    Expr::ToText(Box::new(Expr::Col("r.__row".into()))),
-                ],
-            );
+            let partner = partner_of_right();
             lead_projection(pairs, key, "l.", Some(partner), evidence)
         }
         MatchMode::NotExists => {

@@ -20,7 +20,9 @@
 //! Limits: the guard counts, before joining, the pairs each key would form; a key above
 //! `max_pairs` stops the rule with an error naming the key rather than exhausting memory.
 
-use super::super::compile::{Ctx, Sides, equi_keys, key_of, lead_projection, locate};
+use super::super::compile::{
+    Ctx, Sides, equi_keys, key_of, lead_projection, locate, partner_of_right,
+};
 use super::super::expr::{BinOp, Expr, ExprError, Func, Lit};
 use super::super::{JoinKind, Plan};
 use crate::job::catalog::ValueType;
@@ -126,13 +128,6 @@ pub fn plan(ctx: &mut Ctx, spec: &TimeWindowSpec, evidence: &[EvidenceSpec]) -> 
             .map(|(l, _)| Expr::ToText(Box::new(l.clone())))
             .collect(),
     );
-    let partner = Expr::Func(
-        Func::Concat,
-        vec![
-            Expr::Col("r.__file".into()),
-            Expr::Lit(Lit::Text(":".into())),
-            Expr::ToText(Box::new(Expr::Col("r.__row".into()))),
-        ],
-    );
+    let partner = partner_of_right();
     Some(lead_projection(pairs, key, "l.", Some(partner), evidence))
 }
