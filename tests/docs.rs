@@ -60,6 +60,7 @@ fn the_readme_names_every_expression_function() {
         "id_valid",
         "first_digit",
         "benford_mad",
+        "stratum",
     ] {
         assert!(readme.contains(&format!("`{f}")), "README documents `{f}`");
     }

@@ -413,3 +413,59 @@ fn benford_and_sequence_gaps_are_measures_of_an_aggregate_rule() {
     // Digits 5–9 at 20 % each against Benford (30.1 %, 17.6 %, …, 4.6 %): MAD = 1.398 / 9 ≈ 0.1553.
     assert!((mad - 0.1553).abs() < 0.001, "{mad}");
 }
+
+#[test]
+fn amounts_are_stratified_into_bands() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("p.csv"),
+        "amount\n50\n99.99\n100\n999\n1000\n250000\n-5\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("datasets.yaml"),
+        "datasets:\n  p:\n    path: p.csv\n    columns: { amount: { type: money } }\n",
+    )
+    .unwrap();
+    let job = job_with_rules(
+        dir.path(),
+        &[(
+            "strata.yaml",
+            "id: strata\ntitle: t\ndescription: d\nseverity: info\nevidence: [{ label: n, expr: n }, { label: total, expr: total }]\naggregate:\n  source: { dataset: p }\n  group_by: [\"stratum(amount, 0, 100, 1000)\"]\n  measures: { n: \"count(*)\", total: \"sum(amount)\" }\n  having: \"n > 0\"\n",
+        )],
+    );
+    let text = std::fs::read_to_string(&job).unwrap().replace(
+        &repo()
+            .join("sample_data/datasets.yaml")
+            .display()
+            .to_string(),
+        &data.join("datasets.yaml").display().to_string(),
+    );
+    std::fs::write(&job, text).unwrap();
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "r",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = read_csv(&dir.path().join("out/r/anomalies.csv"));
+    let mut bands: Vec<(String, String)> = rows[1..]
+        .iter()
+        .map(|r| (r[4].clone(), r[11].split("; ").next().unwrap().to_string()))
+        .collect();
+    bands.dedup();
+    assert_eq!(
+        bands,
+        [
+            ("00 (-∞, 0)".to_string(), "n: 1".to_string()),
+            ("01 [0, 100)".to_string(), "n: 2".to_string()),
+            ("02 [100, 1000)".to_string(), "n: 2".to_string()),
+            ("03 [1000, ∞)".to_string(), "n: 2".to_string()),
+        ]
+    );
+}

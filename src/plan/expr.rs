@@ -67,6 +67,7 @@ pub enum Func {
     CharDiff,
     IdValid,
     FirstDigit,
+    Stratum,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -805,6 +806,29 @@ impl Compiler<'_> {
                 want(1, DATES)?;
                 (Func::HoursBetween, ValueType::Float)
             }
+            "stratum" => {
+                // stratum(x, b1, b2, …): the band of x between ascending literal bounds.
+                arity(2..=32)?;
+                want(0, NUMS)?;
+                let mut prev = f64::NEG_INFINITY;
+                for (x, (e, _)) in &args[1..] {
+                    let v = match e {
+                        Expr::Lit(Lit::Int(i)) => *i as f64,
+                        Expr::Lit(Lit::Float(f)) => *f,
+                        _ => {
+                            return Err(err_at(
+                                x.span(),
+                                "stratum bounds are number literals or :params",
+                            ));
+                        }
+                    };
+                    if v <= prev {
+                        return Err(err_at(x.span(), "stratum bounds must ascend"));
+                    }
+                    prev = v;
+                }
+                (Func::Stratum, ValueType::Text)
+            }
             "first_digit" => {
                 arity(1..=1)?;
                 want(0, NUMS)?;
@@ -889,6 +913,7 @@ impl Compiler<'_> {
                     "char_diff",
                     "id_valid",
                     "first_digit",
+                    "stratum",
                     "benford_mad",
                     "upper",
                     "lower",

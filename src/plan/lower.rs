@@ -349,6 +349,39 @@ fn func(f: Func, args: &[E]) -> Expr {
             (ms(a(1)) - ms(a(0))).cast(DataType::Float64) / lit(3_600_000.0)
         }
         Func::FirstDigit => first_digit(a(0)),
+        Func::Stratum => {
+            // Bands [b_i, b_i+1), labelled so that they sort in order; below the first bound
+            // and from the last bound on get open bands.
+            let bounds: Vec<f64> = args[1..]
+                .iter()
+                .map(|b| match b {
+                    E::Lit(Lit::Int(i)) => *i as f64,
+                    E::Lit(Lit::Float(f)) => *f,
+                    _ => f64::NAN,
+                })
+                .collect();
+            let fmt = |v: f64| crate::ingest::normalize::format_number(v);
+            let x = a(0).cast(DataType::Float64);
+            let last = *bounds.last().expect("a bound");
+            // Tested from the lowest bound up: the first bound x is below names its band.
+            let mut out = lit(format!("{:02} [{}, ∞)", bounds.len(), fmt(last)));
+            for i in (0..bounds.len() - 1).rev() {
+                out = when(x.clone().lt(lit(bounds[i + 1])))
+                    .then(lit(format!(
+                        "{:02} [{}, {})",
+                        i + 1,
+                        fmt(bounds[i]),
+                        fmt(bounds[i + 1])
+                    )))
+                    .otherwise(out);
+            }
+            let out = when(x.clone().lt(lit(bounds[0])))
+                .then(lit(format!("00 (-∞, {})", fmt(bounds[0]))))
+                .otherwise(out);
+            when(x.is_null())
+                .then(lit(NULL).cast(DataType::String))
+                .otherwise(out)
+        }
         Func::IdValid => {
             // GB 11643-1999: 18 characters, the weighted sum of the first 17 digits mod 11
             // indexes the check character.
