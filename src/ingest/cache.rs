@@ -1,6 +1,6 @@
 //! The converted-input cache: each source file, once typed, is kept as Parquet (with its
-//! rejected rows and ID quality beside it) under a key made of the file's content hash, the
-//! dataset's declaration and the engine version — a second job over unchanged extracts skips
+//! rejected rows and ID quality beside it) under a key made of the file's content hash, its
+//! path, the dataset's declaration and the engine build — a second job over unchanged extracts skips
 //! decoding and parsing. The cache holds personal data: it is created readable by the owner
 //! only, like every output.
 
@@ -30,6 +30,9 @@ struct Sidecar {
 pub fn key(sha256: &str, shown: &str, spec: &DatasetSpec) -> String {
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    // A rebuilt engine (changed normalisers) must not read conversions made by the old one:
+    // the executable's size and modification time stand for the build.
+    h.update(build_stamp().as_bytes());
     h.update(sha256.as_bytes());
     // The path as shown is in every row's provenance.
     h.update(shown.as_bytes());
@@ -40,6 +43,13 @@ pub fn key(sha256: &str, shown: &str, spec: &DatasetSpec) -> String {
     );
     h.update(declaration.as_bytes());
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn build_stamp() -> String {
+    std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|m| format!("{}:{:?}", m.len(), m.modified().ok()))
+        .unwrap_or_default()
 }
 
 impl Cache {
