@@ -469,3 +469,38 @@ fn amounts_are_stratified_into_bands() {
         ]
     );
 }
+
+const NOT_EXISTS_WITH_CONDITION: &str = "id: alive_paid
+title: t
+description: payments with no death recorded before the paid month
+severity: low
+match:
+  left: { dataset: pension_payments }
+  right: { dataset: death_register }
+  on: \"l.id_card = r.id_card\"
+  condition: \"year_month(r.death_date) < year_month(l.pay_month)\"
+  mode: not_exists
+tests:
+  - name: a death before the month removes the payment; one after it does not
+    given:
+      pension_payments:
+        - { 身份证号码: \"320102195003011238\", 姓名: 张伟, 发放年月: \"202503\", 发放金额: 1.0, 银行账号: a }
+        - { 身份证号码: \"320104194805122341\", 姓名: 李娜, 发放年月: \"202503\", 发放金额: 1.0, 银行账号: b }
+        - { 身份证号码: \"320106196208083454\", 姓名: 王强, 发放年月: \"202503\", 发放金额: 1.0, 银行账号: c }
+      death_register:
+        - { 姓名: 张伟, 公民身份号码: \"320102195003011238\", 死亡日期: 2025-01-05 }
+        - { 姓名: 李娜, 公民身份号码: \"320104194805122341\", 死亡日期: 2025-06-05 }
+    expect: { keys: [\"320104194805122341\", \"320106196208083454\"] }
+";
+
+#[test]
+fn not_exists_with_a_pair_condition_keeps_rows_whose_partners_all_fail_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_with_rules(dir.path(), &[("alive.yaml", NOT_EXISTS_WITH_CONDITION)]);
+    let out = crosscheck(&["test", "--config", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        "1 passed, 0 failed"
+    );
+}
