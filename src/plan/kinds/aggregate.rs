@@ -58,7 +58,13 @@ pub fn plan(ctx: &mut Ctx, spec: &AggregateSpec, evidence: &[EvidenceSpec]) -> O
     }
     let having_scope = ctx.scope(having_cols, &name);
     let having = ctx.condition(&spec.having, &having_scope)?;
-    let having = rename_groups(having, &spec.group_by, &groups);
+    // In `having`, a grouped column's name refers to its group value `__gN`.
+    let having = having.map_columns(&|c| {
+        groups
+            .iter()
+            .find(|(_, g, _)| *g == Expr::Col(c.to_string()))
+            .map_or_else(|| c.to_string(), |(n, _, _)| n.clone())
+    });
     let mut ev_cols = columns;
     ev_cols.extend(measures.iter().map(|(n, _, t)| (n.clone(), *t)));
     let ev_scope = ctx.scope(ev_cols, &name);
@@ -100,29 +106,4 @@ pub fn plan(ctx: &mut Ctx, spec: &AggregateSpec, evidence: &[EvidenceSpec]) -> O
             .collect(),
     );
     Some(lead_projection(joined, key, "", None, evidence))
-}
-
-/// In `having`, a grouped column's name refers to the group value `__gN`.
-fn rename_groups(
-    e: Expr,
-    names: &[serde_saphyr::Spanned<String>],
-    groups: &[(String, Expr, crate::job::catalog::ValueType)],
-) -> Expr {
-    let _ = names;
-    match e {
-        Expr::Col(c) => match groups.iter().find(|(_, g, _)| *g == Expr::Col(c.clone())) {
-            Some((n, _, _)) => Expr::Col(n.clone()),
-            None => Expr::Col(c),
-        },
-        Expr::Not(x) => Expr::Not(Box::new(rename_groups(*x, names, groups))),
-        Expr::Neg(x) => Expr::Neg(Box::new(rename_groups(*x, names, groups))),
-        Expr::Bin(op, a, b) => Expr::Bin(
-            op,
-            Box::new(rename_groups(*a, names, groups)),
-            Box::new(rename_groups(*b, names, groups)),
-        ),
-        Expr::IsNull(x, n) => Expr::IsNull(Box::new(rename_groups(*x, names, groups)), n),
-        Expr::In(x, l, n) => Expr::In(Box::new(rename_groups(*x, names, groups)), l, n),
-        other => other,
-    }
 }
