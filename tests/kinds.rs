@@ -504,3 +504,38 @@ fn not_exists_with_a_pair_condition_keeps_rows_whose_partners_all_fail_it() {
         "1 passed, 0 failed"
     );
 }
+
+#[test]
+fn having_may_apply_functions_to_a_grouped_column() {
+    // Regression: a grouped column inside a function in `having` was not renamed to its group
+    // value, and the rule failed while running.
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_with_rules(
+        dir.path(),
+        &[(
+            "shared.yaml",
+            "id: shared\ntitle: t\ndescription: d\nseverity: low\naggregate:\n  source: { dataset: pension_payments }\n  group_by: [bank_account]\n  measures: { people: \"count(distinct id_card)\" }\n  having: \"people >= 3 AND length(bank_account) = 19\"\n",
+        )],
+    );
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        "r",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let keys: BTreeSet<String> = read_csv(&dir.path().join("out/r/anomalies.csv"))[1..]
+        .iter()
+        .map(|r| r[4].clone())
+        .collect();
+    let truth: crosscheck::samplecity::GroundTruth = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        keys.into_iter().collect::<Vec<_>>(),
+        truth.leads["pension_shared_bank_account"]
+    );
+}
