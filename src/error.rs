@@ -88,6 +88,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A file operation through fs-err, whose message already names the path.
+    #[error("error: {0}")]
+    File(#[from] std::io::Error),
     #[error("error: {0}")]
     Polars(#[from] polars::error::PolarsError),
     #[error("internal error (a bug in crosscheck, please report it): {0}")]
@@ -104,16 +107,6 @@ fn render_all(diags: &[Diagnostic]) -> String {
         out.push_str(&format!("\n\n{} errors", diags.len()));
     }
     out
-}
-
-impl From<std::io::Error> for Error {
-    fn from(e: std::io::Error) -> Self {
-        // fs-err already puts the path into the message.
-        Error::Io {
-            path: PathBuf::new(),
-            source: e,
-        }
-    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

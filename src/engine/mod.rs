@@ -230,16 +230,21 @@ pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunRes
     let started_at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
     let t0 = Instant::now();
     reporter.start(Phase::Loading, needed.len() as u64);
+    // One cache for all datasets; if its folder cannot be made, every dataset says why.
+    let cache = job
+        .cache_dir
+        .as_deref()
+        .map(ingest::cache::Cache::new)
+        .transpose();
     let loaded: Vec<(String, Result<ingest::LoadedDataset, String>)> = needed
         .par_iter()
         .map(|name| {
-            let r = catch_unwind(AssertUnwindSafe(|| {
-                let cache = job
-                    .cache_dir
-                    .as_deref()
-                    .map(ingest::cache::Cache::new)
-                    .transpose()?;
-                ingest::load_dataset_cached(&job.catalog, name, cache.as_ref())
+            let r = catch_unwind(AssertUnwindSafe(|| match &cache {
+                Ok(cache) => ingest::load_dataset_cached(&job.catalog, name, cache.as_ref()),
+                Err(e) => Err(crate::error::Error::Input {
+                    path: job.cache_dir.clone().unwrap_or_default(),
+                    message: format!("cannot create the cache folder: {e}"),
+                }),
             }))
             .map_err(|p| {
                 format!(
@@ -395,25 +400,11 @@ pub fn run_rule(
             evidence: ev,
         });
     }
+    // Evidence breaks ties by comparing values in place (no allocation per comparison).
     out.sort_by(|a, b| {
-        (
-            &a.key,
-            &a.dataset,
-            &a.file,
-            &a.sheet,
-            a.row,
-            &a.partner,
-            a.evidence.values().collect::<Vec<_>>(),
-        )
-            .cmp(&(
-                &b.key,
-                &b.dataset,
-                &b.file,
-                &b.sheet,
-                b.row,
-                &b.partner,
-                b.evidence.values().collect::<Vec<_>>(),
-            ))
+        (&a.key, &a.dataset, &a.file, &a.sheet, a.row, &a.partner)
+            .cmp(&(&b.key, &b.dataset, &b.file, &b.sheet, b.row, &b.partner))
+            .then_with(|| a.evidence.values().cmp(b.evidence.values()))
     });
     out.dedup();
     // One fingerprint per lead over all its rows' evidence (rows are sorted, so it is stable).

@@ -85,22 +85,16 @@ fn header_key(h: &str) -> String {
         .collect()
 }
 
-pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
-    use std::io::Read;
-    let mut file = fs_err::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        bytes += n as u64;
-    }
-    let digest = hasher.finalize();
-    Ok((digest.iter().map(|b| format!("{b:02x}")).collect(), bytes))
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The SHA-256 of a small file (job, catalog and rule files for the manifest).
+pub fn sha256_file(path: &Path) -> Result<String> {
+    Ok(sha256_hex(&fs_err::read(path)?))
 }
 
 /// The files a dataset's path or glob names, sorted; relative paths as written for provenance.
@@ -349,7 +343,9 @@ pub fn load_dataset_cached(
     let parts = dataset_files(catalog, spec)?
         .into_iter()
         .map(|(path, shown)| {
-            let (sha256, bytes) = sha256_file(&path)?;
+            // Read once: hashed for the cache and the manifest, then parsed from memory.
+            let bytes = fs_err::read(&path)?;
+            let sha256 = sha256_hex(&bytes);
             let key = cache.map(|_| cache::key(&sha256, &shown, spec));
             if let (Some(c), Some(k)) = (cache, &key)
                 && let Some((mut file, part)) = c.get(k)?
@@ -358,16 +354,17 @@ pub fn load_dataset_cached(
                 file.cached = Some(true);
                 return Ok((file, part));
             }
-            let table = read::read_source(&path, &read::ReadOptions::of(&path, spec)?)?;
+            let table = read::read_source(&path, &bytes, &read::ReadOptions::of(&path, spec)?)?;
             let file = InputFile {
                 path: shown.clone(),
                 sha256,
-                bytes,
+                bytes: bytes.len() as u64,
                 sheet: table.sheet.clone(),
                 encoding: table.encoding.map(str::to_string),
                 rows_read: table.rows.len() as u64,
                 cached: cache.map(|_| false),
             };
+            drop(bytes);
             let part = type_table(catalog, name, &path, &shown, &table)?;
             if let (Some(c), Some(k)) = (cache, &key) {
                 c.put(k, &file, &part)?;

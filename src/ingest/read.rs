@@ -98,11 +98,13 @@ impl<'a> ReadOptions<'a> {
     }
 }
 
-pub fn read_source(path: &Path, o: &ReadOptions) -> Result<SourceTable> {
+/// Reads a source file from its bytes (read once by the caller, who also hashes them); `path`
+/// names it in errors.
+pub fn read_source(path: &Path, bytes: &[u8], o: &ReadOptions) -> Result<SourceTable> {
     match o.format {
-        Format::Csv => read_csv(path, o),
-        Format::Xlsx => read_xlsx(path, o),
-        Format::Parquet => read_parquet(path),
+        Format::Csv => read_csv(path, bytes, o),
+        Format::Xlsx => read_xlsx(path, bytes, o),
+        Format::Parquet => read_parquet(path, bytes),
     }
 }
 
@@ -135,7 +137,7 @@ pub fn read_headers(path: &Path, o: &ReadOptions) -> Result<Vec<String>> {
                 }),
             }
         }
-        Format::Xlsx => Ok(read_xlsx(path, o)?.headers),
+        Format::Xlsx => Ok(read_xlsx(path, &fs_err::read(path)?, o)?.headers),
         Format::Parquet => {
             let file = fs_err::File::open(path)?;
             let schema = ParquetReader::new(file.into_parts().0)
@@ -215,11 +217,8 @@ pub fn decode(path: &Path, bytes: &[u8], encoding: Encoding) -> Result<(String, 
     }
 }
 
-fn read_csv(path: &Path, o: &ReadOptions) -> Result<SourceTable> {
-    let mut bytes = Vec::new();
-    fs_err::File::open(path)?.read_to_end(&mut bytes)?;
-    let (text, enc) = decode(path, &bytes, o.encoding)?;
-    drop(bytes);
+fn read_csv(path: &Path, bytes: &[u8], o: &ReadOptions) -> Result<SourceTable> {
+    let (text, enc) = decode(path, bytes, o.encoding)?;
     let mut records = csv_records(&text, o);
     let headers: Vec<String> = match records.next() {
         Some(r) => r
@@ -316,13 +315,13 @@ fn excel_cell(d: &Data) -> RawCell {
     }
 }
 
-fn read_xlsx(path: &Path, o: &ReadOptions) -> Result<SourceTable> {
+fn read_xlsx(path: &Path, bytes: &[u8], o: &ReadOptions) -> Result<SourceTable> {
     let sheet = o.sheet;
     let err = |message: String| Error::Input {
         path: path.to_path_buf(),
         message,
     };
-    let mut wb = calamine::open_workbook_auto(path)
+    let mut wb = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes))
         .map_err(|e| err(format!("not a readable workbook: {e}")))?;
     let names = wb.sheet_names();
     let name = match sheet {
@@ -381,9 +380,8 @@ fn read_xlsx(path: &Path, o: &ReadOptions) -> Result<SourceTable> {
     })
 }
 
-fn read_parquet(path: &Path) -> Result<SourceTable> {
-    let file = fs_err::File::open(path)?;
-    let df = ParquetReader::new(file.into_parts().0)
+fn read_parquet(path: &Path, bytes: &[u8]) -> Result<SourceTable> {
+    let df = ParquetReader::new(std::io::Cursor::new(bytes))
         .finish()
         .map_err(|e| Error::Input {
             path: path.to_path_buf(),

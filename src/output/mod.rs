@@ -283,7 +283,7 @@ pub fn manifest(
     run_id: &str,
     timings: serde_json::Value,
 ) -> Result<serde_json::Value> {
-    let hash = |p: &Path| crate::ingest::sha256_file(p).map(|(h, _)| h);
+    let hash = crate::ingest::sha256_file;
     let mut rules = Vec::new();
     for o in &result.outcomes {
         let (status, error) = match &o.status {
