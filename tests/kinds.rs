@@ -65,15 +65,7 @@ fn a_time_window_partition_above_the_guard_stops_with_the_guard_error() {
     // Raised high enough, the same rule runs.
     let relaxed = EVERY_TICKET_PAIR.replace("max_pairs: 50", "max_pairs: 100000");
     let job = job_with_rules(dir.path(), &[("every_pair.yaml", relaxed.as_str())]);
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "s",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    run_ok(&job, "s", &[]);
 }
 
 const SQL_RULE: &str = "id: big_payments
@@ -94,16 +86,8 @@ sql:
 fn an_sql_rule_runs_its_query_with_provenance() {
     let dir = tempfile::tempdir().unwrap();
     let job = job_with_rules(dir.path(), &[("big.yaml", SQL_RULE)]);
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "r",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows = read_csv(&dir.path().join("out/r/anomalies.csv"));
+    let run = run_ok(&job, "r", &[]);
+    let rows = read_csv(&run.join("anomalies.csv"));
     assert!(rows.len() > 1);
     for r in &rows[1..] {
         assert_eq!(r[6], "pension_payments.parquet");
@@ -265,16 +249,8 @@ fn a_disabled_rule_does_not_run() {
             ),
         ],
     );
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "r",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let ran: Vec<String> = manifest_of(&dir.path().join("out/r"))["rules"]
+    let run = run_ok(&job, "r", &[]);
+    let ran: Vec<String> = manifest_of(&run)["rules"]
         .as_array()
         .unwrap()
         .iter()
@@ -288,8 +264,7 @@ fn a_reconcile_lead_points_at_one_real_source_row() {
     // Regression: the key's file came from one row and its row number from another when the
     // key's rows were spread over two files.
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let data = data_dir(dir.path());
     std::fs::write(
         data.join("book_a.csv"),
         "depot,bin,t\nD1,P9,1\nD1,P9,1\nD1,P9,1\nD1,P1,100\n",
@@ -301,29 +276,16 @@ fn a_reconcile_lead_points_at_one_real_source_row() {
         "depot,bin,t\nD1,P1,10\nD1,P9,3\n",
     )
     .unwrap();
-    std::fs::write(
-        data.join("datasets.yaml"),
+    let job = custom_job(
+        dir.path(),
         "datasets:\n  book:\n    path: book_*.csv\n    columns: { depot: { type: text }, bin: { type: text }, t: { type: decimal } }\n  measured:\n    path: measured.csv\n    columns: { depot: { type: text }, bin: { type: text }, t: { type: decimal } }\n",
-    )
-    .unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(
-        rules.join("r.yaml"),
-        "id: r\ntitle: t\ndescription: d\nseverity: low\nreconcile:\n  left: { dataset: book }\n  right: { dataset: measured }\n  on: \"l.depot = r.depot AND l.bin = r.bin\"\n  left_value: sum(t)\n  right_value: sum(t)\n  direction: left_above\n  unmatched: none\n",
-    )
-    .unwrap();
-    let job = write_job(dir.path(), &data.join("datasets.yaml"), &rules);
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "x",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows = read_csv(&dir.path().join("out/x/anomalies.csv"));
+        &[(
+            "r.yaml",
+            "id: r\ntitle: t\ndescription: d\nseverity: low\nreconcile:\n  left: { dataset: book }\n  right: { dataset: measured }\n  on: \"l.depot = r.depot AND l.bin = r.bin\"\n  left_value: sum(t)\n  right_value: sum(t)\n  direction: left_above\n  unmatched: none\n",
+        )],
+    );
+    let run = run_ok(&job, "x", &[]);
+    let rows = read_csv(&run.join("anomalies.csv"));
     let got: Vec<(&str, &str, &str, &str)> = rows[1..]
         .iter()
         .map(|r| (r[4].as_str(), r[6].as_str(), r[8].as_str(), r[9].as_str()))
@@ -335,8 +297,7 @@ fn a_reconcile_lead_points_at_one_real_source_row() {
 #[test]
 fn benford_and_sequence_gaps_are_measures_of_an_aggregate_rule() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let data = data_dir(dir.path());
     // Depot A's amounts are log-uniform over three decades (they follow Benford's law) and its
     // vouchers are numbered without gaps; depot B's amounts all start with 5–9, and vouchers
     // 1005 and 1007 are missing.
@@ -352,42 +313,22 @@ fn benford_and_sequence_gaps_are_measures_of_an_aggregate_rule() {
         csv.push_str(&format!("B,{},{}\n", 1000 + k, 500 + (i * 7) % 500));
     }
     std::fs::write(data.join("vouchers.csv"), csv).unwrap();
-    std::fs::write(
-        data.join("datasets.yaml"),
-        "datasets:\n  vouchers:\n    path: vouchers.csv\n    columns: { depot: { type: text }, voucher: { type: int }, amount: { type: money } }\n",
-    )
-    .unwrap();
     let rule = |id: &str, having: &str| {
         format!(
             "id: {id}\ntitle: t\ndescription: d\nseverity: low\nevidence:\n  - {{ label: mad, expr: mad }}\n  - {{ label: gaps, expr: gaps }}\naggregate:\n  source: {{ dataset: vouchers }}\n  group_by: [depot]\n  measures:\n    n: \"count(*)\"\n    mad: \"benford_mad(amount)\"\n    gaps: \"max(voucher) - min(voucher) + 1 - count(distinct voucher)\"\n  having: \"{having}\"\n"
         )
     };
-    let job = job_with_rules(dir.path(), &[]);
-    let rules = dir.path().join("rules");
-    std::fs::write(
-        rules.join("benford.yaml"),
+    let (benford, gaps) = (
         rule("benford", "n >= 300 AND mad > 0.015"),
-    )
-    .unwrap();
-    std::fs::write(rules.join("gaps.yaml"), rule("gaps", "gaps > 0")).unwrap();
-    let job_text = std::fs::read_to_string(&job).unwrap().replace(
-        &repo()
-            .join("sample_data/datasets.yaml")
-            .display()
-            .to_string(),
-        &data.join("datasets.yaml").display().to_string(),
+        rule("gaps", "gaps > 0"),
     );
-    std::fs::write(&job, job_text).unwrap();
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "r",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows = read_csv(&dir.path().join("out/r/anomalies.csv"));
+    let job = custom_job(
+        dir.path(),
+        "datasets:\n  vouchers:\n    path: vouchers.csv\n    columns: { depot: { type: text }, voucher: { type: int }, amount: { type: money } }\n",
+        &[("benford.yaml", &benford), ("gaps.yaml", &gaps)],
+    );
+    let run = run_ok(&job, "r", &[]);
+    let rows = read_csv(&run.join("anomalies.csv"));
     let leads: BTreeSet<(String, String)> = rows[1..]
         .iter()
         .map(|r| (r[0].clone(), r[4].clone()))
@@ -417,43 +358,22 @@ fn benford_and_sequence_gaps_are_measures_of_an_aggregate_rule() {
 #[test]
 fn amounts_are_stratified_into_bands() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let data = data_dir(dir.path());
     std::fs::write(
         data.join("p.csv"),
         "amount\n50\n99.99\n100\n999\n1000\n250000\n-5\n",
     )
     .unwrap();
-    std::fs::write(
-        data.join("datasets.yaml"),
-        "datasets:\n  p:\n    path: p.csv\n    columns: { amount: { type: money } }\n",
-    )
-    .unwrap();
-    let job = job_with_rules(
+    let job = custom_job(
         dir.path(),
+        "datasets:\n  p:\n    path: p.csv\n    columns: { amount: { type: money } }\n",
         &[(
             "strata.yaml",
             "id: strata\ntitle: t\ndescription: d\nseverity: info\nevidence: [{ label: n, expr: n }, { label: total, expr: total }]\naggregate:\n  source: { dataset: p }\n  group_by: [\"stratum(amount, 0, 100, 1000)\"]\n  measures: { n: \"count(*)\", total: \"sum(amount)\" }\n  having: \"n > 0\"\n",
         )],
     );
-    let text = std::fs::read_to_string(&job).unwrap().replace(
-        &repo()
-            .join("sample_data/datasets.yaml")
-            .display()
-            .to_string(),
-        &data.join("datasets.yaml").display().to_string(),
-    );
-    std::fs::write(&job, text).unwrap();
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "r",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let rows = read_csv(&dir.path().join("out/r/anomalies.csv"));
+    let run = run_ok(&job, "r", &[]);
+    let rows = read_csv(&run.join("anomalies.csv"));
     let mut bands: Vec<(String, String)> = rows[1..]
         .iter()
         .map(|r| (r[4].clone(), r[11].split("; ").next().unwrap().to_string()))
@@ -517,16 +437,8 @@ fn having_may_apply_functions_to_a_grouped_column() {
             "id: shared\ntitle: t\ndescription: d\nseverity: low\naggregate:\n  source: { dataset: pension_payments }\n  group_by: [bank_account]\n  measures: { people: \"count(distinct id_card)\" }\n  having: \"people >= 3 AND length(bank_account) = 19\"\n",
         )],
     );
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "r",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let keys: BTreeSet<String> = read_csv(&dir.path().join("out/r/anomalies.csv"))[1..]
+    let run = run_ok(&job, "r", &[]);
+    let keys: BTreeSet<String> = read_csv(&run.join("anomalies.csv"))[1..]
         .iter()
         .map(|r| r[4].clone())
         .collect();

@@ -39,21 +39,6 @@ fn round(dir: &Path, n: u32) -> (PathBuf, GroundTruth) {
     (job, truth)
 }
 
-fn run(job: &Path, run_id: &str, extra: &[&str]) -> PathBuf {
-    let mut args = vec![
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        run_id,
-    ];
-    args.extend_from_slice(extra);
-    let out = crosscheck(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    job.parent().unwrap().join("out").join(run_id)
-}
-
 /// (rule, key) → (lead_id, evidence_hash) of a run.
 fn lead_index(run: &Path) -> BTreeMap<(String, String), (String, String)> {
     let df = ParquetReader::new(std::fs::File::open(run.join("anomalies.parquet")).unwrap())
@@ -106,7 +91,7 @@ fn three_rounds_diff_into_exactly_the_planted_changes() {
     let (job1, t1) = round(dir.path(), 1);
     let (job2, t2) = round(dir.path(), 2);
     let (job3, t3) = round(dir.path(), 3);
-    let r1 = run(&job1, "2025Q4", &[]);
+    let r1 = run_ok(&job1, "2025Q4", &[]);
     assert_eq!(found(&r1), leads_of(&t1));
 
     // Inspectors report one payroll lead as rectified; it is still there in round 2.
@@ -119,7 +104,7 @@ fn three_rounds_diff_into_exactly_the_planted_changes() {
         format!("lead_id,status,note\n{lead},已整改,已停发低保\n"),
     )
     .unwrap();
-    let r2 = run(
+    let r2 = run_ok(
         &job2,
         "2026Q2",
         &["--dispositions", dispositions.to_str().unwrap()],
@@ -167,7 +152,7 @@ fn three_rounds_diff_into_exactly_the_planted_changes() {
     );
 
     // Round 3: the car sold in round 2 is back — it reappears (seen in round 1).
-    let r3 = run(&job3, "2026Q4", &[]);
+    let r3 = run_ok(&job3, "2026Q4", &[]);
     assert_eq!(found(&r3), leads_of(&t3));
     let counts = diff_counts(&r2, &r3);
     for (rule, c) in counts.as_object().unwrap() {
@@ -196,7 +181,7 @@ fn a_false_positive_is_not_raised_again_unless_its_evidence_changed() {
     let dir = tempfile::tempdir().unwrap();
     let (job1, t1) = round(dir.path(), 1);
     let (job2, _) = round(dir.path(), 2);
-    let r1 = run(&job1, "r1", &[]);
+    let r1 = run_ok(&job1, "r1", &[]);
     let account = t1.leads["pension_shared_bank_account"][0].clone();
     let (lead, hash) =
         lead_index(&r1)[&("pension_shared_bank_account".to_string(), account.clone())].clone();
@@ -230,7 +215,7 @@ fn a_false_positive_is_not_raised_again_unless_its_evidence_changed() {
         ws.write_string(1, c as u16, *v).unwrap();
     }
     wb.save(&book).unwrap();
-    let r2 = run(&job2, "r2", &["--dispositions", book.to_str().unwrap()]);
+    let r2 = run_ok(&job2, "r2", &["--dispositions", book.to_str().unwrap()]);
     assert!(
         !found(&r2)
             .iter()
@@ -254,12 +239,12 @@ fn a_false_positive_is_not_raised_again_unless_its_evidence_changed() {
         format!("lead_id,status,evidence_hash\n{lead},false_positive,0000000000000000\n"),
     )
     .unwrap();
-    let r3 = run(&job2, "r3", &["--dispositions", stale.to_str().unwrap()]);
+    let r3 = run_ok(&job2, "r3", &["--dispositions", stale.to_str().unwrap()]);
     assert!(found(&r3).contains(&("pension_shared_bank_account".to_string(), account.clone())));
 
     // Regression: a round's own workbook, returned with no status filled in, is a valid (empty)
     // dispositions file — evidence columns such as 参保状态 / Status are not the status column.
-    let r5 = run(
+    let r5 = run_ok(
         &job2,
         "r5",
         &[

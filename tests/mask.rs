@@ -48,12 +48,7 @@ fn no_full_id_number_appears_in_any_masked_output() {
     let ids = sample_ids();
     let dir = tempfile::tempdir().unwrap();
     let job = sample_job(dir.path());
-    let job = job.to_str().unwrap();
-    let out = crosscheck(&["run", "-q", "--config", job, "--run-id", "m", "--mask"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = crosscheck(&["run", "-q", "--config", job, "--run-id", "u"]);
-    assert_eq!(out.status.code(), Some(0));
-    let (masked, plain) = (dir.path().join("out/m"), dir.path().join("out/u"));
+    let (masked, plain) = (run_ok(&job, "m", &["--mask"]), run_ok(&job, "u", &[]));
 
     let mut texts: Vec<(String, String)> = Vec::new();
     for f in [

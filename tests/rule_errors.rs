@@ -163,35 +163,20 @@ fn a_dataset_that_cannot_be_loaded_fails_its_rules_only() {
 #[test]
 fn a_csv_with_a_ragged_row_and_a_bad_amount_loads_the_rest() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let data = data_dir(dir.path());
     // GBK bytes, as a county office exports them.
     let text = "姓名,身份证号,月养老金\n张三,11010519491231002X,\"1,234.50\"\n李四,110105491231002\n王五,110105194912310021,待核定\n赵六,'11010519491231002x ,88元\n";
     let (bytes, _, _) = encoding_rs::GBK.encode(text);
     std::fs::write(data.join("p.csv"), &bytes).unwrap();
-    std::fs::write(
-        data.join("datasets.yaml"),
+    let job = custom_job(
+        dir.path(),
         "datasets:\n  p:\n    path: p.csv\n    columns:\n      name: { type: text, aliases: [姓名] }\n      id_card: { type: id_card, aliases: [身份证号] }\n      amount: { type: money, aliases: [月养老金] }\n",
-    )
-    .unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(
-        rules.join("big.yaml"),
-        "id: big\ntitle: 大额 / Big\ndescription: test\nseverity: low\nevidence: [{ label: 金额, expr: amount }]\nrow_check:\n  sources: [{ dataset: p }]\n  condition: amount > 100\n  key: [id_card]\n",
-    )
-    .unwrap();
-    let job = write_job(dir.path(), &data.join("datasets.yaml"), &rules);
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "r",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let run = dir.path().join("out/r");
+        &[(
+            "big.yaml",
+            "id: big\ntitle: 大额 / Big\ndescription: test\nseverity: low\nevidence: [{ label: 金额, expr: amount }]\nrow_check:\n  sources: [{ dataset: p }]\n  condition: amount > 100\n  key: [id_card]\n",
+        )],
+    );
+    let run = run_ok(&job, "r", &[]);
     let rejected = read_csv(&run.join("rejected/p.csv"));
     assert_eq!(rejected.len(), 3);
     assert_eq!(
@@ -264,8 +249,7 @@ fn check_reads_headers_and_names_a_file_missing_a_column() {
 #[test]
 fn a_glob_of_yearly_files_with_drifting_headers_and_encodings_loads_as_one_dataset() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let data = data_dir(dir.path());
     // 2024: GBK, header 身份证号; 2025: UTF-8 with BOM, header 身份证号码 and columns reordered.
     let (gbk, _, _) = encoding_rs::GBK.encode("姓名,身份证号,金额\n张三,11010519491231002X,100\n");
     std::fs::write(data.join("roll_2024.csv"), &gbk).unwrap();
@@ -274,29 +258,16 @@ fn a_glob_of_yearly_files_with_drifting_headers_and_encodings_loads_as_one_datas
         "\u{feff}金额,身份证号码,姓名\n200,110105491231002,张三\n300,320102195003011238,李四\n",
     )
     .unwrap();
-    std::fs::write(
-        data.join("datasets.yaml"),
+    let job = custom_job(
+        dir.path(),
         "datasets:\n  roll:\n    path: roll_*.csv\n    columns:\n      name: { type: name, aliases: [姓名] }\n      id_card: { type: id_card, aliases: [身份证号, 身份证号码] }\n      amount: { type: money, aliases: [金额] }\n",
-    )
-    .unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(
-        rules.join("twice.yaml"),
-        "id: twice\ntitle: 两年都在 / In both years\ndescription: test\nseverity: low\nevidence: [{ label: 金额, expr: amount }]\nduplicate:\n  sources: [{ dataset: roll }]\n  key: [id_card]\n",
-    )
-    .unwrap();
-    let job = write_job(dir.path(), &data.join("datasets.yaml"), &rules);
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "r",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let leads = read_csv(&dir.path().join("out/r/anomalies.csv"));
+        &[(
+            "twice.yaml",
+            "id: twice\ntitle: 两年都在 / In both years\ndescription: test\nseverity: low\nevidence: [{ label: 金额, expr: amount }]\nduplicate:\n  sources: [{ dataset: roll }]\n  key: [id_card]\n",
+        )],
+    );
+    let run = run_ok(&job, "r", &[]);
+    let leads = read_csv(&run.join("anomalies.csv"));
     let got: Vec<(&str, &str, &str)> = leads[1..]
         .iter()
         .map(|r| (r[4].as_str(), r[6].as_str(), r[8].as_str()))
@@ -309,7 +280,7 @@ fn a_glob_of_yearly_files_with_drifting_headers_and_encodings_loads_as_one_datas
             ("11010519491231002X", "roll_2025.csv", "2")
         ]
     );
-    let manifest: serde_json::Value = manifest_of(&dir.path().join("out/r"));
+    let manifest: serde_json::Value = manifest_of(&run);
     let files = &manifest["datasets"][0]["files"];
     assert_eq!(
         (files[0]["encoding"].as_str(), files[1]["encoding"].as_str()),
@@ -321,8 +292,7 @@ fn a_glob_of_yearly_files_with_drifting_headers_and_encodings_loads_as_one_datas
 #[test]
 fn a_title_above_the_header_is_skipped_with_header_row() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let data = data_dir(dir.path());
     // CSV: a title, a blank line, the header on line 3.
     std::fs::write(
         data.join("a.csv"),
@@ -339,31 +309,18 @@ fn a_title_above_the_header_is_skipped_with_header_row() {
     ws.write_string(2, 0, "李四").unwrap();
     ws.write_string(2, 1, "110105491231002").unwrap();
     wb.save(data.join("b.xlsx")).unwrap();
-    std::fs::write(
-        data.join("datasets.yaml"),
+    let job = custom_job(
+        dir.path(),
         "datasets:\n  a:\n    path: a.csv\n    header_row: 3\n    columns:\n      name: { type: name, aliases: [姓名] }\n      id_card: { type: id_card, aliases: [身份证号] }\n  b:\n    path: b.xlsx\n    header_row: 2\n    columns:\n      name: { type: name, aliases: [姓名] }\n      id_card: { type: id_card, aliases: [身份证号] }\n",
-    )
-    .unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(
-        rules.join("both.yaml"),
-        "id: both\ntitle: 两区都有 / In both\ndescription: test\nseverity: low\nduplicate:\n  sources: [{ dataset: a }, { dataset: b }]\n  key: [id_card]\n",
-    )
-    .unwrap();
-    let job = write_job(dir.path(), &data.join("datasets.yaml"), &rules);
+        &[(
+            "both.yaml",
+            "id: both\ntitle: 两区都有 / In both\ndescription: test\nseverity: low\nduplicate:\n  sources: [{ dataset: a }, { dataset: b }]\n  key: [id_card]\n",
+        )],
+    );
     let check = crosscheck(&["check", "--config", job.to_str().unwrap()]);
     assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "r",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let leads = read_csv(&dir.path().join("out/r/anomalies.csv"));
+    let run = run_ok(&job, "r", &[]);
+    let leads = read_csv(&run.join("anomalies.csv"));
     let got: Vec<(&str, &str, &str)> = leads[1..]
         .iter()
         .map(|r| (r[4].as_str(), r[6].as_str(), r[8].as_str()))
@@ -375,7 +332,7 @@ fn a_title_above_the_header_is_skipped_with_header_row() {
             ("11010519491231002X", "b.xlsx", "3")
         ]
     );
-    let m = manifest_of(&dir.path().join("out/r"));
+    let m = manifest_of(&run);
     assert_eq!(
         (
             m["datasets"][0]["rows_read"].as_u64(),
@@ -388,26 +345,20 @@ fn a_title_above_the_header_is_skipped_with_header_row() {
 #[test]
 fn two_headers_matching_one_column_are_an_error_not_a_guess() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let data = data_dir(dir.path());
     std::fs::write(
         data.join("p.csv"),
         "姓名,身份证号,配偶姓名,身份证号\n张三,11010519491231002X,李四,320102195003011238\n",
     )
     .unwrap();
-    std::fs::write(
-        data.join("datasets.yaml"),
+    let job = custom_job(
+        dir.path(),
         "datasets:\n  p:\n    path: p.csv\n    columns:\n      name: { type: name, aliases: [姓名] }\n      id_card: { type: id_card, aliases: [身份证号] }\n",
-    )
-    .unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(
-        rules.join("q.yaml"),
-        "id: q\ntitle: t\ndescription: d\nseverity: low\nrow_check:\n  sources: [{ dataset: p }]\n  condition: \"id_card_issue IS NOT NULL\"\n  key: [id_card_raw]\n",
-    )
-    .unwrap();
-    let job = write_job(dir.path(), &data.join("datasets.yaml"), &rules);
+        &[(
+            "q.yaml",
+            "id: q\ntitle: t\ndescription: d\nseverity: low\nrow_check:\n  sources: [{ dataset: p }]\n  condition: \"id_card_issue IS NOT NULL\"\n  key: [id_card_raw]\n",
+        )],
+    );
     let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);

@@ -18,17 +18,7 @@ fn truth() -> GroundTruth {
 }
 
 fn run_sample(dir: &std::path::Path, run_id: &str) -> std::path::PathBuf {
-    let job = sample_job(dir);
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        run_id,
-    ]);
-    assert_eq!(out.status.code(), Some(0), "run failed: {}", stderr(&out));
-    dir.join("out").join(run_id)
+    run_ok(&sample_job(dir), run_id, &[])
 }
 
 #[test]

@@ -23,16 +23,7 @@ fn cell_text(d: &Data) -> String {
 fn the_workbook_holds_per_rule_exactly_the_leads_of_the_parquet_file() {
     let dir = tempfile::tempdir().unwrap();
     let job = sample_job(dir.path());
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "r",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let run = dir.path().join("out/r");
+    let run = run_ok(&job, "r", &[]);
 
     let df = ParquetReader::new(std::fs::File::open(run.join("anomalies.parquet")).unwrap())
         .finish()

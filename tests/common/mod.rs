@@ -80,3 +80,39 @@ pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
 pub fn manifest_of(run: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap()
 }
+
+/// `dir/data`, created: where a test writes its own extracts.
+pub fn data_dir(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    data
+}
+
+/// A job over the extracts in `dir/data`, described by `catalog` (written as
+/// `dir/data/datasets.yaml`), with the rule files `rules` (name, YAML) in `dir/rules`.
+pub fn custom_job(dir: &Path, catalog: &str, rules: &[(&str, &str)]) -> PathBuf {
+    let data = data_dir(dir);
+    std::fs::write(data.join("datasets.yaml"), catalog).unwrap();
+    let folder = dir.join("rules");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (name, text) in rules {
+        std::fs::write(folder.join(name), text).unwrap();
+    }
+    write_job(dir, &data.join("datasets.yaml"), &folder)
+}
+
+/// Runs a job that must succeed; returns its run folder (`out/<run_id>` beside the job file).
+pub fn run_ok(job: &Path, run_id: &str, extra: &[&str]) -> PathBuf {
+    let mut args = vec![
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--run-id",
+        run_id,
+    ];
+    args.extend_from_slice(extra);
+    let out = crosscheck(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    job.parent().unwrap().join("out").join(run_id)
+}
