@@ -21,15 +21,6 @@ pub enum IdIssue {
 }
 
 impl IdIssue {
-    pub const ALL: [IdIssue; 6] = [
-        IdIssue::Missing,
-        IdIssue::Length,
-        IdIssue::Characters,
-        IdIssue::BirthDate,
-        IdIssue::CheckCharacter,
-        IdIssue::SpreadsheetDamage,
-    ];
-
     /// The code stored in `<column>_issue`.
     pub fn code(self) -> &'static str {
         match self {
@@ -39,20 +30,6 @@ impl IdIssue {
             IdIssue::BirthDate => "birth_date",
             IdIssue::CheckCharacter => "check_character",
             IdIssue::SpreadsheetDamage => "spreadsheet_damage",
-        }
-    }
-
-    /// What an inspector reads.
-    pub fn describe(self) -> &'static str {
-        match self {
-            IdIssue::Missing => "身份证号为空 / ID missing",
-            IdIssue::Length => "身份证号位数错误 / wrong length",
-            IdIssue::Characters => "身份证号含非法字符 / invalid characters",
-            IdIssue::BirthDate => "出生日期不存在 / impossible birth date",
-            IdIssue::CheckCharacter => "校验码错误 / wrong check character",
-            IdIssue::SpreadsheetDamage => {
-                "被表格软件按数字处理，末位已丢失 / damaged by a spreadsheet (digits lost)"
-            }
         }
     }
 }

@@ -142,8 +142,6 @@ impl SemanticType {
 pub const ID_RAW_SUFFIX: &str = "_raw";
 pub const ID_ISSUE_SUFFIX: &str = "_issue";
 
-/// Provenance columns every loaded row carries.
-pub const PROVENANCE: [&str; 3] = ["__file", "__sheet", "__row"];
 /// A row number unique within a dataset, for joining back.
 pub const ROW_ID: &str = "__rid";
 

@@ -161,13 +161,3 @@ impl fmt::Display for Plan {
         self.fmt_indent(f, 0)
     }
 }
-
-/// The columns every rule's plan ends with, before its evidence columns `__ev0…`.
-pub const LEAD_COLUMNS: [&str; 6] = [
-    "__key",
-    "__dataset",
-    "__file",
-    "__sheet",
-    "__row",
-    "__partner",
-];
