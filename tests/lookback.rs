@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use crosscheck::samplecity::GroundTruth;
-use polars::prelude::*;
 
 fn leads_of(truth: &GroundTruth) -> BTreeSet<(String, String)> {
     truth
@@ -41,25 +40,14 @@ fn round(dir: &Path, n: u32) -> (PathBuf, GroundTruth) {
 
 /// (rule, key) → (lead_id, evidence_hash) of a run.
 fn lead_index(run: &Path) -> BTreeMap<(String, String), (String, String)> {
-    let df = ParquetReader::new(std::fs::File::open(run.join("anomalies.parquet")).unwrap())
-        .finish()
-        .unwrap();
-    let col = |n: &str| -> Vec<String> {
-        df.column(n)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap_or("").to_string())
-            .collect()
-    };
+    let col = |n: &str| parquet_column(run, n);
     let (rules, keys, ids, hashes) = (
         col("rule_id"),
         col("key"),
         col("lead_id"),
         col("evidence_hash"),
     );
-    (0..df.height())
+    (0..rules.len())
         .map(|i| {
             (
                 (rules[i].clone(), keys[i].clone()),

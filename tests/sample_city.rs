@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 use crosscheck::samplecity::GroundTruth;
-use polars::prelude::*;
 
 fn truth() -> GroundTruth {
     serde_json::from_str(
@@ -47,21 +46,8 @@ fn parquet_holds_the_same_leads_with_evidence_and_provenance() {
     let dir = tempfile::tempdir().unwrap();
     let run = run_sample(dir.path(), "r1");
     let csv_rows = read_csv(&run.join("anomalies.csv"));
-    let df = ParquetReader::new(std::fs::File::open(run.join("anomalies.parquet")).unwrap())
-        .finish()
-        .unwrap();
-    assert_eq!(df.height(), csv_rows.len() - 1);
-    let col = |n: &str| -> Vec<String> {
-        df.column(n)
-            .unwrap()
-            .cast(&DataType::String)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap_or("").to_string())
-            .collect()
-    };
+    let col = |n: &str| parquet_column(&run, n);
+    assert_eq!(col("rule_id").len(), csv_rows.len() - 1);
     let (rule, key, file, row, lead) = (
         col("rule_id"),
         col("key"),

@@ -9,7 +9,6 @@ use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
 use common::*;
-use polars::prelude::*;
 
 fn cell_text(d: &Data) -> String {
     match d {
@@ -25,18 +24,7 @@ fn the_workbook_holds_per_rule_exactly_the_leads_of_the_parquet_file() {
     let job = sample_job(dir.path());
     let run = run_ok(&job, "r", &[]);
 
-    let df = ParquetReader::new(std::fs::File::open(run.join("anomalies.parquet")).unwrap())
-        .finish()
-        .unwrap();
-    let col = |n: &str| -> Vec<String> {
-        df.column(n)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap_or("").to_string())
-            .collect()
-    };
+    let col = |n: &str| parquet_column(&run, n);
     let mut from_parquet: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for ((rule, lead), key) in col("rule_id")
         .into_iter()

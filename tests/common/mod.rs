@@ -116,3 +116,17 @@ pub fn run_ok(job: &Path, run_id: &str, extra: &[&str]) -> PathBuf {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     job.parent().unwrap().join("out").join(run_id)
 }
+
+/// A text column of a run's anomalies.parquet (NULL as "").
+pub fn parquet_column(run: &Path, name: &str) -> Vec<String> {
+    use polars::prelude::*;
+    let df = ParquetReader::new(std::fs::File::open(run.join("anomalies.parquet")).unwrap())
+        .finish()
+        .unwrap();
+    let c = df.column(name).unwrap().cast(&DataType::String).unwrap();
+    c.str()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect()
+}
