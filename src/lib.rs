@@ -2,6 +2,7 @@
 //! normalised, declarative rules are compiled to logical plans and run in parallel, and each
 //! rule's leads are written with the evidence an inspection team needs.
 
+pub mod calendar;
 pub mod cli;
 pub mod diff;
 pub mod engine;

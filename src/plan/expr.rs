@@ -66,6 +66,8 @@ pub enum Func {
     HoursBetween,
     CharDiff,
     IdValid,
+    WorkingDays,
+    IsWorkday,
     FirstDigit,
     Stratum,
 }
@@ -93,6 +95,8 @@ pub const FUNCTIONS: &[&str] = &[
     "months_between",
     "days_between",
     "hours_between",
+    "working_days",
+    "is_workday",
     "char_diff",
     "id_valid",
     "first_digit",
@@ -829,6 +833,25 @@ impl Compiler<'_> {
                     },
                     ValueType::Int,
                 )
+            }
+            "working_days" | "is_workday" => {
+                // Counted on the shipped PRC calendar; a literal date outside it is an error
+                // now, a column's date outside it when the rule runs.
+                let n = if name == "working_days" { 2 } else { 1 };
+                arity(n..=n)?;
+                for i in 0..n {
+                    want(i, DATES)?;
+                    if let (x, (Expr::Lit(Lit::Date(d)), _)) = &args[i]
+                        && crate::calendar::is_workday_days(*d).is_err()
+                    {
+                        return Err(err_at(x.span(), &crate::calendar::out_of_range(*d)));
+                    }
+                }
+                if n == 2 {
+                    (Func::WorkingDays, ValueType::Int)
+                } else {
+                    (Func::IsWorkday, ValueType::Bool)
+                }
             }
             "hours_between" => {
                 arity(2..=2)?;

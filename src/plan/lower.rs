@@ -349,6 +349,7 @@ fn func(f: Func, args: &[E]) -> Expr {
             (ms(a(1)) - ms(a(0))).cast(DataType::Float64) / lit(3_600_000.0)
         }
         Func::FirstDigit => first_digit(a(0)),
+        Func::WorkingDays | Func::IsWorkday => calendar_days(f, args),
         Func::Stratum => {
             // Bands [b_i, b_i+1), labelled so that they sort in order; below the first bound
             // and from the last bound on get open bands.
@@ -454,4 +455,57 @@ fn like_to_regex(pattern: &str) -> String {
     }
     out.push('$');
     out
+}
+
+/// `working_days(from, to)` and `is_workday(d)` on the shipped PRC calendar. A date outside
+/// it fails the rule with the date and what to do, rather than counting a guess.
+fn calendar_days(f: Func, args: &[E]) -> Expr {
+    let days = |e: &E| expr(e).cast(DataType::Date);
+    let out = if f == Func::WorkingDays {
+        DataType::Int64
+    } else {
+        DataType::Boolean
+    };
+    let name = if f == Func::WorkingDays {
+        "working_days"
+    } else {
+        "is_workday"
+    };
+    let rest: Vec<Expr> = args[1..].iter().map(days).collect();
+    let out_type = out.clone();
+    days(&args[0]).map_many(
+        move |cols: &mut [Column]| {
+            let phys: Vec<Int32Chunked> = cols
+                .iter()
+                .map(|c| Ok(c.cast(&DataType::Int32)?.i32()?.clone()))
+                .collect::<PolarsResult<_>>()?;
+            let fail = |m: String| polars_err!(ComputeError: "{name}: {m}");
+            let col = if f == Func::WorkingDays {
+                let (a, b) = (&phys[0], &phys[1]);
+                let v: Int64Chunked = a
+                    .iter()
+                    .zip(b.iter())
+                    .map(|(x, y)| match (x, y) {
+                        (Some(x), Some(y)) => crate::calendar::working_days_between(x, y)
+                            .map(Some)
+                            .map_err(fail),
+                        _ => Ok(None),
+                    })
+                    .collect::<PolarsResult<_>>()?;
+                v.into_series()
+            } else {
+                let v: BooleanChunked = phys[0]
+                    .iter()
+                    .map(|x| match x {
+                        Some(x) => crate::calendar::is_workday_days(x).map(Some).map_err(fail),
+                        None => Ok(None),
+                    })
+                    .collect::<PolarsResult<_>>()?;
+                v.into_series()
+            };
+            Ok(col.with_name(name.into()).into_column())
+        },
+        &rest,
+        move |_, fields| Ok(Field::new(fields[0].name().clone(), out_type.clone())),
+    )
 }
