@@ -839,12 +839,12 @@ impl Compiler<'_> {
                 // now, a column's date outside it when the rule runs.
                 let n = if name == "working_days" { 2 } else { 1 };
                 arity(n..=n)?;
-                for i in 0..n {
+                for (i, arg) in args.iter().enumerate() {
                     want(i, DATES)?;
-                    if let (x, (Expr::Lit(Lit::Date(d)), _)) = &args[i]
+                    if let (x, (Expr::Lit(Lit::Date(d)), _)) = arg
                         && crate::calendar::is_workday_days(*d).is_err()
                     {
-                        return Err(err_at(x.span(), &crate::calendar::out_of_range(*d)));
+                        return Err(err_at(x.span(), crate::calendar::out_of_range(*d)));
                     }
                 }
                 if n == 2 {
