@@ -12,6 +12,7 @@
 //! ```
 //! Output: one lead per key; one row per result row. Return `__file`, `__sheet` and `__row`
 //! (each dataset has them) to keep provenance; `__dataset` names the dataset.
+//! `:name` stands for the rule parameter `name` (declared under `params:`), as in expressions.
 //! Limits: the query is handed to the engine as written; crosscheck checks its syntax, that
 //! every table after FROM / JOIN is a dataset of the catalog, and that `key` and the evidence
 //! name result columns — before any data is read.
@@ -40,6 +41,75 @@ fn value_type(dt: &DataType) -> ValueType {
         DataType::Null => ValueType::Null,
         _ => ValueType::Text,
     }
+}
+
+/// The query with each `:param` replaced by the rule parameter's literal (the job's or the
+/// command line's value when set): the engine's SQL has no placeholders.
+fn with_params(
+    ctx: &mut Ctx,
+    query: &serde_saphyr::Spanned<String>,
+    tokens: &[sqlparser::tokenizer::TokenWithSpan],
+) -> Option<String> {
+    let text = &query.value;
+    // Byte offset of each line's start, to turn (line, column in characters) into bytes.
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let offset = |line: u64, column: u64| {
+        let start = starts[(line as usize).saturating_sub(1).min(starts.len() - 1)];
+        text[start..]
+            .char_indices()
+            .nth(column.saturating_sub(1) as usize)
+            .map(|(i, _)| start + i)
+            .unwrap_or(text.len())
+    };
+    let mut out = String::new();
+    let mut done = 0;
+    let mut ok = true;
+    for (i, t) in tokens.iter().enumerate() {
+        // `:name` is one placeholder token in some dialects, a colon and a word in others.
+        let (p, end) = match (&t.token, tokens.get(i + 1)) {
+            (Token::Placeholder(p), _) => (p.clone(), t.span.end),
+            (Token::Colon, Some(next)) if matches!(&next.token, Token::Word(_)) => {
+                let Token::Word(w) = &next.token else {
+                    unreachable!()
+                };
+                (format!(":{}", w.value), next.span.end)
+            }
+            _ => continue,
+        };
+        let name = p.trim_start_matches(':');
+        let (from, to) = (
+            offset(t.span.start.line, t.span.start.column),
+            offset(end.line, end.column),
+        );
+        match ctx.params.iter().find(|(n, _, _)| n == name) {
+            Some((_, _, lit)) => {
+                out.push_str(&text[done..from]);
+                out.push_str(&lit.to_string());
+                done = to;
+            }
+            None => {
+                ok = false;
+                let names: Vec<&str> = ctx.params.iter().map(|(n, _, _)| n.as_str()).collect();
+                ctx.diags.push(locate(
+                    ctx.path,
+                    query,
+                    ExprError {
+                        line: t.span.start.line,
+                        column: t.span.start.column,
+                        message: format!("unknown parameter `{p}`"),
+                        help: Some(match nearest(name, names.iter().copied()) {
+                            Some(n) => format!("did you mean `:{n}`?"),
+                            None => "declare it under `params:` in the rule".to_string(),
+                        }),
+                    },
+                ));
+            }
+        }
+    }
+    out.push_str(&text[done..]);
+    ok.then_some(out)
 }
 
 pub fn plan(ctx: &mut Ctx, spec: &SqlSpec, evidence: &[EvidenceSpec]) -> Option<Plan> {
@@ -77,7 +147,23 @@ pub fn plan(ctx: &mut Ctx, spec: &SqlSpec, evidence: &[EvidenceSpec]) -> Option<
         .collect();
     let mut tables = Vec::new();
     let mut defined = Vec::new();
+    // Open parentheses: true for a subquery, false for a call such as EXTRACT(YEAR FROM d),
+    // whose FROM names no table.
+    let mut parens: Vec<bool> = Vec::new();
     for (i, t) in words.iter().enumerate() {
+        match &t.token {
+            Token::LParen => {
+                let next = words.get(i + 1).map(|n| &n.token);
+                parens.push(matches!(next, Some(Token::Word(k)) if matches!(k.keyword, Keyword::SELECT | Keyword::WITH)));
+            }
+            Token::RParen => {
+                parens.pop();
+            }
+            _ => {}
+        }
+        if parens.last() == Some(&false) {
+            continue;
+        }
         if let Token::Word(w) = &t.token {
             let next = words.get(i + 1).map(|n| &n.token);
             if matches!(next, Some(Token::Word(k)) if k.keyword == Keyword::AS)
@@ -143,7 +229,7 @@ pub fn plan(ctx: &mut Ctx, spec: &SqlSpec, evidence: &[EvidenceSpec]) -> Option<
         frames.insert(d.clone(), crate::ingest::empty_frame(ctx.catalog, d).ok()?);
     }
     let sql_plan = Plan::Sql {
-        query: query.value.clone(),
+        query: with_params(ctx, query, &tokens)?,
         datasets: datasets.clone(),
     };
     let schema = match super::super::lower::lower(&sql_plan, &frames)
