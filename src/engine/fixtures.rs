@@ -39,12 +39,32 @@ pub fn run_fixtures(
     file.spec
         .tests
         .iter()
-        .map(|f| FixtureOutcome {
-            rule_id: rule.id.clone(),
-            name: f.name.value.clone(),
-            file: file.path.clone(),
-            line: f.name.referenced.line(),
-            failure: run_one(catalog, rule, f).err(),
+        .map(|f| {
+            let failure = if f.params.is_empty() {
+                run_one(catalog, rule, f).err()
+            } else {
+                let mut diags = Vec::new();
+                match crate::plan::compile::compile_rule(file, catalog, Some(&f.params), &mut diags)
+                {
+                    Some(with_params) if diags.is_empty() => {
+                        run_one(catalog, &with_params, f).err()
+                    }
+                    _ => Some(
+                        diags
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    ),
+                }
+            };
+            FixtureOutcome {
+                rule_id: rule.id.clone(),
+                name: f.name.value.clone(),
+                file: file.path.clone(),
+                line: f.name.referenced.line(),
+                failure,
+            }
         })
         .collect()
 }

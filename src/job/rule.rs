@@ -81,6 +81,10 @@ pub struct FixtureSpec {
     pub name: Spanned<String>,
     /// dataset → rows, each a map from a source header to a cell value.
     pub given: IndexMap<String, Vec<IndexMap<String, Option<ParamValue>>>>,
+    /// Parameter values for this fixture only (e.g. a smaller minimum sample, so that a
+    /// statistical test can be shown on a few rows).
+    #[serde(default)]
+    pub params: IndexMap<String, ParamValue>,
     pub expect: ExpectSpec,
 }
 
