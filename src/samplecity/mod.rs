@@ -5,6 +5,7 @@
 //! background population (the planted cases stay the same), for benchmarks.
 
 mod grain;
+mod packs;
 mod people;
 mod write;
 
@@ -885,6 +886,8 @@ pub fn generate_round(out: &Path, scale: u32, seed: u64, round: u32) -> Result<S
         truth.lead("pension_duplicate_active", p.id.clone());
     }
 
+    let extracts = packs::generate(seed, scale, &mut truth);
+
     for keys in truth.leads.values_mut() {
         keys.sort();
     }
@@ -902,7 +905,10 @@ pub fn generate_round(out: &Path, scale: u32, seed: u64, round: u32) -> Result<S
         &g.tickets,
         &g.subsidy,
         &g.contracts,
-    ] {
+    ]
+    .into_iter()
+    .chain(extracts.iter().map(|e| &e.table))
+    {
         truth.rows.insert(t.name.clone(), t.len() as u64);
     }
 
@@ -961,12 +967,20 @@ pub fn generate_round(out: &Path, scale: u32, seed: u64, round: u32) -> Result<S
         false,
     )?;
     write::xlsx(out, "land_contract.xlsx", "承包地块", &g.contracts)?;
+    for e in &extracts {
+        match e.format {
+            packs::Format::Csv(encoding, bom) => write::csv(out, e.file, &e.table, encoding, bom)?,
+            packs::Format::Xlsx(sheet) => write::xlsx(out, e.file, sheet, &e.table)?,
+            packs::Format::Parquet => write::parquet(out, e.file, &e.table)?,
+        }
+    }
     fs_err::write(out.join("datasets.yaml"), CATALOG)?;
     let json = serde_json::to_string_pretty(&truth).expect("ground truth serialises");
     fs_err::write(out.join("ground_truth.json"), json + "\n")?;
     let rows: u64 = truth.rows.values().sum();
     Ok(format!(
-        "{rows} rows in 13 datasets, {} planted leads",
+        "{rows} rows in {} datasets, {} planted leads",
+        truth.rows.len(),
         truth.leads.values().map(Vec::len).sum::<usize>()
     ))
 }
