@@ -313,14 +313,14 @@ fn benford_and_sequence_gaps_are_measures_of_an_aggregate_rule() {
         csv.push_str(&format!("B,{},{}\n", 1000 + k, 500 + (i * 7) % 500));
     }
     std::fs::write(data.join("vouchers.csv"), csv).unwrap();
-    let rule = |id: &str, having: &str| {
+    let rule = |id: &str, having: &str, rows: &str| {
         format!(
-            "id: {id}\ntitle: t\ndescription: d\nseverity: low\nevidence:\n  - {{ label: mad, expr: mad }}\n  - {{ label: gaps, expr: gaps }}\naggregate:\n  source: {{ dataset: vouchers }}\n  group_by: [depot]\n  measures:\n    n: \"count(*)\"\n    mad: \"benford_mad(amount)\"\n    gaps: \"max(voucher) - min(voucher) + 1 - count(distinct voucher)\"\n  having: \"{having}\"\n"
+            "id: {id}\ntitle: t\ndescription: d\nseverity: low\nevidence:\n  - {{ label: mad, expr: mad }}\n  - {{ label: gaps, expr: gaps }}\naggregate:\n  source: {{ dataset: vouchers }}\n  group_by: [depot]\n  measures:\n    n: \"count(*)\"\n    mad: \"benford_mad(amount)\"\n    gaps: \"max(voucher) - min(voucher) + 1 - count(distinct voucher)\"\n  having: \"{having}\"\n  rows: {rows}\n"
         )
     };
     let (benford, gaps) = (
-        rule("benford", "n >= 300 AND mad > 0.015"),
-        rule("gaps", "gaps > 0"),
+        rule("benford", "n >= 300 AND mad > 0.015", "members"),
+        rule("gaps", "gaps > 0", "group"),
     );
     let job = custom_job(
         dir.path(),
@@ -342,8 +342,13 @@ fn benford_and_sequence_gaps_are_measures_of_an_aggregate_rule() {
         .into_iter()
         .collect()
     );
-    let b = rows.iter().find(|r| r[0] == "gaps").unwrap();
-    assert!(b[11].contains("gaps: 2"), "{:?}", b[11]);
+    // `rows: members` lists each of B's 598 vouchers; `rows: group` one row, B's first record
+    // (line 3002 of the file, after the header and A's 3000).
+    assert_eq!(rows.iter().filter(|r| r[0] == "benford").count(), 598);
+    let g: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == "gaps").collect();
+    assert_eq!(g.len(), 1);
+    assert_eq!((g[0][6].as_str(), g[0][8].as_str()), ("vouchers.csv", "3002"));
+    assert!(g[0][11].contains("gaps: 2"), "{:?}", g[0][11]);
     let mad: f64 = rows.iter().find(|r| r[0] == "benford").unwrap()[11]
         .split("; ")
         .next()

@@ -210,6 +210,20 @@ pub struct AggregateSpec {
     /// name: aggregate expression — count(*), count(distinct x), sum(x), min, max, avg.
     pub measures: IndexMap<String, Spanned<String>>,
     pub having: Spanned<String>,
+    /// What a lead lists: every member record (the default), or one row per group.
+    #[serde(default)]
+    pub rows: GroupRows,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupRows {
+    /// One row per member record: a shared account lists each person paid into it.
+    #[default]
+    Members,
+    /// One row per group, pointing at the group's first record: for tests over a whole
+    /// population (sequence gaps, Benford), where listing every member buries the lead.
+    Group,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

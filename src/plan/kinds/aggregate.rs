@@ -8,14 +8,17 @@
 //!   measures: { people: "count(distinct id_card)", total: "sum(amount)" }
 //!   having: "people >= :min_people"
 //! ```
-//! Output: one lead per group (key = the group values); one row per member record; evidence
-//! may use the measures.
+//! Output: one lead per group (key = the group values); one row per member record, or with
+//! `rows: group` one row per group (its first record's provenance); evidence may use the
+//! measures.
 //! Limits: rows whose group value is NULL form no group.
 
 use super::super::compile::{Ctx, key_of, lead_projection};
 use super::super::expr::Expr;
 use super::super::{JoinKind, Plan};
-use crate::job::rule::{AggregateSpec, EvidenceSpec};
+use super::super::expr::AggFunc;
+use crate::job::catalog::ROW_ID;
+use crate::job::rule::{AggregateSpec, EvidenceSpec, GroupRows};
 
 pub fn plan(ctx: &mut Ctx, spec: &AggregateSpec, evidence: &[EvidenceSpec]) -> Option<Plan> {
     let (mut plans, columns, name) = ctx.sources(std::slice::from_ref(&spec.source))?;
@@ -77,22 +80,32 @@ pub fn plan(ctx: &mut Ctx, spec: &AggregateSpec, evidence: &[EvidenceSpec]) -> O
             .map(|(n, e, _)| (n.clone(), e.clone()))
             .collect(),
     };
+    let mut aggregates: Vec<(String, Expr)> = measures
+        .iter()
+        .map(|(n, e, _)| (n.clone(), e.clone()))
+        .collect();
+    let on = match spec.rows {
+        GroupRows::Members => groups
+            .iter()
+            .map(|(n, _, _)| (Expr::Col(n.clone()), Expr::Col(n.clone())))
+            .collect(),
+        GroupRows::Group => {
+            aggregates.push((
+                "__first".to_string(),
+                Expr::Agg(AggFunc::Min, Some(Box::new(Expr::Col(ROW_ID.to_string())))),
+            ));
+            vec![(Expr::Col(ROW_ID.to_string()), Expr::Col("__first".to_string()))]
+        }
+    };
     let grouped = Plan::Aggregate {
         input: Box::new(members.clone()),
         keys: groups
             .iter()
             .map(|(n, _, _)| (n.clone(), Expr::Col(n.clone())))
             .collect(),
-        measures: measures
-            .iter()
-            .map(|(n, e, _)| (n.clone(), e.clone()))
-            .collect(),
+        measures: aggregates,
     }
     .filter(Some(having));
-    let on = groups
-        .iter()
-        .map(|(n, _, _)| (Expr::Col(n.clone()), Expr::Col(n.clone())))
-        .collect();
     let joined = Plan::Join {
         left: Box::new(members),
         right: Box::new(grouped),
