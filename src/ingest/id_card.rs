@@ -61,6 +61,10 @@ pub fn check_character(first17: &[u8]) -> char {
 /// Removes what spreadsheets and clerks add around an ID: NFKC (full-width digits, Ｘ, U+3000),
 /// leading apostrophe, whitespace, tabs, zero-width spaces and BOMs; upper-cases x.
 pub fn clean_id_text(raw: &str) -> String {
+    // Most IDs arrive clean: digits and an upper-case X, nothing to remove.
+    if raw.bytes().all(|b| b.is_ascii_digit() || b == b'X') {
+        return raw.to_string();
+    }
     let nfkc: String = raw.nfkc().collect();
     let stripped: String = nfkc
         .chars()

@@ -21,7 +21,8 @@ use crate::job::catalog::{
     Catalog, DatasetSpec, ID_ISSUE_SUFFIX, ID_RAW_SUFFIX, ROW_ID, SemanticType,
 };
 use id_card::{IdIssue, normalize_id_card, normalize_id_number};
-use normalize::RawCell;
+use normalize::{CellRef, RawCell};
+use rayon::prelude::*;
 
 /// A source row that could not be loaded, with the reason.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -134,9 +135,10 @@ pub fn dataset_files(catalog: &Catalog, spec: &DatasetSpec) -> Result<Vec<(PathB
         .collect())
 }
 
-/// Column buffers while rows are normalised.
+/// Column buffers while cells are normalised; a rejected row's slot is filled with NULL and
+/// removed when the column is finished.
 enum Buffer {
-    Text(Vec<Option<String>>),
+    Text(StringChunkedBuilder),
     Float(Vec<Option<f64>>),
     Int(Vec<Option<i64>>),
     Bool(Vec<Option<bool>>),
@@ -145,33 +147,29 @@ enum Buffer {
     Id {
         value: Vec<Option<String>>,
         raw: Vec<Option<String>>,
-        issue: Vec<Option<String>>,
+        issue: Vec<Option<IdIssue>>,
+        cleaned: Vec<bool>,
+        upgraded: Vec<bool>,
     },
 }
 
-enum Cell {
-    Text(Option<String>),
-    Float(Option<f64>),
-    Int(Option<i64>),
-    Bool(Option<bool>),
-    Date(Option<i32>),
-    Datetime(Option<i64>),
-    Id(id_card::IdCard),
-}
-
-fn new_buffer(ty: SemanticType) -> Buffer {
+fn new_buffer(name: &str, ty: SemanticType, capacity: usize) -> Buffer {
     match ty {
         SemanticType::IdCard => Buffer::Id {
-            value: vec![],
-            raw: vec![],
-            issue: vec![],
+            value: Vec::with_capacity(capacity),
+            raw: Vec::with_capacity(capacity),
+            issue: Vec::with_capacity(capacity),
+            cleaned: Vec::with_capacity(capacity),
+            upgraded: Vec::with_capacity(capacity),
         },
-        SemanticType::Text | SemanticType::Plate | SemanticType::Name => Buffer::Text(vec![]),
-        SemanticType::Decimal | SemanticType::Money | SemanticType::Float => Buffer::Float(vec![]),
-        SemanticType::Int => Buffer::Int(vec![]),
-        SemanticType::Bool => Buffer::Bool(vec![]),
-        SemanticType::Date => Buffer::Date(vec![]),
-        SemanticType::Datetime => Buffer::Datetime(vec![]),
+        SemanticType::Text | SemanticType::Plate | SemanticType::Name => {
+            Buffer::Text(StringChunkedBuilder::new(name.into(), capacity))
+        }
+        SemanticType::Decimal | SemanticType::Money | SemanticType::Float => Buffer::Float(Vec::with_capacity(capacity)),
+        SemanticType::Int => Buffer::Int(Vec::with_capacity(capacity)),
+        SemanticType::Bool => Buffer::Bool(Vec::with_capacity(capacity)),
+        SemanticType::Date => Buffer::Date(Vec::with_capacity(capacity)),
+        SemanticType::Datetime => Buffer::Datetime(Vec::with_capacity(capacity)),
     }
 }
 
@@ -185,78 +183,133 @@ pub fn normalize_plate(s: &str) -> String {
         .to_uppercase()
 }
 
-fn type_cell(ty: SemanticType, cell: &RawCell) -> std::result::Result<Cell, String> {
+/// Normalises one cell into its column's buffer, or says why it cannot be loaded (then the
+/// buffer is left as it was).
+fn push_cell(buf: &mut Buffer, ty: SemanticType, cell: CellRef<'_>) -> std::result::Result<(), String> {
     use chrono::Datelike;
-    Ok(match ty {
-        SemanticType::IdCard => Cell::Id(match cell {
-            RawCell::Number(v) => normalize_id_number(*v),
-            other => normalize_id_card(&other.display()),
-        }),
-        SemanticType::Text | SemanticType::Name => Cell::Text(normalize::normalize_text(cell)),
-        SemanticType::Plate => {
-            Cell::Text(normalize::normalize_text(cell).map(|s| normalize_plate(&s)))
+    match buf {
+        Buffer::Id {
+            value,
+            raw,
+            issue,
+            cleaned,
+            upgraded,
+        } => {
+            let id = match cell {
+                CellRef::Number(v) => normalize_id_number(v),
+                other => normalize_id_card(&other.display()),
+            };
+            cleaned.push(id.was_cleaned);
+            upgraded.push(id.upgraded_legacy);
+            raw.push((!id.cleaned.is_empty()).then_some(id.cleaned));
+            issue.push(id.issue);
+            value.push(id.valid);
         }
-        SemanticType::Decimal | SemanticType::Money | SemanticType::Float => {
-            Cell::Float(normalize::parse_decimal(cell)?)
+        Buffer::Text(b) => {
+            let t = normalize::normalize_text(cell);
+            match (ty, t) {
+                (_, None) => b.append_null(),
+                (SemanticType::Plate, Some(t)) => b.append_value(normalize_plate(&t)),
+                (_, Some(t)) => b.append_value(t),
+            }
         }
-        SemanticType::Int => Cell::Int(normalize::parse_int(cell)?),
-        SemanticType::Bool => Cell::Bool(normalize::parse_bool(cell)?),
-        SemanticType::Date => {
-            Cell::Date(normalize::parse_date(cell)?.map(|d| d.num_days_from_ce() - EPOCH_DAYS_CE))
-        }
-        SemanticType::Datetime => {
-            Cell::Datetime(normalize::parse_datetime(cell)?.map(|d| d.and_utc().timestamp_millis()))
-        }
-    })
+        Buffer::Float(v) => v.push(normalize::parse_decimal(cell)?),
+        Buffer::Int(v) => v.push(normalize::parse_int(cell)?),
+        Buffer::Bool(v) => v.push(normalize::parse_bool(cell)?),
+        Buffer::Date(v) => v.push(
+            normalize::parse_date(cell)?.map(|d| d.num_days_from_ce() - EPOCH_DAYS_CE),
+        ),
+        Buffer::Datetime(v) => v.push(
+            normalize::parse_datetime(cell)?.map(|d| d.and_utc().timestamp_millis()),
+        ),
+    }
+    Ok(())
 }
 
-fn push(buf: &mut Buffer, cell: Cell, quality: Option<&mut IdQuality>) {
-    match (buf, cell) {
-        (Buffer::Text(v), Cell::Text(x)) => v.push(x),
-        (Buffer::Float(v), Cell::Float(x)) => v.push(x),
-        (Buffer::Int(v), Cell::Int(x)) => v.push(x),
-        (Buffer::Bool(v), Cell::Bool(x)) => v.push(x),
-        (Buffer::Date(v), Cell::Date(x)) => v.push(x),
-        (Buffer::Datetime(v), Cell::Datetime(x)) => v.push(x),
-        (Buffer::Id { value, raw, issue }, Cell::Id(id)) => {
-            if let Some(q) = quality {
-                match id.issue {
+/// Fills a slot for a row that will be rejected, so every buffer stays as long as the table.
+fn push_null(buf: &mut Buffer) {
+    match buf {
+        Buffer::Text(b) => b.append_null(),
+        Buffer::Float(v) => v.push(None),
+        Buffer::Int(v) => v.push(None),
+        Buffer::Bool(v) => v.push(None),
+        Buffer::Date(v) => v.push(None),
+        Buffer::Datetime(v) => v.push(None),
+        Buffer::Id {
+            value,
+            raw,
+            issue,
+            cleaned,
+            upgraded,
+        } => {
+            value.push(None);
+            raw.push(None);
+            issue.push(None);
+            cleaned.push(false);
+            upgraded.push(false);
+        }
+    }
+}
+
+/// The finished columns of a buffer, only the rows in `keep` (all when `None`), and the
+/// quality of an ID column over those rows.
+fn finish(
+    name: &str,
+    buf: Buffer,
+    keep: Option<&BooleanChunked>,
+    out: &mut Vec<Column>,
+) -> Result<Option<IdQuality>> {
+    let mut quality = None;
+    let mut cols = Vec::new();
+    match buf {
+        Buffer::Text(b) => cols.push(b.finish().into_column()),
+        Buffer::Float(v) => cols.push(Column::new(name.into(), v)),
+        Buffer::Int(v) => cols.push(Column::new(name.into(), v)),
+        Buffer::Bool(v) => cols.push(Column::new(name.into(), v)),
+        Buffer::Date(v) => cols.push(Column::new(name.into(), v).cast(&DataType::Date)?),
+        Buffer::Datetime(v) => cols.push(
+            Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
+        ),
+        Buffer::Id {
+            value,
+            raw,
+            issue,
+            cleaned,
+            upgraded,
+        } => {
+            let mut q = IdQuality::default();
+            for (i, iss) in issue.iter().enumerate() {
+                if keep.is_some_and(|k| k.get(i) != Some(true)) {
+                    continue;
+                }
+                match iss {
                     None => {
                         q.valid += 1;
-                        q.cleaned += u64::from(id.was_cleaned);
-                        q.legacy_upgraded += u64::from(id.upgraded_legacy);
+                        q.cleaned += u64::from(cleaned[i]);
+                        q.legacy_upgraded += u64::from(upgraded[i]);
                     }
                     Some(i) => *q.invalid.entry(i.code().to_string()).or_default() += 1,
                 }
             }
-            raw.push((!id.cleaned.is_empty()).then_some(id.cleaned));
-            issue.push(id.issue.map(|i: IdIssue| i.code().to_string()));
-            value.push(id.valid);
-        }
-        _ => unreachable!("buffer and cell types come from the same semantic type"),
-    }
-}
-
-fn finish(name: &str, buf: Buffer, out: &mut Vec<Column>) -> Result<()> {
-    match buf {
-        Buffer::Text(v) => out.push(Column::new(name.into(), v)),
-        Buffer::Float(v) => out.push(Column::new(name.into(), v)),
-        Buffer::Int(v) => out.push(Column::new(name.into(), v)),
-        Buffer::Bool(v) => out.push(Column::new(name.into(), v)),
-        Buffer::Date(v) => out.push(Column::new(name.into(), v).cast(&DataType::Date)?),
-        Buffer::Datetime(v) => out.push(
-            Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
-        ),
-        Buffer::Id { value, raw, issue } => {
-            out.push(Column::new(name.into(), value));
-            out.push(Column::new(format!("{name}{ID_RAW_SUFFIX}").into(), raw));
-            out.push(Column::new(
+            quality = Some(q);
+            cols.push(Column::new(name.into(), value));
+            cols.push(Column::new(format!("{name}{ID_RAW_SUFFIX}").into(), raw));
+            cols.push(Column::new(
                 format!("{name}{ID_ISSUE_SUFFIX}").into(),
-                issue,
+                issue
+                    .iter()
+                    .map(|i| i.map(IdIssue::code))
+                    .collect::<Vec<Option<&str>>>(),
             ));
         }
     }
-    Ok(())
+    for c in cols {
+        out.push(match keep {
+            Some(k) => c.filter(k)?,
+            None => c,
+        });
+    }
+    Ok(quality)
 }
 
 /// Maps each canonical column to its position in a file's header row.
@@ -383,20 +436,7 @@ pub fn load_inline(
     headers: Vec<String>,
     rows: Vec<Vec<RawCell>>,
 ) -> Result<LoadedDataset> {
-    let table = read::SourceTable {
-        sheet: None,
-        rows: rows
-            .into_iter()
-            .enumerate()
-            .map(|(i, cells)| read::SourceRow {
-                row: i as u64 + 2,
-                cells,
-                malformed: None,
-            })
-            .collect(),
-        headers,
-        encoding: None,
-    };
+    let table = read::SourceTable::from_rows(headers, rows);
     let file = InputFile {
         path: label.to_string(),
         sha256: String::new(),
@@ -418,7 +458,8 @@ pub struct FilePart {
     pub quality: BTreeMap<String, IdQuality>,
 }
 
-/// Types the rows of one source table; rejects (never drops) what cannot be loaded.
+/// Types the rows of one source table, a column at a time and the columns in parallel;
+/// rejects (never drops) what cannot be loaded.
 fn type_table(
     catalog: &Catalog,
     name: &str,
@@ -431,15 +472,50 @@ fn type_table(
         .get(name)
         .ok_or_else(|| Error::Bug(format!("dataset `{name}` not in the catalog")))?;
     let columns: Vec<(&String, &crate::job::catalog::ColumnSpec)> = spec.columns.iter().collect();
-    let mut buffers: Vec<Buffer> = columns.iter().map(|(_, c)| new_buffer(c.ty)).collect();
-    let mut quality: BTreeMap<String, IdQuality> = columns
-        .iter()
-        .filter(|(_, c)| c.ty == SemanticType::IdCard)
-        .map(|(n, _)| ((*n).clone(), IdQuality::default()))
-        .collect();
-    let (mut prov_file, mut prov_sheet, mut prov_row) = (Vec::new(), Vec::new(), Vec::new());
-    let mut rejected = Vec::new();
     let positions = column_positions(catalog, name, spec, path, &table.headers)?;
+    let n = table.rows.len();
+    let mut malformed: Vec<Option<&read::Malformed>> = vec![None; n];
+    for m in &table.malformed {
+        malformed[m.index] = Some(m);
+    }
+    // Each column: its buffer, and (row, reason) for each cell that cannot be loaded.
+    let typed: Vec<(Buffer, Vec<(usize, String)>)> = columns
+        .par_iter()
+        .zip(positions.par_iter())
+        .map(|((col, cspec), pos)| {
+            let src = pos.map(|p| &table.columns[p]);
+            let header = pos
+                .map(|p| table.headers[p].as_str())
+                .unwrap_or(col.as_str());
+            let mut buf = new_buffer(col, cspec.ty, n);
+            let mut failures = Vec::new();
+            for (i, bad) in malformed.iter().enumerate() {
+                let cell = src.map_or(CellRef::Empty, |c| c.get(i));
+                if bad.is_some() {
+                    push_null(&mut buf);
+                } else if cspec.required && cell.is_empty() {
+                    failures.push((i, format!("必填列为空 / required column {header} ({col}) is empty")));
+                    push_null(&mut buf);
+                } else if let Err(why) = push_cell(&mut buf, cspec.ty, cell) {
+                    failures.push((i, format!("列 {header} ({col}): {why}")));
+                    push_null(&mut buf);
+                }
+            }
+            (buf, failures)
+        })
+        .collect();
+
+    // A row is rejected for its first failing column, in the catalog's order.
+    let mut reasons: Vec<Option<&str>> = malformed
+        .iter()
+        .map(|m| m.map(|m| m.reason.as_str()))
+        .collect();
+    let (buffers, failures): (Vec<Buffer>, Vec<Vec<(usize, String)>>) = typed.into_iter().unzip();
+    for column_failures in &failures {
+        for (i, why) in column_failures {
+            reasons[*i].get_or_insert(why.as_str());
+        }
+    }
     let personal_cols = catalog.personal(name);
     let personal: Vec<Option<crate::job::catalog::Personal>> = (0..table.headers.len())
         .map(|i| {
@@ -454,57 +530,67 @@ fn type_table(
                 .map(|(_, p)| *p)
         })
         .collect();
+    let rejected: Vec<RejectedRow> = reasons
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let reason = (*r)?;
+            Some(RejectedRow {
+                file: shown.to_string(),
+                sheet: table.sheet.clone(),
+                row: table.rows[i],
+                reason: reason.to_string(),
+                content: match malformed[i] {
+                    Some(m) => m.fields.clone(),
+                    None => table
+                        .columns
+                        .iter()
+                        .map(|c| c.get(i).display().into_owned())
+                        .collect(),
+                },
+                personal: personal.clone(),
+            })
+        })
+        .collect();
+    let keep: Option<BooleanChunked> = (!rejected.is_empty()).then(|| {
+        reasons
+            .iter()
+            .map(|r| Some(r.is_none()))
+            .collect::<BooleanChunked>()
+    });
 
-    'rows: for row in &table.rows {
-        let reject = |reason: String| RejectedRow {
-            file: shown.to_string(),
-            sheet: table.sheet.clone(),
-            row: row.row,
-            reason,
-            content: row.cells.iter().map(RawCell::display).collect(),
-            personal: personal.clone(),
-        };
-        if let Some(reason) = &row.malformed {
-            rejected.push(reject(reason.clone()));
-            continue;
-        }
-        let mut typed = Vec::with_capacity(columns.len());
-        for ((col, cspec), pos) in columns.iter().zip(&positions) {
-            let cell = pos
-                .and_then(|p| row.cells.get(p))
-                .cloned()
-                .unwrap_or(RawCell::Empty);
-            let header = pos
-                .map(|p| table.headers[p].as_str())
-                .unwrap_or(col.as_str());
-            if cspec.required && cell.is_empty() {
-                rejected.push(reject(format!(
-                    "必填列为空 / required column {header} ({col}) is empty"
-                )));
-                continue 'rows;
-            }
-            match type_cell(cspec.ty, &cell) {
-                Ok(c) => typed.push(c),
-                Err(why) => {
-                    rejected.push(reject(format!("列 {header} ({col}): {why}")));
-                    continue 'rows;
-                }
-            }
-        }
-        for (((col, _), buf), cell) in columns.iter().zip(buffers.iter_mut()).zip(typed) {
-            push(buf, cell, quality.get_mut(col.as_str()));
-        }
-        prov_file.push(shown.to_string());
-        prov_sheet.push(table.sheet.clone());
-        prov_row.push(row.row as i64);
-    }
     let mut out = Vec::new();
+    let mut quality = BTreeMap::new();
     for ((col, _), buf) in columns.iter().zip(buffers) {
-        finish(col, buf, &mut out)?;
+        if let Some(q) = finish(col, buf, keep.as_ref(), &mut out)? {
+            quality.insert((*col).clone(), q);
+        }
     }
-    out.push(Column::new("__file".into(), prov_file));
-    out.push(Column::new("__sheet".into(), prov_sheet));
-    out.push(Column::new("__row".into(), prov_row));
+    let loaded = n - rejected.len();
+    out.push(Column::new_scalar(
+        "__file".into(),
+        Scalar::new(DataType::String, AnyValue::StringOwned(shown.into())),
+        loaded,
+    ));
+    out.push(Column::new_scalar(
+        "__sheet".into(),
+        Scalar::new(
+            DataType::String,
+            table
+                .sheet
+                .as_ref()
+                .map_or(AnyValue::Null, |s| AnyValue::StringOwned(s.as_str().into())),
+        ),
+        loaded,
+    ));
+    let rows: Vec<i64> = table
+        .rows
+        .iter()
+        .zip(&reasons)
+        .filter(|(_, r)| r.is_none())
+        .map(|(row, _)| *row as i64)
+        .collect();
+    out.push(Column::new("__row".into(), rows));
     Ok(FilePart {
         frame: DataFrame::new_infer_height(out)?,
         rejected,
@@ -585,7 +671,7 @@ pub fn empty_frame(catalog: &Catalog, name: &str) -> Result<DataFrame> {
         .ok_or_else(|| Error::Bug(format!("dataset `{name}` not in the catalog")))?;
     let mut out = Vec::new();
     for (col, c) in &spec.columns {
-        finish(col, new_buffer(c.ty), &mut out)?;
+        finish(col, new_buffer(col, c.ty, 0), None, &mut out)?;
     }
     out.push(Column::new("__file".into(), Vec::<String>::new()));
     out.push(Column::new("__sheet".into(), Vec::<Option<String>>::new()));

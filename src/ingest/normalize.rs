@@ -1,5 +1,7 @@
 //! Normalisers per semantic type: turn one source cell into a typed value, or say why not.
 
+use std::borrow::Cow;
+
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use unicode_normalization::UnicodeNormalization;
 
@@ -14,29 +16,59 @@ pub enum RawCell {
     DateTime(NaiveDateTime),
 }
 
+/// A borrowed view of one cell: what the normalisers read, so that text cells of a CSV column
+/// are typed straight from the column's buffer without a copy each.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CellRef<'a> {
+    Empty,
+    Text(&'a str),
+    Number(f64),
+    Bool(bool),
+    DateTime(NaiveDateTime),
+}
+
 impl RawCell {
-    pub fn is_empty(&self) -> bool {
+    pub fn as_ref(&self) -> CellRef<'_> {
         match self {
-            RawCell::Empty => true,
-            RawCell::Text(s) => s.trim().is_empty(),
-            _ => false,
+            RawCell::Empty => CellRef::Empty,
+            RawCell::Text(s) => CellRef::Text(s),
+            RawCell::Number(v) => CellRef::Number(*v),
+            RawCell::Bool(b) => CellRef::Bool(*b),
+            RawCell::DateTime(dt) => CellRef::DateTime(*dt),
         }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.as_ref().is_empty()
     }
 
     /// The cell as text, the way a person sees it (used for rejected rows and text columns).
     pub fn display(&self) -> String {
+        self.as_ref().display().into_owned()
+    }
+}
+
+impl<'a> CellRef<'a> {
+    pub fn is_empty(&self) -> bool {
         match self {
-            RawCell::Empty => String::new(),
-            RawCell::Text(s) => s.clone(),
-            RawCell::Number(v) => format_number(*v),
-            RawCell::Bool(b) => b.to_string(),
-            RawCell::DateTime(dt) => {
-                if dt.time() == chrono::NaiveTime::MIN {
-                    dt.date().to_string()
-                } else {
-                    dt.format("%Y-%m-%d %H:%M:%S").to_string()
-                }
-            }
+            CellRef::Empty => true,
+            CellRef::Text(s) => s.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    /// The cell as text, the way a person sees it.
+    pub fn display(&self) -> Cow<'a, str> {
+        match *self {
+            CellRef::Empty => Cow::Borrowed(""),
+            CellRef::Text(s) => Cow::Borrowed(s),
+            CellRef::Number(v) => Cow::Owned(format_number(v)),
+            CellRef::Bool(b) => Cow::Owned(b.to_string()),
+            CellRef::DateTime(dt) => Cow::Owned(if dt.time() == chrono::NaiveTime::MIN {
+                dt.date().to_string()
+            } else {
+                dt.format("%Y-%m-%d %H:%M:%S").to_string()
+            }),
         }
     }
 }
@@ -50,15 +82,28 @@ pub fn format_number(v: f64) -> String {
     }
 }
 
-fn nfkc_trim(s: &str) -> String {
+fn is_trimmed(c: char) -> bool {
+    c.is_whitespace() || c == '\u{feff}' || c == '\u{200b}'
+}
+
+/// NFKC and trimmed. Most cells are already NFKC (all ASCII text is): those are only sliced.
+pub fn nfkc_trim(s: &str) -> Cow<'_, str> {
+    if s.is_ascii()
+        || unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes
+    {
+        return Cow::Borrowed(s.trim_matches(is_trimmed));
+    }
     let s: String = s.nfkc().collect();
-    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}' || c == '\u{200b}')
-        .to_string()
+    let t = s.trim_matches(is_trimmed);
+    Cow::Owned(if t.len() == s.len() { s } else { t.to_string() })
 }
 
 /// Text: NFKC (full-width letters and digits, U+3000) and trimmed; empty becomes NULL.
-pub fn normalize_text(cell: &RawCell) -> Option<String> {
-    let s = nfkc_trim(&cell.display());
+pub fn normalize_text(cell: CellRef<'_>) -> Option<Cow<'_, str>> {
+    let s = match cell.display() {
+        Cow::Borrowed(b) => nfkc_trim(b),
+        Cow::Owned(o) => Cow::Owned(nfkc_trim(&o).into_owned()),
+    };
     (!s.is_empty()).then_some(s)
 }
 
@@ -74,23 +119,23 @@ fn excel_serial_to_date(serial: f64) -> Option<NaiveDate> {
 /// Dates in the forms extracts use: 2024-03-01, 2024/3/1, 2024.3.1, 20240301, 2024年3月1日,
 /// year-months (2024-03, 202403, 2024年3月 → the first of the month), Excel serials, and
 /// date-times (the time is dropped).
-pub fn parse_date(cell: &RawCell) -> Result<Option<NaiveDate>, String> {
+pub fn parse_date(cell: CellRef<'_>) -> Result<Option<NaiveDate>, String> {
     match cell {
-        RawCell::Empty => Ok(None),
-        RawCell::DateTime(dt) => Ok(Some(dt.date())),
-        RawCell::Number(v) => {
+        CellRef::Empty => Ok(None),
+        CellRef::DateTime(dt) => Ok(Some(dt.date())),
+        CellRef::Number(v) => {
             // 20240301 or 202403 stored as a number, else an Excel serial.
-            if v.fract() == 0.0 && (190_001.0..=210_012.0).contains(v)
-                || (19_000_101.0..=21_001_231.0).contains(v)
+            if v.fract() == 0.0 && (190_001.0..=210_012.0).contains(&v)
+                || (19_000_101.0..=21_001_231.0).contains(&v)
             {
-                return parse_date_text(&format_number(*v)).map(Some);
+                return parse_date_text(&format_number(v)).map(Some);
             }
-            excel_serial_to_date(*v)
+            excel_serial_to_date(v)
                 .map(Some)
-                .ok_or_else(|| format!("{} is not a date", format_number(*v)))
+                .ok_or_else(|| format!("{} is not a date", format_number(v)))
         }
-        RawCell::Bool(b) => Err(format!("{b} is not a date")),
-        RawCell::Text(s) => {
+        CellRef::Bool(b) => Err(format!("{b} is not a date")),
+        CellRef::Text(s) => {
             let t = nfkc_trim(s);
             if t.is_empty() {
                 return Ok(None);
@@ -101,6 +146,20 @@ pub fn parse_date(cell: &RawCell) -> Result<Option<NaiveDate>, String> {
 }
 
 fn parse_date_text(t: &str) -> Result<NaiveDate, String> {
+    // The common form, 2024-03-01, without the allocations of the general path.
+    let b = t.as_bytes();
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let num = |r: std::ops::Range<usize>| {
+            b[r].iter().try_fold(0u32, |n, d| {
+                d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+            })
+        };
+        if let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10))
+            && let Some(date) = NaiveDate::from_ymd_opt(y as i32, m, d)
+        {
+            return Ok(date);
+        }
+    }
     let err = || {
         format!("'{t}' is not a date (expected e.g. 2024-03-01, 2024/3/1, 20240301, 2024年3月1日)")
     };
@@ -139,15 +198,15 @@ fn parse_date_text(t: &str) -> Result<NaiveDate, String> {
 }
 
 /// Date-times: a date in any form above, then an optional time 14:05 or 14:05:30.
-pub fn parse_datetime(cell: &RawCell) -> Result<Option<NaiveDateTime>, String> {
+pub fn parse_datetime(cell: CellRef<'_>) -> Result<Option<NaiveDateTime>, String> {
     match cell {
-        RawCell::DateTime(dt) => Ok(Some(*dt)),
-        RawCell::Number(v) => {
+        CellRef::DateTime(dt) => Ok(Some(dt)),
+        CellRef::Number(v) => {
             let date = parse_date(cell)?;
             let secs = (v.fract() * 86_400.0).round() as i64;
             Ok(date.map(|d| d.and_hms_opt(0, 0, 0).expect("midnight") + Duration::seconds(secs)))
         }
-        RawCell::Text(s) => {
+        CellRef::Text(s) => {
             let t = nfkc_trim(s);
             if t.is_empty() {
                 return Ok(None);
@@ -167,16 +226,23 @@ pub fn parse_datetime(cell: &RawCell) -> Result<Option<NaiveDateTime>, String> {
 }
 
 /// Amounts: thousands separators (, ，), a trailing 元 or leading ¥, full-width digits.
-pub fn parse_decimal(cell: &RawCell) -> Result<Option<f64>, String> {
+pub fn parse_decimal(cell: CellRef<'_>) -> Result<Option<f64>, String> {
     match cell {
-        RawCell::Empty => Ok(None),
-        RawCell::Number(v) => Ok(Some(*v)),
-        RawCell::Bool(b) => Err(format!("{b} is not a number")),
-        RawCell::DateTime(dt) => Err(format!("{dt} is not a number")),
-        RawCell::Text(s) => {
+        CellRef::Empty => Ok(None),
+        CellRef::Number(v) => Ok(Some(v)),
+        CellRef::Bool(b) => Err(format!("{b} is not a number")),
+        CellRef::DateTime(dt) => Err(format!("{dt} is not a number")),
+        CellRef::Text(s) => {
             let t = nfkc_trim(s);
             if t.is_empty() {
                 return Ok(None);
+            }
+            // Plain numbers (1234.50) parse as they are.
+            if let Ok(v) = t.parse::<f64>()
+                && v.is_finite()
+                && t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+            {
+                return Ok(Some(v));
             }
             let cleaned: String = t
                 .trim_end_matches("万元")
@@ -196,7 +262,7 @@ pub fn parse_decimal(cell: &RawCell) -> Result<Option<f64>, String> {
     }
 }
 
-pub fn parse_int(cell: &RawCell) -> Result<Option<i64>, String> {
+pub fn parse_int(cell: CellRef<'_>) -> Result<Option<i64>, String> {
     match parse_decimal(cell)? {
         None => Ok(None),
         Some(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => Ok(Some(v as i64)),
@@ -204,10 +270,10 @@ pub fn parse_int(cell: &RawCell) -> Result<Option<i64>, String> {
     }
 }
 
-pub fn parse_bool(cell: &RawCell) -> Result<Option<bool>, String> {
+pub fn parse_bool(cell: CellRef<'_>) -> Result<Option<bool>, String> {
     match cell {
-        RawCell::Bool(b) => Ok(Some(*b)),
-        RawCell::Empty => Ok(None),
+        CellRef::Bool(b) => Ok(Some(b)),
+        CellRef::Empty => Ok(None),
         other => {
             let t = nfkc_trim(&other.display()).to_lowercase();
             match t.as_str() {
@@ -224,8 +290,8 @@ pub fn parse_bool(cell: &RawCell) -> Result<Option<bool>, String> {
 mod tests {
     use super::*;
 
-    fn text(s: &str) -> RawCell {
-        RawCell::Text(s.to_string())
+    fn text(s: &str) -> CellRef<'_> {
+        CellRef::Text(s)
     }
 
     #[test]
@@ -240,30 +306,30 @@ mod tests {
             " 2024-03-01 00:00:00",
             "２０２４-03-01",
         ] {
-            assert_eq!(parse_date(&text(s)), Ok(d), "{s}");
+            assert_eq!(parse_date(text(s)), Ok(d), "{s}");
         }
-        assert_eq!(parse_date(&RawCell::Number(45352.0)), Ok(d));
-        assert_eq!(parse_date(&text("202403")), Ok(d));
-        assert_eq!(parse_date(&text("2024年3月")), Ok(d));
-        assert_eq!(parse_date(&text("")), Ok(None));
-        assert!(parse_date(&text("2024-02-30")).is_err());
-        assert!(parse_date(&text("待定")).is_err());
+        assert_eq!(parse_date(CellRef::Number(45352.0)), Ok(d));
+        assert_eq!(parse_date(text("202403")), Ok(d));
+        assert_eq!(parse_date(text("2024年3月")), Ok(d));
+        assert_eq!(parse_date(text("")), Ok(None));
+        assert!(parse_date(text("2024-02-30")).is_err());
+        assert!(parse_date(text("待定")).is_err());
     }
 
     #[test]
     fn datetimes_keep_minutes() {
-        let dt = parse_datetime(&text("2025-09-01 14:05")).unwrap().unwrap();
+        let dt = parse_datetime(text("2025-09-01 14:05")).unwrap().unwrap();
         assert_eq!(dt.to_string(), "2025-09-01 14:05:00");
     }
 
     #[test]
     fn amounts_as_clerks_write_them() {
-        assert_eq!(parse_decimal(&text("1,234.50元")), Ok(Some(1234.5)));
-        assert_eq!(parse_decimal(&text("１２３４")), Ok(Some(1234.0)));
-        assert_eq!(parse_decimal(&text("¥ 88")), Ok(Some(88.0)));
-        assert_eq!(parse_decimal(&text("12.5万元")), Ok(Some(125_000.0)));
-        assert!(parse_decimal(&text("待核定")).is_err());
-        assert_eq!(parse_int(&text("3")), Ok(Some(3)));
-        assert!(parse_int(&text("3.5")).is_err());
+        assert_eq!(parse_decimal(text("1,234.50元")), Ok(Some(1234.5)));
+        assert_eq!(parse_decimal(text("１２３４")), Ok(Some(1234.0)));
+        assert_eq!(parse_decimal(text("¥ 88")), Ok(Some(88.0)));
+        assert_eq!(parse_decimal(text("12.5万元")), Ok(Some(125_000.0)));
+        assert!(parse_decimal(text("待核定")).is_err());
+        assert_eq!(parse_int(text("3")), Ok(Some(3)));
+        assert!(parse_int(text("3.5")).is_err());
     }
 }

@@ -1,5 +1,6 @@
-//! Readers per format and encoding. Each yields the header and the rows of one source file as
-//! raw cells with the row number a person sees in Excel; typing happens in `ingest::load`.
+//! Readers per format and encoding. Each yields the header and the columns of one source file
+//! as raw cells, with the row number a person sees in Excel for every record; typing happens
+//! in `ingest`, a column at a time.
 
 use std::io::Read;
 use std::path::Path;
@@ -7,24 +8,107 @@ use std::path::Path;
 use calamine::{Data, Reader};
 use polars::prelude::*;
 
-use super::normalize::RawCell;
+use super::normalize::{CellRef, RawCell};
 use crate::error::{Error, Result};
 use crate::job::catalog::{Encoding, Format};
 
-/// One source row: its Excel-visible row number and cells, or the reason it is malformed.
-pub struct SourceRow {
-    pub row: u64,
-    pub cells: Vec<RawCell>,
-    /// Set when the row cannot be aligned to the header (ragged CSV).
-    pub malformed: Option<String>,
+/// The cells of one source column, one per record.
+pub enum SourceColumn {
+    /// Text cells back to back (CSV, Parquet strings): cell `i` is `data[ends[i-1]..ends[i]]`;
+    /// an empty cell is empty text. One buffer per column instead of a string per cell.
+    Text { data: String, ends: Vec<usize> },
+    /// Cells as a spreadsheet typed them.
+    Cells(Vec<RawCell>),
+}
+
+impl SourceColumn {
+    fn text() -> SourceColumn {
+        SourceColumn::Text {
+            data: String::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    fn push_text(&mut self, s: &str) {
+        match self {
+            SourceColumn::Text { data, ends } => {
+                data.push_str(s);
+                ends.push(data.len());
+            }
+            SourceColumn::Cells(c) => c.push(if s.is_empty() {
+                RawCell::Empty
+            } else {
+                RawCell::Text(s.to_string())
+            }),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            SourceColumn::Text { ends, .. } => ends.len(),
+            SourceColumn::Cells(c) => c.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, i: usize) -> CellRef<'_> {
+        match self {
+            SourceColumn::Text { data, ends } => {
+                let start = if i == 0 { 0 } else { ends[i - 1] };
+                let s = &data[start..ends[i]];
+                if s.is_empty() {
+                    CellRef::Empty
+                } else {
+                    CellRef::Text(s)
+                }
+            }
+            SourceColumn::Cells(c) => c[i].as_ref(),
+        }
+    }
+}
+
+/// A record that cannot be aligned to the header (ragged CSV): why, and its fields as read.
+pub struct Malformed {
+    pub index: usize,
+    pub reason: String,
+    pub fields: Vec<String>,
 }
 
 pub struct SourceTable {
     pub sheet: Option<String>,
     pub headers: Vec<String>,
-    pub rows: Vec<SourceRow>,
+    /// One per header, each as long as `rows`; a malformed record has empty cells here.
+    pub columns: Vec<SourceColumn>,
+    /// The Excel-visible row number of each record.
+    pub rows: Vec<u64>,
+    pub malformed: Vec<Malformed>,
     /// The encoding the bytes were decoded from (CSV only).
     pub encoding: Option<&'static str>,
+}
+
+impl SourceTable {
+    /// A table from rows of cells (rule fixtures).
+    pub fn from_rows(headers: Vec<String>, rows: Vec<Vec<RawCell>>) -> SourceTable {
+        let mut columns: Vec<Vec<RawCell>> = headers.iter().map(|_| Vec::new()).collect();
+        let n = rows.len();
+        for row in rows {
+            let mut cells = row.into_iter();
+            for col in &mut columns {
+                col.push(cells.next().unwrap_or(RawCell::Empty));
+            }
+        }
+        SourceTable {
+            sheet: None,
+            headers,
+            columns: columns.into_iter().map(SourceColumn::Cells).collect(),
+            rows: (0..n as u64).map(|i| i + 2).collect(),
+            malformed: Vec::new(),
+            encoding: None,
+        }
+    }
 }
 
 pub fn format_of(path: &Path, declared: Option<Format>) -> Result<Format> {
@@ -51,6 +135,10 @@ pub fn format_of(path: &Path, declared: Option<Format>) -> Result<Format> {
 /// the first blank line; the blank lines are counted here, as Excel shows them as rows.
 fn record_line(text: &str, r: &csv::StringRecord) -> u64 {
     let Some(p) = r.position() else { return 0 };
+    line_at(text, p)
+}
+
+fn line_at(text: &str, p: &csv::Position) -> u64 {
     let rest = &text.as_bytes()[(p.byte() as usize).min(text.len())..];
     let blank = rest
         .iter()
@@ -219,69 +307,79 @@ pub fn decode(path: &Path, bytes: &[u8], encoding: Encoding) -> Result<(String, 
 
 fn read_csv(path: &Path, bytes: &[u8], o: &ReadOptions) -> Result<SourceTable> {
     let (text, enc) = decode(path, bytes, o.encoding)?;
-    let mut records = csv_records(&text, o);
-    let headers: Vec<String> = match records.next() {
-        Some(r) => r
-            .map_err(|e| Error::Input {
-                path: path.to_path_buf(),
-                message: format!("header: {e}"),
-            })?
-            .iter()
-            .map(str::to_string)
-            .collect(),
-        None => {
-            return Err(Error::Input {
-                path: path.to_path_buf(),
-                message: "the file is empty (no header row)".into(),
-            });
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(o.delimiter as u8)
+        .from_reader(text.as_bytes());
+    let mut record = csv::StringRecord::new();
+    // Title lines above the header are neither header nor records.
+    let headers: Vec<String> = loop {
+        match reader.read_record(&mut record) {
+            Ok(true) if record_line(&text, &record) < o.header_row => continue,
+            Ok(true) => break record.iter().map(str::to_string).collect(),
+            Ok(false) => {
+                return Err(Error::Input {
+                    path: path.to_path_buf(),
+                    message: "the file is empty (no header row)".into(),
+                });
+            }
+            Err(e) => {
+                return Err(Error::Input {
+                    path: path.to_path_buf(),
+                    message: format!("header: {e}"),
+                });
+            }
         }
     };
-    let mut rows = Vec::new();
+    let mut columns: Vec<SourceColumn> = headers.iter().map(|_| SourceColumn::text()).collect();
+    let (mut rows, mut malformed) = (Vec::new(), Vec::new());
     // Row numbers as Excel shows them: the line a record starts on (the header is line 1; a
     // blank line is an empty row in Excel and is counted, but is not a record).
     let mut last_row = 1u64;
-    for rec in records {
-        match rec {
-            Ok(r) => {
-                let row = record_line(&text, &r);
+    loop {
+        let problem = match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let row = record_line(&text, &record);
                 last_row = row;
-                let cells: Vec<RawCell> = r
-                    .iter()
-                    .map(|s| {
-                        if s.is_empty() {
-                            RawCell::Empty
-                        } else {
-                            RawCell::Text(s.to_string())
-                        }
-                    })
-                    .collect();
-                let malformed = (cells.len() != headers.len()).then(|| {
+                rows.push(row);
+                if record.len() == headers.len() {
+                    for (col, field) in columns.iter_mut().zip(record.iter()) {
+                        col.push_text(field);
+                    }
+                    continue;
+                }
+                (
                     format!(
                         "行字段数不符 / row has {} fields, the header has {}",
-                        cells.len(),
+                        record.len(),
                         headers.len()
-                    )
-                });
-                rows.push(SourceRow {
-                    row,
-                    cells,
-                    malformed,
-                });
+                    ),
+                    record.iter().map(str::to_string).collect(),
+                )
             }
-            Err(e) => rows.push(SourceRow {
-                row: {
-                    last_row += 1;
-                    last_row
-                },
-                cells: Vec::new(),
-                malformed: Some(format!("无法解析 / unreadable CSV row: {e}")),
-            }),
+            Err(e) => {
+                last_row += 1;
+                rows.push(last_row);
+                (format!("无法解析 / unreadable CSV row: {e}"), Vec::new())
+            }
+        };
+        for col in &mut columns {
+            col.push_text("");
         }
+        malformed.push(Malformed {
+            index: rows.len() - 1,
+            reason: problem.0,
+            fields: problem.1,
+        });
     }
     Ok(SourceTable {
         sheet: None,
         headers,
+        columns,
         rows,
+        malformed,
         encoding: Some(enc),
     })
 }
@@ -359,23 +457,24 @@ fn read_xlsx(path: &Path, bytes: &[u8], o: &ReadOptions) -> Result<SourceTable> 
         .iter()
         .map(|d| excel_cell(d).display())
         .collect();
+    let mut columns: Vec<Vec<RawCell>> = headers.iter().map(|_| Vec::new()).collect();
     let mut rows = Vec::new();
     for (i, r) in rows_iter.enumerate() {
-        let cells: Vec<RawCell> = r.iter().map(excel_cell).collect();
         // A fully empty line inside the used range is formatting, not a record.
-        if cells.iter().all(RawCell::is_empty) {
+        if r.iter().all(|d| excel_cell(d).is_empty()) {
             continue;
         }
-        rows.push(SourceRow {
-            row: u64::from(start_row) + i as u64 + 2,
-            cells,
-            malformed: None,
-        });
+        rows.push(u64::from(start_row) + i as u64 + 2);
+        for (j, col) in columns.iter_mut().enumerate() {
+            col.push(r.get(j).map_or(RawCell::Empty, excel_cell));
+        }
     }
     Ok(SourceTable {
         sheet: Some(name),
         headers,
+        columns: columns.into_iter().map(SourceColumn::Cells).collect(),
         rows,
+        malformed: Vec::new(),
         encoding: None,
     })
 }
@@ -392,25 +491,39 @@ fn read_parquet(path: &Path, bytes: &[u8]) -> Result<SourceTable> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let columns = df.columns();
-    let mut rows: Vec<SourceRow> = (0..df.height())
-        .map(|i| SourceRow {
-            row: i as u64 + 2,
-            cells: Vec::with_capacity(headers.len()),
-            malformed: None,
+    let columns = df
+        .columns()
+        .iter()
+        .map(|col| {
+            let s = col.as_materialized_series();
+            // Strings (the usual case) go to one text buffer; other types cell by cell.
+            if let Ok(ca) = s.str() {
+                let mut out = SourceColumn::text();
+                for v in ca.iter() {
+                    out.push_text(v.unwrap_or(""));
+                }
+                return Ok(out);
+            }
+            if let Ok(ca) = s.f64() {
+                return Ok(SourceColumn::Cells(
+                    ca.iter()
+                        .map(|v| v.map_or(RawCell::Empty, RawCell::Number))
+                        .collect(),
+                ));
+            }
+            (0..s.len())
+                .map(|i| s.get(i).map(|v| any_to_cell(&v)))
+                .collect::<PolarsResult<Vec<RawCell>>>()
+                .map(SourceColumn::Cells)
+                .map_err(Error::Polars)
         })
-        .collect();
-    for col in columns {
-        let s = col.as_materialized_series();
-        for (i, row) in rows.iter_mut().enumerate() {
-            let v = s.get(i).map_err(Error::Polars)?;
-            row.cells.push(any_to_cell(&v));
-        }
-    }
+        .collect::<Result<Vec<_>>>()?;
     Ok(SourceTable {
         sheet: None,
         headers,
-        rows,
+        columns,
+        rows: (0..df.height() as u64).map(|i| i + 2).collect(),
+        malformed: Vec::new(),
         encoding: None,
     })
 }
