@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::job::catalog::{
     Catalog, DatasetSpec, ID_ISSUE_SUFFIX, ID_RAW_SUFFIX, ROW_ID, SemanticType,
 };
-use id_card::{IdIssue, normalize_id_card, normalize_id_number};
+use id_card::{IdIssue, normalize_id_number};
 use normalize::{CellRef, RawCell};
 use rayon::prelude::*;
 
@@ -145,8 +145,8 @@ enum Buffer {
     Date(Vec<Option<i32>>),
     Datetime(Vec<Option<i64>>),
     Id {
-        value: Vec<Option<String>>,
-        raw: Vec<Option<String>>,
+        value: StringChunkedBuilder,
+        raw: StringChunkedBuilder,
         issue: Vec<Option<IdIssue>>,
         cleaned: Vec<bool>,
         upgraded: Vec<bool>,
@@ -156,8 +156,8 @@ enum Buffer {
 fn new_buffer(name: &str, ty: SemanticType, capacity: usize) -> Buffer {
     match ty {
         SemanticType::IdCard => Buffer::Id {
-            value: Vec::with_capacity(capacity),
-            raw: Vec::with_capacity(capacity),
+            value: StringChunkedBuilder::new(name.into(), capacity),
+            raw: StringChunkedBuilder::new(format!("{name}{ID_RAW_SUFFIX}").into(), capacity),
             issue: Vec::with_capacity(capacity),
             cleaned: Vec::with_capacity(capacity),
             upgraded: Vec::with_capacity(capacity),
@@ -165,7 +165,9 @@ fn new_buffer(name: &str, ty: SemanticType, capacity: usize) -> Buffer {
         SemanticType::Text | SemanticType::Plate | SemanticType::Name => {
             Buffer::Text(StringChunkedBuilder::new(name.into(), capacity))
         }
-        SemanticType::Decimal | SemanticType::Money | SemanticType::Float => Buffer::Float(Vec::with_capacity(capacity)),
+        SemanticType::Decimal | SemanticType::Money | SemanticType::Float => {
+            Buffer::Float(Vec::with_capacity(capacity))
+        }
         SemanticType::Int => Buffer::Int(Vec::with_capacity(capacity)),
         SemanticType::Bool => Buffer::Bool(Vec::with_capacity(capacity)),
         SemanticType::Date => Buffer::Date(Vec::with_capacity(capacity)),
@@ -185,7 +187,11 @@ pub fn normalize_plate(s: &str) -> String {
 
 /// Normalises one cell into its column's buffer, or says why it cannot be loaded (then the
 /// buffer is left as it was).
-fn push_cell(buf: &mut Buffer, ty: SemanticType, cell: CellRef<'_>) -> std::result::Result<(), String> {
+fn push_cell(
+    buf: &mut Buffer,
+    ty: SemanticType,
+    cell: CellRef<'_>,
+) -> std::result::Result<(), String> {
     use chrono::Datelike;
     match buf {
         Buffer::Id {
@@ -195,15 +201,16 @@ fn push_cell(buf: &mut Buffer, ty: SemanticType, cell: CellRef<'_>) -> std::resu
             cleaned,
             upgraded,
         } => {
+            let text = cell.display();
             let id = match cell {
-                CellRef::Number(v) => normalize_id_number(v),
-                other => normalize_id_card(&other.display()),
+                CellRef::Number(v) => id_card::IdCardRef::from(normalize_id_number(v)),
+                _ => id_card::normalize_id_ref(&text),
             };
             cleaned.push(id.was_cleaned);
             upgraded.push(id.upgraded_legacy);
-            raw.push((!id.cleaned.is_empty()).then_some(id.cleaned));
+            raw.append_option((!id.cleaned.is_empty()).then_some(id.cleaned.as_ref()));
             issue.push(id.issue);
-            value.push(id.valid);
+            value.append_option(id.valid.as_deref());
         }
         Buffer::Text(b) => {
             let t = normalize::normalize_text(cell);
@@ -216,12 +223,12 @@ fn push_cell(buf: &mut Buffer, ty: SemanticType, cell: CellRef<'_>) -> std::resu
         Buffer::Float(v) => v.push(normalize::parse_decimal(cell)?),
         Buffer::Int(v) => v.push(normalize::parse_int(cell)?),
         Buffer::Bool(v) => v.push(normalize::parse_bool(cell)?),
-        Buffer::Date(v) => v.push(
-            normalize::parse_date(cell)?.map(|d| d.num_days_from_ce() - EPOCH_DAYS_CE),
-        ),
-        Buffer::Datetime(v) => v.push(
-            normalize::parse_datetime(cell)?.map(|d| d.and_utc().timestamp_millis()),
-        ),
+        Buffer::Date(v) => {
+            v.push(normalize::parse_date(cell)?.map(|d| d.num_days_from_ce() - EPOCH_DAYS_CE))
+        }
+        Buffer::Datetime(v) => {
+            v.push(normalize::parse_datetime(cell)?.map(|d| d.and_utc().timestamp_millis()))
+        }
     }
     Ok(())
 }
@@ -242,8 +249,8 @@ fn push_null(buf: &mut Buffer) {
             cleaned,
             upgraded,
         } => {
-            value.push(None);
-            raw.push(None);
+            value.append_null();
+            raw.append_null();
             issue.push(None);
             cleaned.push(false);
             upgraded.push(false);
@@ -292,8 +299,8 @@ fn finish(
                 }
             }
             quality = Some(q);
-            cols.push(Column::new(name.into(), value));
-            cols.push(Column::new(format!("{name}{ID_RAW_SUFFIX}").into(), raw));
+            cols.push(value.finish().into_column());
+            cols.push(raw.finish().into_column());
             cols.push(Column::new(
                 format!("{name}{ID_ISSUE_SUFFIX}").into(),
                 issue
@@ -494,7 +501,10 @@ fn type_table(
                 if bad.is_some() {
                     push_null(&mut buf);
                 } else if cspec.required && cell.is_empty() {
-                    failures.push((i, format!("必填列为空 / required column {header} ({col}) is empty")));
+                    failures.push((
+                        i,
+                        format!("必填列为空 / required column {header} ({col}) is empty"),
+                    ));
                     push_null(&mut buf);
                 } else if let Err(why) = push_cell(&mut buf, cspec.ty, cell) {
                     failures.push((i, format!("列 {header} ({col}): {why}")));

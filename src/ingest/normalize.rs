@@ -89,7 +89,8 @@ fn is_trimmed(c: char) -> bool {
 /// NFKC and trimmed. Most cells are already NFKC (all ASCII text is): those are only sliced.
 pub fn nfkc_trim(s: &str) -> Cow<'_, str> {
     if s.is_ascii()
-        || unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes
+        || unicode_normalization::is_nfkc_quick(s.chars())
+            == unicode_normalization::IsNormalized::Yes
     {
         return Cow::Borrowed(s.trim_matches(is_trimmed));
     }
@@ -146,6 +147,9 @@ pub fn parse_date(cell: CellRef<'_>) -> Result<Option<NaiveDate>, String> {
 }
 
 fn parse_date_text(t: &str) -> Result<NaiveDate, String> {
+    let err = || {
+        format!("'{t}' is not a date (expected e.g. 2024-03-01, 2024/3/1, 20240301, 2024年3月1日)")
+    };
     // The common form, 2024-03-01, without the allocations of the general path.
     let b = t.as_bytes();
     if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
@@ -160,9 +164,13 @@ fn parse_date_text(t: &str) -> Result<NaiveDate, String> {
             return Ok(date);
         }
     }
-    let err = || {
-        format!("'{t}' is not a date (expected e.g. 2024-03-01, 2024/3/1, 20240301, 2024年3月1日)")
-    };
+    // 20240301 and 202403 (a month: its first day).
+    if (b.len() == 8 || b.len() == 6) && b.iter().all(u8::is_ascii_digit) {
+        let num =
+            |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+        let day = if b.len() == 8 { num(6..8) } else { 1 };
+        return NaiveDate::from_ymd_opt(num(0..4) as i32, num(4..6), day).ok_or_else(err);
+    }
     // Drop a time part: "2024-03-01 14:05:00", "2024-03-01T14:05".
     let date_part = t.split([' ', 'T']).next().unwrap_or(t);
     let unified: String = date_part
@@ -240,7 +248,8 @@ pub fn parse_decimal(cell: CellRef<'_>) -> Result<Option<f64>, String> {
             // Plain numbers (1234.50) parse as they are.
             if let Ok(v) = t.parse::<f64>()
                 && v.is_finite()
-                && t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+                && t.bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
             {
                 return Ok(Some(v));
             }
