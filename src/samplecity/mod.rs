@@ -77,6 +77,19 @@ pub fn generate(out: &Path, scale: u32, seed: u64) -> Result<String> {
 /// the car, two dibao recipients joined the public payroll and one more person enrolled twice.
 /// Round 3 is round 2 with the car bought back: that lead reappears.
 pub fn generate_round(out: &Path, scale: u32, seed: u64, round: u32) -> Result<String> {
+    generate_city(out, scale, seed, round, 0)
+}
+
+/// As `generate_round`, with `history` months of pension payments before 2025 for every
+/// background retiree: a payments table of benchmark size (162 months at scale 100 is about
+/// ten million rows) with the same leads, since background retirees are alive throughout.
+pub fn generate_city(
+    out: &Path,
+    scale: u32,
+    seed: u64,
+    round: u32,
+    history: u32,
+) -> Result<String> {
     if !(1..=3).contains(&round) {
         return Err(crate::error::Error::Input {
             path: out.to_path_buf(),
@@ -88,6 +101,7 @@ pub fn generate_round(out: &Path, scale: u32, seed: u64, round: u32) -> Result<S
     let mut rng = Rng::new(seed);
     let mut pool = Pool::new(&mut rng, 4000 * scale + 400);
     let mut truth = GroundTruth::default();
+    let mut history_rng = Rng::new(seed ^ 0x4849_5354);
     // Round 2 on: (person, death month) whose payments after the death month are reversed.
     let mut reversed: Vec<(String, u32)> = Vec::new();
 
@@ -214,6 +228,17 @@ pub fn generate_round(out: &Path, scale: u32, seed: u64, round: u32) -> Result<S
             );
             let account = new_account(&mut rng);
             pay(&mut payments, &p, &MONTHS, &account, amount, &mut rng);
+            // Its own generator, so that the rest of the city does not depend on `history`.
+            for k in 1..=history {
+                let (y, m) = (2025 - (k as i32 + 11) / 12, 12 - (k + 11) % 12);
+                payments.push(vec![
+                    Cell::text(decorate(&mut history_rng, &p.id, 0.03)),
+                    Cell::text(&p.name),
+                    Cell::text(format!("{y}{m:02}")),
+                    Cell::Num(amount),
+                    Cell::text(&account),
+                ]);
+            }
         } else {
             let status = if rng.below(10) == 0 {
                 "暂停"
