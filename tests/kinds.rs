@@ -347,7 +347,10 @@ fn benford_and_sequence_gaps_are_measures_of_an_aggregate_rule() {
     assert_eq!(rows.iter().filter(|r| r[0] == "benford").count(), 598);
     let g: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == "gaps").collect();
     assert_eq!(g.len(), 1);
-    assert_eq!((g[0][6].as_str(), g[0][8].as_str()), ("vouchers.csv", "3002"));
+    assert_eq!(
+        (g[0][6].as_str(), g[0][8].as_str()),
+        ("vouchers.csv", "3002")
+    );
     assert!(g[0][11].contains("gaps: 2"), "{:?}", g[0][11]);
     let mad: f64 = rows.iter().find(|r| r[0] == "benford").unwrap()[11]
         .split("; ")

@@ -243,7 +243,8 @@ fn is_numeric(t: ValueType) -> bool {
 /// Parses a text literal as a date, the way an analyst writes it.
 fn date_literal(s: &str) -> Option<i32> {
     use chrono::Datelike;
-    let d = crate::ingest::normalize::parse_date(crate::ingest::normalize::CellRef::Text(s)).ok()??;
+    let d =
+        crate::ingest::normalize::parse_date(crate::ingest::normalize::CellRef::Text(s)).ok()??;
     Some(d.num_days_from_ce() - 719_163)
 }
 

@@ -14,9 +14,9 @@
 //! Limits: rows whose group value is NULL form no group.
 
 use super::super::compile::{Ctx, key_of, lead_projection};
+use super::super::expr::AggFunc;
 use super::super::expr::Expr;
 use super::super::{JoinKind, Plan};
-use super::super::expr::AggFunc;
 use crate::job::catalog::ROW_ID;
 use crate::job::rule::{AggregateSpec, EvidenceSpec, GroupRows};
 
@@ -94,7 +94,10 @@ pub fn plan(ctx: &mut Ctx, spec: &AggregateSpec, evidence: &[EvidenceSpec]) -> O
                 "__first".to_string(),
                 Expr::Agg(AggFunc::Min, Some(Box::new(Expr::Col(ROW_ID.to_string())))),
             ));
-            vec![(Expr::Col(ROW_ID.to_string()), Expr::Col("__first".to_string()))]
+            vec![(
+                Expr::Col(ROW_ID.to_string()),
+                Expr::Col("__first".to_string()),
+            )]
         }
     };
     let grouped = Plan::Aggregate {
