@@ -647,6 +647,9 @@ fn load_tables(
         Some(f) => f,
         None => empty_frame(catalog, name)?.drop(ROW_ID)?,
     };
+    // One chunk per column: files stacked, or read back from the cache's row groups, leave
+    // many, and every join and group-by of every rule would pay for them.
+    frame.rechunk_mut_par();
     let rows_loaded = frame.height() as u64;
     frame.with_column(Column::new(
         ROW_ID.into(),
