@@ -74,7 +74,12 @@ impl Cache {
     }
 
     /// The cached conversion, if there is a complete one.
-    pub fn get(&self, key: &str) -> Result<Option<(InputFile, FilePart)>> {
+    /// The converted file under `key`, only the named columns when `columns` is given.
+    pub fn get(
+        &self,
+        key: &str,
+        columns: Option<&[String]>,
+    ) -> Result<Option<(InputFile, FilePart)>> {
         let (data, side) = (
             self.dir.join(format!("{key}.parquet")),
             self.dir.join(format!("{key}.json")),
@@ -88,7 +93,10 @@ impl Cache {
             Err(_) => return Ok(None),
         };
         let file = fs_err::File::open(&data)?;
-        let frame = match ParquetReader::new(file.into_parts().0).finish() {
+        let frame = match ParquetReader::new(file.into_parts().0)
+            .with_columns(columns.map(<[String]>::to_vec))
+            .finish()
+        {
             Ok(f) => f,
             Err(_) => return Ok(None),
         };
@@ -103,9 +111,15 @@ impl Cache {
     }
 
     pub fn put(&self, key: &str, file: &InputFile, part: &FilePart) -> Result<()> {
-        let tmp = self
-            .dir
-            .join(format!("{key}.parquet.partial-{}", std::process::id()));
+        // Two datasets may declare the same file the same way, and load at the same time:
+        // each writes its own partial file, and the renames put the same content in place.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let unique = format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let tmp = self.dir.join(format!("{key}.parquet.partial-{unique}"));
         let mut frame = part.frame.clone();
         ParquetWriter::new(crate::output::create_private_file(&tmp)?).finish(&mut frame)?;
         fs_err::rename(&tmp, self.dir.join(format!("{key}.parquet")))?;
@@ -114,9 +128,7 @@ impl Cache {
             rejected: part.rejected.clone(),
             quality: part.quality.clone(),
         };
-        let tmp = self
-            .dir
-            .join(format!("{key}.json.partial-{}", std::process::id()));
+        let tmp = self.dir.join(format!("{key}.json.partial-{unique}"));
         crate::output::create_private_file(&tmp)?
             .write_all(&serde_json::to_vec(&sidecar).map_err(|e| Error::Bug(e.to_string()))?)?;
         fs_err::rename(&tmp, self.dir.join(format!("{key}.json")))?;
