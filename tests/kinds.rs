@@ -459,3 +459,48 @@ fn having_may_apply_functions_to_a_grouped_column() {
         truth.leads["pension_shared_bank_account"]
     );
 }
+
+#[test]
+fn only_the_columns_some_rule_reads_are_kept_and_unread_columns_still_reject_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data_dir(dir.path()).join("p.csv"),
+        "编号,金额,备注,笔数\nA1,100,ok,1\nA2,200,ok,x\nA3,300,ok,3\n",
+    )
+    .unwrap();
+    let catalog = "datasets:\n  p:\n    path: p.csv\n    columns:\n      code: { type: text, aliases: [编号] }\n      amount: { type: money, aliases: [金额] }\n      note: { type: text, aliases: [备注] }\n      n: { type: int, aliases: [笔数] }\n  q:\n    path: p.csv\n    columns:\n      code: { type: text, aliases: [编号] }\n      amount: { type: money, aliases: [金额] }\n      note: { type: text, aliases: [备注] }\n      n: { type: int, aliases: [笔数] }\n";
+    let big = "id: big\ntitle: t\ndescription: d\nseverity: low\nevidence: [{ label: note, expr: note }]\nrow_check:\n  sources: [{ dataset: p }]\n  condition: \"amount > 150\"\n  key: [code]\n";
+    let sql = "id: all\ntitle: t\ndescription: d\nseverity: low\nsql:\n  query: \"SELECT code FROM q WHERE amount > 150\"\n  key: [code]\n";
+    let job = custom_job(dir.path(), catalog, &[("big.yaml", big), ("all.yaml", sql)]);
+    let run = run_ok(&job, "r", &[]);
+    let manifest = manifest_of(&run);
+    let columns = |name: &str| -> Vec<String> {
+        let d = manifest["datasets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .unwrap();
+        // `n` is never read by `big`, yet its bad cell still rejects row 3 (A2): what is
+        // rejected does not depend on which rules run.
+        assert_eq!(
+            (d["rows_loaded"].as_u64(), d["rows_rejected"].as_u64()),
+            (Some(2), Some(1))
+        );
+        serde_json::from_value(d["columns_loaded"].clone()).unwrap()
+    };
+    assert_eq!(
+        columns("p"),
+        ["code", "amount", "note", "__file", "__sheet", "__row"]
+    );
+    // An `sql` query may read any column: all are kept.
+    assert_eq!(
+        columns("q"),
+        ["code", "amount", "note", "n", "__file", "__sheet", "__row"]
+    );
+    let leads: Vec<String> = read_csv(&run.join("anomalies.csv"))[1..]
+        .iter()
+        .map(|r| format!("{}:{}", r[0], r[4]))
+        .collect();
+    assert_eq!(leads, ["all:A3", "big:A3"]);
+}

@@ -226,6 +226,27 @@ pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunRes
         .collect();
     needed.sort();
     needed.dedup();
+    // The columns each dataset must load: those some rule reads (all, for an `sql` rule).
+    let mut wanted: HashMap<&str, Option<std::collections::BTreeSet<String>>> = HashMap::new();
+    for rule in rules {
+        let mut cols = Vec::new();
+        let known = rule.plan.columns(&mut cols);
+        // `l.id_card` reads `id_card`.
+        let names: Vec<String> = cols
+            .iter()
+            .filter_map(|c| c.split_once('.').map(|(_, n)| n.to_string()))
+            .chain(cols.iter().cloned())
+            .collect();
+        for d in &rule.datasets {
+            let entry = wanted
+                .entry(d.as_str())
+                .or_insert_with(|| Some(Default::default()));
+            match entry {
+                Some(set) if known => set.extend(names.iter().cloned()),
+                _ => *entry = None,
+            }
+        }
+    }
 
     let started_at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
     let t0 = Instant::now();
@@ -240,7 +261,12 @@ pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunRes
         .par_iter()
         .map(|name| {
             let r = catch_unwind(AssertUnwindSafe(|| match &cache {
-                Ok(cache) => ingest::load_dataset_cached(&job.catalog, name, cache.as_ref()),
+                Ok(cache) => ingest::load_dataset_cached(
+                    &job.catalog,
+                    name,
+                    cache.as_ref(),
+                    wanted.get(name.as_str()).and_then(Option::as_ref),
+                ),
                 Err(e) => Err(crate::error::Error::Input {
                     path: job.cache_dir.clone().unwrap_or_default(),
                     message: format!("cannot create the cache folder: {e}"),

@@ -71,6 +71,10 @@ pub struct DatasetReport {
     pub rows_loaded: u64,
     pub rows_rejected: u64,
     pub id_quality: BTreeMap<String, IdQuality>,
+    /// The columns kept in memory (those some rule reads, and provenance).
+    pub columns_loaded: Vec<String>,
+    /// Their in-memory size.
+    pub bytes_loaded: u64,
 }
 
 pub struct LoadedDataset {
@@ -137,6 +141,8 @@ pub fn dataset_files(catalog: &Catalog, spec: &DatasetSpec) -> Result<Vec<(PathB
 
 /// Column buffers while cells are normalised; a rejected row's slot is filled with NULL and
 /// removed when the column is finished.
+// One buffer per column, never per cell: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Buffer {
     Text(StringChunkedBuilder),
     Float(Vec<Option<f64>>),
@@ -386,20 +392,44 @@ pub fn check_dataset(catalog: &Catalog, name: &str) -> Result<usize> {
 
 /// Loads one dataset: every file of its glob, typed, with provenance and rejected rows.
 pub fn load_dataset(catalog: &Catalog, name: &str) -> Result<LoadedDataset> {
-    load_dataset_cached(catalog, name, None)
+    load_dataset_cached(catalog, name, None, None)
+}
+
+/// The loaded columns of a dataset that `wanted` names, with provenance always; `None` (all)
+/// when `wanted` is `None`.
+pub fn projection(
+    catalog: &Catalog,
+    name: &str,
+    wanted: Option<&std::collections::BTreeSet<String>>,
+) -> Result<Option<Vec<String>>> {
+    let Some(wanted) = wanted else {
+        return Ok(None);
+    };
+    Ok(Some(
+        empty_frame(catalog, name)?
+            .get_column_names()
+            .into_iter()
+            .map(|c| c.to_string())
+            .filter(|c| c != ROW_ID && (c.starts_with("__") || wanted.contains(c)))
+            .collect(),
+    ))
 }
 
 /// Loads a dataset, taking each file already converted by an earlier run from `cache` (keyed
 /// by the file's content hash and the dataset's declaration) instead of parsing it again.
+/// With `wanted`, only those columns are kept (every column is still typed, so what is
+/// rejected does not depend on which rules run, and the cache holds them all).
 pub fn load_dataset_cached(
     catalog: &Catalog,
     name: &str,
     cache: Option<&cache::Cache>,
+    wanted: Option<&std::collections::BTreeSet<String>>,
 ) -> Result<LoadedDataset> {
     let spec = catalog
         .datasets
         .get(name)
         .ok_or_else(|| Error::Bug(format!("dataset `{name}` not in the catalog")))?;
+    let columns = projection(catalog, name, wanted)?;
     let parts = dataset_files(catalog, spec)?
         .into_iter()
         .map(|(path, shown)| {
@@ -408,7 +438,7 @@ pub fn load_dataset_cached(
             let sha256 = sha256_hex(&bytes);
             let key = cache.map(|_| cache::key(&sha256, &shown, spec));
             if let (Some(c), Some(k)) = (cache, &key)
-                && let Some((mut file, part)) = c.get(k)?
+                && let Some((mut file, part)) = c.get(k, columns.as_deref())?
             {
                 file.path = shown;
                 file.cached = Some(true);
@@ -425,9 +455,13 @@ pub fn load_dataset_cached(
                 cached: cache.map(|_| false),
             };
             drop(bytes);
-            let part = type_table(catalog, name, &path, &shown, &table)?;
+            let mut part = type_table(catalog, name, &path, &shown, &table)?;
+            drop(table);
             if let (Some(c), Some(k)) = (cache, &key) {
                 c.put(k, &file, &part)?;
+            }
+            if let Some(cols) = &columns {
+                part.frame = part.frame.select(cols.iter().map(String::as_str))?;
             }
             Ok((file, part))
         });
@@ -663,6 +697,13 @@ fn load_tables(
         rows_loaded,
         rows_rejected: rejected.len() as u64,
         id_quality: quality,
+        columns_loaded: frame
+            .get_column_names()
+            .into_iter()
+            .filter(|c| c.as_str() != ROW_ID)
+            .map(|c| c.to_string())
+            .collect(),
+        bytes_loaded: frame.estimated_size() as u64,
     };
     if report.rows_read != report.rows_loaded + report.rows_rejected {
         return Err(Error::Bug(format!(

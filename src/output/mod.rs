@@ -341,7 +341,25 @@ pub fn manifest(
             "rules_failed": result.failed_rules(),
         },
         "timings_ms": timings,
+        "memory": {
+            "bytes_loaded": result.datasets.iter().filter_map(|d| d.report.as_ref()).map(|r| r.bytes_loaded).sum::<u64>(),
+            "peak_rss_bytes": peak_rss_bytes(),
+        },
     }))
+}
+
+/// The process's peak resident memory so far (Linux: VmHWM), for the manifest.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 /// A lead as stored in a run's anomalies.parquet (one entry per lead, not per row).

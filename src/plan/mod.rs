@@ -74,6 +74,46 @@ pub enum Plan {
 }
 
 impl Plan {
+    /// Adds every column name the plan reads to `out`; false when it cannot tell (an `sql`
+    /// query reads what it names). Lets the engine load only the columns some rule uses.
+    pub fn columns(&self, out: &mut Vec<String>) -> bool {
+        let exprs = |cols: &[(String, Expr)], out: &mut Vec<String>| {
+            cols.iter().for_each(|(_, e)| e.columns(out))
+        };
+        match self {
+            Plan::Scan { .. } => true,
+            Plan::Filter { input, predicate } => {
+                predicate.columns(out);
+                input.columns(out)
+            }
+            Plan::Prefix { input, .. } | Plan::Guard { input, .. } => input.columns(out),
+            Plan::WithColumns { input, columns } | Plan::Project { input, columns } => {
+                exprs(columns, out);
+                input.columns(out)
+            }
+            Plan::Join {
+                left, right, on, ..
+            } => {
+                for (a, b) in on {
+                    a.columns(out);
+                    b.columns(out);
+                }
+                left.columns(out) & right.columns(out)
+            }
+            Plan::Aggregate {
+                input,
+                keys,
+                measures,
+            } => {
+                exprs(keys, out);
+                exprs(measures, out);
+                input.columns(out)
+            }
+            Plan::Union { inputs } => inputs.iter().fold(true, |ok, p| p.columns(out) & ok),
+            Plan::Sql { .. } => false,
+        }
+    }
+
     pub fn filter(self, predicate: Option<Expr>) -> Plan {
         match predicate {
             Some(p) => Plan::Filter {
