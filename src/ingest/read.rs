@@ -17,6 +17,10 @@ pub enum SourceColumn {
     /// Text cells back to back (CSV, Parquet strings): cell `i` is `data[ends[i-1]..ends[i]]`;
     /// an empty cell is empty text. One buffer per column instead of a string per cell.
     Text { data: String, ends: Vec<usize> },
+    /// A Parquet string column as read, in one chunk: typed without a copy.
+    Strings(StringChunked),
+    /// A Parquet float column as read, in one chunk.
+    Numbers(Float64Chunked),
     /// Cells as a spreadsheet typed them.
     Cells(Vec<RawCell>),
 }
@@ -35,6 +39,9 @@ impl SourceColumn {
                 data.push_str(s);
                 ends.push(data.len());
             }
+            SourceColumn::Strings(_) | SourceColumn::Numbers(_) => {
+                unreachable!("Parquet columns are not built cell by cell")
+            }
             SourceColumn::Cells(c) => c.push(if s.is_empty() {
                 RawCell::Empty
             } else {
@@ -46,6 +53,8 @@ impl SourceColumn {
     pub fn len(&self) -> usize {
         match self {
             SourceColumn::Text { ends, .. } => ends.len(),
+            SourceColumn::Strings(c) => c.len(),
+            SourceColumn::Numbers(c) => c.len(),
             SourceColumn::Cells(c) => c.len(),
         }
     }
@@ -65,6 +74,11 @@ impl SourceColumn {
                     CellRef::Text(s)
                 }
             }
+            SourceColumn::Strings(c) => match c.get(i) {
+                None | Some("") => CellRef::Empty,
+                Some(s) => CellRef::Text(s),
+            },
+            SourceColumn::Numbers(c) => c.get(i).map_or(CellRef::Empty, CellRef::Number),
             SourceColumn::Cells(c) => c[i].as_ref(),
         }
     }
@@ -498,18 +512,10 @@ fn read_parquet(path: &Path, bytes: &[u8]) -> Result<SourceTable> {
             let s = col.as_materialized_series();
             // Strings (the usual case) go to one text buffer; other types cell by cell.
             if let Ok(ca) = s.str() {
-                let mut out = SourceColumn::text();
-                for v in ca.iter() {
-                    out.push_text(v.unwrap_or(""));
-                }
-                return Ok(out);
+                return Ok(SourceColumn::Strings(ca.rechunk().into_owned()));
             }
             if let Ok(ca) = s.f64() {
-                return Ok(SourceColumn::Cells(
-                    ca.iter()
-                        .map(|v| v.map_or(RawCell::Empty, RawCell::Number))
-                        .collect(),
-                ));
+                return Ok(SourceColumn::Numbers(ca.rechunk().into_owned()));
             }
             (0..s.len())
                 .map(|i| s.get(i).map(|v| any_to_cell(&v)))
