@@ -272,7 +272,10 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             // The Polars plan needs schemas only: lower over empty frames of the catalog's types.
             let mut frames = HashMap::new();
             for d in &rule.datasets {
-                frames.insert(d.clone(), crate::ingest::empty_frame(&job.catalog, d)?);
+                frames.insert(
+                    d.clone(),
+                    polars::prelude::IntoLazy::lazy(crate::ingest::empty_frame(&job.catalog, d)?),
+                );
             }
             let lf = plan::lower::lower(&rule.plan, &frames)?;
             println!(

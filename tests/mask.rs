@@ -22,7 +22,16 @@ fn sample_ids() -> BTreeSet<String> {
             .into_iter()
             .filter(|(_, p)| *p == crosscheck::job::catalog::Personal::Id)
         {
-            let c = loaded.frame.column(&col).unwrap().str().unwrap().clone();
+            let c = loaded
+                .frame
+                .clone()
+                .collect()
+                .unwrap()
+                .column(&col)
+                .unwrap()
+                .str()
+                .unwrap()
+                .clone();
             ids.extend(
                 c.iter()
                     .flatten()

@@ -4,6 +4,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
+use polars::prelude::IntoLazy;
+
 use crate::ingest::{self, normalize::RawCell};
 use crate::job::Catalog;
 use crate::job::rule::{FixtureSpec, ParamValue, RuleFile};
@@ -81,7 +83,9 @@ fn run_one(catalog: &Catalog, rule: &CompiledRule, f: &FixtureSpec) -> Result<()
     let mut frames = HashMap::new();
     for name in &rule.datasets {
         let frame = match f.given.get(name) {
-            None => ingest::empty_frame(catalog, name).map_err(|e| e.to_string())?,
+            None => ingest::empty_frame(catalog, name)
+                .map_err(|e| e.to_string())?
+                .lazy(),
             Some(rows) => {
                 let mut headers: Vec<String> = Vec::new();
                 for r in rows {

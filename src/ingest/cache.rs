@@ -19,6 +19,15 @@ pub struct Cache {
     dir: PathBuf,
 }
 
+/// A file served from the cache.
+pub struct Cached {
+    pub file: InputFile,
+    pub rejected: Vec<RejectedRow>,
+    pub quality: std::collections::BTreeMap<String, IdQuality>,
+    pub scan: LazyFrame,
+    pub rows: u64,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Sidecar {
     file: InputFile,
@@ -74,17 +83,14 @@ impl Cache {
     }
 
     /// The cached conversion, if there is a complete one.
-    /// The converted file under `key`, only the named columns when `columns` is given.
-    pub fn get(
-        &self,
-        key: &str,
-        columns: Option<&[String]>,
-    ) -> Result<Option<(InputFile, FilePart)>> {
+    /// The converted file under `key`: its record, what was rejected, ID quality, and its
+    /// rows as a scan of the cached Parquet (only the named columns when `columns` is given),
+    /// read by the rules as they run instead of loaded up front.
+    pub fn get(&self, key: &str, columns: Option<&[String]>) -> Result<Option<Cached>> {
         let (data, side) = (
             self.dir.join(format!("{key}.parquet")),
             self.dir.join(format!("{key}.json")),
         );
-        // The sidecar is written last: without it the entry is incomplete and ignored.
         if !side.is_file() || !data.is_file() {
             return Ok(None);
         }
@@ -92,22 +98,25 @@ impl Cache {
             Ok(s) => s,
             Err(_) => return Ok(None),
         };
-        let file = fs_err::File::open(&data)?;
-        let frame = match ParquetReader::new(file.into_parts().0)
-            .with_columns(columns.map(<[String]>::to_vec))
-            .finish()
-        {
-            Ok(f) => f,
+        // The row count from the footer: the accounting is checked, not assumed.
+        let rows = match ParquetReader::new(fs_err::File::open(&data)?.into_parts().0).num_rows() {
+            Ok(n) => n as u64,
             Err(_) => return Ok(None),
         };
-        Ok(Some((
-            sidecar.file,
-            FilePart {
-                frame,
-                rejected: sidecar.rejected,
-                quality: sidecar.quality,
-            },
-        )))
+        let mut scan = LazyFrame::scan_parquet(
+            data.to_string_lossy().as_ref().into(),
+            ScanArgsParquet::default(),
+        )?;
+        if let Some(cols) = columns {
+            scan = scan.select(cols.iter().map(|c| col(c.as_str())).collect::<Vec<_>>());
+        }
+        Ok(Some(Cached {
+            file: sidecar.file,
+            rejected: sidecar.rejected,
+            quality: sidecar.quality,
+            scan,
+            rows,
+        }))
     }
 
     pub fn put(&self, key: &str, file: &InputFile, part: &FilePart) -> Result<()> {

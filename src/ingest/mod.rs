@@ -78,7 +78,8 @@ pub struct DatasetReport {
 }
 
 pub struct LoadedDataset {
-    pub frame: DataFrame,
+    /// The rows the rules read: in memory when parsed now, a scan when the cache served them.
+    pub frame: LazyFrame,
     pub report: DatasetReport,
     pub rejected: Vec<RejectedRow>,
 }
@@ -438,11 +439,21 @@ pub fn load_dataset_cached(
             let sha256 = sha256_hex(&bytes);
             let key = cache.map(|_| cache::key(&sha256, &shown, spec));
             if let (Some(c), Some(k)) = (cache, &key)
-                && let Some((mut file, part)) = c.get(k, columns.as_deref())?
+                && let Some(hit) = c.get(k, columns.as_deref())?
             {
+                let mut file = hit.file;
                 file.path = shown;
                 file.cached = Some(true);
-                return Ok((file, part));
+                return Ok((
+                    file,
+                    Part {
+                        frame: hit.scan,
+                        rows: hit.rows,
+                        bytes: 0,
+                        rejected: hit.rejected,
+                        quality: hit.quality,
+                    },
+                ));
             }
             let table = read::read_source(&path, &bytes, &read::ReadOptions::of(&path, spec)?)?;
             let file = InputFile {
@@ -463,7 +474,7 @@ pub fn load_dataset_cached(
             if let Some(cols) = &columns {
                 part.frame = part.frame.select(cols.iter().map(String::as_str))?;
             }
-            Ok((file, part))
+            Ok((file, Part::memory(part)))
         });
     load_tables(catalog, name, parts)
 }
@@ -488,7 +499,11 @@ pub fn load_inline(
         cached: None,
     };
     let part = type_table(catalog, name, Path::new(label), label, &table)?;
-    load_tables(catalog, name, std::iter::once(Ok((file, part))))
+    load_tables(
+        catalog,
+        name,
+        std::iter::once(Ok((file, Part::memory(part)))),
+    )
 }
 
 /// One source file, typed: its rows as a frame with provenance (no row id yet), what was
@@ -642,17 +657,41 @@ fn type_table(
     })
 }
 
+/// One file's rows as the rules will read them.
+struct Part {
+    frame: LazyFrame,
+    rows: u64,
+    /// In memory (0 for a scan of the cache).
+    bytes: u64,
+    rejected: Vec<RejectedRow>,
+    quality: BTreeMap<String, IdQuality>,
+}
+
+impl Part {
+    fn memory(mut part: FilePart) -> Part {
+        part.frame.rechunk_mut_par();
+        Part {
+            rows: part.frame.height() as u64,
+            bytes: part.frame.estimated_size() as u64,
+            frame: part.frame.lazy(),
+            rejected: part.rejected,
+            quality: part.quality,
+        }
+    }
+}
+
 /// Puts the typed files of a dataset together, numbers the rows, and checks the accounting.
 fn load_tables(
     catalog: &Catalog,
     name: &str,
-    parts: impl Iterator<Item = Result<(InputFile, FilePart)>>,
+    parts: impl Iterator<Item = Result<(InputFile, Part)>>,
 ) -> Result<LoadedDataset> {
     let spec = catalog
         .datasets
         .get(name)
         .ok_or_else(|| Error::Bug(format!("dataset `{name}` not in the catalog")))?;
-    let mut frame: Option<DataFrame> = None;
+    let mut frames = Vec::new();
+    let (mut rows_loaded, mut bytes_loaded) = (0u64, 0u64);
     let mut quality: BTreeMap<String, IdQuality> = BTreeMap::new();
     let (mut rejected, mut files, mut rows_read) = (Vec::new(), Vec::new(), 0u64);
     for part in parts {
@@ -669,26 +708,25 @@ fn load_tables(
                 *total.invalid.entry(code).or_default() += n;
             }
         }
-        frame = Some(match frame {
-            None => part.frame,
-            Some(mut f) => {
-                f.vstack_mut(&part.frame)?;
-                f
-            }
-        });
+        rows_loaded += part.rows;
+        bytes_loaded += part.bytes;
+        frames.push(part.frame);
     }
-    let mut frame = match frame {
-        Some(f) => f,
-        None => empty_frame(catalog, name)?.drop(ROW_ID)?,
+    let stacked = match frames.len() {
+        0 => empty_frame(catalog, name)?.drop(ROW_ID)?.lazy(),
+        1 => frames.remove(0),
+        _ => concat(frames, UnionArgs::default())?,
     };
-    // One chunk per column: files stacked, or read back from the cache's row groups, leave
-    // many, and every join and group-by of every rule would pay for them.
-    frame.rechunk_mut_par();
-    let rows_loaded = frame.height() as u64;
-    frame.with_column(Column::new(
-        ROW_ID.into(),
-        (0..rows_loaded as i64).collect::<Vec<i64>>(),
-    ))?;
+    // The row id numbers the dataset's rows in file order, as the provenance does.
+    let mut frame = stacked
+        .with_row_index(ROW_ID, None)
+        .with_column(col(ROW_ID).cast(DataType::Int64));
+    let columns_loaded = frame
+        .collect_schema()?
+        .iter_names()
+        .filter(|c| c.as_str() != ROW_ID)
+        .map(|c| c.to_string())
+        .collect();
     let report = DatasetReport {
         name: name.to_string(),
         title: spec.title.clone(),
@@ -697,13 +735,8 @@ fn load_tables(
         rows_loaded,
         rows_rejected: rejected.len() as u64,
         id_quality: quality,
-        columns_loaded: frame
-            .get_column_names()
-            .into_iter()
-            .filter(|c| c.as_str() != ROW_ID)
-            .map(|c| c.to_string())
-            .collect(),
-        bytes_loaded: frame.estimated_size() as u64,
+        columns_loaded,
+        bytes_loaded,
     };
     if report.rows_read != report.rows_loaded + report.rows_rejected {
         return Err(Error::Bug(format!(

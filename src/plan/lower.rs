@@ -9,14 +9,13 @@ use super::expr::{AggFunc, BinOp, Expr as E, Func, Lit};
 use super::{JoinKind, Plan};
 
 /// Lowers a plan over the loaded datasets.
-pub fn lower(plan: &Plan, frames: &HashMap<String, DataFrame>) -> PolarsResult<LazyFrame> {
+pub fn lower(plan: &Plan, frames: &HashMap<String, LazyFrame>) -> PolarsResult<LazyFrame> {
     Ok(match plan {
         Plan::Scan { dataset } => {
             let df = frames
                 .get(dataset)
                 .ok_or_else(|| polars_err!(ComputeError: "dataset `{}` was not loaded (a bug in crosscheck)", dataset))?;
             df.clone()
-                .lazy()
                 .with_column(lit(dataset.as_str()).alias("__dataset"))
         }
         Plan::Filter { input, predicate } => lower(input, frames)?.filter(expr(predicate)),
@@ -117,9 +116,7 @@ pub fn lower(plan: &Plan, frames: &HashMap<String, DataFrame>) -> PolarsResult<L
                     .ok_or_else(|| polars_err!(ComputeError: "dataset `{}` was not loaded (a bug in crosscheck)", d))?;
                 ctx.register(
                     d,
-                    df.clone()
-                        .lazy()
-                        .with_column(lit(d.as_str()).alias("__dataset")),
+                    df.clone().with_column(lit(d.as_str()).alias("__dataset")),
                 );
             }
             ctx.execute(query)?

@@ -226,7 +226,10 @@ pub fn plan(ctx: &mut Ctx, spec: &SqlSpec, evidence: &[EvidenceSpec]) -> Option<
     // The result's schema, from the engine, over empty frames of the catalog's types.
     let mut frames = HashMap::new();
     for d in &datasets {
-        frames.insert(d.clone(), crate::ingest::empty_frame(ctx.catalog, d).ok()?);
+        frames.insert(
+            d.clone(),
+            polars::prelude::IntoLazy::lazy(crate::ingest::empty_frame(ctx.catalog, d).ok()?),
+        );
     }
     let sql_plan = Plan::Sql {
         query: with_params(ctx, query, &tokens)?,
