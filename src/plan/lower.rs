@@ -139,14 +139,26 @@ fn check_pairs(
             .map(|((a, b), n)| expr(if side == 0 { a } else { b }).alias(n.as_str()))
             .collect()
     };
-    let count = |lf: LazyFrame, side: usize, name: &str| {
-        lf.group_by(keys(side))
+    let on_cols: Vec<Expr> = names.iter().map(|n| col(n.as_str())).collect();
+    // Only keys found on both sides can pair: each side is cut to them before it is counted,
+    // so a ten-million-row side against a small one is probed, not grouped whole.
+    let (left, right) = (left.with_columns(keys(0)), right.with_columns(keys(1)));
+    let semi = |lf: LazyFrame, other: &LazyFrame| {
+        lf.join(
+            other.clone().select(on_cols.clone()),
+            &on_cols,
+            &on_cols,
+            JoinArgs::new(JoinType::Semi),
+        )
+    };
+    let (left, right) = (semi(left.clone(), &right), semi(right, &left));
+    let count = |lf: LazyFrame, name: &str| {
+        lf.group_by(on_cols.clone())
             .agg([len().cast(DataType::Float64).alias(name)])
     };
-    let on_cols: Vec<Expr> = names.iter().map(|n| col(n.as_str())).collect();
-    let worst = count(left, 0, "__nl")
+    let worst = count(left, "__nl")
         .join(
-            count(right, 1, "__nr"),
+            count(right, "__nr"),
             &on_cols,
             &on_cols,
             JoinArgs::new(JoinType::Inner),
@@ -157,7 +169,8 @@ fn check_pairs(
             SortMultipleOptions::default().with_order_descending(true),
         )
         .limit(1)
-        .collect()?;
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
     if worst.height() == 0 {
         return Ok(());
     }
