@@ -109,11 +109,13 @@ pub fn plan(ctx: &mut Ctx, spec: &AggregateSpec, evidence: &[EvidenceSpec]) -> O
         measures: aggregates,
     }
     .filter(Some(having));
+    // The few flagged groups on the left: the join builds its table from them and streams
+    // the members past it, instead of holding every member row.
     let joined = Plan::Join {
-        left: Box::new(members),
-        right: Box::new(grouped),
+        left: Box::new(grouped),
+        right: Box::new(members),
         kind: JoinKind::Inner,
-        on,
+        on: on.into_iter().map(|(m, g)| (g, m)).collect(),
     };
     let key = key_of(
         groups
