@@ -1,14 +1,17 @@
-//! Benchmarks on generated cities (the sample, and 10× its background population): loading
-//! each dataset (rows/s) and the whole job — load, run every bundled rule — (rows/s).
-//! Data is generated on demand into a temporary folder; nothing large is committed.
+//! Benchmarks on generated cities: loading each dataset (MB/s and rows/s, by format and
+//! encoding), each rule (rows/s of its inputs, grouped by rule kind), writing the outputs, and
+//! the whole job (load, every bundled rule). Data is generated on demand into a temporary
+//! folder; nothing large is committed.
 //!
-//! `cargo bench` runs both sizes; `CROSSCHECK_BENCH_SCALES=1,10,100 cargo bench` picks others.
+//! `cargo bench` runs the sample and 10×. The largest city of the README's table:
+//! `CROSSCHECK_BENCH_SCALES=100 CROSSCHECK_BENCH_HISTORY=162 cargo bench` (10 M payment rows).
 
+use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use crosscheck::{engine, ingest, job::Job, plan};
+use crosscheck::{engine, ingest, job::Job, output, plan};
 
 fn job_for(dir: &Path) -> Job {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -16,55 +19,99 @@ fn job_for(dir: &Path) -> Job {
     std::fs::write(
         &job,
         format!(
-            "catalog: {}\nrules: [{}]\n",
+            "catalog: {}\nrules: [{}]\noutput: {}\n",
             dir.join("datasets.yaml").display(),
-            repo.join("rules").display()
+            repo.join("rules").display(),
+            dir.join("out").display()
         ),
     )
     .unwrap();
-    Job::load(&job).unwrap()
+    let mut job = Job::load(&job).unwrap();
+    // Every iteration parses: the cache is measured by the comparison script.
+    job.cache_dir = None;
+    job
 }
 
-fn scales() -> Vec<u32> {
-    std::env::var("CROSSCHECK_BENCH_SCALES")
+fn env_list(name: &str, default: &[u32]) -> Vec<u32> {
+    std::env::var(name)
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1, 10])
+        .unwrap_or_else(|| default.to_vec())
 }
 
 fn bench(c: &mut Criterion) {
-    for scale in scales() {
+    let history = env_list("CROSSCHECK_BENCH_HISTORY", &[0])[0];
+    for scale in env_list("CROSSCHECK_BENCH_SCALES", &[1, 10]) {
         let dir = tempfile::tempdir().unwrap();
-        crosscheck::samplecity::generate(dir.path(), scale, 20251231).unwrap();
+        crosscheck::samplecity::generate_city(dir.path(), scale, 20251231, 1, history).unwrap();
         let job = job_for(dir.path());
         let compiled = plan::compile_rules(&job);
         assert!(compiled.diagnostics.is_empty());
 
         let mut load = c.benchmark_group(format!("load/scale{scale}"));
         load.sample_size(10);
+        let mut frames = HashMap::new();
+        let mut rows_of = HashMap::new();
         for name in job.catalog.datasets.keys() {
-            let rows = ingest::load_dataset(&job.catalog, name)
-                .unwrap()
-                .report
-                .rows_read;
-            load.throughput(Throughput::Elements(rows));
-            load.bench_function(name.as_str(), |b| {
+            let ds = ingest::load_dataset(&job.catalog, name).unwrap();
+            let bytes: u64 = ds.report.files.iter().map(|f| f.bytes).sum();
+            let file = &ds.report.files[0];
+            let label = format!(
+                "{name} ({}{})",
+                Path::new(&file.path).extension().unwrap().to_string_lossy(),
+                file.encoding
+                    .as_deref()
+                    .map(|e| format!(" {e}"))
+                    .unwrap_or_default()
+            );
+            rows_of.insert(name.clone(), ds.report.rows_read);
+            frames.insert(name.clone(), ds.frame);
+            load.throughput(Throughput::Bytes(bytes));
+            load.bench_function(label, |b| {
                 b.iter(|| black_box(ingest::load_dataset(&job.catalog, name).unwrap()))
             });
         }
         load.finish();
 
-        let total_rows: u64 = job
-            .catalog
-            .datasets
-            .keys()
-            .map(|n| {
-                ingest::load_dataset(&job.catalog, n)
-                    .unwrap()
-                    .report
-                    .rows_read
+        // Each rule over frames already loaded, by kind: rows/s of the rows it reads.
+        let mut rules = c.benchmark_group(format!("rule/scale{scale}"));
+        rules.sample_size(10);
+        for rule in &compiled.rules {
+            let rows: u64 = rule.datasets.iter().map(|d| rows_of[d]).sum();
+            rules.throughput(Throughput::Elements(rows));
+            rules.bench_function(format!("{}/{}", rule.kind, rule.id), |b| {
+                b.iter(|| black_box(engine::run_rule(rule, &frames).unwrap()))
+            });
+        }
+        rules.finish();
+
+        let total_rows: u64 = rows_of.values().sum();
+        let result = engine::run(&job, &compiled.rules, &engine::Silent);
+        assert_eq!(result.failed_rules(), 0);
+        let mut write = c.benchmark_group(format!("write/scale{scale}"));
+        write.sample_size(10);
+        let lead_rows: u64 = result.outcomes.iter().map(|o| o.rows.len() as u64).sum();
+        write.throughput(Throughput::Elements(lead_rows));
+        let out = dir.path().join("out");
+        let mut n = 0;
+        write.bench_function("workbook_parquet_csv_report_manifest", |b| {
+            b.iter(|| {
+                n += 1;
+                let run = output::write_run(
+                    &job,
+                    &result,
+                    &[],
+                    output::report::Lang::Zh,
+                    &out,
+                    &format!("w{n}"),
+                    serde_json::json!({}),
+                )
+                .unwrap();
+                std::fs::remove_dir_all(run).unwrap();
             })
-            .sum();
+        });
+        write.finish();
+
         let mut whole = c.benchmark_group(format!("job/scale{scale}"));
         whole.sample_size(10);
         whole.throughput(Throughput::Elements(total_rows));
