@@ -130,7 +130,11 @@ impl Cache {
         );
         let tmp = self.dir.join(format!("{key}.parquet.partial-{unique}"));
         let mut frame = part.frame.clone();
-        ParquetWriter::new(crate::output::create_private_file(&tmp)?).finish(&mut frame)?;
+        // LZ4: a cache is written once per extract and read at every run; zstd took seconds
+        // to write ten million rows.
+        ParquetWriter::new(crate::output::create_private_file(&tmp)?)
+            .with_compression(ParquetCompression::Lz4Raw)
+            .finish(&mut frame)?;
         fs_err::rename(&tmp, self.dir.join(format!("{key}.parquet")))?;
         let sidecar = Sidecar {
             file: file.clone(),
