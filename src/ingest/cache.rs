@@ -120,6 +120,13 @@ impl Cache {
     }
 
     pub fn put(&self, key: &str, file: &InputFile, part: &FilePart) -> Result<()> {
+        let mut w = self.writer(key);
+        w.write(&part.frame)?;
+        w.finish(file, &part.rejected, &part.quality)
+    }
+
+    /// Writes a converted file batch by batch (a large Parquet source), then its sidecar.
+    pub fn writer(&self, key: &str) -> CacheWriter<'_> {
         // Two datasets may declare the same file the same way, and load at the same time:
         // each writes its own partial file, and the renames put the same content in place.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -128,23 +135,62 @@ impl Cache {
             std::process::id(),
             NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
-        let tmp = self.dir.join(format!("{key}.parquet.partial-{unique}"));
-        let mut frame = part.frame.clone();
-        // LZ4: a cache is written once per extract and read at every run; zstd took seconds
-        // to write ten million rows.
-        ParquetWriter::new(crate::output::create_private_file(&tmp)?)
-            .with_compression(ParquetCompression::Lz4Raw)
-            .finish(&mut frame)?;
-        fs_err::rename(&tmp, self.dir.join(format!("{key}.parquet")))?;
+        CacheWriter {
+            cache: self,
+            key: key.to_string(),
+            tmp: self.dir.join(format!("{key}.parquet.partial-{unique}")),
+            unique,
+            writer: None,
+        }
+    }
+}
+
+pub struct CacheWriter<'a> {
+    cache: &'a Cache,
+    key: String,
+    unique: String,
+    tmp: PathBuf,
+    writer: Option<polars::io::parquet::write::BatchedWriter<std::fs::File>>,
+}
+
+impl CacheWriter<'_> {
+    pub fn write(&mut self, frame: &DataFrame) -> Result<()> {
+        if self.writer.is_none() {
+            // LZ4: a cache is written once per extract and read at every run; zstd took
+            // seconds to write ten million rows.
+            self.writer = Some(
+                ParquetWriter::new(crate::output::create_private_file(&self.tmp)?)
+                    .with_compression(ParquetCompression::Lz4Raw)
+                    .batched(frame.schema().as_ref())?,
+            );
+        }
+        if let Some(w) = &mut self.writer {
+            w.write_batch(frame)?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(
+        self,
+        file: &InputFile,
+        rejected: &[RejectedRow],
+        quality: &std::collections::BTreeMap<String, IdQuality>,
+    ) -> Result<()> {
+        let Some(w) = &self.writer else {
+            return Err(Error::Bug("a cache entry with no rows written".into()));
+        };
+        w.finish()?;
+        let dir = &self.cache.dir;
+        fs_err::rename(&self.tmp, dir.join(format!("{}.parquet", self.key)))?;
         let sidecar = Sidecar {
             file: file.clone(),
-            rejected: part.rejected.clone(),
-            quality: part.quality.clone(),
+            rejected: rejected.to_vec(),
+            quality: quality.clone(),
         };
-        let tmp = self.dir.join(format!("{key}.json.partial-{unique}"));
+        let tmp = dir.join(format!("{}.json.partial-{}", self.key, self.unique));
         crate::output::create_private_file(&tmp)?
             .write_all(&serde_json::to_vec(&sidecar).map_err(|e| Error::Bug(e.to_string()))?)?;
-        fs_err::rename(&tmp, self.dir.join(format!("{key}.json")))?;
+        fs_err::rename(&tmp, dir.join(format!("{}.json", self.key)))?;
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{Error, Result};
 use crate::job::catalog::{
-    Catalog, DatasetSpec, ID_ISSUE_SUFFIX, ID_RAW_SUFFIX, ROW_ID, SemanticType,
+    Catalog, DatasetSpec, Format, ID_ISSUE_SUFFIX, ID_RAW_SUFFIX, ROW_ID, SemanticType,
 };
 use id_card::{IdIssue, normalize_id_number};
 use normalize::{CellRef, RawCell};
@@ -434,6 +434,11 @@ pub fn load_dataset_cached(
     let parts = dataset_files(catalog, spec)?
         .into_iter()
         .map(|(path, shown)| {
+            let options = read::ReadOptions::of(&path, spec)?;
+            // A Parquet extract going to the cache is converted batch by batch, never whole.
+            if let (Some(c), Format::Parquet) = (cache, options.format) {
+                return load_parquet_batched(catalog, name, spec, c, &path, shown, columns.as_deref());
+            }
             // Read once: hashed for the cache and the manifest, then parsed from memory.
             let bytes = fs_err::read(&path)?;
             let sha256 = sha256_hex(&bytes);
@@ -455,7 +460,7 @@ pub fn load_dataset_cached(
                     },
                 ));
             }
-            let table = read::read_source(&path, &bytes, &read::ReadOptions::of(&path, spec)?)?;
+            let table = read::read_source(&path, &bytes, &options)?;
             let file = InputFile {
                 path: shown.clone(),
                 sha256,
@@ -477,6 +482,93 @@ pub fn load_dataset_cached(
             Ok((file, Part::memory(part)))
         });
     load_tables(catalog, name, parts)
+}
+
+/// The SHA-256 and size of a file read in 1 MiB pieces (an extract may not fit in memory).
+fn sha256_streamed(path: &Path) -> Result<(String, u64)> {
+    use std::io::Read;
+    let mut f = fs_err::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((h.finalize().iter().map(|b| format!("{b:02x}")).collect(), total))
+}
+
+/// A Parquet extract through the cache in batches: typed a batch at a time and written to
+/// the cache as it goes, then scanned from there like any cached file. Memory stays at one
+/// batch, whatever the extract's size.
+fn load_parquet_batched(
+    catalog: &Catalog,
+    name: &str,
+    spec: &DatasetSpec,
+    cache: &cache::Cache,
+    path: &Path,
+    shown: String,
+    columns: Option<&[String]>,
+) -> Result<(InputFile, Part)> {
+    let (sha256, bytes) = sha256_streamed(path)?;
+    let key = cache::key(&sha256, &shown, spec);
+    let served = cache.get(&key, columns)?.is_some();
+    if !served {
+        let mut writer = cache.writer(&key);
+        let (mut rejected, mut quality, mut rows_read) = (Vec::new(), BTreeMap::new(), 0u64);
+        for table in read::parquet_batches(path, read::PARQUET_BATCH_ROWS)? {
+            let table = table?;
+            rows_read += table.rows.len() as u64;
+            let part = type_table(catalog, name, path, &shown, &table)?;
+            drop(table);
+            writer.write(&part.frame)?;
+            rejected.extend(part.rejected);
+            merge_quality(&mut quality, part.quality);
+        }
+        let file = InputFile {
+            path: shown.clone(),
+            sha256,
+            bytes,
+            sheet: None,
+            encoding: None,
+            rows_read,
+            cached: Some(false),
+        };
+        writer.finish(&file, &rejected, &quality)?;
+    }
+    let hit = cache.get(&key, columns)?.ok_or_else(|| Error::Input {
+        path: path.to_path_buf(),
+        message: "the converted file vanished from the cache while loading".into(),
+    })?;
+    let mut file = hit.file;
+    file.path = shown;
+    file.cached = Some(served);
+    Ok((
+        file,
+        Part {
+            frame: hit.scan,
+            rows: hit.rows,
+            bytes: 0,
+            rejected: hit.rejected,
+            quality: hit.quality,
+        },
+    ))
+}
+
+fn merge_quality(total: &mut BTreeMap<String, IdQuality>, part: BTreeMap<String, IdQuality>) {
+    for (col, q) in part {
+        let t = total.entry(col).or_default();
+        t.valid += q.valid;
+        t.cleaned += q.cleaned;
+        t.legacy_upgraded += q.legacy_upgraded;
+        for (code, n) in q.invalid {
+            *t.invalid.entry(code).or_default() += n;
+        }
+    }
 }
 
 /// Loads rows given inline (rule fixtures), in source headers, through the same header
@@ -699,15 +791,7 @@ fn load_tables(
         rows_read += file.rows_read;
         files.push(file);
         rejected.extend(part.rejected);
-        for (col, q) in part.quality {
-            let total = quality.entry(col).or_default();
-            total.valid += q.valid;
-            total.cleaned += q.cleaned;
-            total.legacy_upgraded += q.legacy_upgraded;
-            for (code, n) in q.invalid {
-                *total.invalid.entry(code).or_default() += n;
-            }
-        }
+        merge_quality(&mut quality, part.quality);
         rows_loaded += part.rows;
         bytes_loaded += part.bytes;
         frames.push(part.frame);

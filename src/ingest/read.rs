@@ -500,6 +500,47 @@ fn read_parquet(path: &Path, bytes: &[u8]) -> Result<SourceTable> {
             path: path.to_path_buf(),
             message: format!("not a readable Parquet file: {e}"),
         })?;
+    table_of_frame(df, 0)
+}
+
+/// Rows a Parquet file is read in when converted batch by batch: bounded memory whatever
+/// the file's size.
+pub const PARQUET_BATCH_ROWS: usize = 4 << 20;
+
+/// A Parquet file's rows in batches of `batch` rows, each as a source table whose row numbers
+/// continue from the batch before (rows as a spreadsheet would number them).
+pub fn parquet_batches(
+    path: &Path,
+    batch: usize,
+) -> Result<impl Iterator<Item = Result<SourceTable>>> {
+    let unreadable = |e: PolarsError| Error::Input {
+        path: path.to_path_buf(),
+        message: format!("not a readable Parquet file: {e}"),
+    };
+    let rows = ParquetReader::new(fs_err::File::open(path)?.into_parts().0)
+        .num_rows()
+        .map_err(unreadable)?;
+    let scan = LazyFrame::scan_parquet(
+        path.to_string_lossy().as_ref().into(),
+        ScanArgsParquet::default(),
+    )
+    .map_err(unreadable)?;
+    let path = path.to_path_buf();
+    Ok((0..rows.max(1)).step_by(batch).map(move |offset| {
+        let df = scan
+            .clone()
+            .slice(offset as i64, batch as IdxSize)
+            .collect()
+            .map_err(|e| Error::Input {
+                path: path.clone(),
+                message: format!("not a readable Parquet file: {e}"),
+            })?;
+        table_of_frame(df, offset as u64)
+    }))
+}
+
+/// A source table of a frame read from Parquet; `first` is the index of its first row.
+fn table_of_frame(df: DataFrame, first: u64) -> Result<SourceTable> {
     let headers: Vec<String> = df
         .get_column_names()
         .iter()
@@ -528,7 +569,7 @@ fn read_parquet(path: &Path, bytes: &[u8]) -> Result<SourceTable> {
         sheet: None,
         headers,
         columns,
-        rows: (0..df.height() as u64).map(|i| i + 2).collect(),
+        rows: (0..df.height() as u64).map(|i| first + i + 2).collect(),
         malformed: Vec::new(),
         encoding: None,
     })
@@ -603,6 +644,26 @@ mod tests {
                 text
             );
         }
+    }
+
+    #[test]
+    fn parquet_is_read_in_batches_whose_rows_continue() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.parquet");
+        let mut df = df!("id" => (0..10).map(|i| format!("r{i}")).collect::<Vec<_>>()).unwrap();
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let tables: Vec<SourceTable> = parquet_batches(&path, 4)
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
+        let rows: Vec<Vec<u64>> = tables.iter().map(|t| t.rows.clone()).collect();
+        assert_eq!(rows, [vec![2, 3, 4, 5], vec![6, 7, 8, 9], vec![10, 11]]);
+        let last: Vec<String> = (0..2)
+            .map(|i| tables[2].columns[0].get(i).display().into_owned())
+            .collect();
+        assert_eq!(last, ["r8", "r9"]);
     }
 
     #[test]
