@@ -437,7 +437,15 @@ pub fn load_dataset_cached(
             let options = read::ReadOptions::of(&path, spec)?;
             // A Parquet extract going to the cache is converted batch by batch, never whole.
             if let (Some(c), Format::Parquet) = (cache, options.format) {
-                return load_parquet_batched(catalog, name, spec, c, &path, shown, columns.as_deref());
+                return load_parquet_batched(
+                    catalog,
+                    name,
+                    spec,
+                    c,
+                    &path,
+                    shown,
+                    columns.as_deref(),
+                );
             }
             // Read once: hashed for the cache and the manifest, then parsed from memory.
             let bytes = fs_err::read(&path)?;
@@ -499,7 +507,10 @@ fn sha256_streamed(path: &Path) -> Result<(String, u64)> {
         h.update(&buf[..n]);
         total += n as u64;
     }
-    Ok((h.finalize().iter().map(|b| format!("{b:02x}")).collect(), total))
+    Ok((
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        total,
+    ))
 }
 
 /// A Parquet extract through the cache in batches: typed a batch at a time and written to

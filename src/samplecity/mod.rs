@@ -101,7 +101,9 @@ pub fn generate_city(
     let mut rng = Rng::new(seed);
     let mut pool = Pool::new(&mut rng, 4000 * scale + 400);
     let mut truth = GroundTruth::default();
-    let mut history_rng = Rng::new(seed ^ 0x4849_5354);
+    // Retirees paid before 2025: their rows are written month by month at the end, never
+    // held (a billion-row table does not fit in memory).
+    let mut history_payees: Vec<(String, String, String, f64)> = Vec::new();
     // Round 2 on: (person, death month) whose payments after the death month are reversed.
     let mut reversed: Vec<(String, u32)> = Vec::new();
 
@@ -228,16 +230,8 @@ pub fn generate_city(
             );
             let account = new_account(&mut rng);
             pay(&mut payments, &p, &MONTHS, &account, amount, &mut rng);
-            // Its own generator, so that the rest of the city does not depend on `history`.
-            for k in 1..=history {
-                let (y, m) = (2025 - (k as i32 + 11) / 12, 12 - (k + 11) % 12);
-                payments.push(vec![
-                    Cell::text(decorate(&mut history_rng, &p.id, 0.03)),
-                    Cell::text(&p.name),
-                    Cell::text(format!("{y}{m:02}")),
-                    Cell::Num(amount),
-                    Cell::text(&account),
-                ]);
+            if history > 0 {
+                history_payees.push((p.id.clone(), p.name.clone(), account.clone(), amount));
             }
         } else {
             let status = if rng.below(10) == 0 {
@@ -944,7 +938,31 @@ pub fn generate_city(
         encoding_rs::GBK,
         false,
     )?;
-    write::parquet(out, "pension_payments.parquet", &payments)?;
+    // Its own generator, so that the rest of the city does not depend on `history`.
+    let mut history_rng = Rng::new(seed ^ 0x4849_5354);
+    let months = (1..=history).map(|k| {
+        let (y, m) = (2025 - (k as i32 + 11) / 12, 12 - (k + 11) % 12);
+        let month = format!("{y}{m:02}");
+        let rows: Vec<Vec<Cell>> = history_payees
+            .iter()
+            .map(|(id, name, account, amount)| {
+                vec![
+                    Cell::text(decorate(&mut history_rng, id, 0.03)),
+                    Cell::text(name),
+                    Cell::text(&month),
+                    Cell::Num(*amount),
+                    Cell::text(account),
+                ]
+            })
+            .collect();
+        rows
+    });
+    if history == 0 {
+        write::parquet(out, "pension_payments.parquet", &payments)?;
+    } else {
+        let more = write::parquet_batched(out, "pension_payments.parquet", &payments, months)?;
+        *truth.rows.entry(payments.name.clone()).or_default() += more;
+    }
     write::csv(out, "death_register.csv", &deaths, encoding_rs::UTF_8, true)?;
     write::xlsx(out, "dibao_roll.xlsx", "低保对象", &dibao)?;
     write::csv(

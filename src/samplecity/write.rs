@@ -128,6 +128,42 @@ pub fn xlsx(dir: &Path, file: &str, sheet: &str, t: &Table) -> Result<()> {
 }
 
 pub fn parquet(dir: &Path, file: &str, t: &Table) -> Result<()> {
+    let mut df = frame(t)?;
+    let f = fs_err::File::create(dir.join(file))?;
+    ParquetWriter::new(f).finish(&mut df)?;
+    Ok(())
+}
+
+/// A table, then more rows of the same columns a batch at a time (never all in memory);
+/// returns the rows written after the table.
+pub fn parquet_batched(
+    dir: &Path,
+    file: &str,
+    t: &Table,
+    batches: impl Iterator<Item = Vec<Vec<Cell>>>,
+) -> Result<u64> {
+    let first = frame(t)?;
+    let f = fs_err::File::create(dir.join(file))?;
+    let mut w = ParquetWriter::new(f)
+        .with_compression(ParquetCompression::Lz4Raw)
+        .batched(first.schema().as_ref())?;
+    w.write_batch(&first)?;
+    let mut more = 0;
+    for rows in batches {
+        more += rows.len() as u64;
+        let batch = Table {
+            name: t.name.clone(),
+            headers: t.headers.clone(),
+            rows,
+        };
+        // The same columns of the same types (amounts are numbers in both): one schema.
+        w.write_batch(&frame(&batch)?)?;
+    }
+    w.finish()?;
+    Ok(more)
+}
+
+fn frame(t: &Table) -> Result<DataFrame> {
     let mut columns = Vec::new();
     for (i, h) in t.headers.iter().enumerate() {
         let numeric = t
@@ -156,8 +192,5 @@ pub fn parquet(dir: &Path, file: &str, t: &Table) -> Result<()> {
             columns.push(Column::new(h.as_str().into(), v));
         }
     }
-    let mut df = DataFrame::new_infer_height(columns)?;
-    let f = fs_err::File::create(dir.join(file))?;
-    ParquetWriter::new(f).finish(&mut df)?;
-    Ok(())
+    Ok(DataFrame::new_infer_height(columns)?)
 }
