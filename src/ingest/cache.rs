@@ -145,6 +145,8 @@ impl Cache {
     }
 }
 
+const ROW_GROUP: usize = 256 * 1024;
+
 pub struct CacheWriter<'a> {
     cache: &'a Cache,
     key: String,
@@ -164,8 +166,17 @@ impl CacheWriter<'_> {
                     .batched(frame.schema().as_ref())?,
             );
         }
+        // Row groups of at most 256 Ki rows: a scan decodes a row group whole, and one group
+        // per 4 M-row batch held 800 MB while the rules streamed.
         if let Some(w) = &mut self.writer {
-            w.write_batch(frame)?;
+            let mut offset = 0;
+            while offset < frame.height() {
+                w.write_batch(&frame.slice(offset as i64, ROW_GROUP))?;
+                offset += ROW_GROUP;
+            }
+            if frame.height() == 0 {
+                w.write_batch(frame)?;
+            }
         }
         Ok(())
     }
