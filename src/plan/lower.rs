@@ -10,6 +10,36 @@ use super::{JoinKind, Plan};
 
 /// Lowers a plan over the loaded datasets.
 pub fn lower(plan: &Plan, frames: &HashMap<String, LazyFrame>) -> PolarsResult<LazyFrame> {
+    lower_sized(plan, frames, &HashMap::new())
+}
+
+/// An upper bound of the rows a plan yields, from its datasets' row counts (`None`: unknown).
+fn rows_bound(plan: &Plan, rows: &HashMap<String, u64>) -> Option<u64> {
+    match plan {
+        Plan::Scan { dataset } => rows.get(dataset).copied(),
+        Plan::Filter { input, .. }
+        | Plan::Prefix { input, .. }
+        | Plan::WithColumns { input, .. }
+        | Plan::Project { input, .. }
+        | Plan::Aggregate { input, .. }
+        | Plan::Guard { input, .. } => rows_bound(input, rows),
+        Plan::Join { left, right, .. } => {
+            Some(rows_bound(left, rows)?.saturating_mul(rows_bound(right, rows)?.max(1)))
+        }
+        Plan::Union { inputs } => inputs.iter().map(|p| rows_bound(p, rows)).sum(),
+        Plan::Sql { datasets, .. } => datasets.iter().map(|d| rows.get(d).copied()).sum(),
+    }
+}
+
+/// Lowers a plan knowing each dataset's row count: an inner join builds its hash table from
+/// the smaller side. Polars otherwise builds from the left, and a check of a hundred million
+/// payments against a death register would hold the payments.
+pub fn lower_sized(
+    plan: &Plan,
+    frames: &HashMap<String, LazyFrame>,
+    rows: &HashMap<String, u64>,
+) -> PolarsResult<LazyFrame> {
+    let lower = |p: &Plan, f: &HashMap<String, LazyFrame>| lower_sized(p, f, rows);
     Ok(match plan {
         Plan::Scan { dataset } => {
             let df = frames
@@ -66,7 +96,12 @@ pub fn lower(plan: &Plan, frames: &HashMap<String, LazyFrame>) -> PolarsResult<L
                 JoinKind::Semi => JoinType::Semi,
                 JoinKind::Anti => JoinType::Anti,
             };
-            l.join(r, &keys, &keys, JoinArgs::new(how))
+            let build = match (kind, rows_bound(left, rows), rows_bound(right, rows)) {
+                (JoinKind::Inner, Some(l), Some(r)) if r < l => Some(JoinBuildSide::ForceRight),
+                (JoinKind::Inner, Some(l), Some(r)) if l < r => Some(JoinBuildSide::ForceLeft),
+                _ => None,
+            };
+            l.join(r, &keys, &keys, JoinArgs::new(how).with_build_side(build))
         }
         Plan::Aggregate {
             input,
