@@ -30,16 +30,7 @@ fn fail_on_sets_exit_1_when_a_lead_at_or_above_the_severity_exists() {
 fn json_summary_goes_to_stdout_and_messages_to_stderr() {
     let dir = tempfile::tempdir().unwrap();
     let job = sample_job(dir.path());
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "j",
-        "--format",
-        "json",
-    ]);
+    let out = run_job(&job, "j", &["--format", "json"]);
     assert_eq!(out.status.code(), Some(0));
     let summary: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("stdout is JSON only");

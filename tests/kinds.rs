@@ -46,14 +46,7 @@ time_window:
 fn a_time_window_partition_above_the_guard_stops_with_the_guard_error() {
     let dir = tempfile::tempdir().unwrap();
     let job = job_with_rules(dir.path(), &[("every_pair.yaml", EVERY_TICKET_PAIR)]);
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "r",
-    ]);
+    let out = run_job(&job, "r", &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("error: rule every_pair failed"), "{err}");

@@ -245,16 +245,7 @@ fn a_false_positive_is_not_raised_again_unless_its_evidence_changed() {
     // A status inspectors cannot mean is an error naming the place, before any data is read.
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, format!("lead_id,status\n{lead},maybe\n")).unwrap();
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job2.to_str().unwrap(),
-        "--run-id",
-        "r4",
-        "--dispositions",
-        bad.to_str().unwrap(),
-    ]);
+    let out = run_job(&job2, "r4", &["--dispositions", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("bad.csv, row 2: unknown status `maybe`"),

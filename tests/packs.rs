@@ -79,14 +79,7 @@ fn working_days_count_holidays_and_make_up_days() {
 fn a_date_outside_the_calendar_fails_the_rule_naming_the_date() {
     let dir = tempfile::tempdir().unwrap();
     let job = approvals_job(dir.path(), "HP1,报告表,2014-12-30,2015-01-08\n", LATE);
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "r",
-    ]);
+    let out = run_job(&job, "r", &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("rule late failed"), "{err}");

@@ -97,14 +97,7 @@ fn run_with_one_broken_rule_runs_the_others_and_exits_2() {
         "l.id_card = r.owner_id",
         "l.id_crad = r.owner_id",
     );
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "r",
-    ]);
+    let out = run_job(&job, "r", &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let manifest: serde_json::Value = manifest_of(&dir.path().join("out/r"));
     let ran: Vec<&str> = manifest["rules"]
@@ -135,14 +128,7 @@ fn a_dataset_that_cannot_be_loaded_fails_its_rules_only() {
         &data.join("datasets.yaml"),
         &repo().join("rules"),
     );
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "r",
-    ]);
+    let out = run_job(&job, "r", &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(

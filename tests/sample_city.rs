@@ -282,15 +282,7 @@ fn a_second_run_over_unchanged_extracts_is_served_from_the_cache() {
     }
     // --no-cache parses again.
     let job = sample_job(dir.path());
-    let out = crosscheck(&[
-        "run",
-        "-q",
-        "--config",
-        job.to_str().unwrap(),
-        "--run-id",
-        "third",
-        "--no-cache",
-    ]);
+    let out = run_job(&job, "third", &["--no-cache"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
         cached(&dir.path().join("out/third"))

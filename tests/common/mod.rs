@@ -101,8 +101,8 @@ pub fn custom_job(dir: &Path, catalog: &str, rules: &[(&str, &str)]) -> PathBuf 
     write_job(dir, &data.join("datasets.yaml"), &folder)
 }
 
-/// Runs a job that must succeed; returns its run folder (`out/<run_id>` beside the job file).
-pub fn run_ok(job: &Path, run_id: &str, extra: &[&str]) -> PathBuf {
+/// `crosscheck run -q --config <job> --run-id <run_id> <extra…>`, whatever its outcome.
+pub fn run_job(job: &Path, run_id: &str, extra: &[&str]) -> Output {
     let mut args = vec![
         "run",
         "-q",
@@ -112,7 +112,12 @@ pub fn run_ok(job: &Path, run_id: &str, extra: &[&str]) -> PathBuf {
         run_id,
     ];
     args.extend_from_slice(extra);
-    let out = crosscheck(&args);
+    crosscheck(&args)
+}
+
+/// Runs a job that must succeed; returns its run folder (`out/<run_id>` beside the job file).
+pub fn run_ok(job: &Path, run_id: &str, extra: &[&str]) -> PathBuf {
+    let out = run_job(job, run_id, extra);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     job.parent().unwrap().join("out").join(run_id)
 }
