@@ -31,6 +31,20 @@ fn rows_bound(plan: &Plan, rows: &HashMap<String, u64>) -> Option<u64> {
     }
 }
 
+/// The side an inner join builds its hash table from: the one with fewer rows, when known.
+fn build_side(
+    kind: JoinKind,
+    left: &Plan,
+    right: &Plan,
+    rows: &HashMap<String, u64>,
+) -> Option<JoinBuildSide> {
+    match (kind, rows_bound(left, rows), rows_bound(right, rows)) {
+        (JoinKind::Inner, Some(l), Some(r)) if r < l => Some(JoinBuildSide::ForceRight),
+        (JoinKind::Inner, Some(l), Some(r)) if l < r => Some(JoinBuildSide::ForceLeft),
+        _ => None,
+    }
+}
+
 /// Lowers a plan knowing each dataset's row count: an inner join builds its hash table from
 /// the smaller side. Polars otherwise builds from the left, and a check of a hundred million
 /// payments against a death register would hold the payments.
@@ -96,11 +110,7 @@ pub fn lower_sized(
                 JoinKind::Semi => JoinType::Semi,
                 JoinKind::Anti => JoinType::Anti,
             };
-            let build = match (kind, rows_bound(left, rows), rows_bound(right, rows)) {
-                (JoinKind::Inner, Some(l), Some(r)) if r < l => Some(JoinBuildSide::ForceRight),
-                (JoinKind::Inner, Some(l), Some(r)) if l < r => Some(JoinBuildSide::ForceLeft),
-                _ => None,
-            };
+            let build = build_side(*kind, left, right, rows);
             l.join(r, &keys, &keys, JoinArgs::new(how).with_build_side(build))
         }
         Plan::Aggregate {
@@ -553,4 +563,32 @@ fn calendar_days(f: Func, args: &[E]) -> Expr {
         &rest,
         move |_, fields| Ok(Field::new(fields[0].name().clone(), out_type.clone())),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inner_join_builds_from_the_side_with_fewer_rows() {
+        let scan = |d: &str| Plan::Scan {
+            dataset: d.to_string(),
+        };
+        let rows: HashMap<String, u64> =
+            [("payments".into(), 10_000_000), ("deaths".into(), 3_000)]
+                .into_iter()
+                .collect();
+        let filtered = scan("payments").filter(Some(E::Lit(Lit::Bool(true))));
+        assert!(matches!(
+            build_side(JoinKind::Inner, &filtered, &scan("deaths"), &rows),
+            Some(JoinBuildSide::ForceRight)
+        ));
+        assert!(matches!(
+            build_side(JoinKind::Inner, &scan("deaths"), &scan("payments"), &rows),
+            Some(JoinBuildSide::ForceLeft)
+        ));
+        // Unknown counts (fixtures, explain) and semi joins are left to Polars.
+        assert!(build_side(JoinKind::Inner, &scan("x"), &scan("deaths"), &rows).is_none());
+        assert!(build_side(JoinKind::Semi, &filtered, &scan("deaths"), &rows).is_none());
+    }
 }
