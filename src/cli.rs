@@ -64,6 +64,23 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Write a job as a bundle another engine runs (`--target spark`): the rows the rules read
+    /// as Parquet, every rule as Spark SQL, and a PySpark runner for spark-submit.
+    Compile {
+        #[arg(long, value_enum)]
+        target: TargetArg,
+        /// The bundle folder to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only these rules: rule ids, or folders / files of rules.
+        #[arg(long, value_delimiter = ',')]
+        rules: Vec<String>,
+        /// Parse every input again instead of taking converted files from the cache.
+        #[arg(long)]
+        no_cache: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Compare two runs: per rule, leads new, persisting, resolved and reappeared.
     Diff {
         /// The older run folder (out/<run-id>).
@@ -142,6 +159,28 @@ pub struct RunArgs {
     /// Override a rule parameter: RULE_ID.NAME=VALUE (repeatable); wins over the job file.
     #[arg(long = "param", value_name = "RULE.NAME=VALUE")]
     pub params: Vec<String>,
+    /// Where the rules run: `polars` in this process, or `spark` through spark-submit
+    /// ($SPARK_SUBMIT, else spark-submit on PATH).
+    #[arg(long, value_enum, default_value = "polars")]
+    pub engine: EngineArg,
+    /// The Spark master for `--engine spark`: local[2], spark://host:7077, yarn, …
+    #[arg(long, default_value = "local[*]")]
+    pub master: String,
+    /// Keep the Spark bundle (inputs, SQL, runner, Spark's log) beside the run folder as
+    /// <run-id>.spark; by default it is removed, as it holds copies of the data.
+    #[arg(long)]
+    pub keep_bundle: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    Polars,
+    Spark,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetArg {
+    Spark,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -297,6 +336,55 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             Ok(ExitStatus::Ran)
         }
         Command::Run(args) => run_job(args, cli.quiet),
+        Command::Compile {
+            target: TargetArg::Spark,
+            out,
+            rules: selection,
+            no_cache,
+            config,
+        } => {
+            let mut job = Job::load(&config.config)?;
+            if no_cache {
+                job.cache_dir = None;
+            }
+            select_rules(&mut job, &selection, &[])?;
+            let plan::Compiled { rules, diagnostics } = plan::compile_rules(&job);
+            if !diagnostics.is_empty() {
+                return Err(Error::Invalid(diagnostics));
+            }
+            let reporter = Bars {
+                quiet: cli.quiet,
+                bar: std::sync::Mutex::new(None),
+            };
+            let loaded = engine::load(&job, &rules, &reporter);
+            if let Some(d) = loaded.datasets.iter().find(|d| d.error.is_some()) {
+                return Err(Error::Input {
+                    path: config.config,
+                    message: format!(
+                        "dataset `{}` could not be loaded: {}",
+                        d.name,
+                        d.error.as_deref().unwrap_or_default()
+                    ),
+                });
+            }
+            let bundle = engine::spark::write_bundle(&job, &rules, &loaded, &out, None)?;
+            for (rule, why) in &bundle.refused {
+                eprintln!("error: rule `{}` cannot run on Spark: {why}", rule.id);
+            }
+            eprintln!(
+                "wrote {} ({} rules, {} datasets); run it with:\n  spark-submit --master URL {} {}",
+                out.display(),
+                bundle.rules.len(),
+                loaded.datasets.len(),
+                out.join("runner.py").display(),
+                out.join("manifest.json").display()
+            );
+            Ok(if bundle.refused.is_empty() {
+                ExitStatus::Ran
+            } else {
+                ExitStatus::Error
+            })
+        }
         Command::Diff {
             old,
             new,
@@ -505,18 +593,39 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         Some(p) => Some(crate::ingest::dispositions::read_dispositions(p)?),
         None => None,
     };
-    let mut result = engine::run(&job, &rules, &reporter);
+    let output_dir = args.out.clone().unwrap_or_else(|| job.output_dir.clone());
+    let run_id = args
+        .run_id
+        .clone()
+        .unwrap_or_else(|| crate::output::new_run_id(&output_dir));
+    let mut result = match args.engine {
+        EngineArg::Polars => engine::run(&job, &rules, &reporter),
+        EngineArg::Spark => {
+            let spark_submit = engine::spark::find_spark_submit().ok_or_else(|| Error::Input {
+                path: "spark-submit".into(),
+                message: "not found: put Spark's bin folder on PATH, set SPARK_SUBMIT, or `pip install pyspark` (see the README)".into(),
+            })?;
+            crate::output::create_private_dir(&output_dir)?;
+            let bundle = if args.keep_bundle {
+                output_dir.join(format!("{run_id}.spark"))
+            } else {
+                output_dir.join(format!(".{run_id}.spark-{}", std::process::id()))
+            };
+            let opts = engine::spark::SparkOptions {
+                master: args.master.clone(),
+                spark_submit,
+                bundle,
+                keep_bundle: args.keep_bundle,
+            };
+            engine::spark::run(&job, &rules, &opts, &reporter)?
+        }
+    };
     if let Some(d) = &dispositions {
         engine::apply_dispositions(&mut result, d);
     }
     if args.mask {
         crate::output::mask::apply(&mut result);
     }
-    let output_dir = args.out.clone().unwrap_or_else(|| job.output_dir.clone());
-    let run_id = args
-        .run_id
-        .clone()
-        .unwrap_or_else(|| crate::output::new_run_id(&output_dir));
     let t_write = Instant::now();
     reporter.start(Phase::Writing, 1);
     let timings = serde_json::json!({

@@ -109,3 +109,9 @@ pub fn working_days(from: NaiveDate, to: NaiveDate) -> Result<i64, String> {
         to.num_days_from_ce() - EPOCH_CE,
     )
 }
+
+/// The calendar as the Spark lowering ships it: from 1 January of the first year, each day's
+/// running count of working days, and whether it is one.
+pub fn running_counts() -> (Vec<i32>, Vec<bool>) {
+    (CALENDAR.cum.clone(), CALENDAR.workday.clone())
+}

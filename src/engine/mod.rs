@@ -3,6 +3,7 @@
 //! into a deterministic order. Progress goes through `Reporter`; drawing is the CLI's job.
 
 pub mod fixtures;
+pub mod spark;
 
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -140,7 +141,20 @@ pub struct DatasetOutcome {
     pub error: Option<String>,
 }
 
+/// Where the rules ran.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backend {
+    Polars,
+    Spark {
+        master: String,
+        spark_version: String,
+        runner_version: u32,
+    },
+}
+
 pub struct RunResult {
+    /// Where the rules ran.
+    pub backend: Backend,
     /// When the run started (RFC 3339, local time).
     pub started_at: String,
     pub datasets: Vec<DatasetOutcome>,
@@ -218,8 +232,31 @@ pub fn fill_message(template: &str, evidence: &IndexMap<String, Option<String>>)
     out
 }
 
-/// Loads every dataset the rules read, then runs every rule.
-pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunResult {
+/// The datasets a set of rules reads, loaded once: the rules' frames, row counts, and what
+/// could not be loaded.
+pub struct Loaded {
+    pub started_at: String,
+    pub datasets: Vec<DatasetOutcome>,
+    pub frames: HashMap<String, LazyFrame>,
+    pub rows: HashMap<String, u64>,
+    /// Datasets that failed to load, with why: their rules fail with that reason.
+    pub failed: HashMap<String, String>,
+    pub load_ms: u128,
+}
+
+impl Loaded {
+    /// Why a rule cannot run: a dataset it reads was not loaded.
+    pub fn missing(&self, rule: &CompiledRule) -> Option<String> {
+        rule.datasets.iter().find_map(|d| {
+            self.failed
+                .get(d)
+                .map(|e| format!("dataset `{d}` could not be loaded: {e}"))
+        })
+    }
+}
+
+/// Loads every dataset the rules read (only the columns some rule reads), each once.
+pub fn load(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> Loaded {
     let mut needed: Vec<String> = rules
         .iter()
         .flat_map(|r| r.datasets.iter().cloned())
@@ -313,20 +350,29 @@ pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunRes
             }
         }
     }
+    Loaded {
+        started_at,
+        datasets,
+        frames,
+        rows,
+        failed,
+        load_ms,
+    }
+}
 
+/// Loads every dataset the rules read, then runs every rule on Polars.
+pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunResult {
+    let loaded = load(job, rules, reporter);
+    let (frames, rows) = (&loaded.frames, &loaded.rows);
     let t1 = Instant::now();
     reporter.start(Phase::Rules, rules.len() as u64);
     let mut outcomes: Vec<RuleOutcome> = rules
         .par_iter()
         .map(|rule| {
             let start = Instant::now();
-            let status_rows = match rule
-                .datasets
-                .iter()
-                .find_map(|d| failed.get(d).map(|e| (d, e)))
-            {
-                Some((d, e)) => Err(format!("dataset `{d}` could not be loaded: {e}")),
-                None => catch_unwind(AssertUnwindSafe(|| run_rule(rule, &frames, &rows)))
+            let status_rows = match loaded.missing(rule) {
+                Some(e) => Err(e),
+                None => catch_unwind(AssertUnwindSafe(|| run_rule(rule, frames, rows)))
                     .unwrap_or_else(|p| {
                         Err(format!(
                             "internal error (a bug in crosscheck): {}",
@@ -352,11 +398,12 @@ pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunRes
     reporter.finish(Phase::Rules);
     outcomes.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
     RunResult {
-        started_at,
-        datasets,
+        started_at: loaded.started_at,
+        datasets: loaded.datasets,
         outcomes,
-        load_ms,
+        load_ms: loaded.load_ms,
         rules_ms: t1.elapsed().as_millis(),
+        backend: Backend::Polars,
     }
 }
 
@@ -386,6 +433,12 @@ pub fn run_rule(
         })
         .map(|r| r.unwrap_single())
         .map_err(|e| format!("rule `{}` failed while running: {e}", rule.id))?;
+    leads_from_frame(rule, &df)
+}
+
+/// Turns a rule's result frame (`__key`, provenance, `__partner`, `__ev0`…) into sorted lead
+/// rows, whichever backend computed it.
+pub fn leads_from_frame(rule: &CompiledRule, df: &DataFrame) -> Result<Vec<LeadRow>, String> {
     let text = |name: &str| -> Result<Vec<Option<String>>, String> {
         let c = df
             .column(name)

@@ -33,7 +33,7 @@ pub const CSV_HEADERS: [&str; 12] = [
 ];
 
 #[cfg(unix)]
-fn create_private_dir(path: &Path) -> Result<()> {
+pub fn create_private_dir(path: &Path) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -46,7 +46,7 @@ fn create_private_dir(path: &Path) -> Result<()> {
 }
 
 #[cfg(not(unix))]
-fn create_private_dir(path: &Path) -> Result<()> {
+pub fn create_private_dir(path: &Path) -> Result<()> {
     fs_err::create_dir_all(path).map_err(Error::from)
 }
 
@@ -318,7 +318,13 @@ pub fn manifest(
         })
         .collect();
     Ok(json!({
-        "engine": { "name": "crosscheck", "version": env!("CARGO_PKG_VERSION"), "polars": "0.55.2" },
+        "engine": match &result.backend {
+            crate::engine::Backend::Polars => json!({ "name": "crosscheck", "version": env!("CARGO_PKG_VERSION"), "polars": "0.55.2", "backend": "polars" }),
+            crate::engine::Backend::Spark { master, spark_version, runner_version } => json!({
+                "name": "crosscheck", "version": env!("CARGO_PKG_VERSION"), "polars": "0.55.2",
+                "backend": "spark", "master": master, "spark": spark_version, "runner_version": runner_version,
+            }),
+        },
         "run_id": run_id,
         // Orders the runs of an output folder for `diff` (reappeared leads).
         "started_at": result.started_at,

@@ -495,7 +495,7 @@ fn first_digit(x: Expr) -> Expr {
 }
 
 /// SQL LIKE → an anchored regex: % any run, _ one character, everything else literal.
-fn like_to_regex(pattern: &str) -> String {
+pub(crate) fn like_to_regex(pattern: &str) -> String {
     let mut out = String::from("^");
     for c in pattern.chars() {
         match c {

@@ -6,6 +6,7 @@ pub mod compile;
 pub mod expr;
 pub mod kinds;
 pub mod lower;
+pub mod spark;
 
 use std::fmt;
 

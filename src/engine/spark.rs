@@ -1,0 +1,389 @@
+//! Running a job on Apache Spark: crosscheck loads and checks the extracts as for a local run
+//! (decoding, normalisation, rejections and their accounting stay ours), writes the rows the
+//! rules read as Parquet into a bundle with the rules lowered to Spark SQL and a small PySpark
+//! runner, submits it with `spark-submit`, and reads the results back into the same lead rows
+//! a local run produces.
+//!
+//! Inputs go to Spark as Parquet rather than as the raw extracts: Spark cannot read xlsx, and
+//! decoding and typing in one place is what makes both backends see identical values.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use polars::prelude::*;
+use serde_json::json;
+
+use super::{
+    Backend, Loaded, Phase, Reporter, RuleOutcome, RuleStatus, RunResult, leads_from_frame,
+};
+use crate::error::{Error, Result};
+use crate::job::Job;
+use crate::plan::CompiledRule;
+use crate::plan::spark::{self, SparkRule};
+
+/// The runner shipped in every bundle; its version is checked against the manifest's.
+pub const RUNNER: &str = include_str!("spark_runner.py");
+pub const RUNNER_VERSION: u32 = 1;
+
+/// Where and how to submit.
+pub struct SparkOptions {
+    /// `local[2]`, `spark://host:7077`, `yarn`, …
+    pub master: String,
+    /// The spark-submit executable.
+    pub spark_submit: PathBuf,
+    /// The bundle folder (created; must not hold a bundle already).
+    pub bundle: PathBuf,
+    /// Keep the bundle (inputs included) after the run.
+    pub keep_bundle: bool,
+}
+
+/// The spark-submit to use: `$SPARK_SUBMIT`, else `spark-submit` on PATH.
+pub fn find_spark_submit() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("SPARK_SUBMIT") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("spark-submit"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A bundle written for a job: which rules are in it, and the rules that could not be lowered.
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub rules: Vec<(CompiledRule, SparkRule)>,
+    /// Rules that cannot run on Spark, with why.
+    pub refused: Vec<(CompiledRule, String)>,
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Input {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// The schema as Spark reads it: `` `name` TYPE, … ``.
+fn ddl(schema: &Schema) -> std::result::Result<String, String> {
+    schema
+        .iter()
+        .map(|(n, t)| Ok(format!("{} {}", spark::ident(n), spark::spark_type(t)?)))
+        .collect::<std::result::Result<Vec<_>, String>>()
+        .map(|v| v.join(", "))
+}
+
+/// Writes the bundle: `inputs/<dataset>.parquet`, `manifest.json`, `runner.py`.
+pub fn write_bundle(
+    job: &Job,
+    rules: &[CompiledRule],
+    loaded: &Loaded,
+    dir: &Path,
+    master: Option<&str>,
+) -> Result<Bundle> {
+    if dir.join("manifest.json").exists() {
+        return Err(io(
+            dir,
+            "already holds a bundle; choose another folder or remove it",
+        ));
+    }
+    crate::output::create_private_dir(dir)?;
+    crate::output::create_private_dir(&dir.join("inputs"))?;
+
+    // Every input as the rules see it, and an empty frame of its schema to lower against.
+    let mut empty = HashMap::new();
+    let mut inputs = Vec::new();
+    for d in &loaded.datasets {
+        let Some(report) = &d.report else { continue };
+        let Some(frame) = loaded.frames.get(&d.name) else {
+            continue;
+        };
+        let mut df = frame
+            .clone()
+            .collect_with_engine(Engine::Streaming)
+            .map(|r| r.unwrap_single())
+            .map_err(|e| io(dir, format!("dataset `{}`: {e}", d.name)))?;
+        let path = dir.join("inputs").join(format!("{}.parquet", d.name));
+        let file = crate::output::create_private_file(&path)?;
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Lz4Raw)
+            .finish(&mut df)
+            .map_err(|e| io(&path, e))?;
+        let schema = df.schema().as_ref().clone();
+        inputs.push(json!({
+            "dataset": d.name,
+            "path": format!("inputs/{}.parquet", d.name),
+            "format": "parquet",
+            "rows": df.height(),
+            "schema_ddl": ddl(&schema).map_err(|e| io(&path, e))?,
+            "schema": schema.iter().map(|(n, t)| json!({"name": n.as_str(), "type": spark::spark_type(t).unwrap_or("?")})).collect::<Vec<_>>(),
+            // The extracts these rows were decoded and typed from.
+            "sources": report.files.iter().map(|f| serde_json::to_value(f).expect("serialises")).collect::<Vec<_>>(),
+        }));
+        empty.insert(d.name.clone(), DataFrame::empty_with_schema(&schema).lazy());
+    }
+
+    let mut lowered = Vec::new();
+    let mut refused = Vec::new();
+    let mut manifest_rules = Vec::new();
+    for rule in rules {
+        if loaded.missing(rule).is_some() {
+            continue;
+        }
+        match spark::lower_rule(&rule.id, &rule.plan, &empty) {
+            Ok(s) => {
+                manifest_rules.push(json!({
+                    "id": rule.id,
+                    "statements": s.statements.iter().map(|st| {
+                        let mut v = json!({"name": st.name, "sql": st.sql});
+                        match st.role {
+                            spark::Role::View => v["role"] = json!("view"),
+                            spark::Role::Guard { max_pairs } => {
+                                v["role"] = json!("guard");
+                                v["max_pairs"] = json!(max_pairs);
+                            }
+                        }
+                        v
+                    }).collect::<Vec<_>>(),
+                    "result": s.result,
+                    "output": format!("results/{}", rule.id),
+                }));
+                lowered.push((rule.clone(), s));
+            }
+            Err(e) => refused.push((rule.clone(), e)),
+        }
+    }
+
+    let (cum, workday) = crate::calendar::running_counts();
+    let setup = vec![
+        format!(
+            "DECLARE OR REPLACE VARIABLE {} ARRAY<INT> DEFAULT array({})",
+            spark::CALENDAR_CUM,
+            cum.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        format!(
+            "DECLARE OR REPLACE VARIABLE {} ARRAY<BOOLEAN> DEFAULT array({})",
+            spark::CALENDAR_WORKDAY,
+            workday
+                .iter()
+                .map(|w| if *w { "true" } else { "false" })
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    ];
+    let manifest = json!({
+        "format": "crosscheck-spark-bundle",
+        "runner_version": RUNNER_VERSION,
+        "crosscheck": env!("CARGO_PKG_VERSION"),
+        "job": job.name,
+        "master": master,
+        // ANSI semantics; UTC so that timestamps without a zone convert unchanged; results as
+        // Parquet timestamps crosscheck reads exactly.
+        "conf": {
+            "spark.sql.ansi.enabled": "true",
+            "spark.sql.session.timeZone": "UTC",
+            "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+            "spark.ui.enabled": "false",
+        },
+        "inputs": inputs,
+        "setup": setup,
+        "rules": manifest_rules,
+    });
+    let mpath = dir.join("manifest.json");
+    let mut f = crate::output::create_private_file(&mpath)?;
+    std::io::Write::write_all(
+        &mut f,
+        serde_json::to_string_pretty(&manifest)
+            .expect("serialises")
+            .as_bytes(),
+    )
+    .map_err(|e| io(&mpath, e))?;
+    let rpath = dir.join("runner.py");
+    let mut f = crate::output::create_private_file(&rpath)?;
+    std::io::Write::write_all(&mut f, RUNNER.as_bytes()).map_err(|e| io(&rpath, e))?;
+    Ok(Bundle {
+        dir: dir.to_path_buf(),
+        rules: lowered,
+        refused,
+    })
+}
+
+/// Reads one rule's result from Spark's Parquet folder, cast to the types a local run gives.
+fn read_result(dir: &Path, schema: &Schema) -> std::result::Result<DataFrame, String> {
+    let mut parts: Vec<PathBuf> = fs_err::read_dir(dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    parts.sort();
+    let mut out = DataFrame::empty_with_schema(schema);
+    for p in parts {
+        let file = fs_err::File::open(&p).map_err(|e| e.to_string())?;
+        let df = ParquetReader::new(file.into_parts().0)
+            .finish()
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+        let cols = schema
+            .iter()
+            .map(|(n, t)| {
+                df.column(n)
+                    .and_then(|c| c.cast(t))
+                    .map_err(|e| format!("{}: {e}", p.display()))
+            })
+            .collect::<std::result::Result<Vec<_>, String>>()?;
+        out.vstack_mut_owned(DataFrame::new(df.height(), cols).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
+/// Runs the rules on Spark: load here, submit the bundle, read the leads back.
+pub fn run(
+    job: &Job,
+    rules: &[CompiledRule],
+    opts: &SparkOptions,
+    reporter: &dyn Reporter,
+) -> Result<RunResult> {
+    let loaded = super::load(job, rules, reporter);
+    let t1 = Instant::now();
+    let bundle = write_bundle(job, rules, &loaded, &opts.bundle, Some(&opts.master))?;
+    reporter.start(Phase::Rules, rules.len() as u64);
+    let log_path = opts.bundle.join("spark.log");
+    let log = crate::output::create_private_file(&log_path)?;
+    // pip's spark-submit finds Spark through the `python` beside it: put its folder first.
+    let mut path = std::env::var_os("PATH").unwrap_or_default();
+    if let Some(bin) = opts
+        .spark_submit
+        .parent()
+        .filter(|b| !b.as_os_str().is_empty())
+    {
+        let dirs = std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&path));
+        path = std::env::join_paths(dirs).unwrap_or(path);
+    }
+    let status = Command::new(&opts.spark_submit)
+        .env("PATH", path)
+        .arg("--master")
+        .arg(&opts.master)
+        .arg(opts.bundle.join("runner.py"))
+        .arg(opts.bundle.join("manifest.json"))
+        .stdout(log.try_clone().map_err(|e| io(&log_path, e))?)
+        .stderr(log)
+        .status()
+        .map_err(|e| {
+            io(
+                &opts.spark_submit,
+                format!("cannot start spark-submit: {e}; install Spark (pip install pyspark) or set SPARK_SUBMIT"),
+            )
+        })?;
+    let status_path = opts.bundle.join("results").join("status.json");
+    if !status.success() || !status_path.exists() {
+        let text = fs_err::read_to_string(&log_path).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(io(
+            &opts.spark_submit,
+            format!(
+                "spark-submit --master {} failed ({status}); the bundle is kept in {}; last lines of its log:\n{}",
+                opts.master,
+                opts.bundle.display(),
+                tail.join("\n")
+            ),
+        ));
+    }
+    let spark_status: serde_json::Value = serde_json::from_str(
+        &fs_err::read_to_string(&status_path).map_err(|e| io(&status_path, e))?,
+    )
+    .map_err(|e| io(&status_path, e))?;
+
+    let lowered: HashMap<&str, &SparkRule> = bundle
+        .rules
+        .iter()
+        .map(|(r, s)| (r.id.as_str(), s))
+        .collect();
+    let refused: HashMap<&str, &String> = bundle
+        .refused
+        .iter()
+        .map(|(r, e)| (r.id.as_str(), e))
+        .collect();
+    let mut outcomes = Vec::new();
+    for rule in rules {
+        let st = &spark_status["rules"][&rule.id];
+        let result = if let Some(e) = loaded.missing(rule) {
+            Err(e)
+        } else if let Some(e) = refused.get(rule.id.as_str()) {
+            Err(format!("rule `{}` cannot run on Spark: {e}", rule.id))
+        } else {
+            match st["status"].as_str() {
+                Some("ok") => read_result(
+                    &opts.bundle.join("results").join(&rule.id),
+                    &lowered[rule.id.as_str()].schema,
+                )
+                .and_then(|df| leads_from_frame(rule, &df)),
+                Some("guard") => Err(format!(
+                    "rule `{}` failed while running: the key {} would form {} pairs, more than max_pairs = {}; narrow `on` or the `where` filters, or raise `max_pairs` if this is expected",
+                    rule.id,
+                    st["key"]
+                        .as_array()
+                        .map(|k| k
+                            .iter()
+                            .map(|v| v
+                                .as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string()))
+                            .collect::<Vec<_>>()
+                            .join("|"))
+                        .unwrap_or_default(),
+                    st["pairs"].as_f64().unwrap_or(0.0) as u64,
+                    st["max_pairs"]
+                )),
+                Some(_) => Err(format!(
+                    "rule `{}` failed on Spark: {}",
+                    rule.id,
+                    st["error"].as_str().unwrap_or("no reason given")
+                )),
+                None => Err(format!(
+                    "rule `{}`: the Spark runner reported nothing for it (a bug in crosscheck)",
+                    rule.id
+                )),
+            }
+        };
+        reporter.advance(Phase::Rules, &rule.id);
+        let (status, rows) = match result {
+            Ok(rows) => (RuleStatus::Ok, rows),
+            Err(e) => (RuleStatus::Failed(e), Vec::new()),
+        };
+        outcomes.push(RuleOutcome {
+            rule: rule.clone(),
+            status,
+            rows,
+            elapsed_ms: st["elapsed_ms"].as_u64().unwrap_or(0) as u128,
+            dispositions: BTreeMap::new(),
+            suppressed: 0,
+        });
+    }
+    reporter.finish(Phase::Rules);
+    outcomes.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
+    if !opts.keep_bundle {
+        // The inputs are copies of personal data: not left behind.
+        let _ = fs_err::remove_dir_all(&opts.bundle);
+    }
+    Ok(RunResult {
+        backend: Backend::Spark {
+            master: opts.master.clone(),
+            spark_version: spark_status["spark_version"]
+                .as_str()
+                .unwrap_or("unknown")
+                .to_string(),
+            runner_version: RUNNER_VERSION,
+        },
+        started_at: loaded.started_at,
+        datasets: loaded.datasets,
+        outcomes,
+        load_ms: loaded.load_ms,
+        rules_ms: t1.elapsed().as_millis(),
+    })
+}

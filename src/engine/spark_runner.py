@@ -1,0 +1,89 @@
+"""crosscheck's Spark runner: executes a bundle written by `crosscheck compile --target spark`.
+
+    spark-submit --master URL runner.py manifest.json [results-folder]
+
+Registers each input (Parquet written by crosscheck, read with the schema the manifest
+declares) as a view of the dataset's name, declares the working-day calendar, then runs each
+rule's statements in order and writes its result as Parquet under results/<rule id>/. A rule
+that fails does not stop the others: results/status.json says, per rule, ok / failed / guard.
+"""
+
+import json
+import os
+import sys
+import time
+
+RUNNER_VERSION = 1
+
+
+def main():
+    manifest_path = sys.argv[1]
+    bundle = os.path.dirname(os.path.abspath(manifest_path))
+    with open(manifest_path, encoding="utf-8") as f:
+        manifest = json.load(f)
+    if manifest["runner_version"] != RUNNER_VERSION:
+        sys.exit(
+            "runner.py is version %d but the bundle needs version %d: compile the bundle again"
+            % (RUNNER_VERSION, manifest["runner_version"])
+        )
+    results = sys.argv[2] if len(sys.argv) > 2 else os.path.join(bundle, "results")
+    os.makedirs(results, exist_ok=True)
+
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("crosscheck " + manifest["job"])
+    for key, value in manifest["conf"].items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+
+    for inp in manifest["inputs"]:
+        path = inp["path"] if os.path.isabs(inp["path"]) else os.path.join(bundle, inp["path"])
+        spark.read.schema(inp["schema_ddl"]).parquet(path).createOrReplaceTempView(
+            "cc_input_" + inp["dataset"]
+        )
+        spark.sql(
+            "CREATE OR REPLACE TEMPORARY VIEW `%s` AS SELECT *, '%s' AS __dataset FROM cc_input_%s"
+            % (inp["dataset"], inp["dataset"], inp["dataset"])
+        )
+    for stmt in manifest["setup"]:
+        spark.sql(stmt)
+
+    status = {"spark_version": spark.version, "runner_version": RUNNER_VERSION, "rules": {}}
+    for rule in manifest["rules"]:
+        started = time.time()
+        outcome = {"status": "ok"}
+        try:
+            for stmt in rule["statements"]:
+                if stmt["role"] == "view":
+                    spark.sql(
+                        "CREATE OR REPLACE TEMPORARY VIEW `%s` AS %s" % (stmt["name"], stmt["sql"])
+                    )
+                elif stmt["role"] == "guard":
+                    rows = spark.sql(stmt["sql"]).collect()
+                    if rows and rows[0]["__pairs"] > stmt["max_pairs"]:
+                        row = rows[0].asDict()
+                        outcome = {
+                            "status": "guard",
+                            "key": [row[k] for k in sorted(row) if k.startswith("__gk")],
+                            "pairs": row["__pairs"],
+                            "max_pairs": stmt["max_pairs"],
+                        }
+                        break
+            if outcome["status"] == "ok":
+                out = os.path.join(results, rule["id"])
+                spark.table(rule["result"]).write.mode("overwrite").parquet(out)
+        except Exception as e:  # one rule's failure is its outcome; the others still run
+            outcome = {"status": "failed", "error": str(e).strip().splitlines()[0]}
+        outcome["elapsed_ms"] = int((time.time() - started) * 1000)
+        status["rules"][rule["id"]] = outcome
+
+    tmp = os.path.join(results, "status.json.partial")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(status, f, ensure_ascii=False, indent=1)
+    os.replace(tmp, os.path.join(results, "status.json"))
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
