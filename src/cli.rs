@@ -50,7 +50,14 @@ pub enum Command {
     /// Run a job: load the datasets, run every rule, write out/<run-id>/.
     Run(RunArgs),
     /// Validate a job (catalog, rules, expressions, types) without scanning any data.
-    Check(ConfigArgs),
+    Check {
+        /// Also check that every rule runs on this engine (`spark`: lowered to Spark SQL, and
+        /// each `sql` query's functions exist in Spark SQL).
+        #[arg(long, value_enum)]
+        target: Option<TargetArg>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Run the fixtures embedded in each rule (`tests:`) through the real loader.
     Test {
         /// Rule folders or files to test (default: every rule of the job).
@@ -268,7 +275,7 @@ pub fn load_and_compile(config: &std::path::Path) -> Result<(Job, Vec<CompiledRu
 
 pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
     match cli.command {
-        Command::Check(c) => {
+        Command::Check { target, config: c } => {
             let (job, rules) = load_and_compile(&c.config)?;
             // Files, formats, encodings and headers — without reading the data.
             let mut problems = Vec::new();
@@ -284,11 +291,43 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
                 eprintln!("{} dataset(s) cannot be loaded as declared", problems.len());
                 return Ok(ExitStatus::Error);
             }
+            if target == Some(TargetArg::Spark) {
+                let mut refused = 0;
+                for rule in &rules {
+                    let mut frames = HashMap::new();
+                    for d in &rule.datasets {
+                        frames.insert(
+                            d.clone(),
+                            polars::prelude::IntoLazy::lazy(crate::ingest::empty_frame(
+                                &job.catalog,
+                                d,
+                            )?),
+                        );
+                    }
+                    if let Err(why) = plan::spark::refusal(&rule.id, &rule.plan, &frames) {
+                        refused += 1;
+                        eprintln!(
+                            "error: {}: rule `{}` cannot run on Spark: {why}",
+                            rule.path.display(),
+                            rule.id
+                        );
+                    }
+                }
+                if refused > 0 {
+                    eprintln!("{refused} rule(s) cannot run on Spark; the others can");
+                    return Ok(ExitStatus::Error);
+                }
+            }
             eprintln!(
-                "ok: {} datasets, {} rules ({} enabled) compiled against the catalog",
+                "ok: {} datasets, {} rules ({} enabled) compiled against the catalog{}",
                 job.catalog.datasets.len(),
                 job.rules.len(),
-                rules.len()
+                rules.len(),
+                if target == Some(TargetArg::Spark) {
+                    "; every enabled rule lowers to Spark SQL"
+                } else {
+                    ""
+                }
             );
             Ok(ExitStatus::Ran)
         }

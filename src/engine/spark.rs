@@ -132,7 +132,7 @@ pub fn write_bundle(
         if loaded.missing(rule).is_some() {
             continue;
         }
-        match spark::lower_rule(&rule.id, &rule.plan, &empty) {
+        match spark::refusal(&rule.id, &rule.plan, &empty) {
             Ok(s) => {
                 manifest_rules.push(json!({
                     "id": rule.id,
@@ -264,10 +264,18 @@ pub fn run(
         let dirs = std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&path));
         path = std::env::join_paths(dirs).unwrap_or(path);
     }
-    let status = Command::new(&opts.spark_submit)
-        .env("PATH", path)
+    // Through sh for `umask 077`: what Spark writes (the results) is readable by the owner only.
+    let mut cmd = Command::new("/bin/sh");
+    cmd.env("PATH", path)
+        .args(["-c", "umask 077 && exec \"$0\" \"$@\""])
+        .arg(&opts.spark_submit)
         .arg("--master")
-        .arg(&opts.master)
+        .arg(&opts.master);
+    if opts.master.starts_with("local") {
+        // One machine: Spark's 200 shuffle partitions would be 200 tiny tasks per exchange.
+        cmd.args(["--conf", "spark.sql.shuffle.partitions=4"]);
+    }
+    let status = cmd
         .arg(opts.bundle.join("runner.py"))
         .arg(opts.bundle.join("manifest.json"))
         .stdout(log.try_clone().map_err(|e| io(&log_path, e))?)

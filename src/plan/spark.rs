@@ -669,3 +669,115 @@ fn type_of(e: &E, sc: &Schema) -> Result<DataType, String> {
     let out = lf.collect_schema().map_err(|e| e.to_string())?;
     Ok(out.get("__t").cloned().unwrap_or(DataType::Null))
 }
+
+const SPARK_FUNCTIONS: &str = include_str!("spark_functions.txt");
+
+/// Words followed by `(` that are syntax, not function calls.
+const SYNTAX: &[&str] = &[
+    "and",
+    "as",
+    "all",
+    "any",
+    "between",
+    "by",
+    "else",
+    "exists",
+    "filter",
+    "from",
+    "in",
+    "into",
+    "join",
+    "not",
+    "on",
+    "or",
+    "over",
+    "partition",
+    "select",
+    "some",
+    "table",
+    "then",
+    "try_cast",
+    "using",
+    "values",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// The functions an `sql` rule's query calls that Spark SQL does not have, with their line
+/// and column in the query: the construct that stops the query from running on Spark as
+/// written.
+pub fn unsupported_functions(query: &str) -> Vec<(u64, u64, String)> {
+    use sqlparser::dialect::GenericDialect;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, query).tokenize_with_location() else {
+        return Vec::new();
+    };
+    let known: std::collections::HashSet<&str> = SPARK_FUNCTIONS
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    let words: Vec<_> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let mut out = Vec::new();
+    for (i, t) in words.iter().enumerate() {
+        let Token::Word(w) = &t.token else { continue };
+        if w.quote_style.is_some()
+            || !matches!(words.get(i + 1).map(|n| &n.token), Some(Token::LParen))
+        {
+            continue;
+        }
+        // `x.y(` is not a call Spark would resolve either, but Polars SQL has none such.
+        let name = w.value.to_lowercase();
+        if SYNTAX.contains(&name.as_str()) || known.contains(name.as_str()) {
+            continue;
+        }
+        out.push((
+            t.span.start.line,
+            t.span.start.column,
+            format!(
+                "`{}` is not a Spark SQL function: the query runs on Polars but not on Spark as written",
+                w.value
+            ),
+        ));
+    }
+    out
+}
+
+/// The `sql` queries inside a plan.
+pub fn sql_queries(plan: &Plan) -> Vec<&str> {
+    match plan {
+        Plan::Sql { query, .. } => vec![query.as_str()],
+        Plan::Scan { .. } => Vec::new(),
+        Plan::Filter { input, .. }
+        | Plan::Prefix { input, .. }
+        | Plan::WithColumns { input, .. }
+        | Plan::Project { input, .. }
+        | Plan::Aggregate { input, .. }
+        | Plan::Guard { input, .. } => sql_queries(input),
+        Plan::Join { left, right, .. } => {
+            let mut v = sql_queries(left);
+            v.extend(sql_queries(right));
+            v
+        }
+        Plan::Union { inputs } => inputs.iter().flat_map(sql_queries).collect(),
+    }
+}
+
+/// Why a rule cannot run on Spark as written, if it cannot: the first unsupported construct
+/// of its queries, then anything the lowering refuses.
+pub fn refusal(
+    rule_id: &str,
+    plan: &Plan,
+    frames: &HashMap<String, LazyFrame>,
+) -> Result<SparkRule, String> {
+    for q in sql_queries(plan) {
+        if let Some((line, column, why)) = unsupported_functions(q).into_iter().next() {
+            return Err(format!("the query's line {line}, column {column}: {why}"));
+        }
+    }
+    lower_rule(rule_id, plan, frames)
+}

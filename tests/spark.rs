@@ -1,0 +1,242 @@
+//! The Spark backend against the Polars one, on real Apache Spark in local mode: every bundled
+//! rule over the sample city gives the same leads, byte for byte, and rules that fail (a guard,
+//! a date outside the calendar) fail on both. `.ci/run` installs pyspark and sets SPARK_SUBMIT.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+fn spark_submit() -> String {
+    if let Some(p) = std::env::var_os("SPARK_SUBMIT") {
+        return p.to_string_lossy().to_string();
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("spark-submit"))
+            .find(|p| p.is_file())
+    });
+    match on_path {
+        Some(p) => p.to_string_lossy().to_string(),
+        None => panic!(
+            "these tests need Apache Spark: run `bash .ci/run`, which installs pyspark, or set \
+             SPARK_SUBMIT to a spark-submit (Java 17 on PATH)"
+        ),
+    }
+}
+
+/// Two rules that must fail on either backend, beside the bundled ones.
+const FAILING: &[(&str, &str)] = &[
+    (
+        "rotating_guarded.yaml",
+        r#"id: zz_rotating_guarded
+title: 转圈粮（配对上限 0）/ Rotating grain, no pair allowed
+description: 不允许任何配对；样本城市有配对，规则应报错。/ No pair allowed.
+severity: low
+time_window:
+  left: { dataset: weighbridge_tickets, where: "direction = '销售出库'" }
+  right: { dataset: weighbridge_tickets, where: "direction = '收购入库'" }
+  on: "l.plate = r.plate"
+  left_time: l.weighed_at
+  right_time: r.weighed_at
+  within: { hours: 72 }
+  order: after
+  max_pairs: 0
+"#,
+    ),
+    (
+        "before_calendar.yaml",
+        r#"id: zz_before_calendar
+title: 日历之外的日期 / A date before the calendar
+description: 2015 年以前的参保日期不在工作日日历内，规则应报错。/ Enrolments before 2015 are outside the calendar.
+severity: low
+row_check:
+  sources: [{ dataset: pension_enrolment }]
+  condition: "is_workday(enrolled_on)"
+  key: [id_card]
+"#,
+    ),
+];
+
+fn job_with_failing_rules(dir: &Path) -> PathBuf {
+    let extra = dir.join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    for (name, text) in FAILING {
+        std::fs::write(extra.join(name), text).unwrap();
+    }
+    let job = dir.join("audit.yaml");
+    std::fs::write(
+        &job,
+        format!(
+            "name: spark-differential\ncatalog: {}\nrules: [{}, {}]\noutput: {}\n",
+            repo().join("sample_data/datasets.yaml").display(),
+            repo().join("rules").display(),
+            extra.display(),
+            dir.join("out").display()
+        ),
+    )
+    .unwrap();
+    job
+}
+
+fn rule_status(manifest: &serde_json::Value) -> Vec<(String, String, usize)> {
+    manifest["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+                r["leads"].as_u64().unwrap() as usize,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_bundled_rule_gives_the_same_leads_on_spark_as_on_polars() {
+    let submit = spark_submit();
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_with_failing_rules(dir.path());
+
+    let local = run_job(&job, "polars", &[]);
+    assert_eq!(local.status.code(), Some(2), "{}", stderr(&local));
+    let spark = common::crosscheck_env(
+        &[
+            "run",
+            "-q",
+            "--config",
+            job.to_str().unwrap(),
+            "--run-id",
+            "spark",
+            "--engine",
+            "spark",
+            "--master",
+            "local[2]",
+        ],
+        &[("SPARK_SUBMIT", &submit)],
+    );
+    // A failed rule is never a success, on Spark either.
+    assert_eq!(spark.status.code(), Some(2), "{}", stderr(&spark));
+
+    let out = dir.path().join("out");
+    let (a, b) = (
+        std::fs::read(out.join("polars/anomalies.csv")).unwrap(),
+        std::fs::read(out.join("spark/anomalies.csv")).unwrap(),
+    );
+    assert!(
+        a == b,
+        "anomalies.csv differs between Polars and Spark:\n--- polars\n{}\n--- spark\n{}",
+        String::from_utf8_lossy(&a),
+        String::from_utf8_lossy(&b)
+    );
+    // The whole list is the planted one: 34 rules, 32 with their leads, the 2 failing ones.
+    let (ml, ms) = (
+        manifest_of(&out.join("polars")),
+        manifest_of(&out.join("spark")),
+    );
+    let (sl, ss) = (rule_status(&ml), rule_status(&ms));
+    assert_eq!(sl, ss);
+    assert_eq!(sl.len(), 34);
+    let failed: Vec<&str> = ss
+        .iter()
+        .filter(|(_, s, _)| s == "failed")
+        .map(|(id, _, _)| id.as_str())
+        .collect();
+    assert_eq!(failed, ["zz_before_calendar", "zz_rotating_guarded"]);
+    assert_eq!(
+        ms["totals"]["leads"], ml["totals"]["leads"],
+        "lead totals agree"
+    );
+    assert_eq!(
+        ml["totals"]["leads"], 102,
+        "the sample city's planted leads"
+    );
+
+    // The failures say what and where, as a local run does.
+    let error = |id: &str| -> String {
+        ms["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let guard = error("zz_rotating_guarded");
+    assert!(
+        guard.contains("pairs, more than max_pairs = 0"),
+        "guard: {guard}"
+    );
+    let calendar = error("zz_before_calendar");
+    assert!(
+        calendar.contains("is_workday: ")
+            && calendar.contains("is outside the working-day calendar"),
+        "calendar: {calendar}"
+    );
+
+    // The manifest records where the rules ran; the bundle (copies of the data) is gone.
+    assert_eq!(ms["engine"]["backend"], "spark");
+    assert_eq!(ms["engine"]["master"], "local[2]");
+    assert_eq!(ml["engine"]["backend"], "polars");
+    let leftovers: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains("spark") && n != "spark")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn check_names_the_function_that_stops_an_sql_rule_on_spark() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = dir.path().join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(
+        extra.join("polars_only.yaml"),
+        r#"id: zz_polars_only
+title: 只在 Polars 上可运行 / Runs on Polars only
+description: STRPTIME 是 Polars SQL 的函数，Spark SQL 没有。/ STRPTIME is Polars SQL only.
+severity: low
+sql:
+  query: |
+    SELECT id_card, __file, __sheet, __row
+    FROM death_register
+    WHERE STRPTIME(id_card, '%Y') IS NULL
+  key: [id_card]
+"#,
+    )
+    .unwrap();
+    let job = dir.path().join("audit.yaml");
+    std::fs::write(
+        &job,
+        format!(
+            "name: check-spark\ncatalog: {}\nrules: [{}, {}]\noutput: {}\n",
+            repo().join("sample_data/datasets.yaml").display(),
+            repo().join("rules").display(),
+            extra.display(),
+            dir.path().join("out").display()
+        ),
+    )
+    .unwrap();
+    let job = job.to_str().unwrap();
+    // Valid for the local engine…
+    let local = crosscheck(&["check", "--config", job]);
+    assert_eq!(local.status.code(), Some(0), "{}", stderr(&local));
+    // …but not on Spark: the rule, its file and the construct are named; the bundled rules pass.
+    let spark = crosscheck(&["check", "--target", "spark", "--config", job]);
+    assert_eq!(spark.status.code(), Some(2), "{}", stderr(&spark));
+    let err = stderr(&spark);
+    assert!(
+        err.contains("polars_only.yaml: rule `zz_polars_only` cannot run on Spark: the query's line 3, column 7: `STRPTIME` is not a Spark SQL function"),
+        "{err}"
+    );
+    assert!(err.contains("1 rule(s) cannot run on Spark"), "{err}");
+    // Without it, every bundled rule lowers.
+    let bundled = crosscheck(&["check", "--target", "spark"]);
+    assert_eq!(bundled.status.code(), Some(0), "{}", stderr(&bundled));
+}
