@@ -240,3 +240,74 @@ sql:
     let bundled = crosscheck(&["check", "--target", "spark"]);
     assert_eq!(bundled.status.code(), Some(0), "{}", stderr(&bundled));
 }
+
+#[test]
+fn compile_writes_a_self_contained_bundle_and_refuses_to_overwrite_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = sample_job(dir.path());
+    let bundle = dir.path().join("bundle");
+    let args = [
+        "compile",
+        "-q",
+        "--target",
+        "spark",
+        "--out",
+        bundle.to_str().unwrap(),
+        "--config",
+        job.to_str().unwrap(),
+    ];
+    let out = crosscheck(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("runner.py") && stderr(&out).contains("manifest.json"),
+        "says how to submit it: {}",
+        stderr(&out)
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["format"], "crosscheck-spark-bundle");
+    assert_eq!(m["conf"]["spark.sql.ansi.enabled"], "true");
+    // Every bundled rule, in order, each ending in the view that holds its result.
+    let rules = m["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 32);
+    for r in rules {
+        let last = r["statements"].as_array().unwrap().last().unwrap();
+        assert_eq!(last["name"], r["result"]);
+        assert!(
+            r["result"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("cc_{}_n", r["id"].as_str().unwrap()))
+        );
+    }
+    // Each input: its Parquet, an explicit schema, and the extracts it was decoded from.
+    let inputs = m["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 33);
+    let death = inputs
+        .iter()
+        .find(|i| i["dataset"] == "death_register")
+        .unwrap();
+    assert!(bundle.join(death["path"].as_str().unwrap()).is_file());
+    assert!(
+        death["schema_ddl"]
+            .as_str()
+            .unwrap()
+            .contains("`id_card` STRING"),
+        "{}",
+        death["schema_ddl"]
+    );
+    let rows: u64 = death["rows"].as_u64().unwrap();
+    assert!(death["sources"][0]["sha256"].as_str().unwrap().len() == 64 && rows > 0);
+    assert_eq!(
+        std::fs::read_to_string(bundle.join("runner.py")).unwrap(),
+        crosscheck::engine::spark::RUNNER
+    );
+    // A second compile into the same folder is refused, naming it.
+    let again = crosscheck(&args);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("already holds a bundle"),
+        "{}",
+        stderr(&again)
+    );
+}
