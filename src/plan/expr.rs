@@ -46,6 +46,27 @@ pub enum BinOp {
     Concat,
 }
 
+impl BinOp {
+    /// The operator as SQL writes it.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Eq => "=",
+            BinOp::NotEq => "<>",
+            BinOp::Lt => "<",
+            BinOp::LtEq => "<=",
+            BinOp::Gt => ">",
+            BinOp::GtEq => ">=",
+            BinOp::And => "AND",
+            BinOp::Or => "OR",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Concat => "||",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Func {
     Year,
@@ -1023,21 +1044,7 @@ impl fmt::Display for Expr {
             Expr::Not(x) => write!(f, "NOT ({x})"),
             Expr::Neg(x) => write!(f, "-({x})"),
             Expr::Bin(op, a, b) => {
-                let s = match op {
-                    BinOp::Eq => "=",
-                    BinOp::NotEq => "<>",
-                    BinOp::Lt => "<",
-                    BinOp::LtEq => "<=",
-                    BinOp::Gt => ">",
-                    BinOp::GtEq => ">=",
-                    BinOp::And => "AND",
-                    BinOp::Or => "OR",
-                    BinOp::Add => "+",
-                    BinOp::Sub => "-",
-                    BinOp::Mul => "*",
-                    BinOp::Div => "/",
-                    BinOp::Concat => "||",
-                };
+                let s = op.symbol();
                 write!(f, "({a} {s} {b})")
             }
             Expr::IsNull(x, neg) => write!(f, "({x} IS {}NULL)", if *neg { "NOT " } else { "" }),

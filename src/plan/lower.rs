@@ -406,34 +406,14 @@ fn func(f: Func, args: &[E]) -> Expr {
         Func::FirstDigit => first_digit(a(0)),
         Func::WorkingDays | Func::IsWorkday => calendar_days(f, args),
         Func::Stratum => {
-            // Bands [b_i, b_i+1), labelled so that they sort in order; below the first bound
-            // and from the last bound on get open bands.
-            let bounds: Vec<f64> = args[1..]
-                .iter()
-                .map(|b| match b {
-                    E::Lit(Lit::Int(i)) => *i as f64,
-                    E::Lit(Lit::Float(f)) => *f,
-                    _ => f64::NAN,
-                })
-                .collect();
-            let fmt = |v: f64| crate::ingest::normalize::format_number(v);
             let x = a(0).cast(DataType::Float64);
-            let last = *bounds.last().expect("a bound");
+            let (bands, top) = stratum_bands(args);
             // Tested from the lowest bound up: the first bound x is below names its band.
-            let mut out = lit(format!("{:02} [{}, ∞)", bounds.len(), fmt(last)));
-            for i in (0..bounds.len() - 1).rev() {
-                out = when(x.clone().lt(lit(bounds[i + 1])))
-                    .then(lit(format!(
-                        "{:02} [{}, {})",
-                        i + 1,
-                        fmt(bounds[i]),
-                        fmt(bounds[i + 1])
-                    )))
-                    .otherwise(out);
-            }
-            let out = when(x.clone().lt(lit(bounds[0])))
-                .then(lit(format!("00 (-∞, {})", fmt(bounds[0]))))
-                .otherwise(out);
+            let out = bands.iter().rev().fold(lit(top), |acc, (upper, label)| {
+                when(x.clone().lt(lit(*upper)))
+                    .then(lit(label.clone()))
+                    .otherwise(acc)
+            });
             when(x.is_null())
                 .then(lit(NULL).cast(DataType::String))
                 .otherwise(out)
@@ -482,6 +462,30 @@ fn func(f: Func, args: &[E]) -> Expr {
                 .round(digits, RoundMode::HalfAwayFromZero)
         }
     }
+}
+
+/// `stratum(x, b0, b1, …)`'s bands, lowest first: each band's exclusive upper bound and
+/// label, then the label of the open band from the last bound on. Bands [b_i, b_i+1) are
+/// labelled so that they sort in order; below the first bound is band 00.
+pub(crate) fn stratum_bands(args: &[E]) -> (Vec<(f64, String)>, String) {
+    let bounds: Vec<f64> = args[1..]
+        .iter()
+        .map(|b| match b {
+            E::Lit(Lit::Int(i)) => *i as f64,
+            E::Lit(Lit::Float(f)) => *f,
+            _ => f64::NAN,
+        })
+        .collect();
+    let fmt = |v: f64| crate::ingest::normalize::format_number(v);
+    let mut bands = vec![(bounds[0], format!("00 (-∞, {})", fmt(bounds[0])))];
+    for i in 0..bounds.len() - 1 {
+        bands.push((
+            bounds[i + 1],
+            format!("{:02} [{}, {})", i + 1, fmt(bounds[i]), fmt(bounds[i + 1])),
+        ));
+    }
+    let last = bounds[bounds.len() - 1];
+    (bands, format!("{:02} [{}, ∞)", bounds.len(), fmt(last)))
 }
 
 /// The first significant digit of a number (1–9), NULL for zero and NULL.

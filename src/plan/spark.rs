@@ -410,24 +410,11 @@ pub fn expr(e: &E, sc: &Schema) -> Result<String, String> {
         E::Neg(x) => format!("(0 - {})", expr(x, sc)?),
         E::Bin(op, a, b) => {
             let (a, b) = (expr(a, sc)?, expr(b, sc)?);
-            let op = match op {
-                BinOp::Div => return Ok(divide(&a, &b)),
-                BinOp::Concat => {
-                    return Ok(format!("concat(CAST({a} AS STRING), CAST({b} AS STRING))"));
-                }
-                BinOp::Eq => "=",
-                BinOp::NotEq => "<>",
-                BinOp::Lt => "<",
-                BinOp::LtEq => "<=",
-                BinOp::Gt => ">",
-                BinOp::GtEq => ">=",
-                BinOp::And => "AND",
-                BinOp::Or => "OR",
-                BinOp::Add => "+",
-                BinOp::Sub => "-",
-                BinOp::Mul => "*",
-            };
-            format!("({a} {op} {b})")
+            match op {
+                BinOp::Div => divide(&a, &b),
+                BinOp::Concat => format!("concat(CAST({a} AS STRING), CAST({b} AS STRING))"),
+                op => format!("({a} {} {b})", op.symbol()),
+            }
         }
         E::IsNull(x, false) => format!("({} IS NULL)", expr(x, sc)?),
         E::IsNull(x, true) => format!("({} IS NOT NULL)", expr(x, sc)?),
@@ -577,38 +564,13 @@ fn func(f: Func, args: &[E], sc: &Schema) -> Result<String, String> {
         ),
         Func::IsWorkday => calendar(CALENDAR_WORKDAY, "is_workday", &a[0]),
         Func::Stratum => {
-            let bounds: Vec<f64> = args[1..]
-                .iter()
-                .map(|b| match b {
-                    E::Lit(Lit::Int(i)) => *i as f64,
-                    E::Lit(Lit::Float(f)) => *f,
-                    _ => f64::NAN,
-                })
-                .collect();
-            let fmt = |v: f64| crate::ingest::normalize::format_number(v);
             let x = format!("CAST({} AS DOUBLE)", a[0]);
-            let last = *bounds.last().ok_or("stratum needs a bound")?;
-            let mut s = format!(
-                "CASE WHEN {x} IS NULL THEN CAST(NULL AS STRING) WHEN {x} < {:?}D THEN {}",
-                bounds[0],
-                text(&format!("00 (-∞, {})", fmt(bounds[0])))
-            );
-            for i in 0..bounds.len() - 1 {
-                s.push_str(&format!(
-                    " WHEN {x} < {:?}D THEN {}",
-                    bounds[i + 1],
-                    text(&format!(
-                        "{:02} [{}, {})",
-                        i + 1,
-                        fmt(bounds[i]),
-                        fmt(bounds[i + 1])
-                    ))
-                ));
+            let (bands, top) = super::lower::stratum_bands(args);
+            let mut s = format!("CASE WHEN {x} IS NULL THEN CAST(NULL AS STRING)");
+            for (upper, label) in &bands {
+                s.push_str(&format!(" WHEN {x} < {upper:?}D THEN {}", text(label)));
             }
-            s.push_str(&format!(
-                " ELSE {} END",
-                text(&format!("{:02} [{}, ∞)", bounds.len(), fmt(last)))
-            ));
+            s.push_str(&format!(" ELSE {} END", text(&top)));
             s
         }
         Func::IdValid => {
