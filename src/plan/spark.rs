@@ -557,8 +557,12 @@ fn func(f: Func, args: &[E], sc: &Schema) -> Result<String, String> {
             )
         }
         Func::FirstDigit => first_digit(&a[0]),
+        // NULL when either date is NULL, before looking either up: as in Polars, a missing
+        // date is no count, not an error about the other one.
         Func::WorkingDays => format!(
-            "({} - {})",
+            "CASE WHEN {} IS NULL OR {} IS NULL THEN NULL ELSE {} - {} END",
+            a[0],
+            a[1],
             calendar(CALENDAR_CUM, "working_days", &a[1]),
             calendar(CALENDAR_CUM, "working_days", &a[0])
         ),
