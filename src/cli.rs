@@ -1,7 +1,6 @@
 //! The command line: argument structs, the commands, and the progress bars. Messages and
 //! progress go to stderr; stdout carries data only (`--format json`).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -294,16 +293,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             if target == Some(TargetArg::Spark) {
                 let mut refused = 0;
                 for rule in &rules {
-                    let mut frames = HashMap::new();
-                    for d in &rule.datasets {
-                        frames.insert(
-                            d.clone(),
-                            polars::prelude::IntoLazy::lazy(crate::ingest::empty_frame(
-                                &job.catalog,
-                                d,
-                            )?),
-                        );
-                    }
+                    let frames = crate::ingest::empty_frames(&job.catalog, &rule.datasets)?;
                     if let Err(why) = plan::spark::refusal(&rule.id, &rule.plan, &frames) {
                         refused += 1;
                         eprintln!(
@@ -348,13 +338,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
                 rule.id, rule.kind, rule.title, rule.plan
             );
             // The Polars plan needs schemas only: lower over empty frames of the catalog's types.
-            let mut frames = HashMap::new();
-            for d in &rule.datasets {
-                frames.insert(
-                    d.clone(),
-                    polars::prelude::IntoLazy::lazy(crate::ingest::empty_frame(&job.catalog, d)?),
-                );
-            }
+            let frames = crate::ingest::empty_frames(&job.catalog, &rule.datasets)?;
             let lf = plan::lower::lower(&rule.plan, &frames)?;
             println!(
                 "polars plan (optimised):\n{}",

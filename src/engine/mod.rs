@@ -220,7 +220,7 @@ pub fn lead_id(rule_id: &str, key: &str) -> String {
     h.update([0x1f]);
     h.update(key.as_bytes());
     let d = h.finalize();
-    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    ingest::hex(&d[..8])
 }
 
 /// Fills `{label}` placeholders from the evidence.
@@ -515,12 +515,7 @@ pub fn leads_from_frame(rule: &CompiledRule, df: &DataFrame) -> Result<Vec<LeadR
             );
             h.update([0x1e]);
         }
-        let hash: String = h
-            .finalize()
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hash = ingest::hex(&h.finalize()[..8]);
         for r in &mut out[start..end] {
             r.evidence_hash = hash.clone();
         }

@@ -51,7 +51,7 @@ pub fn key(sha256: &str, shown: &str, spec: &DatasetSpec) -> String {
         spec.columns, spec.format, spec.encoding, spec.sheet, spec.delimiter, spec.header_row
     );
     h.update(declaration.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    super::hex(&h.finalize())
 }
 
 fn build_stamp() -> String {

@@ -92,10 +92,12 @@ fn header_key(h: &str) -> String {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+/// Bytes as lowercase hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The SHA-256 of a small file (job, catalog and rule files for the manifest).
@@ -454,19 +456,7 @@ pub fn load_dataset_cached(
             if let (Some(c), Some(k)) = (cache, &key)
                 && let Some(hit) = c.get(k, columns.as_deref())?
             {
-                let mut file = hit.file;
-                file.path = shown;
-                file.cached = Some(true);
-                return Ok((
-                    file,
-                    Part {
-                        frame: hit.scan,
-                        rows: hit.rows,
-                        bytes: 0,
-                        rejected: hit.rejected,
-                        quality: hit.quality,
-                    },
-                ));
+                return Ok(Part::served(hit, shown, true));
             }
             let table = read::read_source(&path, &bytes, &options)?;
             let file = InputFile {
@@ -507,10 +497,7 @@ fn sha256_streamed(path: &Path) -> Result<(String, u64)> {
         h.update(&buf[..n]);
         total += n as u64;
     }
-    Ok((
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
-        total,
-    ))
+    Ok((hex(&h.finalize()), total))
 }
 
 /// A Parquet extract through the cache in batches: typed a batch at a time and written to
@@ -527,47 +514,36 @@ fn load_parquet_batched(
 ) -> Result<(InputFile, Part)> {
     let (sha256, bytes) = sha256_streamed(path)?;
     let key = cache::key(&sha256, &shown, spec);
-    let served = cache.get(&key, columns)?.is_some();
-    if !served {
-        let mut writer = cache.writer(&key);
-        let (mut rejected, mut quality, mut rows_read) = (Vec::new(), BTreeMap::new(), 0u64);
-        for table in read::parquet_batches(path, read::PARQUET_BATCH_ROWS)? {
-            let table = table?;
-            rows_read += table.rows.len() as u64;
-            let part = type_table(catalog, name, path, &shown, &table)?;
-            drop(table);
-            writer.write(&part.frame)?;
-            rejected.extend(part.rejected);
-            merge_quality(&mut quality, part.quality);
-        }
-        let file = InputFile {
-            path: shown.clone(),
-            sha256,
-            bytes,
-            sheet: None,
-            encoding: None,
-            rows_read,
-            cached: Some(false),
-        };
-        writer.finish(&file, &rejected, &quality)?;
+    if let Some(hit) = cache.get(&key, columns)? {
+        return Ok(Part::served(hit, shown, true));
     }
+    let mut writer = cache.writer(&key);
+    let (mut rejected, mut quality, mut rows_read) = (Vec::new(), BTreeMap::new(), 0u64);
+    for table in read::parquet_batches(path, read::PARQUET_BATCH_ROWS)? {
+        let table = table?;
+        rows_read += table.rows.len() as u64;
+        let part = type_table(catalog, name, path, &shown, &table)?;
+        drop(table);
+        writer.write(&part.frame)?;
+        rejected.extend(part.rejected);
+        merge_quality(&mut quality, part.quality);
+    }
+    let file = InputFile {
+        path: shown.clone(),
+        sha256,
+        bytes,
+        sheet: None,
+        encoding: None,
+        rows_read,
+        cached: Some(false),
+    };
+    writer.finish(&file, &rejected, &quality)?;
     let hit = cache.get(&key, columns)?.ok_or_else(|| Error::Input {
         path: path.to_path_buf(),
         message: "the converted file vanished from the cache while loading".into(),
     })?;
-    let mut file = hit.file;
-    file.path = shown;
-    file.cached = Some(served);
-    Ok((
-        file,
-        Part {
-            frame: hit.scan,
-            rows: hit.rows,
-            bytes: 0,
-            rejected: hit.rejected,
-            quality: hit.quality,
-        },
-    ))
+    // Converted just now: the rules scan what was written, never the batches held.
+    Ok(Part::served(hit, shown, false))
 }
 
 fn merge_quality(total: &mut BTreeMap<String, IdQuality>, part: BTreeMap<String, IdQuality>) {
@@ -771,6 +747,21 @@ struct Part {
 }
 
 impl Part {
+    /// A file served by the cache (`cached`: from an earlier run, not converted just now).
+    fn served(hit: cache::Cached, shown: String, cached: bool) -> (InputFile, Part) {
+        let mut file = hit.file;
+        file.path = shown;
+        file.cached = Some(cached);
+        let part = Part {
+            frame: hit.scan,
+            rows: hit.rows,
+            bytes: 0,
+            rejected: hit.rejected,
+            quality: hit.quality,
+        };
+        (file, part)
+    }
+
     fn memory(mut part: FilePart) -> Part {
         part.frame.rechunk_mut_par();
         Part {
@@ -846,6 +837,18 @@ fn load_tables(
 }
 
 /// An empty frame with a dataset's loaded schema: lets `explain` lower a plan without data.
+/// Empty frames of the catalog's types for the named datasets: what lowering a plan needs
+/// when no data is read (compiling, `explain`, `check --target spark`).
+pub fn empty_frames<'a>(
+    catalog: &Catalog,
+    names: impl IntoIterator<Item = &'a String>,
+) -> Result<std::collections::HashMap<String, LazyFrame>> {
+    names
+        .into_iter()
+        .map(|d| Ok((d.clone(), empty_frame(catalog, d)?.lazy())))
+        .collect()
+}
+
 pub fn empty_frame(catalog: &Catalog, name: &str) -> Result<DataFrame> {
     let spec = catalog
         .datasets

@@ -496,11 +496,15 @@ fn read_xlsx(path: &Path, bytes: &[u8], o: &ReadOptions) -> Result<SourceTable> 
 fn read_parquet(path: &Path, bytes: &[u8]) -> Result<SourceTable> {
     let df = ParquetReader::new(std::io::Cursor::new(bytes))
         .finish()
-        .map_err(|e| Error::Input {
-            path: path.to_path_buf(),
-            message: format!("not a readable Parquet file: {e}"),
-        })?;
+        .map_err(|e| unreadable_parquet(path, e))?;
     table_of_frame(df, 0)
+}
+
+fn unreadable_parquet(path: &Path, e: PolarsError) -> Error {
+    Error::Input {
+        path: path.to_path_buf(),
+        message: format!("not a readable Parquet file: {e}"),
+    }
 }
 
 /// Rows a Parquet file is read in when converted batch by batch: bounded memory whatever
@@ -513,28 +517,21 @@ pub fn parquet_batches(
     path: &Path,
     batch: usize,
 ) -> Result<impl Iterator<Item = Result<SourceTable>>> {
-    let unreadable = |e: PolarsError| Error::Input {
-        path: path.to_path_buf(),
-        message: format!("not a readable Parquet file: {e}"),
-    };
     let rows = ParquetReader::new(fs_err::File::open(path)?.into_parts().0)
         .num_rows()
-        .map_err(unreadable)?;
+        .map_err(|e| unreadable_parquet(path, e))?;
     let scan = LazyFrame::scan_parquet(
         path.to_string_lossy().as_ref().into(),
         ScanArgsParquet::default(),
     )
-    .map_err(unreadable)?;
+    .map_err(|e| unreadable_parquet(path, e))?;
     let path = path.to_path_buf();
     Ok((0..rows.max(1)).step_by(batch).map(move |offset| {
         let df = scan
             .clone()
             .slice(offset as i64, batch as IdxSize)
             .collect()
-            .map_err(|e| Error::Input {
-                path: path.clone(),
-                message: format!("not a readable Parquet file: {e}"),
-            })?;
+            .map_err(|e| unreadable_parquet(&path, e))?;
         table_of_frame(df, offset as u64)
     }))
 }

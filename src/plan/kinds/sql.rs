@@ -17,8 +17,6 @@
 //! every table after FROM / JOIN is a dataset of the catalog, and that `key` and the evidence
 //! name result columns — before any data is read.
 
-use std::collections::HashMap;
-
 use polars::prelude::DataType;
 use sqlparser::dialect::GenericDialect;
 use sqlparser::keywords::Keyword;
@@ -224,13 +222,7 @@ pub fn plan(ctx: &mut Ctx, spec: &SqlSpec, evidence: &[EvidenceSpec]) -> Option<
         return None;
     }
     // The result's schema, from the engine, over empty frames of the catalog's types.
-    let mut frames = HashMap::new();
-    for d in &datasets {
-        frames.insert(
-            d.clone(),
-            polars::prelude::IntoLazy::lazy(crate::ingest::empty_frame(ctx.catalog, d).ok()?),
-        );
-    }
+    let frames = crate::ingest::empty_frames(ctx.catalog, &datasets).ok()?;
     let sql_plan = Plan::Sql {
         query: with_params(ctx, query, &tokens)?,
         datasets: datasets.clone(),
