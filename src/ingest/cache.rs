@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::{FilePart, IdQuality, InputFile, RejectedRow};
 use crate::error::{Error, Result};
-use crate::job::catalog::DatasetSpec;
+use crate::job::catalog::{DatasetSpec, ID_RAW_SUFFIX, SemanticType};
 
 pub struct Cache {
     dir: PathBuf,
@@ -33,6 +33,10 @@ struct Sidecar {
     file: InputFile,
     rejected: Vec<RejectedRow>,
     quality: std::collections::BTreeMap<String, IdQuality>,
+    /// ID columns whose `<id>_raw` is stored NULL where it equals the valid ID (nearly every
+    /// row): a third smaller cache, restored when scanned.
+    #[serde(default)]
+    raw_elided: Vec<String>,
 }
 
 /// The cache key of one file under one dataset declaration.
@@ -59,6 +63,15 @@ fn build_stamp() -> String {
         .and_then(std::fs::metadata)
         .map(|m| format!("{}:{:?}", m.len(), m.modified().ok()))
         .unwrap_or_default()
+}
+
+/// The ID columns of a dataset, whose raw twins the cache elides.
+pub fn id_columns(spec: &DatasetSpec) -> Vec<String> {
+    spec.columns
+        .iter()
+        .filter(|(_, c)| c.ty == SemanticType::IdCard)
+        .map(|(n, _)| n.clone())
+        .collect()
 }
 
 impl Cache {
@@ -107,6 +120,18 @@ impl Cache {
             data.to_string_lossy().as_ref().into(),
             ScanArgsParquet::default(),
         )?;
+        if !sidecar.raw_elided.is_empty() {
+            scan = scan.with_columns(
+                sidecar
+                    .raw_elided
+                    .iter()
+                    .map(|id| {
+                        let raw = format!("{id}{ID_RAW_SUFFIX}");
+                        coalesce(&[col(raw.as_str()), col(id.as_str())]).alias(raw.as_str())
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
         if let Some(cols) = columns {
             scan = scan.select(cols.iter().map(|c| col(c.as_str())).collect::<Vec<_>>());
         }
@@ -119,14 +144,21 @@ impl Cache {
         }))
     }
 
-    pub fn put(&self, key: &str, file: &InputFile, part: &FilePart) -> Result<()> {
-        let mut w = self.writer(key);
+    pub fn put(
+        &self,
+        key: &str,
+        ids: Vec<String>,
+        file: &InputFile,
+        part: &FilePart,
+    ) -> Result<()> {
+        let mut w = self.writer(key, ids);
         w.write(&part.frame)?;
         w.finish(file, &part.rejected, &part.quality)
     }
 
     /// Writes a converted file batch by batch (a large Parquet source), then its sidecar.
-    pub fn writer(&self, key: &str) -> CacheWriter<'_> {
+    /// `ids`: the dataset's ID columns (their `_raw` twins are elided where equal).
+    pub fn writer(&self, key: &str, ids: Vec<String>) -> CacheWriter<'_> {
         // Two datasets may declare the same file the same way, and load at the same time:
         // each writes its own partial file, and the renames put the same content in place.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -140,6 +172,7 @@ impl Cache {
             key: key.to_string(),
             tmp: self.dir.join(format!("{key}.parquet.partial-{unique}")),
             unique,
+            ids,
             writer: None,
         }
     }
@@ -152,11 +185,34 @@ pub struct CacheWriter<'a> {
     key: String,
     unique: String,
     tmp: PathBuf,
+    ids: Vec<String>,
     writer: Option<polars::io::parquet::write::BatchedWriter<std::fs::File>>,
 }
 
 impl CacheWriter<'_> {
     pub fn write(&mut self, frame: &DataFrame) -> Result<()> {
+        let elided;
+        let frame = if self.ids.is_empty() {
+            frame
+        } else {
+            elided = frame
+                .clone()
+                .lazy()
+                .with_columns(
+                    self.ids
+                        .iter()
+                        .map(|id| {
+                            let raw = format!("{id}{ID_RAW_SUFFIX}");
+                            when(col(raw.as_str()).eq(col(id.as_str())))
+                                .then(lit(NULL).cast(DataType::String))
+                                .otherwise(col(raw.as_str()))
+                                .alias(raw.as_str())
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .collect()?;
+            &elided
+        };
         if self.writer.is_none() {
             // LZ4: a cache is written once per extract and read at every run; zstd took
             // seconds to write ten million rows.
@@ -197,6 +253,7 @@ impl CacheWriter<'_> {
             file: file.clone(),
             rejected: rejected.to_vec(),
             quality: quality.clone(),
+            raw_elided: self.ids.clone(),
         };
         let tmp = dir.join(format!("{}.json.partial-{}", self.key, self.unique));
         crate::output::create_private_file(&tmp)?

@@ -125,6 +125,12 @@ pub fn normalize_id_ref(raw: &str) -> IdCardRef<'_> {
     }
 }
 
+/// The text is a valid 18-character ID needing no cleaning: what `normalize_id_ref` would
+/// give back unchanged, decided without building anything.
+pub fn valid_as_is(s: &str) -> bool {
+    s.len() == 18 && matches!(clean_id_cow(s), Cow::Borrowed(_)) && validate(s) == Ok((None, false))
+}
+
 /// Normalises one ID as read from a text cell.
 pub fn normalize_id_card(raw: &str) -> IdCard {
     let r = normalize_id_ref(raw);

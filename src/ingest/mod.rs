@@ -153,6 +153,10 @@ enum Buffer {
     Bool(Vec<Option<bool>>),
     Date(Vec<Option<i32>>),
     Datetime(Vec<Option<i64>>),
+    /// A Parquet text column that loads as itself, shared instead of copied.
+    Same(StringChunked),
+    /// A Parquet ID column whose every cell is a valid ID as written.
+    IdSame(StringChunked),
     Id {
         value: StringChunkedBuilder,
         raw: StringChunkedBuilder,
@@ -194,6 +198,30 @@ pub fn normalize_plate(s: &str) -> String {
         .to_uppercase()
 }
 
+/// A Parquet string column that loads as itself, reused without a copy: text already
+/// normalised, or IDs all valid as written (most of a large extract). `None`: some cell needs
+/// the cell-by-cell path.
+fn reuse_strings(
+    name: &str,
+    cspec: &crate::job::catalog::ColumnSpec,
+    ca: &StringChunked,
+) -> Option<Buffer> {
+    let shared = || ca.clone().with_name(name.into());
+    match cspec.ty {
+        SemanticType::Text | SemanticType::Name => {
+            let fits = !(cspec.required && ca.null_count() > 0)
+                && ca.iter().all(|v| v.is_none_or(normalize::text_as_is));
+            fits.then(|| Buffer::Same(shared()))
+        }
+        SemanticType::IdCard => {
+            let fits =
+                ca.null_count() == 0 && ca.iter().all(|v| v.is_some_and(id_card::valid_as_is));
+            fits.then(|| Buffer::IdSame(shared()))
+        }
+        _ => None,
+    }
+}
+
 /// Normalises one cell into its column's buffer, or says why it cannot be loaded (then the
 /// buffer is left as it was).
 fn push_cell(
@@ -229,6 +257,9 @@ fn push_cell(
                 (_, Some(t)) => b.append_value(t),
             }
         }
+        Buffer::Same(_) | Buffer::IdSame(_) => {
+            unreachable!("a reused column is complete, never filled cell by cell")
+        }
         Buffer::Float(v) => v.push(normalize::parse_decimal(cell)?),
         Buffer::Int(v) => v.push(normalize::parse_int(cell)?),
         Buffer::Bool(v) => v.push(normalize::parse_bool(cell)?),
@@ -245,6 +276,9 @@ fn push_cell(
 /// Fills a slot for a row that will be rejected, so every buffer stays as long as the table.
 fn push_null(buf: &mut Buffer) {
     match buf {
+        Buffer::Same(_) | Buffer::IdSame(_) => {
+            unreachable!("a reused column is complete, never filled cell by cell")
+        }
         Buffer::Text(b) => b.append_null(),
         Buffer::Float(v) => v.push(None),
         Buffer::Int(v) => v.push(None),
@@ -279,6 +313,25 @@ fn finish(
     let mut cols = Vec::new();
     match buf {
         Buffer::Text(b) => cols.push(b.finish().into_column()),
+        Buffer::Same(ca) => cols.push(ca.into_column()),
+        Buffer::IdSame(ca) => {
+            let n = ca.len();
+            let kept = keep.map_or(n, |k| k.sum().unwrap_or(0) as usize);
+            quality = Some(IdQuality {
+                valid: kept as u64,
+                ..IdQuality::default()
+            });
+            cols.push(ca.clone().into_column());
+            cols.push(
+                ca.with_name(format!("{name}{ID_RAW_SUFFIX}").into())
+                    .into_column(),
+            );
+            cols.push(Column::full_null(
+                format!("{name}{ID_ISSUE_SUFFIX}").into(),
+                n,
+                &DataType::String,
+            ));
+        }
         Buffer::Float(v) => cols.push(Column::new(name.into(), v)),
         Buffer::Int(v) => cols.push(Column::new(name.into(), v)),
         Buffer::Bool(v) => cols.push(Column::new(name.into(), v)),
@@ -472,7 +525,7 @@ pub fn load_dataset_cached(
             let mut part = type_table(catalog, name, &path, &shown, &table)?;
             drop(table);
             if let (Some(c), Some(k)) = (cache, &key) {
-                c.put(k, &file, &part)?;
+                c.put(k, cache::id_columns(spec), &file, &part)?;
             }
             if let Some(cols) = &columns {
                 part.frame = part.frame.select(cols.iter().map(String::as_str))?;
@@ -517,7 +570,7 @@ fn load_parquet_batched(
     if let Some(hit) = cache.get(&key, columns)? {
         return Ok(Part::served(hit, shown, true));
     }
-    let mut writer = cache.writer(&key);
+    let mut writer = cache.writer(&key, cache::id_columns(spec));
     let (mut rejected, mut quality, mut rows_read) = (Vec::new(), BTreeMap::new(), 0u64);
     for table in read::parquet_batches(path, read::PARQUET_BATCH_ROWS)? {
         let table = table?;
@@ -622,6 +675,11 @@ fn type_table(
             let header = pos
                 .map(|p| table.headers[p].as_str())
                 .unwrap_or(col.as_str());
+            if let (true, Some(read::SourceColumn::Strings(ca))) = (table.malformed.is_empty(), src)
+                && let Some(buf) = reuse_strings(col, cspec, ca)
+            {
+                return (buf, Vec::new());
+            }
             let mut buf = new_buffer(col, cspec.ty, n);
             let mut failures = Vec::new();
             for (i, bad) in malformed.iter().enumerate() {

@@ -88,7 +88,11 @@ fn is_trimmed(c: char) -> bool {
 
 /// NFKC and trimmed. Most cells are already NFKC (all ASCII text is): those are only sliced.
 pub fn nfkc_trim(s: &str) -> Cow<'_, str> {
+    // ASCII and the common CJK ideographs (U+4E00–U+9FFF) have no decomposition and combine
+    // with nothing: names and addresses pass without the table lookups of the quick check.
     if s.is_ascii()
+        || s.chars()
+            .all(|c| c.is_ascii() || ('\u{4E00}'..='\u{9FFF}').contains(&c))
         || unicode_normalization::is_nfkc_quick(s.chars())
             == unicode_normalization::IsNormalized::Yes
     {
@@ -106,6 +110,11 @@ pub fn normalize_text(cell: CellRef<'_>) -> Option<Cow<'_, str>> {
         Cow::Owned(o) => Cow::Owned(nfkc_trim(&o).into_owned()),
     };
     (!s.is_empty()).then_some(s)
+}
+
+/// The text loads as itself: non-empty, already NFKC, nothing to trim.
+pub fn text_as_is(s: &str) -> bool {
+    !s.is_empty() && matches!(nfkc_trim(s), Cow::Borrowed(b) if b.len() == s.len())
 }
 
 /// Days between 1899-12-30 and a date: Excel's serial-date epoch (with its 1900 leap bug
