@@ -1126,9 +1126,21 @@ impl Expr {
 
     /// The same expression with every column renamed.
     pub fn map_columns(&self, f: &dyn Fn(&str) -> String) -> Expr {
-        let m = |x: &Expr| Box::new(x.map_columns(f));
+        self.map_nodes(&mut |e| match e {
+            Expr::Col(c) => Some(Expr::Col(f(c))),
+            _ => None,
+        })
+    }
+
+    /// The same expression with each node for which `f` gives a replacement replaced (its
+    /// children not visited), every other node rebuilt around its mapped children.
+    pub fn map_nodes(&self, f: &mut dyn FnMut(&Expr) -> Option<Expr>) -> Expr {
+        if let Some(e) = f(self) {
+            return e;
+        }
+        let mut m = |x: &Expr| Box::new(x.map_nodes(f));
         match self {
-            Expr::Col(c) => Expr::Col(f(c)),
+            Expr::Col(c) => Expr::Col(c.clone()),
             Expr::Lit(l) => Expr::Lit(l.clone()),
             Expr::Not(x) => Expr::Not(m(x)),
             Expr::Neg(x) => Expr::Neg(m(x)),
@@ -1137,19 +1149,14 @@ impl Expr {
             Expr::In(x, l, n) => Expr::In(m(x), l.clone(), *n),
             Expr::Between(x, a, b, n) => Expr::Between(m(x), m(a), m(b), *n),
             Expr::Like(x, p, n) => Expr::Like(m(x), p.clone(), *n),
-            Expr::Func(func, args) => {
-                Expr::Func(*func, args.iter().map(|a| a.map_columns(f)).collect())
-            }
+            Expr::Func(func, args) => Expr::Func(*func, args.iter().map(|a| *m(a)).collect()),
             Expr::Agg(a, x) => Expr::Agg(*a, x.as_ref().map(|x| m(x))),
             Expr::DateToDatetime(x) => Expr::DateToDatetime(m(x)),
             Expr::ToText(x) => Expr::ToText(m(x)),
             Expr::FirstBy(v, o) => Expr::FirstBy(m(v), m(o)),
-            Expr::Case(arms, o) => Expr::Case(
-                arms.iter()
-                    .map(|(c, v)| (c.map_columns(f), v.map_columns(f)))
-                    .collect(),
-                m(o),
-            ),
+            Expr::Case(arms, o) => {
+                Expr::Case(arms.iter().map(|(c, v)| (*m(c), *m(v))).collect(), m(o))
+            }
         }
     }
 
