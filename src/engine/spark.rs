@@ -100,23 +100,48 @@ pub fn write_bundle(
         let Some(frame) = loaded.frames.get(&d.name) else {
             continue;
         };
-        let mut df = frame
-            .clone()
-            .collect_with_engine(Engine::Streaming)
-            .map(|r| r.unwrap_single())
-            .map_err(|e| io(dir, format!("dataset `{}`: {e}", d.name)))?;
         let path = dir.join("inputs").join(format!("{}.parquet", d.name));
-        let file = crate::output::create_private_file(&path)?;
-        ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Lz4Raw)
-            .finish(&mut df)
+        // Streamed to the file, never collected: an input may be larger than memory. The
+        // file is created private first; the sink truncates it and keeps its mode.
+        drop(crate::output::create_private_file(&path)?);
+        let schema = frame
+            .clone()
+            .collect_schema()
+            .map_err(|e| io(dir, format!("dataset `{}`: {e}", d.name)))?
+            .as_ref()
+            .clone();
+        let parquet = ParquetWriteOptions {
+            compression: ParquetCompression::Lz4Raw,
+            // Row groups Spark can split the file by.
+            row_group_size: Some(1 << 20),
+            ..Default::default()
+        };
+        frame
+            .clone()
+            .sink(
+                SinkDestination::File {
+                    target: SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref())),
+                },
+                FileWriteFormat::Parquet(Arc::new(parquet)),
+                UnifiedSinkArgs::default(),
+            )
+            .and_then(|sink| sink.collect_with_engine(Engine::Streaming))
             .map_err(|e| io(&path, e))?;
-        let schema = df.schema().as_ref().clone();
+        // The rows as written, from the file's footer: the accounting is checked.
+        let rows = ParquetReader::new(fs_err::File::open(&path)?.into_parts().0)
+            .num_rows()
+            .map_err(|e| io(&path, e))?;
+        if rows as u64 != report.rows_loaded {
+            return Err(Error::Bug(format!(
+                "dataset `{}`: {} rows loaded but {rows} written to the bundle",
+                d.name, report.rows_loaded
+            )));
+        }
         inputs.push(json!({
             "dataset": d.name,
             "path": format!("inputs/{}.parquet", d.name),
             "format": "parquet",
-            "rows": df.height(),
+            "rows": rows,
             "schema_ddl": ddl(&schema).map_err(|e| io(&path, e))?,
             "schema": schema.iter().map(|(n, t)| json!({"name": n.as_str(), "type": spark::spark_type(t).unwrap_or("?")})).collect::<Vec<_>>(),
             // The extracts these rows were decoded and typed from.
