@@ -81,6 +81,7 @@ pub fn lower_rule(
         rule: rule_id,
         frames,
         statements: Vec::new(),
+        views: HashMap::new(),
     };
     let last = l.node(plan)?;
     let schema = l.schema(plan)?;
@@ -108,6 +109,9 @@ struct Lowering<'a> {
     rule: &'a str,
     frames: &'a HashMap<String, LazyFrame>,
     statements: Vec<Statement>,
+    /// The view of each plan node already lowered (a guard and its join read the same
+    /// sides): one view per node, whoever asks.
+    views: HashMap<*const Plan, String>,
 }
 
 impl Lowering<'_> {
@@ -156,6 +160,15 @@ impl Lowering<'_> {
 
     /// Lowers a node and returns the name of the view holding its rows.
     fn node(&mut self, plan: &Plan) -> Result<String, String> {
+        if let Some(v) = self.views.get(&std::ptr::from_ref(plan)) {
+            return Ok(v.clone());
+        }
+        let view = self.lower_node(plan)?;
+        self.views.insert(std::ptr::from_ref(plan), view.clone());
+        Ok(view)
+    }
+
+    fn lower_node(&mut self, plan: &Plan) -> Result<String, String> {
         Ok(match plan {
             // The runner registers each dataset as a view of its name, `__dataset` added.
             Plan::Scan { dataset } => dataset.clone(),
