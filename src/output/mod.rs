@@ -317,14 +317,20 @@ pub fn manifest(
             None => json!({ "name": d.name, "error": d.error }),
         })
         .collect();
+    let mut engine = json!({ "name": "crosscheck", "version": env!("CARGO_PKG_VERSION"), "polars": "0.55.2", "backend": "polars" });
+    if let crate::engine::Backend::Spark {
+        master,
+        spark_version,
+        runner_version,
+    } = &result.backend
+    {
+        engine["backend"] = json!("spark");
+        engine["master"] = json!(master);
+        engine["spark"] = json!(spark_version);
+        engine["runner_version"] = json!(runner_version);
+    }
     Ok(json!({
-        "engine": match &result.backend {
-            crate::engine::Backend::Polars => json!({ "name": "crosscheck", "version": env!("CARGO_PKG_VERSION"), "polars": "0.55.2", "backend": "polars" }),
-            crate::engine::Backend::Spark { master, spark_version, runner_version } => json!({
-                "name": "crosscheck", "version": env!("CARGO_PKG_VERSION"), "polars": "0.55.2",
-                "backend": "spark", "master": master, "spark": spark_version, "runner_version": runner_version,
-            }),
-        },
+        "engine": engine,
         "run_id": run_id,
         // Orders the runs of an output folder for `diff` (reappeared leads).
         "started_at": result.started_at,
