@@ -931,6 +931,29 @@ pub fn generate_city(
         truth.rows.insert(t.name.clone(), t.len() as u64);
     }
 
+    // An xlsx sheet holds 1,048,576 rows, its header included. Refused before anything is
+    // written: the payments alone take many minutes at benchmark sizes.
+    const XLSX_ROWS: usize = 1_048_575;
+    let sheets = [&dibao, &payroll, &g.stocktake, &g.contracts]
+        .into_iter()
+        .chain(
+            extracts
+                .iter()
+                .filter(|e| matches!(e.format, packs::Format::Xlsx(_)))
+                .map(|e| &e.table),
+        );
+    if let Some(t) = sheets.into_iter().find(|t| t.len() > XLSX_ROWS) {
+        return Err(crate::error::Error::Input {
+            path: out.to_path_buf(),
+            message: format!(
+                "at scale {scale} the xlsx extract `{}` would have {} rows, more than a sheet \
+                 holds ({XLSX_ROWS}); use a smaller --scale, and --payment-history for a larger \
+                 payments table",
+                t.name,
+                t.len()
+            ),
+        });
+    }
     write::csv(
         out,
         "pension_enrolment.csv",
