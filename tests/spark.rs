@@ -9,14 +9,13 @@ use std::path::{Path, PathBuf};
 use common::*;
 use polars::prelude::{ParquetReader, SerReader};
 
-fn spark_submit() -> String {
-    match crosscheck::engine::spark::find_spark_submit() {
-        Some(p) => p.to_string_lossy().to_string(),
-        None => panic!(
-            "these tests need Apache Spark: run `bash .ci/run`, which installs pyspark, or set \
-             SPARK_SUBMIT to a spark-submit (Java 17 on PATH)"
-        ),
-    }
+/// Stops with what to do when no spark-submit is found (the binary looks the same way).
+fn require_spark() {
+    assert!(
+        crosscheck::engine::spark::find_spark_submit().is_some(),
+        "these tests need Apache Spark: run `bash .ci/run`, which installs pyspark, or set \
+         SPARK_SUBMIT to a spark-submit (Java 17 on PATH)"
+    );
 }
 
 /// Two rules that must fail on either backend, beside the bundled ones.
@@ -52,20 +51,21 @@ row_check:
     ),
 ];
 
-fn job_with_failing_rules(dir: &Path) -> PathBuf {
-    let extra = dir.join("extra");
-    std::fs::create_dir_all(&extra).unwrap();
-    for (name, text) in FAILING {
-        std::fs::write(extra.join(name), text).unwrap();
+/// A job over the sample city: the bundled rules and `extra` rule files (name, YAML).
+fn job_with_extra_rules(dir: &Path, extra: &[(&str, &str)]) -> PathBuf {
+    let folder = dir.join("extra");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (name, text) in extra {
+        std::fs::write(folder.join(name), text).unwrap();
     }
     let job = dir.join("audit.yaml");
     std::fs::write(
         &job,
         format!(
-            "name: spark-differential\ncatalog: {}\nrules: [{}, {}]\noutput: {}\n",
+            "name: spark\ncatalog: {}\nrules: [{}, {}]\noutput: {}\n",
             repo().join("sample_data/datasets.yaml").display(),
             repo().join("rules").display(),
-            extra.display(),
+            folder.display(),
             dir.join("out").display()
         ),
     )
@@ -90,26 +90,16 @@ fn rule_status(manifest: &serde_json::Value) -> Vec<(String, String, usize)> {
 
 #[test]
 fn every_bundled_rule_gives_the_same_leads_on_spark_as_on_polars() {
-    let submit = spark_submit();
+    require_spark();
     let dir = tempfile::tempdir().unwrap();
-    let job = job_with_failing_rules(dir.path());
+    let job = job_with_extra_rules(dir.path(), FAILING);
 
     let local = run_job(&job, "polars", &[]);
     assert_eq!(local.status.code(), Some(2), "{}", stderr(&local));
-    let spark = common::crosscheck_env(
-        &[
-            "run",
-            "-q",
-            "--config",
-            job.to_str().unwrap(),
-            "--run-id",
-            "spark",
-            "--engine",
-            "spark",
-            "--master",
-            "local[2]",
-        ],
-        &[("SPARK_SUBMIT", &submit)],
+    let spark = run_job(
+        &job,
+        "spark",
+        &["--engine", "spark", "--master", "local[2]"],
     );
     // A failed rule is never a success, on Spark either.
     assert_eq!(spark.status.code(), Some(2), "{}", stderr(&spark));
@@ -187,11 +177,11 @@ fn every_bundled_rule_gives_the_same_leads_on_spark_as_on_polars() {
 #[test]
 fn check_names_the_function_that_stops_an_sql_rule_on_spark() {
     let dir = tempfile::tempdir().unwrap();
-    let extra = dir.path().join("extra");
-    std::fs::create_dir_all(&extra).unwrap();
-    std::fs::write(
-        extra.join("polars_only.yaml"),
-        r#"id: zz_polars_only
+    let job = job_with_extra_rules(
+        dir.path(),
+        &[(
+            "polars_only.yaml",
+            r#"id: zz_polars_only
 title: 只在 Polars 上可运行 / Runs on Polars only
 description: STRPTIME 是 Polars SQL 的函数，Spark SQL 没有。/ STRPTIME is Polars SQL only.
 severity: low
@@ -202,20 +192,8 @@ sql:
     WHERE STRPTIME(id_card, '%Y') IS NULL
   key: [id_card]
 "#,
-    )
-    .unwrap();
-    let job = dir.path().join("audit.yaml");
-    std::fs::write(
-        &job,
-        format!(
-            "name: check-spark\ncatalog: {}\nrules: [{}, {}]\noutput: {}\n",
-            repo().join("sample_data/datasets.yaml").display(),
-            repo().join("rules").display(),
-            extra.display(),
-            dir.path().join("out").display()
-        ),
-    )
-    .unwrap();
+        )],
+    );
     let job = job.to_str().unwrap();
     // Valid for the local engine…
     let local = crosscheck(&["check", "--config", job]);

@@ -42,15 +42,6 @@ pub fn crosscheck(args: &[&str]) -> Output {
         .expect("the crosscheck binary runs")
 }
 
-/// The binary with extra environment variables.
-pub fn crosscheck_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crosscheck"))
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("the crosscheck binary runs")
-}
-
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
