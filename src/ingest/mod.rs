@@ -922,3 +922,63 @@ pub fn empty_frame(catalog: &Catalog, name: &str) -> Result<DataFrame> {
     out.push(Column::new(ROW_ID.into(), Vec::<i64>::new()));
     Ok(DataFrame::new_infer_height(out)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Parquet string column that loads as written is shared, and gives exactly what the
+    /// cell-by-cell path gives: the same columns (`_raw`, `_issue` included) and ID quality.
+    #[test]
+    fn a_shared_parquet_column_loads_as_the_cell_by_cell_path_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("datasets.yaml");
+        std::fs::write(
+            &path,
+            "datasets:\n  p:\n    path: p.parquet\n    columns:\n      id_card: { type: id_card, aliases: [身份证号] }\n      name: { type: name, aliases: [姓名] }\n",
+        )
+        .unwrap();
+        let catalog = Catalog::load(&path).unwrap();
+        let ids = ["11010519491231002X", "320102195003011238"];
+        let names = ["张伟", "Li Na"];
+        let table = |shared: bool| {
+            let column = |v: &[&str]| {
+                if shared {
+                    read::SourceColumn::Strings(StringChunked::from_slice("c".into(), v))
+                } else {
+                    read::SourceColumn::Cells(
+                        v.iter().map(|s| RawCell::Text(s.to_string())).collect(),
+                    )
+                }
+            };
+            read::SourceTable {
+                sheet: None,
+                headers: vec!["身份证号".into(), "姓名".into()],
+                columns: vec![column(&ids), column(&names)],
+                rows: vec![2, 3],
+                malformed: Vec::new(),
+                encoding: None,
+            }
+        };
+        let (a, b) = (table(true), table(false));
+        assert!(matches!(
+            reuse_strings(
+                "id_card",
+                &catalog.datasets["p"].columns["id_card"],
+                match &a.columns[0] {
+                    read::SourceColumn::Strings(ca) => ca,
+                    _ => unreachable!(),
+                }
+            ),
+            Some(Buffer::IdSame(_))
+        ));
+        let shared = type_table(&catalog, "p", &path, "p.parquet", &a).unwrap();
+        let by_cell = type_table(&catalog, "p", &path, "p.parquet", &b).unwrap();
+        assert_eq!(shared.frame, by_cell.frame);
+        assert_eq!(shared.quality["id_card"].valid, 2);
+        assert_eq!(
+            format!("{:?}", shared.quality),
+            format!("{:?}", by_cell.quality)
+        );
+    }
+}
