@@ -24,8 +24,59 @@ pub struct Cached {
     pub file: InputFile,
     pub rejected: Vec<RejectedRow>,
     pub quality: std::collections::BTreeMap<String, IdQuality>,
-    pub scan: LazyFrame,
+    pub scan: Scan,
     pub rows: u64,
+}
+
+/// A scan of a cached file, made once the number of its first row in the dataset is known.
+/// The row numbers are the Parquet reader's own: a row index added above the scan would stop
+/// the rules' filters from reaching the reader, which then decodes every row of every column.
+pub struct Scan {
+    data: PathBuf,
+    raw_elided: Vec<String>,
+    columns: Option<Vec<String>>,
+}
+
+impl Scan {
+    /// The file's rows, numbered in `row_id` from `first_row`.
+    pub fn numbered(self, row_id: &str, first_row: u64) -> Result<LazyFrame> {
+        let offset = IdxSize::try_from(first_row).map_err(|_| {
+            Error::Bug(format!(
+                "{}: row {first_row} is past what this build of crosscheck can number",
+                self.data.display()
+            ))
+        })?;
+        let mut scan = LazyFrame::scan_parquet(
+            self.data.to_string_lossy().as_ref().into(),
+            ScanArgsParquet {
+                row_index: Some(RowIndex {
+                    name: row_id.into(),
+                    offset,
+                }),
+                ..Default::default()
+            },
+        )?;
+        if !self.raw_elided.is_empty() {
+            scan = scan.with_columns(
+                self.raw_elided
+                    .iter()
+                    .map(|id| {
+                        let raw = format!("{id}{ID_RAW_SUFFIX}");
+                        coalesce(&[col(raw.as_str()), col(id.as_str())]).alias(raw.as_str())
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
+        if let Some(cols) = self.columns {
+            scan = scan.select(
+                std::iter::once(row_id)
+                    .chain(cols.iter().map(String::as_str))
+                    .map(col)
+                    .collect::<Vec<_>>(),
+            );
+        }
+        Ok(scan)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -116,25 +167,11 @@ impl Cache {
             Ok(n) => n as u64,
             Err(_) => return Ok(None),
         };
-        let mut scan = LazyFrame::scan_parquet(
-            data.to_string_lossy().as_ref().into(),
-            ScanArgsParquet::default(),
-        )?;
-        if !sidecar.raw_elided.is_empty() {
-            scan = scan.with_columns(
-                sidecar
-                    .raw_elided
-                    .iter()
-                    .map(|id| {
-                        let raw = format!("{id}{ID_RAW_SUFFIX}");
-                        coalesce(&[col(raw.as_str()), col(id.as_str())]).alias(raw.as_str())
-                    })
-                    .collect::<Vec<_>>(),
-            );
-        }
-        if let Some(cols) = columns {
-            scan = scan.select(cols.iter().map(|c| col(c.as_str())).collect::<Vec<_>>());
-        }
+        let scan = Scan {
+            data,
+            raw_elided: sidecar.raw_elided,
+            columns: columns.map(<[String]>::to_vec),
+        };
         Ok(Some(Cached {
             file: sidecar.file,
             rejected: sidecar.rejected,

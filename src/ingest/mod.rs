@@ -796,12 +796,34 @@ fn type_table(
 
 /// One file's rows as the rules will read them.
 struct Part {
-    frame: LazyFrame,
+    frame: Frame,
     rows: u64,
     /// In memory (0 for a scan of the cache).
     bytes: u64,
     rejected: Vec<RejectedRow>,
     quality: BTreeMap<String, IdQuality>,
+}
+
+/// A part's rows, not yet numbered in the dataset.
+enum Frame {
+    Memory(Box<LazyFrame>),
+    Cache(cache::Scan),
+}
+
+impl Frame {
+    fn numbered(self, first_row: u64) -> Result<LazyFrame> {
+        match self {
+            Frame::Memory(lf) => Ok((*lf).with_row_index(
+                ROW_ID,
+                Some(IdxSize::try_from(first_row).map_err(|_| {
+                    Error::Bug(format!(
+                        "row {first_row} is past what crosscheck can number"
+                    ))
+                })?),
+            )),
+            Frame::Cache(scan) => scan.numbered(ROW_ID, first_row),
+        }
+    }
 }
 
 impl Part {
@@ -811,7 +833,7 @@ impl Part {
         file.path = shown;
         file.cached = Some(cached);
         let part = Part {
-            frame: hit.scan,
+            frame: Frame::Cache(hit.scan),
             rows: hit.rows,
             bytes: 0,
             rejected: hit.rejected,
@@ -825,7 +847,7 @@ impl Part {
         Part {
             rows: part.frame.height() as u64,
             bytes: part.frame.estimated_size() as u64,
-            frame: part.frame.lazy(),
+            frame: Frame::Memory(Box::new(part.frame.lazy())),
             rejected: part.rejected,
             quality: part.quality,
         }
@@ -852,19 +874,17 @@ fn load_tables(
         files.push(file);
         rejected.extend(part.rejected);
         merge_quality(&mut quality, part.quality);
+        // The row id numbers the dataset's rows in file order, as the provenance does.
+        frames.push(part.frame.numbered(rows_loaded)?);
         rows_loaded += part.rows;
         bytes_loaded += part.bytes;
-        frames.push(part.frame);
     }
     let stacked = match frames.len() {
-        0 => empty_frame(catalog, name)?.drop(ROW_ID)?.lazy(),
+        0 => empty_frame(catalog, name)?.lazy(),
         1 => frames.remove(0),
         _ => concat(frames, UnionArgs::default())?,
     };
-    // The row id numbers the dataset's rows in file order, as the provenance does.
-    let mut frame = stacked
-        .with_row_index(ROW_ID, None)
-        .with_column(col(ROW_ID).cast(DataType::Int64));
+    let mut frame = stacked.with_column(col(ROW_ID).cast(DataType::Int64));
     let columns_loaded = frame
         .collect_schema()?
         .iter_names()
@@ -926,6 +946,69 @@ pub fn empty_frame(catalog: &Catalog, name: &str) -> Result<DataFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dataset of several files numbers its rows across them in file order, and the cache
+    /// (which numbers each file's rows in its scan) gives the frame a fresh parse gives.
+    #[test]
+    fn rows_are_numbered_across_files_alike_from_the_cache_and_from_the_extracts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("datasets.yaml");
+        std::fs::write(
+            &path,
+            "datasets:\n  p:\n    path: \"p_*.csv\"\n    columns:\n      id_card: { type: id_card, aliases: [身份证号] }\n      amount: { type: money, aliases: [金额] }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("p_1.csv"),
+            "身份证号,金额\n11010519491231002X,10\n320102195003011238,20\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("p_2.csv"),
+            "身份证号,金额\n320104194805122341,30\n,40\n11010519491231002X,50\n",
+        )
+        .unwrap();
+        let catalog = Catalog::load(&path).unwrap();
+        let cache = cache::Cache::new(&dir.path().join("cache")).unwrap();
+        let wanted: std::collections::BTreeSet<String> = ["amount".to_string()].into();
+        let frame = |cache: Option<&cache::Cache>| {
+            let ds = load_dataset_cached(&catalog, "p", cache, Some(&wanted)).unwrap();
+            let served: Vec<Option<bool>> = ds.report.files.iter().map(|f| f.cached).collect();
+            (ds.frame.collect().unwrap(), served)
+        };
+        let (parsed, _) = frame(None);
+        let (first, converted) = frame(Some(&cache));
+        let (second, served) = frame(Some(&cache));
+        assert_eq!(converted, [Some(false), Some(false)]);
+        assert_eq!(served, [Some(true), Some(true)]);
+        let rid: Vec<Option<i64>> = second
+            .column(ROW_ID)
+            .unwrap()
+            .i64()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(rid, (0..5).map(Some).collect::<Vec<_>>());
+        let rows: Vec<Option<i64>> = second
+            .column("__row")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(rows, [Some(2), Some(3), Some(2), Some(3), Some(4)]);
+        assert_eq!(parsed, first);
+        assert_eq!(parsed, second);
+        // A filter on the served rows keeps their numbers.
+        let cut = load_dataset_cached(&catalog, "p", Some(&cache), Some(&wanted))
+            .unwrap()
+            .frame
+            .filter(col("amount").gt(lit(25.0)))
+            .collect()
+            .unwrap();
+        let rid: Vec<Option<i64>> = cut.column(ROW_ID).unwrap().i64().unwrap().iter().collect();
+        assert_eq!(rid, [Some(2), Some(3), Some(4)]);
+    }
 
     /// A Parquet string column that loads as written is shared, and gives exactly what the
     /// cell-by-cell path gives: the same columns (`_raw`, `_issue` included) and ID quality.

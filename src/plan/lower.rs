@@ -104,6 +104,14 @@ pub fn lower_sized(
                     .map(|((_, b), n)| expr(b).alias(n.as_str()))
                     .collect::<Vec<_>>(),
             );
+            let (l, r) = match small_side(*kind, left, right, rows) {
+                Some(Side::Left) => narrow_by_small_side(l, r, &names)?,
+                Some(Side::Right) => {
+                    let (r, l) = narrow_by_small_side(r, l, &names)?;
+                    (l, r)
+                }
+                None => (l, r),
+            };
             let keys: Vec<Expr> = names.iter().map(|n| col(n.as_str())).collect();
             let how = match kind {
                 JoinKind::Inner => JoinType::Inner,
@@ -187,6 +195,89 @@ pub fn lower_sized(
             ctx.execute(query)?
         }
     })
+}
+
+/// Whether a plan yields an aggregate's groups (after filters and projections): one row per
+/// group, in practice far fewer than the rows it was computed from.
+fn aggregated(plan: &Plan) -> bool {
+    match plan {
+        Plan::Aggregate { .. } => true,
+        Plan::Filter { input, .. }
+        | Plan::Prefix { input, .. }
+        | Plan::WithColumns { input, .. }
+        | Plan::Project { input, .. } => aggregated(input),
+        _ => false,
+    }
+}
+
+enum Side {
+    Left,
+    Right,
+}
+
+/// A side at most this many rows is small enough to compute before its join.
+const SMALL_SIDE_ROWS: u64 = 2_000_000;
+
+/// The side of a join worth computing first, to cut the other side to its keys: an aggregate's
+/// groups joined back to rows, or a side known to be far smaller than the other (a death
+/// register against ten million payments). A semi or anti join keeps the left side's rows
+/// as they are, so only the right side may be cut there, except that a semi join's left side
+/// may be cut to the right side's keys (exactly the rows it keeps).
+fn small_side(
+    kind: JoinKind,
+    left: &Plan,
+    right: &Plan,
+    rows: &HashMap<String, u64>,
+) -> Option<Side> {
+    let by_rows = || match (rows_bound(left, rows), rows_bound(right, rows)) {
+        (Some(l), Some(r)) if l <= SMALL_SIDE_ROWS && l.saturating_mul(8) <= r => Some(Side::Left),
+        (Some(l), Some(r)) if r <= SMALL_SIDE_ROWS && r.saturating_mul(8) <= l => Some(Side::Right),
+        _ => None,
+    };
+    let side = match (aggregated(left), aggregated(right)) {
+        (true, false) => Some(Side::Left),
+        (false, true) => Some(Side::Right),
+        _ => by_rows(),
+    };
+    match (kind, side) {
+        (JoinKind::Inner | JoinKind::Semi, s) => s,
+        (JoinKind::Anti, Some(Side::Left)) => Some(Side::Left),
+        (JoinKind::Anti, _) => None,
+    }
+}
+
+/// Computes a join's small side first and cuts the big side to its keys. The cut is a filter
+/// the Parquet scan applies while decoding, so the other columns of rows without a partner are
+/// never decoded: on the 100x city the join of an aggregate's groups back to ten million
+/// payments went from about 0.6 s to 0.1 s. Holding the small side costs no more than the
+/// join's hash table (or the group-by below it) did.
+fn narrow_by_small_side(
+    small: LazyFrame,
+    mut big: LazyFrame,
+    keys: &[String],
+) -> PolarsResult<(LazyFrame, LazyFrame)> {
+    let groups = small
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    let schema = big.collect_schema()?;
+    let mut cut: Option<Expr> = None;
+    for k in keys {
+        let values = groups.column(k)?.as_materialized_series();
+        // A key of another type is left to the join, which coerces or refuses it.
+        if schema.get(k) != Some(values.dtype()) {
+            continue;
+        }
+        let set = lit(values.implode()?.into_series());
+        let this = col(k.as_str()).is_in(set, false);
+        cut = Some(match cut {
+            Some(c) => c.and(this),
+            None => this,
+        });
+    }
+    if let Some(c) = cut {
+        big = big.filter(c);
+    }
+    Ok((groups.lazy(), big))
 }
 
 /// The guard: counts the rows per key on each side and refuses a key whose pairs would exceed
@@ -677,6 +768,81 @@ mod tests {
         // Unknown counts (fixtures, explain) and semi joins are left to Polars.
         assert!(build_side(JoinKind::Inner, &scan("x"), &scan("deaths"), &rows).is_none());
         assert!(build_side(JoinKind::Semi, &filtered, &scan("deaths"), &rows).is_none());
+    }
+
+    /// A join whose small side is computed first, and the other side cut to its keys, gives
+    /// what the plain join gives: for every kind, either side small, NULL keys on both sides.
+    #[test]
+    fn a_join_cut_to_its_small_sides_keys_gives_what_the_plain_join_gives() {
+        let big = df!(
+            "k" => [Some("a"), Some("b"), None, Some("c"), Some("a"), Some("d")],
+            "v" => [1i64, 2, 3, 4, 5, 6],
+        )
+        .unwrap();
+        let small = df!("k" => [Some("a"), None, Some("c"), Some("e")], "w" => [10i64, 20, 30, 40])
+            .unwrap();
+        let frames: HashMap<String, LazyFrame> = [
+            ("big".to_string(), big.lazy()),
+            ("small".to_string(), small.lazy()),
+        ]
+        .into_iter()
+        .collect();
+        let rows: HashMap<String, u64> = [("big".into(), 80), ("small".into(), 4)]
+            .into_iter()
+            .collect();
+        let scan = |d: &str| {
+            Box::new(Plan::Scan {
+                dataset: d.to_string(),
+            })
+        };
+        let key = || E::Col("k".into());
+        let sorted = |lf: LazyFrame| {
+            let df = lf.collect().unwrap();
+            let names: Vec<PlSmallStr> = df.get_column_names_owned();
+            df.sort(names, SortMultipleOptions::default().with_nulls_last(true))
+                .unwrap()
+        };
+        for kind in [JoinKind::Inner, JoinKind::Semi, JoinKind::Anti] {
+            for (l, r) in [("big", "small"), ("small", "big")] {
+                let plan = Plan::Join {
+                    left: scan(l),
+                    right: scan(r),
+                    kind,
+                    on: vec![(key(), key())],
+                };
+                assert_eq!(
+                    sorted(lower_sized(&plan, &frames, &rows).unwrap()),
+                    sorted(lower(&plan, &frames).unwrap()),
+                    "{kind:?} join of {l} and {r}"
+                );
+            }
+        }
+        // The side chosen: the small one, but never an anti join's left side to be cut.
+        let pick = |kind, l: &str, r: &str| small_side(kind, &scan(l), &scan(r), &rows);
+        assert!(matches!(
+            pick(JoinKind::Inner, "big", "small"),
+            Some(Side::Right)
+        ));
+        assert!(matches!(
+            pick(JoinKind::Semi, "small", "big"),
+            Some(Side::Left)
+        ));
+        assert!(matches!(
+            pick(JoinKind::Anti, "small", "big"),
+            Some(Side::Left)
+        ));
+        assert!(pick(JoinKind::Anti, "big", "small").is_none());
+        // Unknown or similar sizes: the plain join.
+        assert!(pick(JoinKind::Inner, "big", "big").is_none());
+        assert!(
+            small_side(
+                JoinKind::Inner,
+                &scan("big"),
+                &scan("small"),
+                &HashMap::new()
+            )
+            .is_none()
+        );
     }
 
     #[test]
