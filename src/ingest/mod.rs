@@ -490,13 +490,13 @@ pub fn load_dataset_cached(
         .into_iter()
         .map(|(path, shown)| {
             let options = read::ReadOptions::of(&path, spec)?;
-            // A Parquet extract going to the cache is converted batch by batch, never whole.
-            if let (Some(c), Format::Parquet) = (cache, options.format) {
+            // A Parquet extract is converted batch by batch, never held whole.
+            if options.format == Format::Parquet {
                 return load_parquet_batched(
                     catalog,
                     name,
                     spec,
-                    c,
+                    cache,
                     &path,
                     shown,
                     columns.as_deref(),
@@ -553,31 +553,55 @@ fn sha256_streamed(path: &Path) -> Result<(String, u64)> {
     Ok((hex(&h.finalize()), total))
 }
 
-/// A Parquet extract through the cache in batches: typed a batch at a time and written to
-/// the cache as it goes, then scanned from there like any cached file. Memory stays at one
-/// batch, whatever the extract's size.
+/// A Parquet extract in batches, each typed on its own. Through the cache, each batch is
+/// written as it goes and the rules then scan the cache like any cached file: memory stays at
+/// one batch, whatever the extract's size. Without the cache, only the columns the rules read
+/// are kept from each batch: memory is those columns and one batch, never the whole source
+/// beside its typed copy.
 fn load_parquet_batched(
     catalog: &Catalog,
     name: &str,
     spec: &DatasetSpec,
-    cache: &cache::Cache,
+    cache: Option<&cache::Cache>,
     path: &Path,
     shown: String,
     columns: Option<&[String]>,
 ) -> Result<(InputFile, Part)> {
     let (sha256, bytes) = sha256_streamed(path)?;
     let key = cache::key(&sha256, &shown, spec);
-    if let Some(hit) = cache.get(&key, columns)? {
+    if let Some(c) = cache
+        && let Some(hit) = c.get(&key, columns)?
+    {
         return Ok(Part::served(hit, shown, true));
     }
-    let mut writer = cache.writer(&key, cache::id_columns(spec));
+    let mut writer = cache.map(|c| c.writer(&key, cache::id_columns(spec)));
+    let mut kept: Option<DataFrame> = None;
     let (mut rejected, mut quality, mut rows_read) = (Vec::new(), BTreeMap::new(), 0u64);
-    for table in read::parquet_batches(path, read::PARQUET_BATCH_ROWS)? {
+    // Without the cache the typed batches accumulate: smaller batches keep the peak near them.
+    let batch = match cache {
+        Some(_) => read::PARQUET_BATCH_ROWS,
+        None => read::PARQUET_BATCH_ROWS / 4,
+    };
+    for table in read::parquet_batches(path, batch)? {
         let table = table?;
         rows_read += table.rows.len() as u64;
         let part = type_table(catalog, name, path, &shown, &table)?;
         drop(table);
-        writer.write(&part.frame)?;
+        match (&mut writer, columns) {
+            (Some(w), _) => w.write(&part.frame)?,
+            (None, cols) => {
+                let frame = match cols {
+                    Some(cols) => part.frame.select(cols.iter().map(String::as_str))?,
+                    None => part.frame,
+                };
+                match &mut kept {
+                    Some(k) => {
+                        k.vstack_mut_owned(frame)?;
+                    }
+                    None => kept = Some(frame),
+                }
+            }
+        }
         rejected.extend(part.rejected);
         merge_quality(&mut quality, part.quality);
     }
@@ -588,7 +612,19 @@ fn load_parquet_batched(
         sheet: None,
         encoding: None,
         rows_read,
-        cached: Some(false),
+        cached: cache.map(|_| false),
+    };
+    let (Some(cache), Some(writer)) = (cache, writer) else {
+        // Kept in the batches' chunks: joining them into one would copy every column.
+        let frame = kept.ok_or_else(|| Error::Bug("a Parquet file read in no batch".into()))?;
+        let part = Part {
+            rows: frame.height() as u64,
+            bytes: frame.estimated_size() as u64,
+            frame: Frame::Memory(Box::new(frame.lazy())),
+            rejected,
+            quality,
+        };
+        return Ok((file, part));
     };
     writer.finish(&file, &rejected, &quality)?;
     let hit = cache.get(&key, columns)?.ok_or_else(|| Error::Input {
@@ -955,7 +991,7 @@ mod tests {
         let path = dir.path().join("datasets.yaml");
         std::fs::write(
             &path,
-            "datasets:\n  p:\n    path: \"p_*.csv\"\n    columns:\n      id_card: { type: id_card, aliases: [身份证号] }\n      amount: { type: money, aliases: [金额] }\n",
+            "datasets:\n  p:\n    path: \"p_*\"\n    columns:\n      id_card: { type: id_card, aliases: [身份证号] }\n      amount: { type: money, aliases: [金额] }\n",
         )
         .unwrap();
         std::fs::write(
@@ -963,11 +999,15 @@ mod tests {
             "身份证号,金额\n11010519491231002X,10\n320102195003011238,20\n",
         )
         .unwrap();
-        std::fs::write(
-            dir.path().join("p_2.csv"),
-            "身份证号,金额\n320104194805122341,30\n,40\n11010519491231002X,50\n",
+        // The second file is Parquet: read in batches, with or without the cache.
+        let mut second = df!(
+            "身份证号" => [Some("320104194805122341"), None, Some("11010519491231002X")],
+            "金额" => ["30", "40", "50"],
         )
         .unwrap();
+        ParquetWriter::new(std::fs::File::create(dir.path().join("p_2.parquet")).unwrap())
+            .finish(&mut second)
+            .unwrap();
         let catalog = Catalog::load(&path).unwrap();
         let cache = cache::Cache::new(&dir.path().join("cache")).unwrap();
         let wanted: std::collections::BTreeSet<String> = ["amount".to_string()].into();
@@ -996,7 +1036,12 @@ mod tests {
             .unwrap()
             .iter()
             .collect();
-        assert_eq!(rows, [Some(2), Some(3), Some(2), Some(3), Some(4)]);
+        // CSV rows count from 2 (the header is row 1); Parquet rows from the reader's first.
+        let parquet_first = rows[2].unwrap();
+        assert_eq!(
+            rows,
+            [2, 3, parquet_first, parquet_first + 1, parquet_first + 2].map(Some)
+        );
         assert_eq!(parsed, first);
         assert_eq!(parsed, second);
         // A filter on the served rows keeps their numbers.
