@@ -8,9 +8,10 @@ use polars::prelude::*;
 use super::expr::{AggFunc, BinOp, Expr as E, Func, Lit};
 use super::{JoinKind, Plan};
 
-/// Lowers a plan over the loaded datasets.
+/// Lowers a plan as written, without the choices made from the data's sizes (what `explain`
+/// shows, and what the Spark lowering takes schemas from): nothing is computed.
 pub fn lower(plan: &Plan, frames: &HashMap<String, LazyFrame>) -> PolarsResult<LazyFrame> {
-    lower_sized(plan, frames, &HashMap::new())
+    lower_in(plan, frames, None)
 }
 
 /// An upper bound of the rows a plan yields, from its datasets' row counts (`None`: unknown).
@@ -45,15 +46,24 @@ fn build_side(
     }
 }
 
-/// Lowers a plan knowing each dataset's row count: an inner join builds its hash table from
-/// the smaller side. Polars otherwise builds from the left, and a check of a hundred million
-/// payments against a death register would hold the payments.
+/// Lowers a plan to run it, knowing each dataset's row count: an inner join builds its hash
+/// table from the smaller side (Polars otherwise builds from the left, and a check of a
+/// hundred million payments against a death register would hold the payments), and a join
+/// with a small side computes that side first (see `small_side`).
 pub fn lower_sized(
     plan: &Plan,
     frames: &HashMap<String, LazyFrame>,
     rows: &HashMap<String, u64>,
 ) -> PolarsResult<LazyFrame> {
-    let lower = |p: &Plan, f: &HashMap<String, LazyFrame>| lower_sized(p, f, rows);
+    lower_in(plan, frames, Some(rows))
+}
+
+fn lower_in(
+    plan: &Plan,
+    frames: &HashMap<String, LazyFrame>,
+    sized: Option<&HashMap<String, u64>>,
+) -> PolarsResult<LazyFrame> {
+    let lower = |p: &Plan, f: &HashMap<String, LazyFrame>| lower_in(p, f, sized);
     Ok(match plan {
         Plan::Scan { dataset } => {
             let df = frames
@@ -104,7 +114,7 @@ pub fn lower_sized(
                     .map(|((_, b), n)| expr(b).alias(n.as_str()))
                     .collect::<Vec<_>>(),
             );
-            let (l, r) = match small_side(*kind, left, right, rows) {
+            let (l, r) = match sized.and_then(|rows| small_side(*kind, left, right, rows)) {
                 Some(Side::Left) => narrow_by_small_side(l, r, &names)?,
                 Some(Side::Right) => {
                     let (r, l) = narrow_by_small_side(r, l, &names)?;
@@ -118,7 +128,7 @@ pub fn lower_sized(
                 JoinKind::Semi => JoinType::Semi,
                 JoinKind::Anti => JoinType::Anti,
             };
-            let build = build_side(*kind, left, right, rows);
+            let build = sized.and_then(|rows| build_side(*kind, left, right, rows));
             l.join(r, &keys, &keys, JoinArgs::new(how).with_build_side(build))
         }
         Plan::Aggregate {
