@@ -574,23 +574,43 @@ fn load_parquet_batched(
     {
         return Ok(Part::served(hit, shown, true));
     }
-    let mut writer = cache.map(|c| c.writer(&key, cache::id_columns(spec)));
+    let writer = cache.map(|c| c.writer(&key, cache::id_columns(spec)));
     let mut kept: Option<DataFrame> = None;
     let (mut rejected, mut quality, mut rows_read) = (Vec::new(), BTreeMap::new(), 0u64);
-    // Without the cache the typed batches accumulate: smaller batches keep the peak near them.
+    // Into the cache two batches are in memory at once (see below); without it the typed
+    // batches accumulate, and smaller batches keep the peak near them.
     let batch = match cache {
-        Some(_) => read::PARQUET_BATCH_ROWS,
+        Some(_) => read::PARQUET_BATCH_ROWS / 2,
         None => read::PARQUET_BATCH_ROWS / 4,
     };
-    for table in read::parquet_batches(path, batch)? {
-        let table = table?;
-        rows_read += table.rows.len() as u64;
-        let part = type_table(catalog, name, path, &shown, &table)?;
-        drop(table);
-        match (&mut writer, columns) {
-            (Some(w), _) => w.write(&part.frame)?,
-            (None, cols) => {
-                let frame = match cols {
+    // Into the cache, a batch is written (encoded and compressed) on its own thread while the
+    // next is read and typed: one batch more in memory, the two stages side by side.
+    let writer = std::thread::scope(|s| -> Result<_> {
+        let (to_writer, batches) = std::sync::mpsc::sync_channel::<DataFrame>(0);
+        let written = writer.map(|mut w| {
+            s.spawn(move || -> Result<_> {
+                for frame in batches {
+                    w.write(&frame)?;
+                }
+                Ok(w)
+            })
+        });
+        let mut typed = || -> Result<()> {
+            for table in read::parquet_batches(path, batch)? {
+                let table = table?;
+                rows_read += table.rows.len() as u64;
+                let part = type_table(catalog, name, path, &shown, &table)?;
+                drop(table);
+                rejected.extend(part.rejected);
+                merge_quality(&mut quality, part.quality);
+                if written.is_some() {
+                    // The writer stopped on an error: its join below says which.
+                    if to_writer.send(part.frame).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                let frame = match columns {
                     Some(cols) => part.frame.select(cols.iter().map(String::as_str))?,
                     None => part.frame,
                 };
@@ -601,10 +621,19 @@ fn load_parquet_batched(
                     None => kept = Some(frame),
                 }
             }
-        }
-        rejected.extend(part.rejected);
-        merge_quality(&mut quality, part.quality);
-    }
+            Ok(())
+        };
+        let read = typed();
+        drop(to_writer);
+        let writer = written
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Bug("the cache writer panicked".into())))
+            })
+            .transpose();
+        read?;
+        writer
+    })?;
     let file = InputFile {
         path: shown.clone(),
         sha256,
