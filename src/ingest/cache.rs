@@ -38,14 +38,8 @@ pub struct Scan {
 }
 
 impl Scan {
-    /// The file's rows, numbered in `row_id` from `first_row`.
-    pub fn numbered(self, row_id: &str, first_row: u64) -> Result<LazyFrame> {
-        let offset = IdxSize::try_from(first_row).map_err(|_| {
-            Error::Bug(format!(
-                "{}: row {first_row} is past what this build of crosscheck can number",
-                self.data.display()
-            ))
-        })?;
+    /// The file's rows, numbered in `row_id` from `offset`.
+    pub fn numbered(self, row_id: &str, offset: IdxSize) -> Result<LazyFrame> {
         let mut scan = LazyFrame::scan_parquet(
             self.data.to_string_lossy().as_ref().into(),
             ScanArgsParquet {

@@ -555,9 +555,9 @@ fn sha256_streamed(path: &Path) -> Result<(String, u64)> {
 
 /// A Parquet extract in batches, each typed on its own. Through the cache, each batch is
 /// written as it goes and the rules then scan the cache like any cached file: memory stays at
-/// one batch, whatever the extract's size. Without the cache, only the columns the rules read
-/// are kept from each batch: memory is those columns and one batch, never the whole source
-/// beside its typed copy.
+/// a batch or two, whatever the extract's size. Without the cache, only the columns the rules
+/// read are kept from each batch: memory is those columns and one batch, never the whole
+/// source beside its typed copy.
 fn load_parquet_batched(
     catalog: &Catalog,
     name: &str,
@@ -568,51 +568,28 @@ fn load_parquet_batched(
     columns: Option<&[String]>,
 ) -> Result<(InputFile, Part)> {
     let (sha256, bytes) = sha256_streamed(path)?;
-    let key = cache::key(&sha256, &shown, spec);
-    if let Some(c) = cache
-        && let Some(hit) = c.get(&key, columns)?
-    {
-        return Ok(Part::served(hit, shown, true));
-    }
-    let writer = cache.map(|c| c.writer(&key, cache::id_columns(spec)));
-    let mut kept: Option<DataFrame> = None;
-    let (mut rejected, mut quality, mut rows_read) = (Vec::new(), BTreeMap::new(), 0u64);
-    // Into the cache two batches are in memory at once (see below); without it the typed
-    // batches accumulate, and smaller batches keep the peak near them.
-    let batch = match cache {
-        Some(_) => read::PARQUET_BATCH_ROWS / 2,
-        None => read::PARQUET_BATCH_ROWS / 4,
+    let input_file = |rows_read, cached| InputFile {
+        path: shown.clone(),
+        sha256: sha256.clone(),
+        bytes,
+        sheet: None,
+        encoding: None,
+        rows_read,
+        cached,
     };
-    // Into the cache, a batch is written (encoded and compressed) on its own thread while the
-    // next is read and typed: one batch more in memory, the two stages side by side.
-    let writer = std::thread::scope(|s| -> Result<_> {
-        let (to_writer, batches) = std::sync::mpsc::sync_channel::<DataFrame>(0);
-        let written = writer.map(|mut w| {
-            s.spawn(move || -> Result<_> {
-                for frame in batches {
-                    w.write(&frame)?;
-                }
-                Ok(w)
-            })
-        });
-        let mut typed = || -> Result<()> {
-            for table in read::parquet_batches(path, batch)? {
-                let table = table?;
-                rows_read += table.rows.len() as u64;
-                let part = type_table(catalog, name, path, &shown, &table)?;
-                drop(table);
-                rejected.extend(part.rejected);
-                merge_quality(&mut quality, part.quality);
-                if written.is_some() {
-                    // The writer stopped on an error: its join below says which.
-                    if to_writer.send(part.frame).is_err() {
-                        break;
-                    }
-                    continue;
-                }
+    let Some(cache) = cache else {
+        // The typed batches accumulate here: smaller batches keep the peak near them.
+        let mut kept: Option<DataFrame> = None;
+        let read = typed_batches(
+            catalog,
+            name,
+            path,
+            &shown,
+            read::PARQUET_BATCH_ROWS / 4,
+            |frame| {
                 let frame = match columns {
-                    Some(cols) => part.frame.select(cols.iter().map(String::as_str))?,
-                    None => part.frame,
+                    Some(cols) => frame.select(cols.iter().map(String::as_str))?,
+                    None => frame,
                 };
                 match &mut kept {
                     Some(k) => {
@@ -620,48 +597,90 @@ fn load_parquet_batched(
                     }
                     None => kept = Some(frame),
                 }
+                Ok(true)
+            },
+        )?;
+        let frame = kept.ok_or_else(|| Error::Bug("a Parquet file read in no batch".into()))?;
+        // Kept in the batches' chunks: joining them into one would copy every column.
+        let part = Part::kept(frame, read.rejected, read.quality);
+        return Ok((input_file(read.rows, None), part));
+    };
+    let key = cache::key(&sha256, &shown, spec);
+    if let Some(hit) = cache.get(&key, columns)? {
+        return Ok(Part::served(hit, shown, true));
+    }
+    let writer = cache.writer(&key, cache::id_columns(spec));
+    // A batch is written (encoded and compressed) on its own thread while the next is read
+    // and typed: two batches in memory, hence half the usual batch size.
+    let (writer, read) = std::thread::scope(|s| -> Result<_> {
+        let (to_writer, batches) = std::sync::mpsc::sync_channel::<DataFrame>(0);
+        let written = s.spawn(move || -> Result<_> {
+            let mut writer = writer;
+            for frame in batches {
+                writer.write(&frame)?;
             }
-            Ok(())
-        };
-        let read = typed();
+            Ok(writer)
+        });
+        // A send fails only once the writer stopped on an error, which its join gives.
+        let read = typed_batches(
+            catalog,
+            name,
+            path,
+            &shown,
+            read::PARQUET_BATCH_ROWS / 2,
+            |frame| Ok(to_writer.send(frame).is_ok()),
+        );
         drop(to_writer);
         let writer = written
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Bug("the cache writer panicked".into())))
-            })
-            .transpose();
-        read?;
-        writer
+            .join()
+            .unwrap_or_else(|_| Err(Error::Bug("the cache writer panicked".into())));
+        let read = read?;
+        Ok((writer?, read))
     })?;
-    let file = InputFile {
-        path: shown.clone(),
-        sha256,
-        bytes,
-        sheet: None,
-        encoding: None,
-        rows_read,
-        cached: cache.map(|_| false),
-    };
-    let (Some(cache), Some(writer)) = (cache, writer) else {
-        // Kept in the batches' chunks: joining them into one would copy every column.
-        let frame = kept.ok_or_else(|| Error::Bug("a Parquet file read in no batch".into()))?;
-        let part = Part {
-            rows: frame.height() as u64,
-            bytes: frame.estimated_size() as u64,
-            frame: Frame::Memory(Box::new(frame.lazy())),
-            rejected,
-            quality,
-        };
-        return Ok((file, part));
-    };
-    writer.finish(&file, &rejected, &quality)?;
+    let file = input_file(read.rows, Some(false));
+    writer.finish(&file, &read.rejected, &read.quality)?;
     let hit = cache.get(&key, columns)?.ok_or_else(|| Error::Input {
         path: path.to_path_buf(),
         message: "the converted file vanished from the cache while loading".into(),
     })?;
     // Converted just now: the rules scan what was written, never the batches held.
     Ok(Part::served(hit, shown, false))
+}
+
+/// What reading a file's batches gave besides their rows.
+struct BatchesRead {
+    rows: u64,
+    rejected: Vec<RejectedRow>,
+    quality: BTreeMap<String, IdQuality>,
+}
+
+/// Reads and types a Parquet file `batch` rows at a time, handing each typed batch to `each`
+/// (which returns false to stop).
+fn typed_batches(
+    catalog: &Catalog,
+    name: &str,
+    path: &Path,
+    shown: &str,
+    batch: usize,
+    mut each: impl FnMut(DataFrame) -> Result<bool>,
+) -> Result<BatchesRead> {
+    let mut read = BatchesRead {
+        rows: 0,
+        rejected: Vec::new(),
+        quality: BTreeMap::new(),
+    };
+    for table in read::parquet_batches(path, batch)? {
+        let table = table?;
+        read.rows += table.rows.len() as u64;
+        let part = type_table(catalog, name, path, shown, &table)?;
+        drop(table);
+        read.rejected.extend(part.rejected);
+        merge_quality(&mut read.quality, part.quality);
+        if !each(part.frame)? {
+            break;
+        }
+    }
+    Ok(read)
 }
 
 fn merge_quality(total: &mut BTreeMap<String, IdQuality>, part: BTreeMap<String, IdQuality>) {
@@ -877,16 +896,14 @@ enum Frame {
 
 impl Frame {
     fn numbered(self, first_row: u64) -> Result<LazyFrame> {
+        let offset = IdxSize::try_from(first_row).map_err(|_| {
+            Error::Bug(format!(
+                "row {first_row} is past what crosscheck can number"
+            ))
+        })?;
         match self {
-            Frame::Memory(lf) => Ok((*lf).with_row_index(
-                ROW_ID,
-                Some(IdxSize::try_from(first_row).map_err(|_| {
-                    Error::Bug(format!(
-                        "row {first_row} is past what crosscheck can number"
-                    ))
-                })?),
-            )),
-            Frame::Cache(scan) => scan.numbered(ROW_ID, first_row),
+            Frame::Memory(lf) => Ok((*lf).with_row_index(ROW_ID, Some(offset))),
+            Frame::Cache(scan) => scan.numbered(ROW_ID, offset),
         }
     }
 }
@@ -907,14 +924,24 @@ impl Part {
         (file, part)
     }
 
+    /// A file typed in memory, in one chunk per column.
     fn memory(mut part: FilePart) -> Part {
         part.frame.rechunk_mut_par();
+        Part::kept(part.frame, part.rejected, part.quality)
+    }
+
+    /// Rows held in memory as they are.
+    fn kept(
+        frame: DataFrame,
+        rejected: Vec<RejectedRow>,
+        quality: BTreeMap<String, IdQuality>,
+    ) -> Part {
         Part {
-            rows: part.frame.height() as u64,
-            bytes: part.frame.estimated_size() as u64,
-            frame: Frame::Memory(Box::new(part.frame.lazy())),
-            rejected: part.rejected,
-            quality: part.quality,
+            rows: frame.height() as u64,
+            bytes: frame.estimated_size() as u64,
+            frame: Frame::Memory(Box::new(frame.lazy())),
+            rejected,
+            quality,
         }
     }
 }
@@ -1050,26 +1077,21 @@ mod tests {
         let (second, served) = frame(Some(&cache));
         assert_eq!(converted, [Some(false), Some(false)]);
         assert_eq!(served, [Some(true), Some(true)]);
-        let rid: Vec<Option<i64>> = second
-            .column(ROW_ID)
-            .unwrap()
-            .i64()
-            .unwrap()
-            .iter()
-            .collect();
-        assert_eq!(rid, (0..5).map(Some).collect::<Vec<_>>());
-        let rows: Vec<Option<i64>> = second
-            .column("__row")
-            .unwrap()
-            .i64()
-            .unwrap()
-            .iter()
-            .collect();
+        let ints = |df: &DataFrame, c: &str| -> Vec<i64> {
+            df.column(c)
+                .unwrap()
+                .i64()
+                .unwrap()
+                .into_no_null_iter()
+                .collect()
+        };
+        assert_eq!(ints(&second, ROW_ID), [0, 1, 2, 3, 4]);
+        let rows = ints(&second, "__row");
         // CSV rows count from 2 (the header is row 1); Parquet rows from the reader's first.
-        let parquet_first = rows[2].unwrap();
+        let parquet_first = rows[2];
         assert_eq!(
             rows,
-            [2, 3, parquet_first, parquet_first + 1, parquet_first + 2].map(Some)
+            [2, 3, parquet_first, parquet_first + 1, parquet_first + 2]
         );
         assert_eq!(parsed, first);
         assert_eq!(parsed, second);
@@ -1080,8 +1102,7 @@ mod tests {
             .filter(col("amount").gt(lit(25.0)))
             .collect()
             .unwrap();
-        let rid: Vec<Option<i64>> = cut.column(ROW_ID).unwrap().i64().unwrap().iter().collect();
-        assert_eq!(rid, [Some(2), Some(3), Some(4)]);
+        assert_eq!(ints(&cut, ROW_ID), [2, 3, 4]);
     }
 
     /// A Parquet string column that loads as written is shared, and gives exactly what the

@@ -233,9 +233,8 @@ const BIG_SIDE_ROWS: u64 = 1_000_000;
 
 /// The side of a join worth computing first, to cut the other side to its keys: an aggregate's
 /// groups joined back to rows, or a side known to be far smaller than the other (a death
-/// register against ten million payments). A semi or anti join keeps the left side's rows
-/// as they are, so only the right side may be cut there, except that a semi join's left side
-/// may be cut to the right side's keys (exactly the rows it keeps).
+/// register against ten million payments). An anti join keeps the left rows without a
+/// partner, so only its right side may be cut.
 fn small_side(
     kind: JoinKind,
     left: &Plan,
