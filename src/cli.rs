@@ -222,10 +222,32 @@ pub enum Format {
     Json,
 }
 
-/// Progress bars on stderr, one per phase; hidden when stderr is not a terminal or --quiet.
+/// Progress bars on stderr, one per phase (loading and rules overlap: a rule starts once its
+/// datasets are in); hidden when stderr is not a terminal or --quiet.
 struct Bars {
     quiet: bool,
-    bar: std::sync::Mutex<Option<ProgressBar>>,
+    bars: indicatif::MultiProgress,
+    shown: std::sync::Mutex<Vec<(Phase, ProgressBar)>>,
+}
+
+impl Bars {
+    fn new(quiet: bool) -> Self {
+        Bars {
+            quiet,
+            bars: indicatif::MultiProgress::with_draw_target(
+                indicatif::ProgressDrawTarget::stderr(),
+            ),
+            shown: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn bar(&self, phase: Phase) -> Option<ProgressBar> {
+        let shown = self.shown.lock().expect("bar lock");
+        shown
+            .iter()
+            .find(|(p, _)| *p == phase)
+            .map(|(_, b)| b.clone())
+    }
 }
 
 impl Reporter for Bars {
@@ -238,25 +260,27 @@ impl Reporter for Bars {
             Phase::Rules => "运行规则 rules",
             Phase::Writing => "写出结果 writing",
         };
-        let bar =
-            ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+        let bar = self.bars.add(ProgressBar::new(total));
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
         bar.set_prefix(label);
-        *self.bar.lock().expect("bar lock") = Some(bar);
+        self.shown.lock().expect("bar lock").push((phase, bar));
     }
-    fn advance(&self, _phase: Phase, item: &str) {
-        if let Some(b) = &*self.bar.lock().expect("bar lock") {
+    fn advance(&self, phase: Phase, item: &str) {
+        if let Some(b) = self.bar(phase) {
             b.set_message(item.to_string());
             b.inc(1);
         }
     }
-    fn finish(&self, _phase: Phase) {
-        if let Some(b) = self.bar.lock().expect("bar lock").take() {
+    fn finish(&self, phase: Phase) {
+        let mut shown = self.shown.lock().expect("bar lock");
+        if let Some(i) = shown.iter().position(|(p, _)| *p == phase) {
+            let (_, b) = shown.remove(i);
             b.finish_and_clear();
+            self.bars.remove(&b);
         }
     }
 }
@@ -375,10 +399,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             if !diagnostics.is_empty() {
                 return Err(Error::Invalid(diagnostics));
             }
-            let reporter = Bars {
-                quiet: cli.quiet,
-                bar: std::sync::Mutex::new(None),
-            };
+            let reporter = Bars::new(cli.quiet);
             let loaded = engine::load(&job, &rules, &reporter);
             if let Some(d) = loaded.datasets.iter().find(|d| d.error.is_some()) {
                 return Err(Error::Input {
@@ -607,10 +628,7 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
             rules.len()
         );
     }
-    let reporter = Bars {
-        quiet,
-        bar: std::sync::Mutex::new(None),
-    };
+    let reporter = Bars::new(quiet);
     // Read before any data: a bad dispositions file is an error, not a half-applied run.
     let dispositions = match &args.dispositions {
         Some(p) => Some(crate::ingest::dispositions::read_dispositions(p)?),
