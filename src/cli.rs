@@ -159,6 +159,10 @@ pub struct RunArgs {
     /// Parse every input again instead of taking converted files from the cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Hash every input file again, even one unchanged on disk since an earlier run hashed it
+    /// (same device, inode, size, modification and change times).
+    #[arg(long)]
+    pub rehash: bool,
     /// Mask ID numbers (keep region and last four) and names (keep the surname) in every export.
     #[arg(long)]
     pub mask: bool,
@@ -618,6 +622,7 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     if args.no_cache {
         job.cache_dir = None;
     }
+    job.rehash = args.rehash;
     apply_param_overrides(&mut job, &args.params)?;
     select_rules(&mut job, &args.rules, &args.tags)?;
     let plan::Compiled { rules, diagnostics } = plan::compile_rules(&job);

@@ -295,7 +295,9 @@ impl<'a> LoadPlan<'a> {
         let cache = job
             .cache_dir
             .as_deref()
-            .map(ingest::cache::Cache::new)
+            .map(|dir| {
+                ingest::cache::Cache::new(dir).map(|c| if job.rehash { c.rehashing() } else { c })
+            })
             .transpose();
         LoadPlan {
             needed,

@@ -17,7 +17,57 @@ use crate::job::catalog::{DatasetSpec, ID_RAW_SUFFIX, SemanticType};
 
 pub struct Cache {
     dir: PathBuf,
+    /// Take a file's content hash from an earlier run while the file is unchanged on disk
+    /// (off with `run --rehash`).
+    recall_hashes: bool,
 }
+
+/// A file as the file system describes it. While every field is the same, its content is the
+/// same: a write changes the change time (`ctime`), which no user command can set back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stat {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl Stat {
+    /// `None` where the platform does not give these fields: the file is then always hashed.
+    pub fn of(path: &Path) -> Option<Stat> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let m = std::fs::metadata(path).ok()?;
+            let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+            Some(Stat {
+                dev: m.dev(),
+                ino: m.ino(),
+                size: m.size(),
+                mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+                ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            None
+        }
+    }
+}
+
+/// A file's SHA-256 as an earlier run computed it, with the file's state at the time.
+#[derive(Serialize, Deserialize)]
+struct HashMemo {
+    path: PathBuf,
+    stat: Stat,
+    sha256: String,
+}
+
+/// A file changed less than this long before it was hashed may still be being written within
+/// the file system's clock tick (its times would not move): its hash is not remembered.
+const SETTLED_NS: i128 = 2_000_000_000;
 
 /// A file served from the cache.
 pub struct Cached {
@@ -137,7 +187,68 @@ impl Cache {
         fs_err::create_dir_all(dir)?;
         Ok(Cache {
             dir: dir.to_path_buf(),
+            recall_hashes: true,
         })
+    }
+
+    /// Hashes every input again, even one unchanged since an earlier run (`run --rehash`).
+    pub fn rehashing(mut self) -> Cache {
+        self.recall_hashes = false;
+        self
+    }
+
+    fn memo_path(&self, path: &Path) -> Option<(PathBuf, PathBuf)> {
+        let path = std::fs::canonicalize(path).ok()?;
+        let name = super::sha256_hex(path.as_os_str().as_encoded_bytes());
+        Some((self.dir.join(format!("hash-{name}.json")), path))
+    }
+
+    /// The SHA-256 and size of `path` computed by an earlier run, if the file has not changed
+    /// since (same device, inode, size, modification and change times): hashing a 26 GB
+    /// extract again only to find it unchanged took minutes.
+    pub fn recall_hash(&self, path: &Path) -> Option<(String, u64)> {
+        if !self.recall_hashes {
+            return None;
+        }
+        let (memo, canonical) = self.memo_path(path)?;
+        let memo: HashMemo = serde_json::from_slice(&std::fs::read(memo).ok()?).ok()?;
+        let now = Stat::of(&canonical)?;
+        (memo.path == canonical && memo.stat == now).then_some((memo.sha256, now.size))
+    }
+
+    /// Remembers the SHA-256 of `path`, computed from its content read after `before` was
+    /// taken, if the file did not change meanwhile and had settled. Best effort: a memo that
+    /// cannot be written only means the file is hashed again next time.
+    pub fn remember_hash(&self, path: &Path, before: Option<Stat>, sha256: &str) {
+        let (Some(before), Some((memo, canonical))) = (before, self.memo_path(path)) else {
+            return;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
+        let settled = before.ctime_ns.max(before.mtime_ns) + SETTLED_NS < now;
+        if !settled || Stat::of(&canonical).as_ref() != Some(&before) {
+            return;
+        }
+        let record = HashMemo {
+            path: canonical,
+            stat: before,
+            sha256: sha256.to_string(),
+        };
+        let Ok(bytes) = serde_json::to_vec(&record) else {
+            return;
+        };
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let tmp = memo.with_extension(format!(
+            "partial-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let written =
+            crate::output::create_private_file(&tmp).is_ok_and(|mut f| f.write_all(&bytes).is_ok());
+        if !written || std::fs::rename(&tmp, &memo).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
     }
 
     /// The cached conversion, if there is a complete one.

@@ -59,6 +59,10 @@ pub struct InputFile {
     pub rows_read: u64,
     /// Served from the converted-input cache (`None`: no cache in use).
     pub cached: Option<bool>,
+    /// `sha256` is an earlier run's hash of this file, not read again: the file has the same
+    /// device, inode, size, modification and change times as when that run hashed it.
+    #[serde(default)]
+    pub sha256_recalled: bool,
 }
 
 /// Accounting and data quality of one dataset.
@@ -502,10 +506,23 @@ pub fn load_dataset_cached(
                     columns.as_deref(),
                 );
             }
+            // Unchanged since an earlier run hashed it: served without reading it at all.
+            if let Some(c) = cache
+                && let Some((sha256, _)) = c.recall_hash(&path)
+                && let Some(hit) = c.get(&cache::key(&sha256, &shown, spec), columns.as_deref())?
+            {
+                let (mut file, part) = Part::served(hit, shown, true);
+                file.sha256_recalled = true;
+                return Ok((file, part));
+            }
             // Read once: hashed for the cache and the manifest, then parsed from memory.
+            let before = cache::Stat::of(&path);
             let bytes = fs_err::read(&path)?;
             let sha256 = sha256_hex(&bytes);
-            let key = cache.map(|_| cache::key(&sha256, &shown, spec));
+            let key = cache.map(|c| {
+                c.remember_hash(&path, before, &sha256);
+                cache::key(&sha256, &shown, spec)
+            });
             if let (Some(c), Some(k)) = (cache, &key)
                 && let Some(hit) = c.get(k, columns.as_deref())?
             {
@@ -520,6 +537,7 @@ pub fn load_dataset_cached(
                 encoding: table.encoding.map(str::to_string),
                 rows_read: table.rows.len() as u64,
                 cached: cache.map(|_| false),
+                sha256_recalled: false,
             };
             drop(bytes);
             let mut part = type_table(catalog, name, &path, &shown, &table)?;
@@ -567,7 +585,20 @@ fn load_parquet_batched(
     shown: String,
     columns: Option<&[String]>,
 ) -> Result<(InputFile, Part)> {
-    let (sha256, bytes) = sha256_streamed(path)?;
+    // Unchanged since an earlier run hashed it: not read again.
+    let recalled = cache.and_then(|c| c.recall_hash(path));
+    let sha256_recalled = recalled.is_some();
+    let (sha256, bytes) = match recalled {
+        Some(known) => known,
+        None => {
+            let before = cache::Stat::of(path);
+            let (sha256, bytes) = sha256_streamed(path)?;
+            if let Some(c) = cache {
+                c.remember_hash(path, before, &sha256);
+            }
+            (sha256, bytes)
+        }
+    };
     let input_file = |rows_read, cached| InputFile {
         path: shown.clone(),
         sha256: sha256.clone(),
@@ -576,6 +607,7 @@ fn load_parquet_batched(
         encoding: None,
         rows_read,
         cached,
+        sha256_recalled,
     };
     let Some(cache) = cache else {
         // The typed batches accumulate here: smaller batches keep the peak near them.
@@ -607,7 +639,9 @@ fn load_parquet_batched(
     };
     let key = cache::key(&sha256, &shown, spec);
     if let Some(hit) = cache.get(&key, columns)? {
-        return Ok(Part::served(hit, shown, true));
+        let (mut file, part) = Part::served(hit, shown, true);
+        file.sha256_recalled = sha256_recalled;
+        return Ok((file, part));
     }
     let writer = cache.writer(&key, cache::id_columns(spec));
     // A batch is written (encoded and compressed) on its own thread while the next is read
@@ -713,6 +747,7 @@ pub fn load_inline(
         encoding: None,
         rows_read: table.rows.len() as u64,
         cached: None,
+        sha256_recalled: false,
     };
     let part = type_table(catalog, name, Path::new(label), label, &table)?;
     load_tables(
@@ -1107,6 +1142,79 @@ mod tests {
 
     /// A Parquet string column that loads as written is shared, and gives exactly what the
     /// cell-by-cell path gives: the same columns (`_raw`, `_issue` included) and ID quality.
+    /// A file unchanged on disk since an earlier run hashed it is not read to be hashed again;
+    /// an edited file is, even at the same size, and so is a file still settling.
+    #[test]
+    fn an_unchanged_files_hash_is_recalled_and_an_edited_one_is_hashed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("datasets.yaml");
+        std::fs::write(
+            &path,
+            "datasets:\n  p:\n    path: \"p_*\"\n    columns:\n      id_card: { type: id_card, aliases: [身份证号] }\n      amount: { type: money, aliases: [金额] }\n",
+        )
+        .unwrap();
+        let csv = dir.path().join("p_1.csv");
+        std::fs::write(&csv, "身份证号,金额\n11010519491231002X,10\n").unwrap();
+        let mut second = df!("身份证号" => ["320104194805122341"], "金额" => ["30"]).unwrap();
+        let parquet = dir.path().join("p_2.parquet");
+        ParquetWriter::new(std::fs::File::create(&parquet).unwrap())
+            .finish(&mut second)
+            .unwrap();
+        let catalog = Catalog::load(&path).unwrap();
+        let cache_dir = dir.path().join("cache");
+        let load = |cache: &cache::Cache| {
+            let ds = load_dataset_cached(&catalog, "p", Some(cache), None).unwrap();
+            let amounts: Vec<f64> = ds
+                .frame
+                .collect()
+                .unwrap()
+                .column("amount")
+                .unwrap()
+                .f64()
+                .unwrap()
+                .into_no_null_iter()
+                .collect();
+            let files: Vec<(String, bool, Option<bool>)> = ds
+                .report
+                .files
+                .into_iter()
+                .map(|f| (f.sha256, f.sha256_recalled, f.cached))
+                .collect();
+            (files, amounts)
+        };
+        let sha = |p: &Path| sha256_hex(&std::fs::read(p).unwrap());
+        let cache = cache::Cache::new(&cache_dir).unwrap();
+        let hashed = |cached| vec![(sha(&csv), false, cached), (sha(&parquet), false, cached)];
+
+        // Written just now: hashed, and not remembered (it may still be being written).
+        assert_eq!(load(&cache), (hashed(Some(false)), vec![10.0, 30.0]));
+        assert_eq!(load(&cache), (hashed(Some(true)), vec![10.0, 30.0]));
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        // Settled: hashed once more and remembered; from then on recalled.
+        assert_eq!(load(&cache), (hashed(Some(true)), vec![10.0, 30.0]));
+        let recalled = vec![
+            (sha(&csv), true, Some(true)),
+            (sha(&parquet), true, Some(true)),
+        ];
+        assert_eq!(load(&cache), (recalled, vec![10.0, 30.0]));
+
+        // Edited at the same size: the change time moved, so it is hashed and parsed again.
+        std::fs::write(&csv, "身份证号,金额\n11010519491231002X,90\n").unwrap();
+        let (files, amounts) = load(&cache);
+        assert_eq!(
+            files,
+            [
+                (sha(&csv), false, Some(false)),
+                (sha(&parquet), true, Some(true))
+            ]
+        );
+        assert_eq!(amounts, [90.0, 30.0]);
+
+        // `run --rehash`: every file hashed again.
+        let rehashing = cache::Cache::new(&cache_dir).unwrap().rehashing();
+        assert_eq!(load(&rehashing), (hashed(Some(true)), vec![90.0, 30.0]));
+    }
+
     #[test]
     fn a_shared_parquet_column_loads_as_the_cell_by_cell_path_does() {
         let dir = tempfile::tempdir().unwrap();

@@ -52,6 +52,8 @@ pub struct Job {
     pub output_dir: PathBuf,
     /// The converted-input cache; `None` when disabled (`run --no-cache`).
     pub cache_dir: Option<PathBuf>,
+    /// Hash every input again, even one the cache knows unchanged (`run --rehash`).
+    pub rehash: bool,
     pub params: IndexMap<String, IndexMap<String, ParamValue>>,
     /// Problems in rule files that could not be parsed; reported with the compile errors of
     /// the others so that a job's problems surface together.
@@ -141,6 +143,7 @@ impl Job {
                 Some(c) => base.join(c),
                 None => base.join(&file.output).join(".cache"),
             }),
+            rehash: false,
             params: file.params,
             problems: diags,
         })
