@@ -1074,17 +1074,23 @@ pub fn empty_frame(catalog: &Catalog, name: &str) -> Result<DataFrame> {
 mod tests {
     use super::*;
 
-    /// A dataset of several files numbers its rows across them in file order, and the cache
-    /// (which numbers each file's rows in its scan) gives the frame a fresh parse gives.
-    #[test]
-    fn rows_are_numbered_across_files_alike_from_the_cache_and_from_the_extracts() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("datasets.yaml");
+    /// A catalog of one dataset `p` (ID and amount) over the files `p_*` in `dir`.
+    fn payments_catalog(dir: &Path) -> PathBuf {
+        let path = dir.join("datasets.yaml");
         std::fs::write(
             &path,
             "datasets:\n  p:\n    path: \"p_*\"\n    columns:\n      id_card: { type: id_card, aliases: [身份证号] }\n      amount: { type: money, aliases: [金额] }\n",
         )
         .unwrap();
+        path
+    }
+
+    /// A dataset of several files numbers its rows across them in file order, and the cache
+    /// (which numbers each file's rows in its scan) gives the frame a fresh parse gives.
+    #[test]
+    fn rows_are_numbered_across_files_alike_from_the_cache_and_from_the_extracts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = payments_catalog(dir.path());
         std::fs::write(
             dir.path().join("p_1.csv"),
             "身份证号,金额\n11010519491231002X,10\n320102195003011238,20\n",
@@ -1140,19 +1146,12 @@ mod tests {
         assert_eq!(ints(&cut, ROW_ID), [2, 3, 4]);
     }
 
-    /// A Parquet string column that loads as written is shared, and gives exactly what the
-    /// cell-by-cell path gives: the same columns (`_raw`, `_issue` included) and ID quality.
     /// A file unchanged on disk since an earlier run hashed it is not read to be hashed again;
     /// an edited file is, even at the same size, and so is a file still settling.
     #[test]
     fn an_unchanged_files_hash_is_recalled_and_an_edited_one_is_hashed_again() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("datasets.yaml");
-        std::fs::write(
-            &path,
-            "datasets:\n  p:\n    path: \"p_*\"\n    columns:\n      id_card: { type: id_card, aliases: [身份证号] }\n      amount: { type: money, aliases: [金额] }\n",
-        )
-        .unwrap();
+        let path = payments_catalog(dir.path());
         let csv = dir.path().join("p_1.csv");
         std::fs::write(&csv, "身份证号,金额\n11010519491231002X,10\n").unwrap();
         let mut second = df!("身份证号" => ["320104194805122341"], "金额" => ["30"]).unwrap();
@@ -1215,6 +1214,8 @@ mod tests {
         assert_eq!(load(&rehashing), (hashed(Some(true)), vec![90.0, 30.0]));
     }
 
+    /// A Parquet string column that loads as written is shared, and gives exactly what the
+    /// cell-by-cell path gives: the same columns (`_raw`, `_issue` included) and ID quality.
     #[test]
     fn a_shared_parquet_column_loads_as_the_cell_by_cell_path_does() {
         let dir = tempfile::tempdir().unwrap();
