@@ -154,6 +154,8 @@ def cached_parquet(cache, catalog):
     """Dataset → the cache's Parquet of its (single) source file."""
     by_path = {}
     for side in cache.glob("*.json"):
+        if side.name.startswith("hash-"):  # a remembered file hash, not a converted file
+            continue
         by_path[json.loads(side.read_text())["file"]["path"]] = side.with_suffix(".parquet")
     text = catalog.read_text(encoding="utf-8")
     out = {}
