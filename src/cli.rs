@@ -226,32 +226,10 @@ pub enum Format {
     Json,
 }
 
-/// Progress bars on stderr, one per phase (loading and rules overlap: a rule starts once its
-/// datasets are in); hidden when stderr is not a terminal or --quiet.
+/// Progress bars on stderr, one per phase; hidden when stderr is not a terminal or --quiet.
 struct Bars {
     quiet: bool,
-    bars: indicatif::MultiProgress,
-    shown: std::sync::Mutex<Vec<(Phase, ProgressBar)>>,
-}
-
-impl Bars {
-    fn new(quiet: bool) -> Self {
-        Bars {
-            quiet,
-            bars: indicatif::MultiProgress::with_draw_target(
-                indicatif::ProgressDrawTarget::stderr(),
-            ),
-            shown: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    fn bar(&self, phase: Phase) -> Option<ProgressBar> {
-        let shown = self.shown.lock().expect("bar lock");
-        shown
-            .iter()
-            .find(|(p, _)| *p == phase)
-            .map(|(_, b)| b.clone())
-    }
+    bar: std::sync::Mutex<Option<ProgressBar>>,
 }
 
 impl Reporter for Bars {
@@ -264,27 +242,25 @@ impl Reporter for Bars {
             Phase::Rules => "运行规则 rules",
             Phase::Writing => "写出结果 writing",
         };
-        let bar = self.bars.add(ProgressBar::new(total));
+        let bar =
+            ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
         bar.set_prefix(label);
-        self.shown.lock().expect("bar lock").push((phase, bar));
+        *self.bar.lock().expect("bar lock") = Some(bar);
     }
-    fn advance(&self, phase: Phase, item: &str) {
-        if let Some(b) = self.bar(phase) {
+    fn advance(&self, _phase: Phase, item: &str) {
+        if let Some(b) = &*self.bar.lock().expect("bar lock") {
             b.set_message(item.to_string());
             b.inc(1);
         }
     }
-    fn finish(&self, phase: Phase) {
-        let mut shown = self.shown.lock().expect("bar lock");
-        if let Some(i) = shown.iter().position(|(p, _)| *p == phase) {
-            let (_, b) = shown.remove(i);
+    fn finish(&self, _phase: Phase) {
+        if let Some(b) = self.bar.lock().expect("bar lock").take() {
             b.finish_and_clear();
-            self.bars.remove(&b);
         }
     }
 }
@@ -403,7 +379,10 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             if !diagnostics.is_empty() {
                 return Err(Error::Invalid(diagnostics));
             }
-            let reporter = Bars::new(cli.quiet);
+            let reporter = Bars {
+                quiet: cli.quiet,
+                bar: std::sync::Mutex::new(None),
+            };
             let loaded = engine::load(&job, &rules, &reporter);
             if let Some(d) = loaded.datasets.iter().find(|d| d.error.is_some()) {
                 return Err(Error::Input {
@@ -633,7 +612,10 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
             rules.len()
         );
     }
-    let reporter = Bars::new(quiet);
+    let reporter = Bars {
+        quiet,
+        bar: std::sync::Mutex::new(None),
+    };
     // Read before any data: a bad dispositions file is an error, not a half-applied run.
     let dispositions = match &args.dispositions {
         Some(p) => Some(crate::ingest::dispositions::read_dispositions(p)?),

@@ -255,101 +255,86 @@ impl Loaded {
     }
 }
 
-/// What a job loads: every dataset some rule reads, and of each only the columns some rule
-/// reads (`None`: all of them, for a rule whose columns are not known, such as `sql`).
-struct LoadPlan<'a> {
-    needed: Vec<String>,
-    wanted: HashMap<&'a str, Option<std::collections::BTreeSet<String>>>,
-    /// One cache for all datasets; if its folder cannot be made, every dataset says why.
-    cache: crate::error::Result<Option<ingest::cache::Cache>>,
-}
-
-impl<'a> LoadPlan<'a> {
-    fn new(job: &Job, rules: &'a [CompiledRule]) -> Self {
-        let mut needed: Vec<String> = rules
+/// Loads every dataset the rules read (only the columns some rule reads), each once.
+pub fn load(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> Loaded {
+    let mut needed: Vec<String> = rules
+        .iter()
+        .flat_map(|r| r.datasets.iter().cloned())
+        .collect();
+    needed.sort();
+    needed.dedup();
+    // The columns each dataset must load: those some rule reads (all, for an `sql` rule).
+    let mut wanted: HashMap<&str, Option<std::collections::BTreeSet<String>>> = HashMap::new();
+    for rule in rules {
+        let mut cols = Vec::new();
+        let known = rule.plan.columns(&mut cols);
+        // `l.id_card` reads `id_card`.
+        let names: Vec<String> = cols
             .iter()
-            .flat_map(|r| r.datasets.iter().cloned())
+            .filter_map(|c| c.split_once('.').map(|(_, n)| n.to_string()))
+            .chain(cols.iter().cloned())
             .collect();
-        needed.sort();
-        needed.dedup();
-        let mut wanted: HashMap<&str, Option<std::collections::BTreeSet<String>>> = HashMap::new();
-        for rule in rules {
-            let mut cols = Vec::new();
-            let known = rule.plan.columns(&mut cols);
-            // `l.id_card` reads `id_card`.
-            let names: Vec<String> = cols
-                .iter()
-                .filter_map(|c| c.split_once('.').map(|(_, n)| n.to_string()))
-                .chain(cols.iter().cloned())
-                .collect();
-            for d in &rule.datasets {
-                let entry = wanted
-                    .entry(d.as_str())
-                    .or_insert_with(|| Some(Default::default()));
-                match entry {
-                    Some(set) if known => set.extend(names.iter().cloned()),
-                    _ => *entry = None,
-                }
+        for d in &rule.datasets {
+            let entry = wanted
+                .entry(d.as_str())
+                .or_insert_with(|| Some(Default::default()));
+            match entry {
+                Some(set) if known => set.extend(names.iter().cloned()),
+                _ => *entry = None,
             }
         }
-        let cache = job
-            .cache_dir
-            .as_deref()
-            .map(|dir| {
-                ingest::cache::Cache::new(dir).map(|c| if job.rehash { c.rehashing() } else { c })
-            })
-            .transpose();
-        LoadPlan {
-            needed,
-            wanted,
-            cache,
-        }
     }
 
-    /// Loads one dataset; a failure (or a bug's panic) is the reason, as the user reads it.
-    fn load(&self, job: &Job, name: &str) -> Result<ingest::LoadedDataset, String> {
-        catch_unwind(AssertUnwindSafe(|| match &self.cache {
-            Ok(cache) => ingest::load_dataset_cached(
-                &job.catalog,
-                name,
-                cache.as_ref(),
-                self.wanted.get(name).and_then(Option::as_ref),
-            ),
-            Err(e) => Err(crate::error::Error::Input {
-                path: job.cache_dir.clone().unwrap_or_default(),
-                message: format!("cannot create the cache folder: {e}"),
-            }),
-        }))
-        .map_err(|p| {
-            format!(
-                "internal error (a bug in crosscheck) while loading: {}",
-                panic_text(&p)
-            )
+    let started_at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+    let t0 = Instant::now();
+    reporter.start(Phase::Loading, needed.len() as u64);
+    // One cache for all datasets; if its folder cannot be made, every dataset says why.
+    let cache = job
+        .cache_dir
+        .as_deref()
+        .map(|dir| {
+            ingest::cache::Cache::new(dir).map(|c| if job.rehash { c.rehashing() } else { c })
         })
-        .and_then(|r| r.map_err(|e| e.to_string().trim_start_matches("error: ").to_string()))
-    }
-}
+        .transpose();
+    let loaded: Vec<(String, Result<ingest::LoadedDataset, String>)> = needed
+        .par_iter()
+        .map(|name| {
+            let r = catch_unwind(AssertUnwindSafe(|| match &cache {
+                Ok(cache) => ingest::load_dataset_cached(
+                    &job.catalog,
+                    name,
+                    cache.as_ref(),
+                    wanted.get(name.as_str()).and_then(Option::as_ref),
+                ),
+                Err(e) => Err(crate::error::Error::Input {
+                    path: job.cache_dir.clone().unwrap_or_default(),
+                    message: format!("cannot create the cache folder: {e}"),
+                }),
+            }))
+            .map_err(|p| {
+                format!(
+                    "internal error (a bug in crosscheck) while loading: {}",
+                    panic_text(&p)
+                )
+            })
+            .and_then(|r| r.map_err(|e| e.to_string().trim_start_matches("error: ").to_string()));
+            reporter.advance(Phase::Loading, name);
+            (name.clone(), r)
+        })
+        .collect();
+    reporter.finish(Phase::Loading);
+    let load_ms = t0.elapsed().as_millis();
 
-impl Loaded {
-    fn new(started_at: String) -> Self {
-        Loaded {
-            started_at,
-            datasets: Vec::new(),
-            frames: HashMap::new(),
-            rows: HashMap::new(),
-            failed: HashMap::new(),
-            load_ms: 0,
-        }
-    }
-
-    /// Records one dataset's outcome.
-    fn add(&mut self, name: &str, r: Result<ingest::LoadedDataset, String>) {
-        let name = name.to_string();
+    let mut frames = HashMap::new();
+    let mut rows = HashMap::new();
+    let mut datasets = Vec::new();
+    let mut failed: HashMap<String, String> = HashMap::new();
+    for (name, r) in loaded {
         match r {
             Ok(ds) => {
-                self.frames.insert(name.clone(), ds.frame);
-                self.rows.insert(name.clone(), ds.report.rows_loaded);
-                self.datasets.push(DatasetOutcome {
+                frames.insert(name.clone(), ds.frame);
+                rows.insert(name.clone(), ds.report.rows_loaded);
+                datasets.push(DatasetOutcome {
                     name,
                     report: Some(ds.report),
                     rejected: ds.rejected,
@@ -357,8 +342,8 @@ impl Loaded {
                 });
             }
             Err(e) => {
-                self.failed.insert(name.clone(), e.clone());
-                self.datasets.push(DatasetOutcome {
+                failed.insert(name.clone(), e.clone());
+                datasets.push(DatasetOutcome {
                     name,
                     report: None,
                     rejected: Vec::new(),
@@ -367,169 +352,59 @@ impl Loaded {
             }
         }
     }
-
-    /// Whether every dataset a rule reads has been loaded or has failed.
-    fn ready(&self, rule: &CompiledRule) -> bool {
-        rule.datasets
-            .iter()
-            .all(|d| self.frames.contains_key(d) || self.failed.contains_key(d))
+    Loaded {
+        started_at,
+        datasets,
+        frames,
+        rows,
+        failed,
+        load_ms,
     }
 }
 
-/// Loads every dataset the rules read (only the columns some rule reads), each once.
-pub fn load(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> Loaded {
-    let plan = LoadPlan::new(job, rules);
-    let started_at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
-    let t0 = Instant::now();
-    reporter.start(Phase::Loading, plan.needed.len() as u64);
-    let results: Vec<(&String, Result<ingest::LoadedDataset, String>)> = plan
-        .needed
+/// Loads every dataset the rules read, then runs every rule on Polars.
+pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunResult {
+    let loaded = load(job, rules, reporter);
+    let (frames, rows) = (&loaded.frames, &loaded.rows);
+    let t1 = Instant::now();
+    reporter.start(Phase::Rules, rules.len() as u64);
+    let mut outcomes: Vec<RuleOutcome> = rules
         .par_iter()
-        .map(|name| {
-            let r = plan.load(job, name);
-            reporter.advance(Phase::Loading, name);
-            (name, r)
+        .map(|rule| {
+            let start = Instant::now();
+            let status_rows = match loaded.missing(rule) {
+                Some(e) => Err(e),
+                None => catch_unwind(AssertUnwindSafe(|| run_rule(rule, frames, rows)))
+                    .unwrap_or_else(|p| {
+                        Err(format!(
+                            "internal error (a bug in crosscheck): {}",
+                            panic_text(&p)
+                        ))
+                    }),
+            };
+            reporter.advance(Phase::Rules, &rule.id);
+            let (status, rows) = match status_rows {
+                Ok(rows) => (RuleStatus::Ok, rows),
+                Err(e) => (RuleStatus::Failed(e), Vec::new()),
+            };
+            RuleOutcome {
+                rule: rule.clone(),
+                status,
+                rows,
+                elapsed_ms: start.elapsed().as_millis(),
+                dispositions: BTreeMap::new(),
+                suppressed: 0,
+            }
         })
         .collect();
-    reporter.finish(Phase::Loading);
-    let mut loaded = Loaded::new(started_at);
-    for (name, r) in results {
-        loaded.add(name, r);
-    }
-    loaded.load_ms = t0.elapsed().as_millis();
-    loaded
-}
-
-/// A rule whose datasets are all in: what it reads, or why it cannot run.
-struct Ready {
-    index: usize,
-    missing: Option<String>,
-    frames: HashMap<String, LazyFrame>,
-    rows: HashMap<String, u64>,
-}
-
-/// Loads every dataset the rules read and runs every rule on Polars. A rule starts as soon as
-/// the datasets it reads are loaded: the rules over small registers run while a large extract
-/// is still being hashed or converted.
-pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunResult {
-    let plan = LoadPlan::new(job, rules);
-    let started_at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
-    let t0 = Instant::now();
-    reporter.start(Phase::Loading, plan.needed.len() as u64);
-    reporter.start(Phase::Rules, rules.len() as u64);
-    let loaded = std::sync::Mutex::new(Loaded::new(started_at));
-    let started = std::sync::Mutex::new(vec![false; rules.len()]);
-    let outcomes = std::sync::Mutex::new(Vec::with_capacity(rules.len()));
-    // When the first rule started and when the last dataset was loaded.
-    let (first_rule, load_ms) = (std::sync::OnceLock::new(), std::sync::OnceLock::new());
-    let loads_left = std::sync::atomic::AtomicUsize::new(plan.needed.len());
-    if plan.needed.is_empty() {
-        load_ms.get_or_init(|| 0);
-        reporter.finish(Phase::Loading);
-    }
-
-    // The rules whose datasets are all in, each taken once, with what they need to run.
-    let take_ready = || -> Vec<Ready> {
-        let loaded = loaded.lock().expect("loaded lock");
-        let mut started = started.lock().expect("started lock");
-        let ready: Vec<usize> = (0..rules.len())
-            .filter(|&i| !started[i] && loaded.ready(&rules[i]))
-            .collect();
-        ready
-            .into_iter()
-            .map(|i| {
-                started[i] = true;
-                let rule = &rules[i];
-                let frames = rule
-                    .datasets
-                    .iter()
-                    .filter_map(|d| Some((d.clone(), loaded.frames.get(d)?.clone())))
-                    .collect();
-                let rows = rule
-                    .datasets
-                    .iter()
-                    .filter_map(|d| Some((d.clone(), *loaded.rows.get(d)?)))
-                    .collect();
-                Ready {
-                    index: i,
-                    missing: loaded.missing(rule),
-                    frames,
-                    rows,
-                }
-            })
-            .collect()
-    };
-    let run_one = |ready: Ready| {
-        first_rule.get_or_init(Instant::now);
-        let Ready {
-            index,
-            missing,
-            frames,
-            rows,
-        } = ready;
-        let rule = &rules[index];
-        let start = Instant::now();
-        let status_rows = match missing {
-            Some(e) => Err(e),
-            None => catch_unwind(AssertUnwindSafe(|| run_rule(rule, &frames, &rows)))
-                .unwrap_or_else(|p| {
-                    Err(format!(
-                        "internal error (a bug in crosscheck): {}",
-                        panic_text(&p)
-                    ))
-                }),
-        };
-        reporter.advance(Phase::Rules, &rule.id);
-        let (status, rows) = match status_rows {
-            Ok(rows) => (RuleStatus::Ok, rows),
-            Err(e) => (RuleStatus::Failed(e), Vec::new()),
-        };
-        outcomes.lock().expect("outcomes lock").push(RuleOutcome {
-            rule: rule.clone(),
-            status,
-            rows,
-            elapsed_ms: start.elapsed().as_millis(),
-            dispositions: BTreeMap::new(),
-            suppressed: 0,
-        });
-    };
-    rayon::scope(|s| {
-        for name in &plan.needed {
-            let (plan, loaded, loads_left) = (&plan, &loaded, &loads_left);
-            let (take_ready, run_one, load_ms) = (&take_ready, &run_one, &load_ms);
-            s.spawn(move |s| {
-                let r = plan.load(job, name);
-                reporter.advance(Phase::Loading, name);
-                loaded.lock().expect("loaded lock").add(name, r);
-                if loads_left.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
-                    load_ms.get_or_init(|| t0.elapsed().as_millis());
-                    reporter.finish(Phase::Loading);
-                }
-                for ready in take_ready() {
-                    s.spawn(move |_| run_one(ready));
-                }
-            });
-        }
-        // Rules that read no dataset.
-        for ready in take_ready() {
-            s.spawn(move |_| run_one(ready));
-        }
-    });
     reporter.finish(Phase::Rules);
-    let end = Instant::now();
-    let loaded = loaded.into_inner().expect("loaded lock");
-    let mut outcomes = outcomes.into_inner().expect("outcomes lock");
     outcomes.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
-    let mut datasets = loaded.datasets;
-    datasets.sort_by(|a, b| a.name.cmp(&b.name));
     RunResult {
         started_at: loaded.started_at,
-        datasets,
+        datasets: loaded.datasets,
         outcomes,
-        load_ms: load_ms.get().copied().unwrap_or(0),
-        rules_ms: first_rule
-            .get()
-            .map_or(0, |t: &Instant| end.duration_since(*t).as_millis()),
+        load_ms: loaded.load_ms,
+        rules_ms: t1.elapsed().as_millis(),
         backend: Backend::Polars,
     }
 }
