@@ -25,7 +25,7 @@ pub struct Cache {
 /// A file as the file system describes it. While every field is the same, its content is the
 /// same: a write changes the change time (`ctime`), which no user command can set back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stat {
+struct Stat {
     dev: u64,
     ino: u64,
     size: u64,
@@ -35,7 +35,7 @@ pub struct Stat {
 
 impl Stat {
     /// `None` where the platform does not give these fields: the file is then always hashed.
-    pub fn of(path: &Path) -> Option<Stat> {
+    fn of(path: &Path) -> Option<Stat> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
@@ -216,10 +216,21 @@ impl Cache {
         (memo.path == canonical && memo.stat == now).then_some((memo.sha256, now.size))
     }
 
-    /// Remembers the SHA-256 of `path`, computed from its content read after `before` was
-    /// taken, if the file did not change meanwhile and had settled. Best effort: a memo that
-    /// cannot be written only means the file is hashed again next time.
-    pub fn remember_hash(&self, path: &Path, before: Option<Stat>, sha256: &str) {
+    /// Hashes `path` with `hash` (which also gives back what it read) and remembers the hash
+    /// if the file did not change while it was read and had settled before. Remembering is
+    /// best effort: a memo that cannot be written only means the file is hashed again next time.
+    pub fn hashed<T>(
+        &self,
+        path: &Path,
+        hash: impl FnOnce() -> Result<(String, T)>,
+    ) -> Result<(String, T)> {
+        let before = Stat::of(path);
+        let (sha256, read) = hash()?;
+        self.remember_hash(path, before, &sha256);
+        Ok((sha256, read))
+    }
+
+    fn remember_hash(&self, path: &Path, before: Option<Stat>, sha256: &str) {
         let (Some(before), Some((memo, canonical))) = (before, self.memo_path(path)) else {
             return;
         };

@@ -511,22 +511,18 @@ pub fn load_dataset_cached(
                 && let Some((sha256, _)) = c.recall_hash(&path)
                 && let Some(hit) = c.get(&cache::key(&sha256, &shown, spec), columns.as_deref())?
             {
-                let (mut file, part) = Part::served(hit, shown, true);
-                file.sha256_recalled = true;
-                return Ok((file, part));
+                return Ok(Part::served(hit, shown, true, true));
             }
             // Read once: hashed for the cache and the manifest, then parsed from memory.
-            let before = cache::Stat::of(&path);
-            let bytes = fs_err::read(&path)?;
-            let sha256 = sha256_hex(&bytes);
-            let key = cache.map(|c| {
-                c.remember_hash(&path, before, &sha256);
-                cache::key(&sha256, &shown, spec)
-            });
+            let (sha256, bytes) = hashed(cache, &path, || {
+                let bytes = fs_err::read(&path)?;
+                Ok((sha256_hex(&bytes), bytes))
+            })?;
+            let key = cache.map(|_| cache::key(&sha256, &shown, spec));
             if let (Some(c), Some(k)) = (cache, &key)
                 && let Some(hit) = c.get(k, columns.as_deref())?
             {
-                return Ok(Part::served(hit, shown, true));
+                return Ok(Part::served(hit, shown, true, false));
             }
             let table = read::read_source(&path, &bytes, &options)?;
             let file = InputFile {
@@ -551,6 +547,19 @@ pub fn load_dataset_cached(
             Ok((file, Part::memory(part)))
         });
     load_tables(catalog, name, parts)
+}
+
+/// A file's SHA-256 by `hash` (which also gives back what it read), remembered in the cache
+/// when there is one, so that a later run need not read the file while it is unchanged.
+fn hashed<T>(
+    cache: Option<&cache::Cache>,
+    path: &Path,
+    hash: impl FnOnce() -> Result<(String, T)>,
+) -> Result<(String, T)> {
+    match cache {
+        Some(c) => c.hashed(path, hash),
+        None => hash(),
+    }
 }
 
 /// The SHA-256 and size of a file read in 1 MiB pieces (an extract may not fit in memory).
@@ -590,14 +599,7 @@ fn load_parquet_batched(
     let sha256_recalled = recalled.is_some();
     let (sha256, bytes) = match recalled {
         Some(known) => known,
-        None => {
-            let before = cache::Stat::of(path);
-            let (sha256, bytes) = sha256_streamed(path)?;
-            if let Some(c) = cache {
-                c.remember_hash(path, before, &sha256);
-            }
-            (sha256, bytes)
-        }
+        None => hashed(cache, path, || sha256_streamed(path))?,
     };
     let input_file = |rows_read, cached| InputFile {
         path: shown.clone(),
@@ -639,9 +641,7 @@ fn load_parquet_batched(
     };
     let key = cache::key(&sha256, &shown, spec);
     if let Some(hit) = cache.get(&key, columns)? {
-        let (mut file, part) = Part::served(hit, shown, true);
-        file.sha256_recalled = sha256_recalled;
-        return Ok((file, part));
+        return Ok(Part::served(hit, shown, true, sha256_recalled));
     }
     let writer = cache.writer(&key, cache::id_columns(spec));
     // A batch is written (encoded and compressed) on its own thread while the next is read
@@ -678,7 +678,7 @@ fn load_parquet_batched(
         message: "the converted file vanished from the cache while loading".into(),
     })?;
     // Converted just now: the rules scan what was written, never the batches held.
-    Ok(Part::served(hit, shown, false))
+    Ok(Part::served(hit, shown, false, sha256_recalled))
 }
 
 /// What reading a file's batches gave besides their rows.
@@ -944,11 +944,18 @@ impl Frame {
 }
 
 impl Part {
-    /// A file served by the cache (`cached`: from an earlier run, not converted just now).
-    fn served(hit: cache::Cached, shown: String, cached: bool) -> (InputFile, Part) {
+    /// A file served by the cache (`cached`: from an earlier run, not converted just now;
+    /// `recalled`: its hash taken from an earlier run, this run did not read it).
+    fn served(
+        hit: cache::Cached,
+        shown: String,
+        cached: bool,
+        recalled: bool,
+    ) -> (InputFile, Part) {
         let mut file = hit.file;
         file.path = shown;
         file.cached = Some(cached);
+        file.sha256_recalled = recalled;
         let part = Part {
             frame: Frame::Cache(hit.scan),
             rows: hit.rows,
