@@ -233,7 +233,8 @@ fn a_second_run_over_unchanged_extracts_is_served_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
     let first = run_sample(dir.path(), "first");
     let second = run_sample(dir.path(), "second");
-    let cached = |run: &std::path::Path| -> Vec<serde_json::Value> {
+    // One field of every input file in a run's manifest.
+    let field = |run: &std::path::Path, name: &str| -> Vec<serde_json::Value> {
         manifest_of(run)["datasets"]
             .as_array()
             .unwrap()
@@ -243,10 +244,11 @@ fn a_second_run_over_unchanged_extracts_is_served_from_the_cache() {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|f| f["cached"].clone())
+                    .map(|f| f[name].clone())
             })
             .collect()
     };
+    let cached = |run: &std::path::Path| field(run, "cached");
     assert!(cached(&first).iter().all(|c| *c == false));
     assert_eq!(cached(&second).len(), truth().rows.len());
     assert_eq!(truth().rows.len(), 33);
@@ -280,8 +282,19 @@ fn a_second_run_over_unchanged_extracts_is_served_from_the_cache() {
             0
         );
     }
-    // --no-cache parses again.
+    // The committed sample files are settled: the first run remembered their hashes and the
+    // second did not read them, yet records the same hashes.
+    let all = |v: Vec<serde_json::Value>, x: bool| v.iter().all(|c| *c == x);
+    assert!(all(field(&first, "sha256_recalled"), false));
+    assert!(all(field(&second, "sha256_recalled"), true));
+    assert_eq!(field(&first, "sha256"), field(&second, "sha256"));
     let job = sample_job(dir.path());
+    // --rehash reads and hashes every file again; the cache still serves the conversions.
+    let rehashed = run_ok(&job, "rehashed", &["--rehash"]);
+    assert!(all(field(&rehashed, "sha256_recalled"), false));
+    assert!(all(cached(&rehashed), true));
+    assert_eq!(field(&first, "sha256"), field(&rehashed, "sha256"));
+    // --no-cache parses again.
     let out = run_job(&job, "third", &["--no-cache"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
