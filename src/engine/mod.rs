@@ -368,35 +368,41 @@ pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunRes
     let (frames, rows) = (&loaded.frames, &loaded.rows);
     let t1 = Instant::now();
     reporter.start(Phase::Rules, rules.len() as u64);
-    let mut outcomes: Vec<RuleOutcome> = rules
-        .par_iter()
-        .map(|rule| {
-            let start = Instant::now();
-            let status_rows = match loaded.missing(rule) {
-                Some(e) => Err(e),
-                None => catch_unwind(AssertUnwindSafe(|| run_rule(rule, frames, rows)))
-                    .unwrap_or_else(|p| {
-                        Err(format!(
-                            "internal error (a bug in crosscheck): {}",
-                            panic_text(&p)
-                        ))
-                    }),
-            };
-            reporter.advance(Phase::Rules, &rule.id);
-            let (status, rows) = match status_rows {
-                Ok(rows) => (RuleStatus::Ok, rows),
-                Err(e) => (RuleStatus::Failed(e), Vec::new()),
-            };
-            RuleOutcome {
-                rule: rule.clone(),
-                status,
-                rows,
-                elapsed_ms: start.elapsed().as_millis(),
-                dispositions: BTreeMap::new(),
-                suppressed: 0,
-            }
-        })
-        .collect();
+    let run_all = || -> Vec<RuleOutcome> {
+        rules
+            .par_iter()
+            .map(|rule| {
+                let start = Instant::now();
+                let status_rows = match loaded.missing(rule) {
+                    Some(e) => Err(e),
+                    None => catch_unwind(AssertUnwindSafe(|| run_rule(rule, frames, rows)))
+                        .unwrap_or_else(|p| {
+                            Err(format!(
+                                "internal error (a bug in crosscheck): {}",
+                                panic_text(&p)
+                            ))
+                        }),
+                };
+                reporter.advance(Phase::Rules, &rule.id);
+                let (status, rows) = match status_rows {
+                    Ok(rows) => (RuleStatus::Ok, rows),
+                    Err(e) => (RuleStatus::Failed(e), Vec::new()),
+                };
+                RuleOutcome {
+                    rule: rule.clone(),
+                    status,
+                    rows,
+                    elapsed_ms: start.elapsed().as_millis(),
+                    dispositions: BTreeMap::new(),
+                    suppressed: 0,
+                }
+            })
+            .collect()
+    };
+    let mut outcomes = match rule_pool() {
+        Some(pool) => pool.install(run_all),
+        None => run_all(),
+    };
     reporter.finish(Phase::Rules);
     outcomes.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
     RunResult {
@@ -407,6 +413,21 @@ pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunRes
         rules_ms: t1.elapsed().as_millis(),
         backend: Backend::Polars,
     }
+}
+
+/// The threads the rules run on. A rule lowers and optimises its plan recursively and may
+/// run a query while it lowers (a join's small side, a text-key group-by); meanwhile rayon
+/// may start another rule on the same thread, on top of that stack. Rayon's default 2 MiB
+/// stacks overflowed in debug builds, so the rules get their own pool with 32 MiB stacks
+/// (of address space: only the pages touched are memory), however the caller set up rayon's
+/// global pool. `None` if the threads cannot be started: the rules then run on the global pool.
+fn rule_pool() -> Option<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .stack_size(32 << 20)
+        .thread_name(|i| format!("crosscheck-rule-{i}"))
+        .build()
+        .ok()
 }
 
 fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
