@@ -1,5 +1,6 @@
-//! Lowering the logical plan to Polars LazyFrames. Polars types stay in this file, ingest and
-//! output, so a Polars upgrade touches three places.
+//! Lowering the logical plan to Polars LazyFrames. Polars types stay in this file (with
+//! `group_by.rs`, its hand-written group-by), ingest and output, so a Polars upgrade touches
+//! three places.
 
 use std::collections::HashMap;
 
@@ -137,6 +138,16 @@ fn lower_in(
             measures,
         } => {
             let input = lower(input, frames)?;
+            // Run to lead rows (not `explain`): a text key goes to the hand-written group-by.
+            if sized.is_some() {
+                let named: Vec<(String, Expr)> =
+                    keys.iter().map(|(n, e)| (n.clone(), expr(e))).collect();
+                if let Some(groups) =
+                    super::group_by::text_key_aggregate(input.clone(), &named, measures, expr)?
+                {
+                    return Ok(groups);
+                }
+            }
             if let Some((partials, totals)) = distinct_in_two_steps(measures) {
                 let inner_keys =
                     keys.iter()

@@ -4,6 +4,7 @@
 
 pub mod compile;
 pub mod expr;
+mod group_by;
 pub mod kinds;
 pub mod lower;
 pub mod spark;
