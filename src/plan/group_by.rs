@@ -70,7 +70,8 @@ impl<T: std::hash::Hash + Eq> Distinct<T> {
     }
 
     /// Adds `v` to group `g`; `own` makes the stored copy (only when the value is new).
-    fn add<Q>(&mut self, g: usize, v: &Q, own: impl Fn(&Q) -> T)
+    /// `same` tells the first value from `v` (for text, faster than `==` on short values).
+    fn add<Q>(&mut self, g: usize, v: &Q, own: impl Fn(&Q) -> T, same: impl Fn(&T, &Q) -> bool)
     where
         T: std::borrow::Borrow<Q>,
         Q: std::hash::Hash + Eq + ?Sized,
@@ -80,7 +81,7 @@ impl<T: std::hash::Hash + Eq> Distinct<T> {
                 self.first[g] = Some(own(v));
                 self.n[g] = 1;
             }
-            Some(f) if f.borrow() == v => {}
+            Some(f) if same(f, v) => {}
             Some(_) => {
                 let set = self.more[g].get_or_insert_with(Default::default);
                 if !set.contains(v) {
@@ -89,6 +90,24 @@ impl<T: std::hash::Hash + Eq> Distinct<T> {
                 }
             }
         }
+    }
+}
+
+/// `a == b` for byte strings, without a call to `memcmp` for those of 8 to 32 bytes (ID
+/// numbers, bank accounts), which took 8 % of the shared-bank-account rule's time.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |x: &[u8], at: usize| u64::from_ne_bytes(x[at..at + 8].try_into().unwrap());
+    let wide = |x: &[u8], at: usize| u128::from_ne_bytes(x[at..at + 16].try_into().unwrap());
+    match n {
+        // The first and last 8 (16) bytes, overlapping, cover the whole.
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        17..=32 => wide(a, 0) == wide(b, 0) && wide(a, n - 16) == wide(b, n - 16),
+        _ => a == b,
     }
 }
 
@@ -165,14 +184,19 @@ impl State {
             (State::DistinctText(d), Input::Text(x)) => {
                 for (i, g) in pairs {
                     if let Some(v) = x.get(i) {
-                        d.add(g, v, |v: &str| Box::from(v));
+                        d.add(
+                            g,
+                            v,
+                            |v: &str| Box::from(v),
+                            |f, v| same_bytes(f.as_bytes(), v.as_bytes()),
+                        );
                     }
                 }
             }
             (State::DistinctInt(d), Input::Int(x)) => {
                 for (i, g) in pairs {
                     if let Some(v) = x.get(i) {
-                        d.add(g, &v, |v| *v);
+                        d.add(g, &v, |v| *v, |f, v| f == v);
                     }
                 }
             }
@@ -226,7 +250,7 @@ impl Part {
         key: &[u8],
         hasher: &foldhash::fast::FixedState,
     ) -> PolarsResult<u32> {
-        if let Some(&g) = self.table.find(hash, |&g| self.key(g) == key) {
+        if let Some(&g) = self.table.find(hash, |&g| same_bytes(self.key(g), key)) {
             return Ok(g);
         }
         let g = self.spans.len() as u32;
@@ -252,8 +276,17 @@ impl Part {
     }
 }
 
+/// Per-row buffers of a batch: the key's hash, its partition, the rows by partition.
+#[derive(Default)]
+struct Scratch {
+    hashes: Vec<u64>,
+    part_of: Vec<u8>,
+    order: Vec<u32>,
+}
+
 /// The groups seen so far, in partitions.
 struct Groups {
+    scratch: Scratch,
     kinds: Vec<Leaf>,
     parts: Vec<Part>,
     hasher: foldhash::fast::FixedState,
@@ -270,6 +303,7 @@ impl Groups {
             })
             .collect();
         Groups {
+            scratch: Scratch::default(),
             kinds,
             parts,
             hasher: foldhash::fast::FixedState::with_seed(0x5eed),
@@ -319,8 +353,15 @@ impl Groups {
         let keys = columns[0].str()?.downcast_as_array();
 
         // Partition the rows by their key's hash (a counting sort, stable).
-        let mut hashes = Vec::with_capacity(n);
-        let mut part_of = Vec::with_capacity(n);
+        // Scratch kept from batch to batch: fresh buffers of a few MB each batch came from
+        // new pages the kernel had to clear (8 % of the time).
+        let Scratch {
+            hashes,
+            part_of,
+            order,
+        } = &mut self.scratch;
+        hashes.clear();
+        part_of.clear();
         let mut counts = [0usize; PARTITIONS + 1];
         for i in 0..n {
             let p = if let Some(k) = keys.get(i) {
@@ -339,7 +380,8 @@ impl Groups {
             next[p + 1] = next[p] + counts[p];
         }
         let bounds = next;
-        let mut order = vec![0u32; n];
+        order.clear();
+        order.resize(n, 0);
         for (i, &p) in part_of.iter().enumerate() {
             order[next[p as usize]] = i as u32;
             next[p as usize] += 1;
@@ -688,6 +730,20 @@ mod tests {
             by_key(groups.finish("g", &dtypes).unwrap().lazy())
         };
         assert_eq!(run(&[1, 2, 700, 701, 2999, 3000]), run(&[3000]));
+    }
+
+    #[test]
+    fn short_byte_strings_compare_as_equal_only_when_equal() {
+        for n in 0..=40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| b'0' + i % 10).collect();
+            assert!(same_bytes(&a, &a.clone()), "{n} bytes");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 1;
+                assert!(!same_bytes(&a, &b), "{n} bytes, differing at {at}");
+            }
+            assert!(!same_bytes(&a, &a[..n.saturating_sub(1)]) || n == 0);
+        }
     }
 
     #[test]
