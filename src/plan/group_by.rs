@@ -41,8 +41,51 @@ enum State {
         max: bool,
         v: Vec<Option<i64>>,
     },
-    DistinctText(Distinct<Box<str>>),
+    DistinctText(TextDistinct),
     DistinctInt(Distinct<i64>),
+}
+
+/// Distinct text values per group, like `Distinct`, with the first value in place (up to
+/// 24 bytes): comparing a row's value with it is then one read of the group's entry.
+struct TextDistinct {
+    first: Vec<KeyRec>,
+    long: Vec<u8>,
+    more: Vec<Option<Box<TextSet>>>,
+    n: Vec<i64>,
+}
+
+/// A group's distinct text values after its first.
+type TextSet = PlHashSet<Box<[u8]>>;
+
+impl TextDistinct {
+    fn new() -> Self {
+        TextDistinct {
+            first: Vec::new(),
+            long: Vec::new(),
+            more: Vec::new(),
+            n: Vec::new(),
+        }
+    }
+
+    fn grow(&mut self, groups: usize) {
+        self.first.resize(groups, KeyRec::NONE);
+        self.more.resize_with(groups, || None);
+        self.n.resize(groups, 0);
+    }
+
+    fn add(&mut self, g: usize, v: &[u8]) {
+        let first = &self.first[g];
+        if first.len == KeyRec::NONE.len {
+            self.first[g] = KeyRec::new(v, &mut self.long);
+            self.n[g] = 1;
+        } else if !same_bytes(first.get(&self.long), v) {
+            let set = self.more[g].get_or_insert_with(Default::default);
+            if !set.contains(v) {
+                set.insert(v.into());
+                self.n[g] += 1;
+            }
+        }
+    }
 }
 
 /// Distinct values per group: the first value inline, the others in a set made only for the
@@ -129,7 +172,7 @@ impl State {
                 max: *max,
                 v: Vec::new(),
             },
-            State::DistinctText(_) => State::DistinctText(Distinct::new()),
+            State::DistinctText(_) => State::DistinctText(TextDistinct::new()),
             State::DistinctInt(_) => State::DistinctInt(Distinct::new()),
         }
     }
@@ -145,25 +188,43 @@ impl State {
     }
 
     /// Adds rows `rows` (batch row numbers) of groups `gids` (the same length).
+    /// Adds rows `rows` (batch row numbers) of groups `gids` (the same length). Each arm
+    /// prefetches the entry of the row `AHEAD` rows on, as `Part::groups_of` does.
     fn update(&mut self, rows: &[u32], gids: &[u32], input: &Input) -> PolarsResult<()> {
         let pairs = rows
             .iter()
             .map(|&i| i as usize)
-            .zip(gids.iter().map(|&g| g as usize));
+            .zip(gids.iter().map(|&g| g as usize))
+            .enumerate();
+        fn ahead<T>(v: &[T], gids: &[u32], k: usize) {
+            if let Some(&g) = gids.get(k + AHEAD) {
+                prefetch(&v[g as usize]);
+            }
+        }
         match (self, input) {
-            (State::Count(n), Input::Rows) => pairs.for_each(|(_, g)| n[g] += 1),
+            (State::Count(n), Input::Rows) => {
+                for (k, (_, g)) in pairs {
+                    ahead(n, gids, k);
+                    n[g] += 1;
+                }
+            }
             (State::Count(n), Input::Valid(x)) => {
-                pairs.for_each(|(i, g)| n[g] += i64::from(x.value(i)));
+                for (k, (i, g)) in pairs {
+                    ahead(n, gids, k);
+                    n[g] += i64::from(x.value(i));
+                }
             }
             (State::SumInt(s), Input::Int(x)) => {
-                for (i, g) in pairs {
+                for (k, (i, g)) in pairs {
+                    ahead(s, gids, k);
                     if let Some(v) = x.get(i) {
                         s[g] = s[g].wrapping_add(v);
                     }
                 }
             }
             (State::SumFloat(s), Input::Float(x)) => {
-                for (i, g) in pairs {
+                for (k, (i, g)) in pairs {
+                    ahead(s, gids, k);
                     if let Some(v) = x.get(i) {
                         s[g] += v;
                     }
@@ -171,7 +232,8 @@ impl State {
             }
             (State::Extreme { max, v }, Input::Int(x)) => {
                 let max = *max;
-                for (i, g) in pairs {
+                for (k, (i, g)) in pairs {
+                    ahead(v, gids, k);
                     let Some(x) = x.get(i) else { continue };
                     v[g] = Some(match v[g] {
                         None => x,
@@ -181,19 +243,16 @@ impl State {
                 }
             }
             (State::DistinctText(d), Input::Text(x)) => {
-                for (i, g) in pairs {
+                for (k, (i, g)) in pairs {
+                    ahead(&d.first, gids, k);
                     if let Some(v) = x.get(i) {
-                        d.add(
-                            g,
-                            v,
-                            |v: &str| Box::from(v),
-                            |f, v| same_bytes(f.as_bytes(), v.as_bytes()),
-                        );
+                        d.add(g, v.as_bytes());
                     }
                 }
             }
             (State::DistinctInt(d), Input::Int(x)) => {
-                for (i, g) in pairs {
+                for (k, (i, g)) in pairs {
+                    ahead(&d.first, gids, k);
                     if let Some(v) = x.get(i) {
                         d.add(g, &v, |v| *v, |f, v| f == v);
                     }
@@ -234,6 +293,40 @@ struct KeyRec {
 }
 
 const INLINE: usize = 24;
+
+impl KeyRec {
+    /// No value yet (a length no value has).
+    const NONE: KeyRec = KeyRec {
+        len: u32::MAX,
+        bytes: [0; INLINE],
+    };
+
+    /// Stores `key`, in place or at the end of `long`. Callers keep keys under 4 GiB: a
+    /// value that long cannot come out of a text column.
+    fn new(key: &[u8], long: &mut Vec<u8>) -> KeyRec {
+        let mut rec = KeyRec {
+            len: key.len() as u32,
+            bytes: [0; INLINE],
+        };
+        if key.len() <= INLINE {
+            rec.bytes[..key.len()].copy_from_slice(key);
+        } else {
+            rec.bytes[..8].copy_from_slice(&(long.len() as u64).to_ne_bytes());
+            long.extend_from_slice(key);
+        }
+        rec
+    }
+
+    fn get<'a>(&'a self, long: &'a [u8]) -> &'a [u8] {
+        let len = self.len as usize;
+        if len <= INLINE {
+            &self.bytes[..len]
+        } else {
+            let at = u64::from_ne_bytes(self.bytes[..8].try_into().unwrap()) as usize;
+            &long[at..at + len]
+        }
+    }
+}
 
 /// One partition's groups; the last partition holds the NULL key's group alone.
 struct Part {
@@ -276,14 +369,7 @@ impl Part {
     }
 
     fn key(&self, g: u32) -> &[u8] {
-        let r = &self.keys[g as usize];
-        let len = r.len as usize;
-        if len <= INLINE {
-            &r.bytes[..len]
-        } else {
-            let at = u64::from_ne_bytes(r.bytes[..8].try_into().unwrap()) as usize;
-            &self.long[at..at + len]
-        }
+        self.keys[g as usize].get(&self.long)
     }
 
     fn home(&self, hash: u64) -> usize {
@@ -343,17 +429,7 @@ impl Part {
             .ok_or_else(
                 || polars_err!(ComputeError: "more than 4 billion groups in one partition"),
             )?;
-        let mut rec = KeyRec {
-            len: key.len() as u32,
-            bytes: [0; INLINE],
-        };
-        if key.len() <= INLINE {
-            rec.bytes[..key.len()].copy_from_slice(key);
-        } else {
-            rec.bytes[..8].copy_from_slice(&(self.long.len() as u64).to_ne_bytes());
-            self.long.extend_from_slice(key);
-        }
-        self.keys.push(rec);
+        self.keys.push(KeyRec::new(key, &mut self.long));
         self.slots[at] = (hash >> 32) << 32 | (u64::from(g) + 1);
         if self.keys.len() * 2 > self.slots.len() {
             self.grow(hasher);
@@ -625,7 +701,7 @@ fn start(leaf: Leaf, input: Option<&DataType>) -> Option<State> {
             max: leaf == Leaf::Max,
             v: Vec::new(),
         },
-        (Leaf::Distinct, Some(DataType::String)) => State::DistinctText(Distinct::new()),
+        (Leaf::Distinct, Some(DataType::String)) => State::DistinctText(TextDistinct::new()),
         (Leaf::Distinct, Some(t)) if integer_backed(t) => State::DistinctInt(Distinct::new()),
         _ => return None,
     })
