@@ -348,6 +348,13 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
                 "polars plan (optimised):\n{}",
                 lf.describe_optimized_plan()?
             );
+            let own = plan::lower::own_group_bys(&rule.plan, &frames)?;
+            if own > 0 {
+                println!(
+                    "\n{own} aggregate(s) grouped by one text column run on crosscheck's own \
+                     group-by, fed by the scan above, not on Polars' group_by shown"
+                );
+            }
             Ok(ExitStatus::Ran)
         }
         Command::Generate {

@@ -79,6 +79,21 @@ fn explain_prints_the_logical_and_the_polars_plan_without_data() {
         "{text}"
     );
     assert!(text.contains("polars plan"), "{text}");
+    // A join has no aggregate: no word about crosscheck's own group-by.
+    assert!(!text.contains("own group-by"), "{text}");
+    // Accounts grouped by their text: the plan says the group-by is crosscheck's own.
+    let out = crosscheck(&[
+        "explain",
+        "pension_shared_bank_account",
+        "--config",
+        job.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("1 aggregate(s) grouped by one text column run on crosscheck's own group-by"),
+        "{text}"
+    );
     let out = crosscheck(&[
         "explain",
         "land_lost_farmer",

@@ -707,15 +707,26 @@ fn start(leaf: Leaf, input: Option<&DataType>) -> Option<State> {
     })
 }
 
-/// Runs `input` grouped by `keys` with `measures` here, when the shape allows: one key of type
-/// text and only count, count(DISTINCT), sum, min and max over types handled above. Returns
-/// the groups (key column, then the measures) as a frame, or `None` to let Polars do it.
+/// An aggregate this group-by takes, checked against the input's schema and not yet run.
+pub struct TextKeyAggregate {
+    narrowed: LazyFrame,
+    key: String,
+    kinds: Vec<Leaf>,
+    states: Vec<State>,
+    dtypes: Vec<DataType>,
+    /// The measures over the leaf columns, lowered.
+    out: Vec<Expr>,
+}
+
+/// Whether `input` grouped by `keys` with `measures` runs here: one key of type text and only
+/// count, count(DISTINCT), sum, min and max over the types handled above. `None` lets
+/// Polars do it. Nothing is computed.
 pub fn text_key_aggregate(
     input: LazyFrame,
     keys: &[(String, Expr)],
     measures: &[(String, E)],
     lower_expr: impl Fn(&E) -> Expr,
-) -> PolarsResult<Option<LazyFrame>> {
+) -> PolarsResult<Option<TextKeyAggregate>> {
     let [(key, key_expr)] = keys else {
         return Ok(None);
     };
@@ -740,42 +751,51 @@ pub fn text_key_aggregate(
         let Some(state) = start(*leaf, t) else {
             return Ok(None);
         };
-        states.push((*leaf, state));
+        states.push(state);
         dtypes.push(t.cloned().unwrap_or(DataType::Int64));
     }
-
-    let kinds = states.iter().map(|(l, _)| *l).collect();
-    let groups = Arc::new(Mutex::new(Groups::new(
-        kinds,
-        states.into_iter().map(|(_, s)| s).collect(),
-    )));
-    let sink = groups.clone();
-    narrowed
-        .sink_batches(
-            PlanCallback::new(move |df: DataFrame| {
-                let mut g = sink
-                    .lock()
-                    .map_err(|_| polars_err!(ComputeError: "group-by state poisoned"))?;
-                g.add(&df)?;
-                // false: keep the batches coming.
-                Ok(false)
-            }),
-            false,
-            None,
-        )?
-        .collect_with_engine(Engine::Streaming)?;
-    let groups = Arc::try_unwrap(groups)
-        .map_err(|_| polars_err!(ComputeError: "group-by still shared (a bug in crosscheck)"))?
-        .into_inner()
-        .map_err(|_| polars_err!(ComputeError: "group-by state poisoned"))?;
-    let frame = groups.finish(key, &dtypes)?;
     let mut out = vec![col(key.as_str())];
     out.extend(
         rewritten
             .iter()
             .map(|(n, e)| lower_expr(e).alias(n.as_str())),
     );
-    Ok(Some(frame.lazy().select(out)))
+    Ok(Some(TextKeyAggregate {
+        narrowed,
+        key: key.clone(),
+        kinds: leaves.iter().map(|(l, _)| *l).collect(),
+        states,
+        dtypes,
+        out,
+    }))
+}
+
+impl TextKeyAggregate {
+    /// Runs the aggregate; returns the groups (key column, then the measures) as a frame.
+    pub fn run(self) -> PolarsResult<LazyFrame> {
+        let groups = Arc::new(Mutex::new(Groups::new(self.kinds, self.states)));
+        let sink = groups.clone();
+        self.narrowed
+            .sink_batches(
+                PlanCallback::new(move |df: DataFrame| {
+                    let mut g = sink
+                        .lock()
+                        .map_err(|_| polars_err!(ComputeError: "group-by state poisoned"))?;
+                    g.add(&df)?;
+                    // false: keep the batches coming.
+                    Ok(false)
+                }),
+                false,
+                None,
+            )?
+            .collect_with_engine(Engine::Streaming)?;
+        let groups = Arc::try_unwrap(groups)
+            .map_err(|_| polars_err!(ComputeError: "group-by still shared (a bug in crosscheck)"))?
+            .into_inner()
+            .map_err(|_| polars_err!(ComputeError: "group-by state poisoned"))?;
+        let frame = groups.finish(&self.key, &self.dtypes)?;
+        Ok(frame.lazy().select(self.out))
+    }
 }
 
 #[cfg(test)]
@@ -864,7 +884,9 @@ mod tests {
         let keys = [("g".to_string(), col("g"))];
         let got = text_key_aggregate(payments().lazy(), &keys, &measures, expr)
             .unwrap()
-            .expect("a text key with these aggregates is handled here");
+            .expect("a text key with these aggregates is handled here")
+            .run()
+            .unwrap();
         assert_eq!(by_key(got), want);
         assert_eq!(want.height(), 38);
     }
@@ -901,6 +923,8 @@ mod tests {
         let keys = [("g".to_string(), col("g"))];
         let got = text_key_aggregate(df.lazy(), &keys, &measures, expr)
             .unwrap()
+            .unwrap()
+            .run()
             .unwrap();
         assert_eq!(by_key(got), want);
         assert_eq!(want.height(), 5000);

@@ -15,6 +15,46 @@ pub fn lower(plan: &Plan, frames: &HashMap<String, LazyFrame>) -> PolarsResult<L
     lower_in(plan, frames, None)
 }
 
+/// The hand-written group-by for an aggregate, when it takes it (see `group_by.rs`).
+fn text_key_aggregate(
+    input: LazyFrame,
+    keys: &[(String, E)],
+    measures: &[(String, E)],
+) -> PolarsResult<Option<super::group_by::TextKeyAggregate>> {
+    let named: Vec<(String, Expr)> = keys.iter().map(|(n, e)| (n.clone(), expr(e))).collect();
+    super::group_by::text_key_aggregate(input, &named, measures, expr)
+}
+
+/// How many of the plan's aggregates run on crosscheck's own group-by rather than on the
+/// Polars group-by `lower` shows (for `explain`). Nothing is computed.
+pub fn own_group_bys(plan: &Plan, frames: &HashMap<String, LazyFrame>) -> PolarsResult<usize> {
+    let here = match plan {
+        Plan::Aggregate {
+            input,
+            keys,
+            measures,
+        } => usize::from(text_key_aggregate(lower(input, frames)?, keys, measures)?.is_some()),
+        _ => 0,
+    };
+    let below = match plan {
+        Plan::Scan { .. } | Plan::Sql { .. } => 0,
+        Plan::Filter { input, .. }
+        | Plan::Prefix { input, .. }
+        | Plan::WithColumns { input, .. }
+        | Plan::Project { input, .. }
+        | Plan::Aggregate { input, .. }
+        | Plan::Guard { input, .. } => own_group_bys(input, frames)?,
+        Plan::Join { left, right, .. } => {
+            own_group_bys(left, frames)? + own_group_bys(right, frames)?
+        }
+        Plan::Union { inputs } => inputs
+            .iter()
+            .map(|p| own_group_bys(p, frames))
+            .sum::<PolarsResult<usize>>()?,
+    };
+    Ok(here + below)
+}
+
 /// An upper bound of the rows a plan yields, from its datasets' row counts (`None`: unknown).
 fn rows_bound(plan: &Plan, rows: &HashMap<String, u64>) -> Option<u64> {
     match plan {
@@ -139,14 +179,10 @@ fn lower_in(
         } => {
             let input = lower(input, frames)?;
             // Run to lead rows (not `explain`): a text key goes to the hand-written group-by.
-            if sized.is_some() {
-                let named: Vec<(String, Expr)> =
-                    keys.iter().map(|(n, e)| (n.clone(), expr(e))).collect();
-                if let Some(groups) =
-                    super::group_by::text_key_aggregate(input.clone(), &named, measures, expr)?
-                {
-                    return Ok(groups);
-                }
+            if sized.is_some()
+                && let Some(own) = text_key_aggregate(input.clone(), keys, measures)?
+            {
+                return own.run();
             }
             if let Some((partials, totals)) = distinct_in_two_steps(measures) {
                 let inner_keys =
