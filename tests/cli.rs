@@ -62,12 +62,8 @@ fn json_summary_goes_to_stdout_and_messages_to_stderr() {
 fn explain_prints_the_logical_and_the_polars_plan_without_data() {
     let dir = tempfile::tempdir().unwrap();
     let job = sample_job(dir.path());
-    let out = crosscheck(&[
-        "explain",
-        "land_lost_farmer_without_requisition",
-        "--config",
-        job.to_str().unwrap(),
-    ]);
+    let explain = |rule: &str| crosscheck(&["explain", rule, "--config", job.to_str().unwrap()]);
+    let out = explain("land_lost_farmer_without_requisition");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -82,24 +78,14 @@ fn explain_prints_the_logical_and_the_polars_plan_without_data() {
     // A join has no aggregate: no word about crosscheck's own group-by.
     assert!(!text.contains("own group-by"), "{text}");
     // Accounts grouped by their text: the plan says the group-by is crosscheck's own.
-    let out = crosscheck(&[
-        "explain",
-        "pension_shared_bank_account",
-        "--config",
-        job.to_str().unwrap(),
-    ]);
+    let out = explain("pension_shared_bank_account");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("1 aggregate(s) grouped by one text column run on crosscheck's own group-by"),
         "{text}"
     );
-    let out = crosscheck(&[
-        "explain",
-        "land_lost_farmer",
-        "--config",
-        job.to_str().unwrap(),
-    ]);
+    let out = explain("land_lost_farmer");
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("did you mean `land_lost_farmer_without_requisition`?"),

@@ -867,21 +867,26 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn the_text_key_group_by_gives_what_polars_gives() {
-        let measures = measures();
+    /// `df` grouped by `g` with `measures`: (Polars' group_by, this group-by), by key.
+    fn polars_and_ours(df: DataFrame, measures: &[(String, E)]) -> (DataFrame, DataFrame) {
         let lowered: Vec<Expr> = measures
             .iter()
             .map(|(n, e)| expr(e).alias(n.as_str()))
             .collect();
-        let want = by_key(payments().lazy().group_by([col("g")]).agg(lowered));
+        let want = by_key(df.clone().lazy().group_by([col("g")]).agg(lowered));
         let keys = [("g".to_string(), col("g"))];
-        let got = text_key_aggregate(payments().lazy(), &keys, &measures, expr)
+        let got = text_key_aggregate(df.lazy(), &keys, measures, expr)
             .unwrap()
             .expect("a text key with these aggregates is handled here")
             .run()
             .unwrap();
-        assert_eq!(by_key(got), want);
+        (want, by_key(got))
+    }
+
+    #[test]
+    fn the_text_key_group_by_gives_what_polars_gives() {
+        let (want, got) = polars_and_ours(payments(), &measures());
+        assert_eq!(got, want);
         assert_eq!(want.height(), 38);
     }
 
@@ -909,18 +914,8 @@ mod tests {
         .into_iter()
         .map(|(n, e)| (n.to_string(), e))
         .collect();
-        let lowered: Vec<Expr> = measures
-            .iter()
-            .map(|(n, e)| expr(e).alias(n.as_str()))
-            .collect();
-        let want = by_key(df.clone().lazy().group_by([col("g")]).agg(lowered));
-        let keys = [("g".to_string(), col("g"))];
-        let got = text_key_aggregate(df.lazy(), &keys, &measures, expr)
-            .unwrap()
-            .unwrap()
-            .run()
-            .unwrap();
-        assert_eq!(by_key(got), want);
+        let (want, got) = polars_and_ours(df, &measures);
+        assert_eq!(got, want);
         assert_eq!(want.height(), 5000);
     }
 
