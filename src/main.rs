@@ -4,9 +4,11 @@ use clap::Parser;
 use crosscheck::cli::{self, ExitStatus};
 
 fn main() {
-    // Rules run on rayon's pool and lower and optimise their plans there, recursively, and a
-    // rule may collect a side of a join while it lowers: 2 MiB of stack (rayon's default)
-    // overflowed in debug builds. The threads' count stays rayon's (RAYON_NUM_THREADS).
+    // Datasets load on rayon's global pool (typing columns and writing the cache through
+    // Polars). Its 32 MiB stacks were set for the rules, which lower their plans recursively
+    // and overflowed 2 MiB in debug builds; rules now have their own pool
+    // (engine::rule_pool), and loading keeps the large stacks, not having been tried with
+    // less. The threads' count stays rayon's (RAYON_NUM_THREADS).
     if let Err(e) = rayon::ThreadPoolBuilder::new()
         .stack_size(32 << 20)
         .build_global()

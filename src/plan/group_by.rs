@@ -147,9 +147,10 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// One batch's input column of a leaf, as a single Arrow array.
+/// One batch's input column of a leaf, as a single Arrow array: whether the value is there
+/// (counts), an integer (sums, and minima, maxima and distinct counts of integer-backed
+/// types), a decimal or a text.
 enum Input<'a> {
-    Rows,
     Valid(&'a <BooleanType as PolarsDataType>::Array),
     Int(&'a <Int64Type as PolarsDataType>::Array),
     Float(&'a <Float64Type as PolarsDataType>::Array),
@@ -181,7 +182,6 @@ impl State {
         }
     }
 
-    /// Adds rows `rows` (batch row numbers) of groups `gids` (the same length).
     /// Adds rows `rows` (batch row numbers) of groups `gids` (the same length). Each arm
     /// prefetches the entry of the row `AHEAD` rows on, as `Part::groups_of` does.
     fn update(&mut self, rows: &[u32], gids: &[u32], input: &Input) -> PolarsResult<()> {
@@ -196,12 +196,6 @@ impl State {
             }
         }
         match (self, input) {
-            (State::Count(n), Input::Rows) => {
-                for (k, (_, g)) in pairs {
-                    ahead(n, gids, k);
-                    n[g] += 1;
-                }
-            }
             (State::Count(n), Input::Valid(x)) => {
                 for (k, (i, g)) in pairs {
                     ahead(n, gids, k);
@@ -458,19 +452,17 @@ struct Scratch {
 /// The groups seen so far, in partitions.
 struct Groups {
     scratch: Scratch,
-    kinds: Vec<Leaf>,
     parts: Vec<Part>,
     hasher: foldhash::fast::FixedState,
 }
 
 impl Groups {
-    fn new(kinds: Vec<Leaf>, leaves: Vec<State>) -> Self {
+    fn new(leaves: Vec<State>) -> Self {
         let parts = (0..=PARTITIONS)
             .map(|_| Part::new(leaves.iter().map(State::start).collect()))
             .collect();
         Groups {
             scratch: Scratch::default(),
-            kinds,
             parts,
             hasher: foldhash::fast::FixedState::with_seed(0x5eed),
         }
@@ -487,35 +479,20 @@ impl Groups {
             .iter()
             .map(|c| c.as_materialized_series().rechunk())
             .collect();
-        // Each leaf's input as one array of a type `State::update` reads.
-        let mut converted = Vec::with_capacity(columns.len() - 1);
-        for ((x, state), kind) in columns[1..]
+        // Each leaf's input as one array; `text_key_aggregate` selected it in a type
+        // `State::update` reads.
+        let inputs = columns[1..]
             .iter()
-            .zip(&self.parts[0].leaves)
-            .zip(&self.kinds)
-        {
-            converted.push(match state {
-                State::Count(_) if *kind == Leaf::Count => Some(x.is_not_null().into_series()),
-                State::Extreme { .. } | State::DistinctInt(_) => {
-                    Some(x.to_physical_repr().cast(&DataType::Int64)?)
-                }
-                _ => None,
-            });
-        }
-        let mut inputs = Vec::with_capacity(converted.len());
-        for (i, (x, c)) in columns[1..].iter().zip(&converted).enumerate() {
-            let x = c.as_ref().unwrap_or(x);
-            inputs.push(match (self.kinds[i], x.dtype()) {
-                (Leaf::Rows, _) => Input::Rows,
-                (Leaf::Count, DataType::Boolean) => Input::Valid(x.bool()?.downcast_as_array()),
-                (_, DataType::Int64) => Input::Int(x.i64()?.downcast_as_array()),
-                (_, DataType::Float64) => Input::Float(x.f64()?.downcast_as_array()),
-                (_, DataType::String) => Input::Text(x.str()?.downcast_as_array()),
-                (_, t) => {
-                    polars_bail!(ComputeError: "group-by input of type {t} (a bug in crosscheck)")
-                }
-            });
-        }
+            .map(|x| {
+                Ok(match x.dtype() {
+                    DataType::Boolean => Input::Valid(x.bool()?.downcast_as_array()),
+                    DataType::Int64 => Input::Int(x.i64()?.downcast_as_array()),
+                    DataType::Float64 => Input::Float(x.f64()?.downcast_as_array()),
+                    DataType::String => Input::Text(x.str()?.downcast_as_array()),
+                    t => polars_bail!(ComputeError: "group-by input of type {t} (a bug in crosscheck)"),
+                })
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
         let keys = columns[0].str()?.downcast_as_array();
 
         // Partition the rows by their key's hash (a counting sort, stable).
@@ -558,10 +535,7 @@ impl Groups {
             let rows = &order[bounds[p]..bounds[p + 1]];
             let gids: Vec<u32> = if p == PARTITIONS {
                 if part.keys.is_empty() {
-                    part.keys.push(KeyRec {
-                        len: 0,
-                        bytes: [0; INLINE],
-                    });
+                    part.keys.push(KeyRec::new(b"", &mut part.long));
                 }
                 vec![0; rows.len()]
             } else {
@@ -623,10 +597,11 @@ impl Groups {
                 per_leaf[i].push(state.into_series(&leaf_column(i), dtype)?);
             }
         }
-        for (i, parts) in per_leaf.into_iter().enumerate() {
-            let mut s = Series::new_empty(leaf_column(i).into(), &parts[0].dtype().clone());
-            for part in &parts {
-                s.append(part)?;
+        for parts in per_leaf {
+            let mut parts = parts.into_iter();
+            let mut s = parts.next().expect("a state per partition");
+            for part in parts {
+                s.append(&part)?;
             }
             columns.push(s.into_column());
         }
@@ -681,32 +656,38 @@ fn leaves(measures: &[(String, E)]) -> Option<(Leaves, Vec<(String, E)>)> {
     supported.then_some((leaves, rewritten))
 }
 
-/// The state a leaf starts from, given its input's type; `None` for a type it does not
-/// handle (Polars then runs the whole aggregate).
-fn start(leaf: Leaf, input: Option<&DataType>) -> Option<State> {
-    let integer_backed = |t: &DataType| {
-        t.is_integer() || matches!(t, DataType::Date | DataType::Datetime(..) | DataType::Time)
-    };
-    Some(match (leaf, input) {
-        (Leaf::Rows, _) | (Leaf::Count, Some(_)) => State::Count(Vec::new()),
-        (Leaf::Sum, Some(DataType::Int64)) => State::SumInt(Vec::new()),
-        (Leaf::Sum, Some(DataType::Float64)) => State::SumFloat(Vec::new()),
-        (Leaf::Min | Leaf::Max, Some(t)) if integer_backed(t) => State::Extreme {
-            max: leaf == Leaf::Max,
-            v: Vec::new(),
-        },
-        (Leaf::Distinct, Some(DataType::String)) => State::DistinctText(TextDistinct::new()),
-        (Leaf::Distinct, Some(t)) if integer_backed(t) => State::DistinctInt(IntDistinct::new()),
+/// The state a leaf starts from and the input it reads, given the type of its argument
+/// `x` (none for count(*)), in a type `State::update` reads: integer-backed types as their
+/// integers, counts as whether the value is there. `None` for a type it does not handle
+/// (Polars then runs the whole aggregate).
+fn start(leaf: Leaf, x: Expr, t: &DataType) -> Option<(State, Expr)> {
+    let integer_backed =
+        t.is_integer() || matches!(t, DataType::Date | DataType::Datetime(..) | DataType::Time);
+    let integers = || x.clone().to_physical().cast(DataType::Int64);
+    Some(match (leaf, t) {
+        (Leaf::Rows, _) => (State::Count(Vec::new()), lit(true)),
+        (Leaf::Count, _) => (State::Count(Vec::new()), x.is_not_null()),
+        (Leaf::Sum, DataType::Int64) => (State::SumInt(Vec::new()), x),
+        (Leaf::Sum, DataType::Float64) => (State::SumFloat(Vec::new()), x),
+        (Leaf::Min | Leaf::Max, _) if integer_backed => {
+            let max = leaf == Leaf::Max;
+            (State::Extreme { max, v: Vec::new() }, integers())
+        }
+        (Leaf::Distinct, DataType::String) => (State::DistinctText(TextDistinct::new()), x),
+        (Leaf::Distinct, _) if integer_backed => {
+            (State::DistinctInt(IntDistinct::new()), integers())
+        }
         _ => return None,
     })
 }
 
 /// An aggregate this group-by takes, checked against the input's schema and not yet run.
 pub struct TextKeyAggregate {
+    /// The key, then each leaf's input.
     narrowed: LazyFrame,
     key: String,
-    kinds: Vec<Leaf>,
     states: Vec<State>,
+    /// Each leaf's argument's type (a minimum of dates is cast back to a date).
     dtypes: Vec<DataType>,
     /// The measures over the leaf columns, lowered.
     out: Vec<Expr>,
@@ -727,27 +708,34 @@ pub fn text_key_aggregate(
     let Some((leaves, rewritten)) = leaves(measures) else {
         return Ok(None);
     };
+    // The arguments as written, for their types (count(*) has none: the key stands in).
     let mut select = vec![key_expr.clone().alias(key.as_str())];
     for (i, (_, x)) in leaves.iter().enumerate() {
-        // count(*) reads no column; the key stands in so the columns stay aligned.
         let x = x.as_ref().map_or_else(|| col(key.as_str()), &lower_expr);
         select.push(x.alias(input_column(i)));
     }
-    let mut narrowed = input.select(select);
-    let schema = narrowed.collect_schema()?;
+    let mut raw = input.select(select);
+    let schema = raw.collect_schema()?;
     if schema.get(key.as_str()) != Some(&DataType::String) {
         return Ok(None);
     }
     let mut states = Vec::with_capacity(leaves.len());
     let mut dtypes = Vec::with_capacity(leaves.len());
+    let mut inputs = vec![col(key.as_str())];
     for (i, (leaf, _)) in leaves.iter().enumerate() {
-        let t = schema.get(input_column(i).as_str());
-        let Some(state) = start(*leaf, t) else {
+        let name = input_column(i);
+        let t = schema.get(name.as_str()).ok_or_else(
+            || polars_err!(ComputeError: "group-by input missing (a bug in crosscheck)"),
+        )?;
+        let Some((state, x)) = start(*leaf, col(name.as_str()), t) else {
             return Ok(None);
         };
         states.push(state);
-        dtypes.push(t.cloned().unwrap_or(DataType::Int64));
+        dtypes.push(t.clone());
+        inputs.push(x.alias(name.as_str()));
     }
+    // The conversions run in the scan, on Polars' threads, not in the serial sink.
+    let narrowed = raw.select(inputs);
     let mut out = vec![col(key.as_str())];
     out.extend(
         rewritten
@@ -757,7 +745,6 @@ pub fn text_key_aggregate(
     Ok(Some(TextKeyAggregate {
         narrowed,
         key: key.clone(),
-        kinds: leaves.iter().map(|(l, _)| *l).collect(),
         states,
         dtypes,
         out,
@@ -767,7 +754,7 @@ pub fn text_key_aggregate(
 impl TextKeyAggregate {
     /// Runs the aggregate; returns the groups (key column, then the measures) as a frame.
     pub fn run(self) -> PolarsResult<LazyFrame> {
-        let groups = Arc::new(Mutex::new(Groups::new(self.kinds, self.states)));
+        let groups = Arc::new(Mutex::new(Groups::new(self.states)));
         let sink = groups.clone();
         self.narrowed
             .sink_batches(
@@ -919,34 +906,25 @@ mod tests {
         assert_eq!(want.height(), 5000);
     }
 
+    /// Batches cut at uneven places (one row, an empty one, both partitions) give what Polars
+    /// gives for the whole.
     #[test]
     fn batches_add_up_to_the_whole() {
-        let (leaves, _) = leaves(&measures()).unwrap();
-        let df = payments();
-        let mut select = vec![col("g")];
-        select.extend(
-            leaves
-                .iter()
-                .enumerate()
-                .map(|(i, (_, x))| x.as_ref().map_or(col("g"), expr).alias(input_column(i))),
-        );
-        let inputs = df.lazy().select(select).collect().unwrap();
-        let dtypes: Vec<DataType> = inputs.dtypes()[1..].to_vec();
-        let run = |cuts: &[usize]| {
-            let states = leaves
-                .iter()
-                .zip(&dtypes)
-                .map(|((l, _), t)| start(*l, Some(t)).unwrap())
-                .collect();
-            let mut groups = Groups::new(leaves.iter().map(|(l, _)| *l).collect(), states);
-            let mut from = 0;
-            for &to in cuts {
-                groups.add(&inputs.slice(from as i64, to - from)).unwrap();
-                from = to;
-            }
-            by_key(groups.finish("g", &dtypes).unwrap().lazy())
-        };
-        assert_eq!(run(&[1, 2, 700, 701, 2999, 3000]), run(&[3000]));
+        let measures = measures();
+        let (want, _) = polars_and_ours(payments(), &measures);
+        let keys = [("g".to_string(), col("g"))];
+        let agg = text_key_aggregate(payments().lazy(), &keys, &measures, expr)
+            .unwrap()
+            .unwrap();
+        let inputs = agg.narrowed.collect().unwrap();
+        let mut groups = Groups::new(agg.states);
+        let mut from = 0;
+        for to in [1, 2, 2, 700, 701, 2999, 3000] {
+            groups.add(&inputs.slice(from as i64, to - from)).unwrap();
+            from = to;
+        }
+        let frame = groups.finish(&agg.key, &agg.dtypes).unwrap();
+        assert_eq!(by_key(frame.lazy().select(agg.out)), want);
     }
 
     #[test]

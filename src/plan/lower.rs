@@ -36,23 +36,9 @@ pub fn own_group_bys(plan: &Plan, frames: &HashMap<String, LazyFrame>) -> Polars
         } => usize::from(text_key_aggregate(lower(input, frames)?, keys, measures)?.is_some()),
         _ => 0,
     };
-    let below = match plan {
-        Plan::Scan { .. } | Plan::Sql { .. } => 0,
-        Plan::Filter { input, .. }
-        | Plan::Prefix { input, .. }
-        | Plan::WithColumns { input, .. }
-        | Plan::Project { input, .. }
-        | Plan::Aggregate { input, .. }
-        | Plan::Guard { input, .. } => own_group_bys(input, frames)?,
-        Plan::Join { left, right, .. } => {
-            own_group_bys(left, frames)? + own_group_bys(right, frames)?
-        }
-        Plan::Union { inputs } => inputs
-            .iter()
-            .map(|p| own_group_bys(p, frames))
-            .sum::<PolarsResult<usize>>()?,
-    };
-    Ok(here + below)
+    plan.inputs()
+        .into_iter()
+        .try_fold(here, |n, p| Ok(n + own_group_bys(p, frames)?))
 }
 
 /// An upper bound of the rows a plan yields, from its datasets' row counts (`None`: unknown).

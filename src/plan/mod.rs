@@ -116,6 +116,21 @@ impl Plan {
         }
     }
 
+    /// The plans this one reads from.
+    pub fn inputs(&self) -> Vec<&Plan> {
+        match self {
+            Plan::Scan { .. } | Plan::Sql { .. } => Vec::new(),
+            Plan::Filter { input, .. }
+            | Plan::Prefix { input, .. }
+            | Plan::WithColumns { input, .. }
+            | Plan::Project { input, .. }
+            | Plan::Aggregate { input, .. }
+            | Plan::Guard { input, .. } => vec![input],
+            Plan::Join { left, right, .. } => vec![left, right],
+            Plan::Union { inputs } => inputs.iter().collect(),
+        }
+    }
+
     pub fn filter(self, predicate: Option<Expr>) -> Plan {
         match predicate {
             Some(p) => Plan::Filter {
