@@ -63,9 +63,13 @@ fn explain_prints_the_logical_and_the_polars_plan_without_data() {
     let dir = tempfile::tempdir().unwrap();
     let job = sample_job(dir.path());
     let explain = |rule: &str| crosscheck(&["explain", rule, "--config", job.to_str().unwrap()]);
-    let out = explain("land_lost_farmer_without_requisition");
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = String::from_utf8(out.stdout).unwrap();
+    // A rule explained: exit 0 and what it printed.
+    let explained = |rule: &str| {
+        let out = explain(rule);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = explained("land_lost_farmer_without_requisition");
     assert!(
         text.contains("Join Anti ON l.id_card = r.id_card"),
         "{text}"
@@ -78,9 +82,7 @@ fn explain_prints_the_logical_and_the_polars_plan_without_data() {
     // A join has no aggregate: no word about crosscheck's own group-by.
     assert!(!text.contains("own group-by"), "{text}");
     // Accounts grouped by their text: the plan says the group-by is crosscheck's own.
-    let out = explain("pension_shared_bank_account");
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = explained("pension_shared_bank_account");
     assert!(
         text.contains("1 aggregate(s) grouped by one text column run on crosscheck's own group-by"),
         "{text}"

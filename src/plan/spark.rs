@@ -730,19 +730,7 @@ pub fn unsupported_functions(query: &str) -> Vec<(u64, u64, String)> {
 pub fn sql_queries(plan: &Plan) -> Vec<&str> {
     match plan {
         Plan::Sql { query, .. } => vec![query.as_str()],
-        Plan::Scan { .. } => Vec::new(),
-        Plan::Filter { input, .. }
-        | Plan::Prefix { input, .. }
-        | Plan::WithColumns { input, .. }
-        | Plan::Project { input, .. }
-        | Plan::Aggregate { input, .. }
-        | Plan::Guard { input, .. } => sql_queries(input),
-        Plan::Join { left, right, .. } => {
-            let mut v = sql_queries(left);
-            v.extend(sql_queries(right));
-            v
-        }
-        Plan::Union { inputs } => inputs.iter().flat_map(sql_queries).collect(),
+        _ => plan.inputs().into_iter().flat_map(sql_queries).collect(),
     }
 }
 
