@@ -80,7 +80,9 @@ fn bench(c: &mut Criterion) {
             let rows: u64 = rule.datasets.iter().map(|d| rows_of[d]).sum();
             rules.throughput(Throughput::Elements(rows));
             rules.bench_function(format!("{}/{}", rule.kind, rule.id), |b| {
-                b.iter(|| black_box(engine::run_rule(rule, &frames, &rows_of).unwrap()))
+                b.iter(|| {
+                    black_box(engine::run_rule(rule, &frames, &rows_of, &HashMap::new()).unwrap())
+                })
             });
         }
         rules.finish();

@@ -352,7 +352,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             if own > 0 {
                 println!(
                     "\n{own} aggregate(s) grouped by one text column run on crosscheck's own \
-                     group-by, fed by the scan above, not on Polars' group_by shown"
+                     group-by, not on Polars' group_by shown: fed by the scan above, or reading \
+                     the cache's files itself when the cache serves the dataset"
                 );
             }
             Ok(ExitStatus::Ran)

@@ -239,6 +239,8 @@ pub struct Loaded {
     pub datasets: Vec<DatasetOutcome>,
     pub frames: HashMap<String, LazyFrame>,
     pub rows: HashMap<String, u64>,
+    /// The cache's files of the datasets it served whole.
+    pub stored: HashMap<String, crate::ingest::cache::Stored>,
     /// Datasets that failed to load, with why: their rules fail with that reason.
     pub failed: HashMap<String, String>,
     pub load_ms: u128,
@@ -327,6 +329,7 @@ pub fn load(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> Loade
 
     let mut frames = HashMap::new();
     let mut rows = HashMap::new();
+    let mut stored = HashMap::new();
     let mut datasets = Vec::new();
     let mut failed: HashMap<String, String> = HashMap::new();
     for (name, r) in loaded {
@@ -334,6 +337,9 @@ pub fn load(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> Loade
             Ok(ds) => {
                 frames.insert(name.clone(), ds.frame);
                 rows.insert(name.clone(), ds.report.rows_loaded);
+                if let Some(s) = ds.stored {
+                    stored.insert(name.clone(), s);
+                }
                 datasets.push(DatasetOutcome {
                     name,
                     report: Some(ds.report),
@@ -357,6 +363,7 @@ pub fn load(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> Loade
         datasets,
         frames,
         rows,
+        stored,
         failed,
         load_ms,
     }
@@ -365,7 +372,7 @@ pub fn load(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> Loade
 /// Loads every dataset the rules read, then runs every rule on Polars.
 pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunResult {
     let loaded = load(job, rules, reporter);
-    let (frames, rows) = (&loaded.frames, &loaded.rows);
+    let (frames, rows, stored) = (&loaded.frames, &loaded.rows, &loaded.stored);
     let t1 = Instant::now();
     reporter.start(Phase::Rules, rules.len() as u64);
     let run_all = || -> Vec<RuleOutcome> {
@@ -375,7 +382,7 @@ pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunRes
                 let start = Instant::now();
                 let status_rows = match loaded.missing(rule) {
                     Some(e) => Err(e),
-                    None => catch_unwind(AssertUnwindSafe(|| run_rule(rule, frames, rows)))
+                    None => catch_unwind(AssertUnwindSafe(|| run_rule(rule, frames, rows, stored)))
                         .unwrap_or_else(|p| {
                             Err(format!(
                                 "internal error (a bug in crosscheck): {}",
@@ -442,10 +449,11 @@ pub fn run_rule(
     rule: &CompiledRule,
     frames: &HashMap<String, LazyFrame>,
     rows: &HashMap<String, u64>,
+    stored: &HashMap<String, crate::ingest::cache::Stored>,
 ) -> Result<Vec<LeadRow>, String> {
     // Polars' streaming engine (which the crate does not pick by itself): on the 100x city it
     // ran the rule phase in 480 ms instead of 820 ms, with less memory.
-    let df = lower::lower_sized(&rule.plan, frames, rows)
+    let df = lower::lower_sized(&rule.plan, frames, rows, stored)
         .and_then(|lf| {
             // A plan that reads a dataset twice (an aggregate joined back to its members)
             // would otherwise hold the shared part whole in memory; reading it twice streams.

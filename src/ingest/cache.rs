@@ -87,7 +87,28 @@ pub struct Scan {
     columns: Option<Vec<String>>,
 }
 
+/// A dataset's rows as the cache stores them, for a reader of the files themselves (the
+/// group-by's): every file of the dataset, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Stored {
+    pub files: Vec<PathBuf>,
+    /// Columns whose stored values are not what the rules read (an `<id>_raw` stored NULL
+    /// where it equals the ID).
+    pub unreadable: Vec<String>,
+}
+
 impl Scan {
+    /// Adds this file to what `stored` reads.
+    pub fn add_to(&self, stored: &mut Stored) {
+        stored.files.push(self.data.clone());
+        for id in &self.raw_elided {
+            let raw = format!("{id}{ID_RAW_SUFFIX}");
+            if !stored.unreadable.contains(&raw) {
+                stored.unreadable.push(raw);
+            }
+        }
+    }
+
     /// The file's rows, numbered in `row_id` from `offset`.
     pub fn numbered(self, row_id: &str, offset: IdxSize) -> Result<LazyFrame> {
         let mut scan = LazyFrame::scan_parquet(

@@ -86,6 +86,8 @@ pub struct LoadedDataset {
     pub frame: LazyFrame,
     pub report: DatasetReport,
     pub rejected: Vec<RejectedRow>,
+    /// The cache's files of every part, when the cache served them all.
+    pub stored: Option<cache::Stored>,
 }
 
 /// Header text as compared against aliases: NFKC, no BOM, trimmed, no inner whitespace.
@@ -1002,12 +1004,17 @@ fn load_tables(
     let (mut rows_loaded, mut bytes_loaded) = (0u64, 0u64);
     let mut quality: BTreeMap<String, IdQuality> = BTreeMap::new();
     let (mut rejected, mut files, mut rows_read) = (Vec::new(), Vec::new(), 0u64);
+    let mut stored = Some(cache::Stored::default());
     for part in parts {
         let (file, part) = part?;
         rows_read += file.rows_read;
         files.push(file);
         rejected.extend(part.rejected);
         merge_quality(&mut quality, part.quality);
+        match (&part.frame, &mut stored) {
+            (Frame::Cache(scan), Some(stored)) => scan.add_to(stored),
+            _ => stored = None,
+        }
         // The row id numbers the dataset's rows in file order, as the provenance does.
         frames.push(part.frame.numbered(rows_loaded)?);
         rows_loaded += part.rows;
@@ -1045,6 +1052,7 @@ fn load_tables(
         frame,
         report,
         rejected,
+        stored: stored.filter(|s| !s.files.is_empty()),
     })
 }
 

@@ -8,6 +8,7 @@ use polars::prelude::*;
 
 use super::expr::{AggFunc, BinOp, Expr as E, Func, Lit};
 use super::{JoinKind, Plan};
+use crate::ingest::cache::Stored;
 
 /// Lowers a plan as written, without the choices made from the data's sizes (what `explain`
 /// shows, and what the Spark lowering takes schemas from): nothing is computed.
@@ -23,6 +24,49 @@ fn text_key_aggregate(
 ) -> PolarsResult<Option<super::group_by::TextKeyAggregate>> {
     let named: Vec<(String, Expr)> = keys.iter().map(|(n, e)| (n.clone(), expr(e))).collect();
     super::group_by::text_key_aggregate(input, &named, measures, expr)
+}
+
+/// The hand-written group-by reading the cache's files itself, when the aggregate's input is
+/// a dataset the cache served whole, with its key and arguments stored columns (renamed at
+/// most); otherwise as it was.
+fn reading_cache(
+    own: super::group_by::TextKeyAggregate,
+    input: &Plan,
+    keys: &[(String, E)],
+    stored: &HashMap<String, Stored>,
+) -> PolarsResult<super::group_by::TextKeyAggregate> {
+    let Some((dataset, names)) = stored_columns(input) else {
+        return Ok(own);
+    };
+    let Some(files) = stored.get(dataset) else {
+        return Ok(own);
+    };
+    let column = |e: &E| match e {
+        E::Col(c) => names.get(c).cloned().unwrap_or_else(|| Some(c.clone())),
+        _ => None,
+    };
+    let key = keys.first().and_then(|(_, e)| column(e));
+    own.reading_cache(&files.files, key, column, &files.unreadable)
+}
+
+/// The dataset a plan scans and its columns' names in the scan, when the plan is the scan
+/// with columns renamed at most: each new name → the stored column (`None`: computed).
+fn stored_columns(plan: &Plan) -> Option<(&str, HashMap<String, Option<String>>)> {
+    match plan {
+        Plan::Scan { dataset } => Some((dataset, HashMap::new())),
+        Plan::WithColumns { input, columns } => {
+            let (dataset, mut names) = stored_columns(input)?;
+            for (n, e) in columns {
+                let was = match e {
+                    E::Col(c) => names.get(c).cloned().unwrap_or_else(|| Some(c.clone())),
+                    _ => None,
+                };
+                names.insert(n.clone(), was);
+            }
+            Some((dataset, names))
+        }
+        _ => None,
+    }
 }
 
 /// How many of the plan's aggregates run on crosscheck's own group-by rather than on the
@@ -76,19 +120,28 @@ fn build_side(
 /// Lowers a plan to run it, knowing each dataset's row count: an inner join builds its hash
 /// table from the smaller side (Polars otherwise builds from the left, and a check of a
 /// hundred million payments against a death register would hold the payments), and a join
-/// with a small side computes that side first (see `small_side`).
+/// with a small side computes that side first (see `small_side`). An aggregate of a dataset
+/// the cache served whole (`stored`) may read the cache's files itself (see `group_by`).
 pub fn lower_sized(
     plan: &Plan,
     frames: &HashMap<String, LazyFrame>,
     rows: &HashMap<String, u64>,
+    stored: &HashMap<String, Stored>,
 ) -> PolarsResult<LazyFrame> {
-    lower_in(plan, frames, Some(rows))
+    lower_in(plan, frames, Some(Sized { rows, stored }))
+}
+
+/// What a run knows of its datasets besides their frames.
+#[derive(Clone, Copy)]
+struct Sized<'a> {
+    rows: &'a HashMap<String, u64>,
+    stored: &'a HashMap<String, Stored>,
 }
 
 fn lower_in(
     plan: &Plan,
     frames: &HashMap<String, LazyFrame>,
-    sized: Option<&HashMap<String, u64>>,
+    sized: Option<Sized>,
 ) -> PolarsResult<LazyFrame> {
     let lower = |p: &Plan, f: &HashMap<String, LazyFrame>| lower_in(p, f, sized);
     Ok(match plan {
@@ -141,7 +194,7 @@ fn lower_in(
                     .map(|((_, b), n)| expr(b).alias(n.as_str()))
                     .collect::<Vec<_>>(),
             );
-            let (l, r) = match sized.and_then(|rows| small_side(*kind, left, right, rows)) {
+            let (l, r) = match sized.and_then(|s| small_side(*kind, left, right, s.rows)) {
                 Some(Side::Left) => narrow_by_small_side(l, r, &names)?,
                 Some(Side::Right) => {
                     let (r, l) = narrow_by_small_side(r, l, &names)?;
@@ -155,7 +208,7 @@ fn lower_in(
                 JoinKind::Semi => JoinType::Semi,
                 JoinKind::Anti => JoinType::Anti,
             };
-            let build = sized.and_then(|rows| build_side(*kind, left, right, rows));
+            let build = sized.and_then(|s| build_side(*kind, left, right, s.rows));
             l.join(r, &keys, &keys, JoinArgs::new(how).with_build_side(build))
         }
         Plan::Aggregate {
@@ -163,12 +216,13 @@ fn lower_in(
             keys,
             measures,
         } => {
+            let plan_input = input;
             let input = lower(input, frames)?;
             // Run to lead rows (not `explain`): a text key goes to the hand-written group-by.
-            if sized.is_some()
+            if let Some(sized) = sized
                 && let Some(own) = text_key_aggregate(input.clone(), keys, measures)?
             {
-                return own.run();
+                return reading_cache(own, plan_input, keys, sized.stored)?.run();
             }
             if let Some((partials, totals)) = distinct_in_two_steps(measures) {
                 let inner_keys =
@@ -859,7 +913,7 @@ mod tests {
                     on: vec![(key(), key())],
                 };
                 assert_eq!(
-                    sorted(lower_sized(&plan, &frames, &rows).unwrap()),
+                    sorted(lower_sized(&plan, &frames, &rows, &HashMap::new()).unwrap()),
                     sorted(lower(&plan, &frames).unwrap()),
                     "{kind:?} join of {l} and {r}"
                 );

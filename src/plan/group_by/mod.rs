@@ -7,16 +7,29 @@
 //! streaming Polars query, so the scan decodes on Polars' threads while this aggregates, and
 //! only the groups are held, never the rows.
 //!
+//! When the cache served the dataset whole and the key and arguments are stored columns, it
+//! reads the cache's Parquet files itself instead (`parquet.rs`): each row group's dictionary
+//! of keys is looked up once, and every row maps through its index, no text decoded per row.
+//!
 //! On the 100x city (10.4 M payments, 62 K accounts) the shared-bank-account rule alone took
-//! 1.1-1.25 s with Polars' two group-bys and takes 0.7-0.8 s with this one, with half the peak
-//! memory (0.47 GB instead of 0.88 GB); the README has the whole job's figures.
+//! 1.1-1.25 s with Polars' two group-bys, 0.7-0.8 s fed by the streaming scan, with half the
+//! peak memory (0.47 GB instead of 0.88 GB); reading the cache's files, 0.22-0.23 s for the
+//! whole run of that rule (0.45 s fed by the scan, on the same day), peak 0.22 GB. The README
+//! has the whole job's figures.
 
 use std::hash::BuildHasher;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 
+use polars_arrow::bitmap::Bitmap;
+
 use super::expr::{AggFunc, Expr as E};
+
+mod parquet;
+
+use parquet::Want;
 
 /// One aggregate leaf of the measures, computed per group here.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -147,14 +160,42 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// One batch's input column of a leaf, as a single Arrow array: whether the value is there
-/// (counts), an integer (sums, and minima, maxima and distinct counts of integer-backed
-/// types), a decimal or a text.
+/// One batch's input column of a leaf: whether the value is there (counts), an integer
+/// (sums, and minima, maxima and distinct counts of integer-backed types), a decimal or a
+/// text; from an Arrow array or from the cache's Parquet (`parquet.rs`).
 enum Input<'a> {
-    Valid(&'a <BooleanType as PolarsDataType>::Array),
-    Int(&'a <Int64Type as PolarsDataType>::Array),
-    Float(&'a <Float64Type as PolarsDataType>::Array),
+    Valid(&'a Bitmap),
+    Int(Vals<'a, i64>),
+    Float(Vals<'a, f64>),
     Text(&'a <StringType as PolarsDataType>::Array),
+}
+
+/// Values with which of them are there (`None`: all).
+#[derive(Clone, Copy)]
+struct Vals<'a, T> {
+    values: &'a [T],
+    valid: Option<&'a Bitmap>,
+}
+
+impl<T: Copy> Vals<'_, T> {
+    #[inline]
+    fn get(&self, i: usize) -> Option<T> {
+        match self.valid {
+            Some(b) if !b.get_bit(i) => None,
+            _ => Some(self.values[i]),
+        }
+    }
+}
+
+impl<'a, T: polars_arrow::types::NativeType> From<&'a polars_arrow::array::PrimitiveArray<T>>
+    for Vals<'a, T>
+{
+    fn from(a: &'a polars_arrow::array::PrimitiveArray<T>) -> Self {
+        Vals {
+            values: a.values().as_slice(),
+            valid: a.validity(),
+        }
+    }
 }
 
 impl State {
@@ -199,7 +240,7 @@ impl State {
             (State::Count(n), Input::Valid(x)) => {
                 for (k, (i, g)) in pairs {
                     ahead(n, gids, k);
-                    n[g] += i64::from(x.value(i));
+                    n[g] += i64::from(x.get_bit(i));
                 }
             }
             (State::SumInt(s), Input::Int(x)) => {
@@ -327,6 +368,8 @@ struct Part {
     keys: Vec<KeyRec>,
     long: Vec<u8>,
     leaves: Vec<State>,
+    /// Hashes and positions of the values `intern` looks up, kept from call to call.
+    scratch: Scratch,
 }
 
 /// How many rows ahead `groups_of` prefetches a row's table slot (and, half as far ahead,
@@ -353,6 +396,7 @@ impl Part {
             keys: Vec::new(),
             long: Vec::new(),
             leaves,
+            scratch: Scratch::default(),
         }
     }
 
@@ -364,6 +408,50 @@ impl Part {
         hash as usize & (self.slots.len() - 1)
     }
 
+    /// Adds rows `rows` of groups `gids` to the leaves' states.
+    fn add(&mut self, rows: &[u32], gids: &[u32], inputs: &[Input]) -> PolarsResult<()> {
+        let groups = self.keys.len();
+        for (state, input) in self.leaves.iter_mut().zip(inputs) {
+            state.grow(groups);
+            state.update(rows, gids, input)?;
+        }
+        Ok(())
+    }
+
+    /// The NULL key's partition: its one group, for each of `rows` rows.
+    fn null_group(&mut self, rows: usize) -> Vec<u32> {
+        if self.keys.is_empty() {
+            self.keys.push(KeyRec::new(b"", &mut self.long));
+        }
+        vec![0; rows]
+    }
+
+    /// The group of each of `texts`, adding new groups (a row group's dictionary, a page's
+    /// values), onto `out`.
+    fn intern(
+        &mut self,
+        texts: &parquet::Texts,
+        hasher: &foldhash::fast::FixedState,
+        out: &mut Vec<u32>,
+    ) -> PolarsResult<()> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.hashes.clear();
+        scratch
+            .hashes
+            .extend((0..texts.len()).map(|i| hasher.hash_one(texts.get(i))));
+        scratch.order.clear();
+        scratch.order.extend(0..texts.len() as u32);
+        let r = self.groups_of(
+            &scratch.order,
+            &scratch.hashes,
+            |i| texts.get(i),
+            hasher,
+            out,
+        );
+        self.scratch = scratch;
+        r
+    }
+
     /// The group of each row in `rows` (all of this partition), adding new groups.
     fn groups_of<'k>(
         &mut self,
@@ -371,8 +459,9 @@ impl Part {
         hashes: &[u64],
         key_of: impl Fn(usize) -> &'k [u8],
         hasher: &foldhash::fast::FixedState,
-    ) -> PolarsResult<Vec<u32>> {
-        let mut gids = Vec::with_capacity(rows.len());
+        gids: &mut Vec<u32>,
+    ) -> PolarsResult<()> {
+        gids.reserve(rows.len());
         for (k, &i) in rows.iter().enumerate() {
             if let Some(&j) = rows.get(k + AHEAD) {
                 prefetch(&self.slots[self.home(hashes[j as usize])]);
@@ -387,9 +476,10 @@ impl Part {
             let i = i as usize;
             gids.push(self.group(hashes[i], key_of(i), hasher)?);
         }
-        Ok(gids)
+        Ok(())
     }
 
+    #[inline(always)]
     fn group(
         &mut self,
         hash: u64,
@@ -485,9 +575,10 @@ impl Groups {
             .iter()
             .map(|x| {
                 Ok(match x.dtype() {
-                    DataType::Boolean => Input::Valid(x.bool()?.downcast_as_array()),
-                    DataType::Int64 => Input::Int(x.i64()?.downcast_as_array()),
-                    DataType::Float64 => Input::Float(x.f64()?.downcast_as_array()),
+                    // A count's input is `is_not_null` or `true`: never NULL.
+                    DataType::Boolean => Input::Valid(x.bool()?.downcast_as_array().values()),
+                    DataType::Int64 => Input::Int(x.i64()?.downcast_as_array().into()),
+                    DataType::Float64 => Input::Float(x.f64()?.downcast_as_array().into()),
                     DataType::String => Input::Text(x.str()?.downcast_as_array()),
                     t => polars_bail!(ComputeError: "group-by input of type {t} (a bug in crosscheck)"),
                 })
@@ -534,19 +625,19 @@ impl Groups {
         let work = |p: usize, part: &mut Part| -> PolarsResult<()> {
             let rows = &order[bounds[p]..bounds[p + 1]];
             let gids: Vec<u32> = if p == PARTITIONS {
-                if part.keys.is_empty() {
-                    part.keys.push(KeyRec::new(b"", &mut part.long));
-                }
-                vec![0; rows.len()]
+                part.null_group(rows.len())
             } else {
-                part.groups_of(rows, hashes, |i| keys.value(i).as_bytes(), &hasher)?
+                let mut gids = Vec::new();
+                part.groups_of(
+                    rows,
+                    hashes,
+                    |i| keys.value(i).as_bytes(),
+                    &hasher,
+                    &mut gids,
+                )?;
+                gids
             };
-            let groups = part.keys.len();
-            for (state, input) in part.leaves.iter_mut().zip(&inputs) {
-                state.grow(groups);
-                state.update(rows, &gids, input)?;
-            }
-            Ok(())
+            part.add(rows, &gids, &inputs)
         };
         // One thread per partition with rows; this thread takes the first.
         std::thread::scope(|scope| {
@@ -566,6 +657,115 @@ impl Groups {
                     .unwrap_or_else(|_| Err(polars_err!(ComputeError: "group-by thread panicked")));
                 result = result.and(r);
             }
+            result
+        })
+    }
+
+    /// Aggregates cached Parquet files read directly (see `parquet.rs`), row group by row
+    /// group: a second thread decodes the leaves' columns of the next row group while this
+    /// one decodes the key's and adds the rows (two sets of column buffers pass between them).
+    fn add_files(&mut self, src: &FromCache) -> PolarsResult<()> {
+        let files = src
+            .files
+            .iter()
+            .map(|p| parquet::File::open(p))
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let batches: Vec<(&parquet::File, usize)> = files
+            .iter()
+            .flat_map(|f| (0..f.row_groups()).map(move |rg| (f, rg)))
+            .collect();
+        let hasher = self.hasher.clone();
+        let (keyed, rest) = self.parts.split_first_mut().expect("partitions");
+        let null_part = rest.last_mut().expect("the NULL key's partition");
+        let new_set =
+            || -> Vec<parquet::Rows> { src.args.iter().map(|_| Default::default()).collect() };
+        std::thread::scope(|scope| {
+            let (full_tx, full) =
+                std::sync::mpsc::sync_channel::<PolarsResult<Vec<parquet::Rows>>>(1);
+            let (empty, empty_rx) = std::sync::mpsc::channel::<Vec<parquet::Rows>>();
+            for _ in 0..2 {
+                empty.send(new_set()).expect("the receiver is here");
+            }
+            let (batches, hasher) = (&batches, &hasher);
+            let leaves = scope.spawn(move || {
+                // The distinct values of a text leaf, as codes.
+                let mut interners: Vec<Option<Part>> = src
+                    .args
+                    .iter()
+                    .map(|a| matches!(a, Some((_, Want::Codes))).then(|| Part::new(Vec::new())))
+                    .collect();
+                for &(file, rg) in batches {
+                    // Stops when the other side has (after an error).
+                    let Ok(mut columns) = empty_rx.recv() else {
+                        return;
+                    };
+                    let r = read_leaves(file, rg, src, &mut interners, &mut columns, hasher);
+                    if full_tx.send(r.map(|()| columns)).is_err() {
+                        return;
+                    }
+                }
+            });
+            let (mut key, mut rows, mut gids, mut nulls) =
+                (parquet::Rows::default(), Vec::new(), Vec::new(), Vec::new());
+            let mut add = |file: &parquet::File, rg: usize| -> PolarsResult<()> {
+                let mut intern =
+                    |v: &parquet::Texts, out: &mut Vec<u32>| keyed.intern(v, hasher, out);
+                file.read(rg, &src.key, Want::Codes, &mut intern, &mut key)?;
+                let columns = full
+                    .recv()
+                    .map_err(|_| polars_err!(ComputeError: "group-by thread stopped"))??;
+                let valid: Vec<Option<Bitmap>> =
+                    columns.iter().map(parquet::Rows::validity).collect();
+                let all = Bitmap::new_with_value(true, key.len);
+                let inputs: Vec<Input> = src
+                    .args
+                    .iter()
+                    .zip(&columns)
+                    .zip(&valid)
+                    .map(|((arg, c), valid)| {
+                        let valid = valid.as_ref();
+                        match arg.as_ref().map(|(_, w)| *w) {
+                            None => Input::Valid(&all),
+                            Some(Want::Presence) => Input::Valid(valid.unwrap_or(&all)),
+                            Some(Want::Ints | Want::Codes) => Input::Int(Vals {
+                                values: &c.ints,
+                                valid,
+                            }),
+                            Some(Want::Floats) => Input::Float(Vals {
+                                values: &c.floats,
+                                valid,
+                            }),
+                        }
+                    })
+                    .collect();
+                rows.clear();
+                gids.clear();
+                nulls.clear();
+                for (i, &g) in key.codes.iter().enumerate() {
+                    if g == u32::MAX {
+                        nulls.push(i as u32);
+                    } else {
+                        rows.push(i as u32);
+                        gids.push(g);
+                    }
+                }
+                keyed.add(&rows, &gids, &inputs)?;
+                if !nulls.is_empty() {
+                    let zeros = null_part.null_group(nulls.len());
+                    null_part.add(&nulls, &zeros, &inputs)?;
+                }
+                drop(inputs);
+                // The other thread may have stopped: then this is the last batch.
+                let _ = empty.send(columns);
+                Ok(())
+            };
+            let result = batches.iter().try_for_each(|&(file, rg)| add(file, rg));
+            // Unblocks the other thread if this one stopped early.
+            drop(full);
+            drop(empty);
+            leaves
+                .join()
+                .map_err(|_| polars_err!(ComputeError: "group-by thread panicked"))?;
             result
         })
     }
@@ -607,6 +807,30 @@ impl Groups {
         }
         DataFrame::new(height, columns)
     }
+}
+
+/// The leaves' columns of row group `rg` of `file`, texts as codes of their `interners`.
+fn read_leaves(
+    file: &parquet::File,
+    rg: usize,
+    src: &FromCache,
+    interners: &mut [Option<Part>],
+    columns: &mut [parquet::Rows],
+    hasher: &foldhash::fast::FixedState,
+) -> PolarsResult<()> {
+    for ((arg, out), interner) in src.args.iter().zip(columns).zip(interners) {
+        let Some((name, want)) = arg else { continue };
+        let mut intern = |v: &parquet::Texts, codes: &mut Vec<u32>| match interner.as_mut() {
+            Some(t) => t.intern(v, hasher, codes),
+            None => polars_bail!(ComputeError: "no codes for a text leaf (a bug in crosscheck)"),
+        };
+        file.read(rg, name, *want, &mut intern, out)?;
+        if *want == Want::Codes {
+            out.ints.clear();
+            out.ints.extend(out.codes.iter().map(|&c| i64::from(c)));
+        }
+    }
+    Ok(())
 }
 
 fn leaf_column(i: usize) -> String {
@@ -659,26 +883,50 @@ fn leaves(measures: &[(String, E)]) -> Option<(Leaves, Vec<(String, E)>)> {
 /// The state a leaf starts from and the input it reads, given the type of its argument
 /// `x` (none for count(*)), in a type `State::update` reads: integer-backed types as their
 /// integers, counts as whether the value is there. `None` for a type it does not handle
-/// (Polars then runs the whole aggregate).
-fn start(leaf: Leaf, x: Expr, t: &DataType) -> Option<(State, Expr)> {
+/// (Polars then runs the whole aggregate). Last, what the leaf reads of its column when the
+/// cache's files are read directly (`None`: they are not, for this type).
+fn start(leaf: Leaf, x: Expr, t: &DataType) -> Option<(State, Expr, Option<Want>)> {
     let integer_backed =
         t.is_integer() || matches!(t, DataType::Date | DataType::Datetime(..) | DataType::Time);
+    // Stored as INT32 or INT64 with the value the integer cast gives (not unsigned, not time
+    // of day, which Parquet stores in another unit).
+    let stored_as_is = matches!(
+        t,
+        DataType::Int32 | DataType::Int64 | DataType::Date | DataType::Datetime(..)
+    );
+    let ints = stored_as_is.then_some(Want::Ints);
     let integers = || x.clone().to_physical().cast(DataType::Int64);
     Some(match (leaf, t) {
-        (Leaf::Rows, _) => (State::Count(Vec::new()), lit(true)),
-        (Leaf::Count, _) => (State::Count(Vec::new()), x.is_not_null()),
-        (Leaf::Sum, DataType::Int64) => (State::SumInt(Vec::new()), x),
-        (Leaf::Sum, DataType::Float64) => (State::SumFloat(Vec::new()), x),
+        (Leaf::Rows, _) => (State::Count(Vec::new()), lit(true), Some(Want::Presence)),
+        (Leaf::Count, _) => (
+            State::Count(Vec::new()),
+            x.is_not_null(),
+            Some(Want::Presence),
+        ),
+        (Leaf::Sum, DataType::Int64) => (State::SumInt(Vec::new()), x, ints),
+        (Leaf::Sum, DataType::Float64) => (State::SumFloat(Vec::new()), x, Some(Want::Floats)),
         (Leaf::Min | Leaf::Max, _) if integer_backed => {
             let max = leaf == Leaf::Max;
-            (State::Extreme { max, v: Vec::new() }, integers())
+            (State::Extreme { max, v: Vec::new() }, integers(), ints)
         }
-        (Leaf::Distinct, DataType::String) => (State::DistinctText(TextDistinct::new()), x),
+        (Leaf::Distinct, DataType::String) => (
+            State::DistinctText(TextDistinct::new()),
+            x,
+            Some(Want::Codes),
+        ),
         (Leaf::Distinct, _) if integer_backed => {
-            (State::DistinctInt(IntDistinct::new()), integers())
+            (State::DistinctInt(IntDistinct::new()), integers(), ints)
         }
         _ => return None,
     })
+}
+
+/// Where an aggregate reads when the cache's files are read directly: the files, the key's
+/// column, and each leaf's column with what is read of it (`None`: count(*)).
+struct FromCache {
+    files: Vec<PathBuf>,
+    key: String,
+    args: Vec<Option<(String, Want)>>,
 }
 
 /// An aggregate this group-by takes, checked against the input's schema and not yet run.
@@ -691,6 +939,10 @@ pub struct TextKeyAggregate {
     dtypes: Vec<DataType>,
     /// The measures over the leaf columns, lowered.
     out: Vec<Expr>,
+    /// Each leaf's argument (none for count(*)), and what it reads of a cached file's column
+    /// (`None`: the files cannot be read directly).
+    args: Vec<(Option<E>, Option<Want>)>,
+    cache: Option<FromCache>,
 }
 
 /// Whether `input` grouped by `keys` with `measures` runs here: one key of type text and only
@@ -720,6 +972,7 @@ pub fn text_key_aggregate(
         return Ok(None);
     }
     let mut states = Vec::with_capacity(leaves.len());
+    let mut args = Vec::with_capacity(leaves.len());
     let mut dtypes = Vec::with_capacity(leaves.len());
     let mut inputs = vec![col(key.as_str())];
     for (i, (leaf, _)) in leaves.iter().enumerate() {
@@ -727,10 +980,11 @@ pub fn text_key_aggregate(
         let t = schema.get(name.as_str()).ok_or_else(
             || polars_err!(ComputeError: "group-by input missing (a bug in crosscheck)"),
         )?;
-        let Some((state, x)) = start(*leaf, col(name.as_str()), t) else {
+        let Some((state, x, want)) = start(*leaf, col(name.as_str()), t) else {
             return Ok(None);
         };
         states.push(state);
+        args.push((leaves[i].1.clone(), want));
         dtypes.push(t.clone());
         inputs.push(x.alias(name.as_str()));
     }
@@ -748,12 +1002,77 @@ pub fn text_key_aggregate(
         states,
         dtypes,
         out,
+        args,
+        cache: None,
     }))
 }
 
 impl TextKeyAggregate {
+    /// Reads the key and the leaves' arguments straight from the cache's Parquet `files`
+    /// (see `parquet.rs`) when `key` and each argument are stored columns (`stored` names
+    /// the column an argument is, if any) of a type read there, in every file; otherwise the
+    /// aggregate reads its input through Polars as before. `unreadable`: columns whose stored
+    /// values are not what the rules see.
+    pub fn reading_cache(
+        mut self,
+        files: &[PathBuf],
+        key: Option<String>,
+        stored: impl Fn(&E) -> Option<String>,
+        unreadable: &[String],
+    ) -> PolarsResult<Self> {
+        let Some(key) = key else { return Ok(self) };
+        let mut args = Vec::with_capacity(self.args.len());
+        for (arg, want) in &self.args {
+            args.push(match (arg, want) {
+                (None, _) => None,
+                (Some(x), Some(want)) => match stored(x) {
+                    Some(c) => Some((c, *want)),
+                    None => return Ok(self),
+                },
+                (Some(_), None) => return Ok(self),
+            });
+        }
+        let mut columns: Vec<(&str, Want)> = vec![(key.as_str(), Want::Codes)];
+        columns.extend(args.iter().flatten().map(|(c, w)| (c.as_str(), *w)));
+        if files.is_empty()
+            || columns
+                .iter()
+                .any(|(c, _)| unreadable.iter().any(|u| u == c))
+        {
+            return Ok(self);
+        }
+        for f in files {
+            if !parquet::File::open(f)?.has(&columns) {
+                return Ok(self);
+            }
+        }
+        // Distinct texts are counted as their codes.
+        for s in &mut self.states {
+            if let State::DistinctText(_) = s {
+                *s = State::DistinctInt(IntDistinct::new());
+            }
+        }
+        self.cache = Some(FromCache {
+            files: files.to_vec(),
+            key,
+            args,
+        });
+        Ok(self)
+    }
+
+    #[cfg(test)]
+    fn reads_cache(&self) -> bool {
+        self.cache.is_some()
+    }
+
     /// Runs the aggregate; returns the groups (key column, then the measures) as a frame.
     pub fn run(self) -> PolarsResult<LazyFrame> {
+        if let Some(src) = &self.cache {
+            let mut groups = Groups::new(self.states);
+            groups.add_files(src)?;
+            let frame = groups.finish(&self.key, &self.dtypes)?;
+            return Ok(frame.lazy().select(self.out));
+        }
         let groups = Arc::new(Mutex::new(Groups::new(self.states)));
         let sink = groups.clone();
         self.narrowed
@@ -925,6 +1244,162 @@ mod tests {
         }
         let frame = groups.finish(&agg.key, &agg.dtypes).unwrap();
         assert_eq!(by_key(frame.lazy().select(agg.out)), want);
+    }
+
+    /// Writes `df` as the cache writes its files (LZ4, row groups), in row groups of `rows`
+    /// and small pages, so a column chunk has several pages.
+    fn cached(dir: &std::path::Path, name: &str, df: &mut DataFrame, rows: usize) -> PathBuf {
+        let path = dir.join(name);
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .with_compression(ParquetCompression::Lz4Raw)
+            .with_row_group_size(Some(rows))
+            .with_data_page_size(Some(2048))
+            .finish(df)
+            .unwrap();
+        path
+    }
+
+    /// The aggregate of `files` by `g`, read directly from the files: (Polars' group_by of
+    /// their rows, this group-by), by key.
+    fn polars_and_from_files(
+        files: &[PathBuf],
+        measures: &[(String, E)],
+    ) -> (DataFrame, DataFrame) {
+        let scan = |f: &PathBuf| {
+            LazyFrame::scan_parquet(f.to_str().unwrap().into(), Default::default()).unwrap()
+        };
+        let all = concat(
+            files.iter().map(scan).collect::<Vec<_>>(),
+            UnionArgs::default(),
+        )
+        .unwrap();
+        let lowered: Vec<Expr> = measures
+            .iter()
+            .map(|(n, e)| expr(e).alias(n.as_str()))
+            .collect();
+        let want = by_key(all.clone().group_by([col("g")]).agg(lowered));
+        let keys = [("g".to_string(), col("g"))];
+        let own = text_key_aggregate(all, &keys, measures, expr)
+            .unwrap()
+            .unwrap()
+            .reading_cache(files, Some("g".into()), stored, &[])
+            .unwrap();
+        assert!(own.reads_cache());
+        (want, by_key(own.run().unwrap()))
+    }
+
+    /// A plain column's name: how lowering maps an argument to a stored column.
+    fn stored(e: &E) -> Option<String> {
+        match e {
+            E::Col(c) => Some(c.clone()),
+            _ => None,
+        }
+    }
+
+    /// The cache's files read directly give what Polars gives: NULLs in every column (a NULL
+    /// key's group), dictionary pages, several pages and row groups per file, two files.
+    #[test]
+    fn reading_the_cache_files_gives_what_polars_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut df = payments();
+        let mut tail = df.split_at(2000).1;
+        let mut head = df.slice(0, 2000);
+        let files = [
+            cached(dir.path(), "a.parquet", &mut head, 700),
+            cached(dir.path(), "b.parquet", &mut tail, 300),
+        ];
+        let (want, got) = polars_and_from_files(&files, &measures());
+        assert_eq!(got, want);
+        assert_eq!(want.height(), 38);
+        // One file alone too, and the whole in one row group.
+        let whole = cached(dir.path(), "c.parquet", &mut df, 1 << 20);
+        for f in [&files[0], &whole] {
+            let (want, got) = polars_and_from_files(std::slice::from_ref(f), &measures());
+            assert_eq!(got, want);
+        }
+    }
+
+    /// Keys and texts all different (the writer stores them PLAIN, not as a dictionary),
+    /// keys longer than the inline 24 bytes, and an empty key.
+    #[test]
+    fn plain_pages_and_long_keys_in_the_cache_files_give_what_polars_gives() {
+        let n: usize = 6_000;
+        let g: Vec<Option<String>> = (0..n)
+            .map(|i| match i {
+                0 => None,
+                1 => Some(String::new()),
+                _ if i % 2 == 0 => Some(format!("南京市玄武区长江路{i}号")),
+                _ => Some(format!("{}", i / 3)),
+            })
+            .collect();
+        let s: Vec<Option<String>> = (0..n)
+            .map(|i| (i % 17 != 0).then(|| format!("320102{i:012}")))
+            .collect();
+        let x: Vec<i64> = (0..n as i64).collect();
+        let mut df = df!["g" => g, "s" => s, "x" => x].unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = cached(dir.path(), "p.parquet", &mut df, 2_500);
+        let measures: Vec<(String, E)> = [
+            ("rows", E::Agg(AggFunc::Count, None)),
+            ("with_s", E::Agg(AggFunc::Count, c("s"))),
+            ("people", E::Agg(AggFunc::CountDistinct, c("s"))),
+            ("total", E::Agg(AggFunc::Sum, c("x"))),
+            ("last", E::Agg(AggFunc::Max, c("x"))),
+        ]
+        .into_iter()
+        .map(|(n, e)| (n.to_string(), e))
+        .collect();
+        let (want, got) = polars_and_from_files(&[file], &measures);
+        assert_eq!(got, want);
+        assert_eq!(want.height(), 1 + 1 + 2_999 + 1_999);
+    }
+
+    /// The files are not read directly when a column is computed, not stored, stored other
+    /// than the rules see it (an elided raw ID), or of a type read through Polars only.
+    #[test]
+    fn the_cache_files_are_read_through_polars_when_they_cannot_be_read_directly() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut df = payments();
+        let time: Vec<Option<i64>> = (0..df.height() as i64).map(Some).collect();
+        df.with_column(
+            Series::new("t".into(), time)
+                .cast(&DataType::Time)
+                .unwrap()
+                .into_column(),
+        )
+        .unwrap();
+        let file = cached(dir.path(), "t.parquet", &mut df, 1000);
+        let keys = [("g".to_string(), col("g"))];
+        let reads = |measures: &[(String, E)], key: Option<&str>, unreadable: &[String]| {
+            let lf =
+                LazyFrame::scan_parquet(file.to_str().unwrap().into(), Default::default()).unwrap();
+            text_key_aggregate(lf, &keys, measures, expr)
+                .unwrap()
+                .unwrap()
+                .reading_cache(
+                    std::slice::from_ref(&file),
+                    key.map(str::to_string),
+                    stored,
+                    unreadable,
+                )
+                .unwrap()
+                .reads_cache()
+        };
+        let m = |e: E| vec![("m".to_string(), e)];
+        assert!(reads(&measures(), Some("g"), &[]));
+        assert!(!reads(&measures(), None, &[]));
+        assert!(!reads(&measures(), Some("absent"), &[]));
+        assert!(!reads(&measures(), Some("g"), &["s".to_string()]));
+        assert!(!reads(&m(E::Agg(AggFunc::Max, c("t"))), Some("g"), &[]));
+        let computed = E::Agg(
+            AggFunc::Sum,
+            Some(Box::new(E::Bin(
+                BinOp::Add,
+                c("x").unwrap(),
+                c("x").unwrap(),
+            ))),
+        );
+        assert!(!reads(&m(computed), Some("g"), &[]));
     }
 
     #[test]
