@@ -41,12 +41,17 @@ fn reading_cache(
     let Some(files) = stored.get(dataset) else {
         return Ok(own);
     };
-    let column = |e: &E| match e {
-        E::Col(c) => names.get(c).cloned().unwrap_or_else(|| Some(c.clone())),
-        _ => None,
-    };
+    let column = |e: &E| stored_column(&names, e);
     let key = keys.first().and_then(|(_, e)| column(e));
     own.reading_cache(&files.files, key, column, &files.unreadable)
+}
+
+/// The stored column `e` is, when it is a column of the scan (`names`: the renamed ones).
+fn stored_column(names: &HashMap<String, Option<String>>, e: &E) -> Option<String> {
+    match e {
+        E::Col(c) => names.get(c).cloned().unwrap_or_else(|| Some(c.clone())),
+        _ => None,
+    }
 }
 
 /// The dataset a plan scans and its columns' names in the scan, when the plan is the scan
@@ -57,10 +62,7 @@ fn stored_columns(plan: &Plan) -> Option<(&str, HashMap<String, Option<String>>)
         Plan::WithColumns { input, columns } => {
             let (dataset, mut names) = stored_columns(input)?;
             for (n, e) in columns {
-                let was = match e {
-                    E::Col(c) => names.get(c).cloned().unwrap_or_else(|| Some(c.clone())),
-                    _ => None,
-                };
+                let was = stored_column(&names, e);
                 names.insert(n.clone(), was);
             }
             Some((dataset, names))

@@ -665,16 +665,14 @@ impl Groups {
     /// group: a second thread decodes the leaves' columns of the next row group while this
     /// one decodes the key's and adds the rows (two sets of column buffers pass between them).
     fn add_files(&mut self, src: &FromCache) -> PolarsResult<()> {
-        let files = src
+        let batches: Vec<(&parquet::File, usize)> = src
             .files
-            .iter()
-            .map(|p| parquet::File::open(p))
-            .collect::<PolarsResult<Vec<_>>>()?;
-        let batches: Vec<(&parquet::File, usize)> = files
             .iter()
             .flat_map(|f| (0..f.row_groups()).map(move |rg| (f, rg)))
             .collect();
         let hasher = self.hasher.clone();
+        // Every key's group in the first partition (the keys are interned on this thread);
+        // the other half stays empty, the NULL key's partition as ever.
         let (keyed, rest) = self.parts.split_first_mut().expect("partitions");
         let null_part = rest.last_mut().expect("the NULL key's partition");
         let new_set =
@@ -924,7 +922,7 @@ fn start(leaf: Leaf, x: Expr, t: &DataType) -> Option<(State, Expr, Option<Want>
 /// Where an aggregate reads when the cache's files are read directly: the files, the key's
 /// column, and each leaf's column with what is read of it (`None`: count(*)).
 struct FromCache {
-    files: Vec<PathBuf>,
+    files: Vec<parquet::File>,
     key: String,
     args: Vec<Option<(String, Want)>>,
 }
@@ -1041,10 +1039,13 @@ impl TextKeyAggregate {
         {
             return Ok(self);
         }
-        for f in files {
-            if !parquet::File::open(f)?.has(&columns) {
-                return Ok(self);
-            }
+        // Opened once: the footers read here serve the run.
+        let files = files
+            .iter()
+            .map(|f| parquet::File::open(f))
+            .collect::<PolarsResult<Vec<_>>>()?;
+        if !files.iter().all(|f| f.has(&columns)) {
+            return Ok(self);
         }
         // Distinct texts are counted as their codes.
         for s in &mut self.states {
@@ -1052,11 +1053,7 @@ impl TextKeyAggregate {
                 *s = State::DistinctInt(IntDistinct::new());
             }
         }
-        self.cache = Some(FromCache {
-            files: files.to_vec(),
-            key,
-            args,
-        });
+        self.cache = Some(FromCache { files, key, args });
         Ok(self)
     }
 
@@ -1308,6 +1305,10 @@ mod tests {
             cached(dir.path(), "a.parquet", &mut head, 700),
             cached(dir.path(), "b.parquet", &mut tail, 300),
         ];
+        // The keys and texts repeat: the files hold them as dictionaries.
+        let file = parquet::File::open(&files[1]).unwrap();
+        assert!((0..file.row_groups()).all(|rg| file.dictionary_encoded(rg, "g")));
+        assert!(file.row_groups() > 1 && file.dictionary_encoded(0, "s"));
         let (want, got) = polars_and_from_files(&files, &measures());
         assert_eq!(got, want);
         assert_eq!(want.height(), 38);
@@ -1339,6 +1340,8 @@ mod tests {
         let mut df = df!["g" => g, "s" => s, "x" => x].unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = cached(dir.path(), "p.parquet", &mut df, 2_500);
+        let stored = parquet::File::open(&file).unwrap();
+        assert!(!stored.dictionary_encoded(0, "s") && !stored.dictionary_encoded(1, "s"));
         let measures: Vec<(String, E)> = [
             ("rows", E::Agg(AggFunc::Count, None)),
             ("with_s", E::Agg(AggFunc::Count, c("s"))),

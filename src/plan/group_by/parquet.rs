@@ -77,22 +77,23 @@ impl File {
 
     /// Whether every row group has each column, flat, of a physical type it is read as.
     pub(super) fn has(&self, columns: &[(&str, Want)]) -> bool {
-        self.meta.row_groups.iter().all(|rg| {
+        (0..self.row_groups()).all(|rg| {
             columns.iter().all(|(name, want)| {
-                let Some(mut chunks) = rg.columns_under_root_iter(name) else {
-                    return false;
-                };
-                match (chunks.next(), chunks.next()) {
-                    (Some(c), None) => {
-                        let d = &c.descriptor().descriptor;
-                        d.max_rep_level == 0
-                            && d.max_def_level <= 1
-                            && want.reads(c.physical_type())
-                    }
-                    _ => false,
-                }
+                self.chunk(rg, name).is_some_and(|c| {
+                    let d = &c.descriptor().descriptor;
+                    d.max_rep_level == 0 && d.max_def_level <= 1 && want.reads(c.physical_type())
+                })
             })
         })
+    }
+
+    /// Column `name` of row group `rg`, when it is one flat column.
+    fn chunk(&self, rg: usize, name: &str) -> Option<&ColumnChunkMetadata> {
+        let mut chunks = self.meta.row_groups[rg].columns_under_root_iter(name)?;
+        match (chunks.next(), chunks.next()) {
+            (Some(c), None) => Some(c),
+            _ => None,
+        }
     }
 
     pub(super) fn row_groups(&self) -> usize {
@@ -101,6 +102,17 @@ impl File {
 
     pub(super) fn rows_in(&self, rg: usize) -> usize {
         self.meta.row_groups[rg].num_rows()
+    }
+
+    /// Whether column `name` of row group `rg` starts with a dictionary page (tests check
+    /// which kind of pages they read).
+    #[cfg(test)]
+    pub(super) fn dictionary_encoded(&self, rg: usize, name: &str) -> bool {
+        let chunk = self.chunk(rg, name).expect("the column");
+        get_page_iterator(chunk, Cursor::new(self.data.clone()), vec![], usize::MAX)
+            .and_then(|mut pages| pages.read_dict())
+            .expect("pages")
+            .is_some()
     }
 
     /// Column `name` of row group `rg`, one entry per row, into `out`; texts as the codes
@@ -113,9 +125,8 @@ impl File {
         intern: &mut Intern,
         out: &mut Rows,
     ) -> PolarsResult<()> {
-        let chunk = self.meta.row_groups[rg]
-            .columns_under_root_iter(name)
-            .and_then(|mut c| c.next())
+        let chunk = self
+            .chunk(rg, name)
             .ok_or_else(|| self.bad(name, &"the column is missing"))?;
         out.clear();
         self.read_chunk(chunk, want, intern, out)
