@@ -634,6 +634,8 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         .run_id
         .clone()
         .unwrap_or_else(|| crate::output::new_run_id(&output_dir));
+    // Checked again when writing; here so a taken name fails before minutes of loading.
+    crate::output::check_run_folder_free(&output_dir, &run_id)?;
     let mut result = match args.engine {
         EngineArg::Polars => engine::run(&job, &rules, &reporter),
         EngineArg::Spark => {

@@ -106,3 +106,23 @@ fn a_missing_job_file_says_what_to_do() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_taken_run_id_fails_before_any_data_is_read_and_keeps_the_earlier_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = sample_job(dir.path());
+    let first = run_job(&job, "same", &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let manifest = dir.path().join("out/same/manifest.json");
+    let before = std::fs::read(&manifest).unwrap();
+    // Loading refills the cache; an empty cache left empty shows nothing was read.
+    let cache = dir.path().join("out/.cache");
+    assert!(cache.is_dir());
+    std::fs::remove_dir_all(&cache).unwrap();
+    let again = run_job(&job, "same", &[]);
+    assert_eq!(again.status.code(), Some(2));
+    let err = stderr(&again);
+    assert!(err.contains("choose another --run-id"), "{err}");
+    assert!(!cache.exists(), "the second run read the extracts: {err}");
+    assert_eq!(std::fs::read(&manifest).unwrap(), before);
+}

@@ -77,6 +77,19 @@ pub fn new_run_id(output_dir: &Path) -> String {
     id
 }
 
+/// The run's folder, or an error if an earlier run already has that name: runs are never
+/// overwritten.
+pub fn check_run_folder_free(output_dir: &Path, run_id: &str) -> Result<PathBuf> {
+    let final_dir = output_dir.join(run_id);
+    if final_dir.exists() {
+        return Err(Error::Input {
+            path: final_dir,
+            message: "the run folder already exists; choose another --run-id".into(),
+        });
+    }
+    Ok(final_dir)
+}
+
 /// Writes every output of a run; returns the final folder.
 pub fn write_run(
     job: &Job,
@@ -87,13 +100,7 @@ pub fn write_run(
     run_id: &str,
     timings: serde_json::Value,
 ) -> Result<PathBuf> {
-    let final_dir = output_dir.join(run_id);
-    if final_dir.exists() {
-        return Err(Error::Input {
-            path: final_dir,
-            message: "the run folder already exists; choose another --run-id".into(),
-        });
-    }
+    let final_dir = check_run_folder_free(output_dir, run_id)?;
     create_private_dir(output_dir)?;
     let tmp = output_dir.join(format!(".{run_id}.partial-{}", std::process::id()));
     create_private_dir(&tmp)?;
