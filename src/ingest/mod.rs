@@ -1161,6 +1161,35 @@ mod tests {
         assert_eq!(ints(&cut, ROW_ID), [2, 3, 4]);
     }
 
+    /// Extracts with a header and no rows convert into the cache and are served from it as
+    /// empty frames of the dataset's columns, as a fresh parse gives them.
+    #[test]
+    fn extracts_without_rows_are_cached_and_served_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = payments_catalog(dir.path());
+        std::fs::write(dir.path().join("p_1.csv"), "身份证号,金额\n").unwrap();
+        let mut none =
+            df!("身份证号" => Vec::<String>::new(), "金额" => Vec::<String>::new()).unwrap();
+        ParquetWriter::new(std::fs::File::create(dir.path().join("p_2.parquet")).unwrap())
+            .finish(&mut none)
+            .unwrap();
+        let catalog = Catalog::load(&path).unwrap();
+        let cache = cache::Cache::new(&dir.path().join("cache")).unwrap();
+        let load = |cache: Option<&cache::Cache>| {
+            let ds = load_dataset_cached(&catalog, "p", cache, None).unwrap();
+            let served: Vec<Option<bool>> = ds.report.files.iter().map(|f| f.cached).collect();
+            (ds.frame.collect().unwrap(), served)
+        };
+        let (parsed, _) = load(None);
+        let (first, converted) = load(Some(&cache));
+        let (second, served) = load(Some(&cache));
+        assert_eq!(converted, [Some(false), Some(false)]);
+        assert_eq!(served, [Some(true), Some(true)]);
+        assert_eq!(parsed.height(), 0);
+        assert_eq!(parsed, first);
+        assert_eq!(parsed, second);
+    }
+
     /// A file unchanged on disk since an earlier run hashed it is not read to be hashed again;
     /// an edited file is, even at the same size, and so is a file still settling.
     #[test]
