@@ -8,6 +8,7 @@ pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod ingest;
+pub mod intern;
 pub mod job;
 pub mod output;
 pub mod plan;

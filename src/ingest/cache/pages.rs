@@ -1,13 +1,14 @@
 //! A cache file's row groups, encoded here rather than by Polars' writer. Polars builds a text
-//! column's dictionary by hashing every value (after estimating how many are distinct); that
-//! was a quarter of converting ten million payments. Extracts come sorted — by person, by
-//! account — so here a value equal to the row's before takes its key without a lookup, and
-//! only the others are hashed. The pages are otherwise Polars' own: the same encoders, the
-//! same statistics (of the values the dictionary holds), the same file schema, so the file
-//! reads back exactly as Polars would have written it.
+//! column's dictionary with a general hash map, after estimating how many values are
+//! distinct; that was a quarter of converting ten million payments. Here the dictionary comes
+//! from the group-by's table (`crate::intern`), which fetches a row's slot a few rows ahead,
+//! and a value equal to the row before's (a sorted extract) takes its key without a lookup.
+//! The pages are otherwise Polars' own: the same encoders, the same statistics (of the values
+//! the dictionary holds), the same file schema, so the file reads back as Polars wrote it.
 
 use std::hash::BuildHasher;
 
+use crate::intern::{Table, same_bytes};
 use polars::prelude::*;
 use polars_arrow::array::{
     Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
@@ -35,7 +36,7 @@ pub fn row_group(
             let series = column.as_materialized_series().rechunk();
             let array = series.to_arrow(0, CompatLevel::newest());
             let (array, encoding) = match array.as_any().downcast_ref::<Utf8ViewArray>() {
-                Some(text) => match dictionary(text) {
+                Some(text) => match dictionary(text)? {
                     Some(dict) => (dict.boxed(), vec![Encoding::RleDictionary]),
                     None => (array, vec![Encoding::Plain]),
                 },
@@ -57,65 +58,63 @@ pub fn row_group(
 /// `text` as its distinct values, in order of first appearance, and each row's index among
 /// them; `None` when it has no value, or when most rows hold distinct values (Polars' own
 /// threshold: three in four), which plain pages store as well and read faster.
-pub fn dictionary(text: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
+pub fn dictionary(text: &Utf8ViewArray) -> PolarsResult<Option<DictionaryArray<u32>>> {
     let n = text.len();
     let limit = if n > 128 { n * 3 / 4 } else { n };
     let valid = text.validity();
+    let is_null = |i: usize| valid.is_some_and(|v| !v.get_bit(i));
     let hasher = foldhash::fast::FixedState::with_seed(0xd1c7);
-    let mut keys: Vec<u32> = Vec::with_capacity(n);
-    // The row where each value first appears; the table holds the upper half of a value's
-    // hash beside its index + 1 (0: an empty slot), at most half full.
-    let mut firsts: Vec<u32> = Vec::new();
-    let mut slots: Vec<u64> = vec![0; 1024];
-    let mut before: Option<(&str, u32)> = None;
-    for i in 0..n {
-        if valid.is_some_and(|v| !v.get_bit(i)) {
-            keys.push(0);
+    // The rows to look up: those with a value unlike the row before's.
+    let mut hashes = vec![0u64; n];
+    let mut rows: Vec<u32> = Vec::with_capacity(n);
+    let mut before: Option<&str> = None;
+    for (i, hash) in hashes.iter_mut().enumerate() {
+        if is_null(i) {
+            before = None;
             continue;
         }
         let value = text.value(i);
-        if let Some((b, key)) = before
-            && b == value
-        {
-            keys.push(key);
+        if before.is_some_and(|b| same_bytes(b.as_bytes(), value.as_bytes())) {
             continue;
         }
-        let hash = hasher.hash_one(value.as_bytes());
-        let mask = slots.len() - 1;
-        let mut at = hash as usize & mask;
-        let key = loop {
-            let slot = slots[at];
-            if slot == 0 {
-                let key = firsts.len() as u32;
-                firsts.push(i as u32);
-                if firsts.len() > limit {
-                    return None;
-                }
-                slots[at] = (hash >> 32) << 32 | u64::from(key + 1);
-                if firsts.len() * 2 > slots.len() {
-                    slots = grown(&slots, |k| {
-                        hasher.hash_one(text.value(firsts[k] as usize).as_bytes())
-                    });
-                }
-                break key;
-            }
-            if slot >> 32 == hash >> 32 {
-                let key = slot as u32 - 1;
-                if text.value(firsts[key as usize] as usize) == value {
-                    break key;
-                }
-            }
-            at = (at + 1) & mask;
-        };
-        keys.push(key);
-        before = Some((value, key));
+        *hash = hasher.hash_one(value.as_bytes());
+        rows.push(i as u32);
+        before = Some(value);
     }
-    if firsts.is_empty() {
-        return None;
+    let mut table = Table::default();
+    let mut numbers = Vec::with_capacity(rows.len());
+    // In slices, to give up early on a column of distinct values.
+    for slice in rows.chunks(16 * 1024) {
+        table.numbers_of(
+            slice,
+            &hashes,
+            |i| text.value(i).as_bytes(),
+            &hasher,
+            &mut numbers,
+        )?;
+        if table.len() > limit {
+            return Ok(None);
+        }
     }
-    let mut values = MutableBinaryViewArray::<str>::with_capacity(firsts.len());
-    for &row in &firsts {
-        values.push_value(text.value(row as usize));
+    if table.is_empty() {
+        return Ok(None);
+    }
+    let mut keys: Vec<u32> = Vec::with_capacity(n);
+    let mut looked_up = rows.iter().zip(&numbers).peekable();
+    let mut last = 0;
+    for i in 0..n {
+        if let Some((_, &key)) = looked_up.next_if(|(r, _)| **r as usize == i) {
+            last = key;
+        }
+        // A NULL row's key is never read; a row like the one before takes its key.
+        keys.push(if is_null(i) { 0 } else { last });
+    }
+    let mut values = MutableBinaryViewArray::<str>::with_capacity(table.len());
+    for g in 0..table.len() as u32 {
+        // The bytes were copied out of a text column.
+        let value = std::str::from_utf8(table.key(g))
+            .map_err(|e| polars_err!(ComputeError: "a cached text is not UTF-8: {e}"))?;
+        values.push_value(value);
     }
     let values: Utf8ViewArray = values.freeze();
     let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), valid.cloned());
@@ -128,23 +127,7 @@ pub fn dictionary(text: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
         keys,
         values.boxed(),
     )
-    .ok()
-}
-
-/// The table twice as large, each entry placed again by its value's hash (`hash_of(index)`).
-fn grown(slots: &[u64], hash_of: impl Fn(usize) -> u64) -> Vec<u64> {
-    let mut out = vec![0u64; slots.len() * 2];
-    let mask = out.len() - 1;
-    for &slot in slots.iter().filter(|s| **s != 0) {
-        let key = (slot as u32 - 1) as usize;
-        let hash = hash_of(key);
-        let mut at = hash as usize & mask;
-        while out[at] != 0 {
-            at = (at + 1) & mask;
-        }
-        out[at] = slot;
-    }
-    out
+    .map(Some)
 }
 
 #[cfg(test)]
@@ -193,7 +176,9 @@ mod tests {
         }
         let refs: Vec<Option<&str>> = rows.iter().map(|r| r.as_deref()).collect();
         let text = texts(&refs);
-        let d = dictionary(&text).expect("a dictionary: each value recurs");
+        let d = dictionary(&text)
+            .unwrap()
+            .expect("a dictionary: each value recurs");
         assert_eq!(expanded(&d), rows);
         assert_eq!(d.values().len(), 301);
         assert_eq!(d.null_count(), text.null_count());
@@ -203,12 +188,15 @@ mod tests {
     fn mostly_distinct_or_empty_columns_are_left_plain() {
         let distinct: Vec<String> = (0..1000).map(|i| format!("1101011990{i:08}")).collect();
         let refs: Vec<Option<&str>> = distinct.iter().map(|s| Some(s.as_str())).collect();
-        assert!(dictionary(&texts(&refs)).is_none());
-        assert!(dictionary(&texts(&[None; 200])).is_none());
+        assert!(dictionary(&texts(&refs)).unwrap().is_none());
+        assert!(dictionary(&texts(&[None; 200])).unwrap().is_none());
         // A quarter repeated: kept as a dictionary.
         let mut some = refs.clone();
         some.truncate(700);
         some.extend(refs[..300].iter().copied());
-        assert_eq!(dictionary(&texts(&some)).unwrap().values().len(), 700);
+        assert_eq!(
+            dictionary(&texts(&some)).unwrap().unwrap().values().len(),
+            700
+        );
     }
 }

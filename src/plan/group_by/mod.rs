@@ -26,6 +26,7 @@ use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 
 use super::expr::{AggFunc, Expr as E};
+use crate::intern::{AHEAD, KeyRec, Table, prefetch, same_bytes};
 
 mod parquet;
 
@@ -139,24 +140,6 @@ impl IntDistinct {
                 }
             }
         }
-    }
-}
-
-/// `a == b` for byte strings, without a call to `memcmp` for those of 8 to 32 bytes (ID
-/// numbers, bank accounts), which took 8 % of the shared-bank-account rule's time.
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |x: &[u8], at: usize| u64::from_ne_bytes(x[at..at + 8].try_into().unwrap());
-    let wide = |x: &[u8], at: usize| u128::from_ne_bytes(x[at..at + 16].try_into().unwrap());
-    match n {
-        // The first and last 8 (16) bytes, overlapping, cover the whole.
-        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        17..=32 => wide(a, 0) == wide(b, 0) && wide(a, n - 16) == wide(b, n - 16),
-        _ => a == b,
     }
 }
 
@@ -313,104 +296,26 @@ impl State {
 const PARTITION_BITS: u32 = 1;
 const PARTITIONS: usize = 1 << PARTITION_BITS;
 
-/// A group's key: up to `INLINE` bytes in place (IDs, accounts), a longer one in the
-/// partition's `long` bytes with its offset in the first 8 bytes.
-#[derive(Clone, Copy)]
-struct KeyRec {
-    len: u32,
-    bytes: [u8; INLINE],
-}
-
-const INLINE: usize = 24;
-
-impl KeyRec {
-    /// No value yet (a length no value has).
-    const NONE: KeyRec = KeyRec {
-        len: u32::MAX,
-        bytes: [0; INLINE],
-    };
-
-    /// Stores `key`, in place or at the end of `long`. Callers keep keys under 4 GiB: a
-    /// value that long cannot come out of a text column.
-    fn new(key: &[u8], long: &mut Vec<u8>) -> KeyRec {
-        let mut rec = KeyRec {
-            len: key.len() as u32,
-            bytes: [0; INLINE],
-        };
-        if key.len() <= INLINE {
-            rec.bytes[..key.len()].copy_from_slice(key);
-        } else {
-            rec.bytes[..8].copy_from_slice(&(long.len() as u64).to_ne_bytes());
-            long.extend_from_slice(key);
-        }
-        rec
-    }
-
-    fn get<'a>(&'a self, long: &'a [u8]) -> &'a [u8] {
-        let len = self.len as usize;
-        if len <= INLINE {
-            &self.bytes[..len]
-        } else {
-            let at = u64::from_ne_bytes(self.bytes[..8].try_into().unwrap()) as usize;
-            &long[at..at + len]
-        }
-    }
-}
-
 /// One partition's groups; the last partition holds the NULL key's group alone.
 struct Part {
-    /// The hash table: open addressing with linear probing, at most half full; a slot is 0
-    /// (empty) or the key hash's upper 32 bits beside the group number + 1. Hand-written
-    /// so the batch loop can prefetch the slot of a row a few rows ahead (`groups_of`): the
-    /// table is what every row reads at random, and waiting on it was a quarter of the
-    /// shared-bank-account rule's time.
-    slots: Vec<u64>,
-    keys: Vec<KeyRec>,
-    long: Vec<u8>,
+    table: Table,
     leaves: Vec<State>,
     /// Hashes and positions of the values `intern` looks up, kept from call to call.
     scratch: Scratch,
 }
 
-/// How many rows ahead `groups_of` prefetches a row's table slot (and, half as far ahead,
-/// the key the slot points to).
-const AHEAD: usize = 16;
-
-/// Asks the CPU to start loading `x` into its cache.
-#[inline(always)]
-fn prefetch<T>(x: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint: it reads nothing into the program and cannot fault.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
-}
-
 impl Part {
     fn new(leaves: Vec<State>) -> Self {
         Part {
-            slots: vec![0; 1024],
-            keys: Vec::new(),
-            long: Vec::new(),
+            table: Table::default(),
             leaves,
             scratch: Scratch::default(),
         }
     }
 
-    fn key(&self, g: u32) -> &[u8] {
-        self.keys[g as usize].get(&self.long)
-    }
-
-    fn home(&self, hash: u64) -> usize {
-        hash as usize & (self.slots.len() - 1)
-    }
-
     /// Adds rows `rows` of groups `gids` to the leaves' states.
     fn add(&mut self, rows: &[u32], gids: &[u32], inputs: &[Input]) -> PolarsResult<()> {
-        let groups = self.keys.len();
+        let groups = self.table.len();
         for (state, input) in self.leaves.iter_mut().zip(inputs) {
             state.grow(groups);
             state.update(rows, gids, input)?;
@@ -420,8 +325,8 @@ impl Part {
 
     /// The NULL key's partition: its one group, for each of `rows` rows.
     fn null_group(&mut self, rows: usize) -> Vec<u32> {
-        if self.keys.is_empty() {
-            self.keys.push(KeyRec::new(b"", &mut self.long));
+        if self.table.is_empty() {
+            self.table.push_unlooked(b"");
         }
         vec![0; rows]
     }
@@ -441,7 +346,7 @@ impl Part {
             .extend((0..texts.len()).map(|i| hasher.hash_one(texts.get(i))));
         scratch.order.clear();
         scratch.order.extend(0..texts.len() as u32);
-        let r = self.groups_of(
+        let r = self.table.numbers_of(
             &scratch.order,
             &scratch.hashes,
             |i| texts.get(i),
@@ -450,84 +355,6 @@ impl Part {
         );
         self.scratch = scratch;
         r
-    }
-
-    /// The group of each row in `rows` (all of this partition), adding new groups.
-    fn groups_of<'k>(
-        &mut self,
-        rows: &[u32],
-        hashes: &[u64],
-        key_of: impl Fn(usize) -> &'k [u8],
-        hasher: &foldhash::fast::FixedState,
-        gids: &mut Vec<u32>,
-    ) -> PolarsResult<()> {
-        gids.reserve(rows.len());
-        for (k, &i) in rows.iter().enumerate() {
-            if let Some(&j) = rows.get(k + AHEAD) {
-                prefetch(&self.slots[self.home(hashes[j as usize])]);
-            }
-            if let Some(&j) = rows.get(k + AHEAD / 2) {
-                let h = hashes[j as usize];
-                let slot = self.slots[self.home(h)];
-                if slot != 0 && slot >> 32 == h >> 32 {
-                    prefetch(&self.keys[(slot as u32 - 1) as usize]);
-                }
-            }
-            let i = i as usize;
-            gids.push(self.group(hashes[i], key_of(i), hasher)?);
-        }
-        Ok(())
-    }
-
-    #[inline(always)]
-    fn group(
-        &mut self,
-        hash: u64,
-        key: &[u8],
-        hasher: &foldhash::fast::FixedState,
-    ) -> PolarsResult<u32> {
-        let mask = self.slots.len() - 1;
-        let mut at = hash as usize & mask;
-        loop {
-            let slot = self.slots[at];
-            if slot == 0 {
-                break;
-            }
-            if slot >> 32 == hash >> 32 {
-                let g = slot as u32 - 1;
-                if same_bytes(self.key(g), key) {
-                    return Ok(g);
-                }
-            }
-            at = (at + 1) & mask;
-        }
-        let g = u32::try_from(self.keys.len())
-            .ok()
-            .filter(|g| *g < u32::MAX)
-            .ok_or_else(
-                || polars_err!(ComputeError: "more than 4 billion groups in one partition"),
-            )?;
-        self.keys.push(KeyRec::new(key, &mut self.long));
-        self.slots[at] = (hash >> 32) << 32 | (u64::from(g) + 1);
-        if self.keys.len() * 2 > self.slots.len() {
-            self.grow(hasher);
-        }
-        Ok(g)
-    }
-
-    /// Doubles the table, placing every group again by its key's hash.
-    fn grow(&mut self, hasher: &foldhash::fast::FixedState) {
-        let mut slots = vec![0u64; self.slots.len() * 2];
-        let mask = slots.len() - 1;
-        for g in 0..self.keys.len() as u32 {
-            let hash = hasher.hash_one(self.key(g));
-            let mut at = hash as usize & mask;
-            while slots[at] != 0 {
-                at = (at + 1) & mask;
-            }
-            slots[at] = (hash >> 32) << 32 | (u64::from(g) + 1);
-        }
-        self.slots = slots;
     }
 }
 
@@ -628,7 +455,7 @@ impl Groups {
                 part.null_group(rows.len())
             } else {
                 let mut gids = Vec::new();
-                part.groups_of(
+                part.table.numbers_of(
                     rows,
                     hashes,
                     |i| keys.value(i).as_bytes(),
@@ -772,13 +599,13 @@ impl Groups {
     fn finish(self, key: &str, dtypes: &[DataType]) -> PolarsResult<DataFrame> {
         let mut keys: Vec<Option<&str>> = Vec::new();
         for (p, part) in self.parts.iter().enumerate() {
-            for g in 0..part.keys.len() as u32 {
+            for g in 0..part.table.len() as u32 {
                 keys.push(if p == PARTITIONS {
                     None
                 } else {
                     // The bytes came from a text column.
                     Some(
-                        std::str::from_utf8(part.key(g)).map_err(
+                        std::str::from_utf8(part.table.key(g)).map_err(
                             |e| polars_err!(ComputeError: "group key is not UTF-8: {e}"),
                         )?,
                     )
@@ -1403,20 +1230,6 @@ mod tests {
             ))),
         );
         assert!(!reads(&m(computed), Some("g"), &[]));
-    }
-
-    #[test]
-    fn short_byte_strings_compare_as_equal_only_when_equal() {
-        for n in 0..=40usize {
-            let a: Vec<u8> = (0..n as u8).map(|i| b'0' + i % 10).collect();
-            assert!(same_bytes(&a, &a.clone()), "{n} bytes");
-            for at in 0..n {
-                let mut b = a.clone();
-                b[at] ^= 1;
-                assert!(!same_bytes(&a, &b), "{n} bytes, differing at {at}");
-            }
-            assert!(!same_bytes(&a, &a[..n.saturating_sub(1)]) || n == 0);
-        }
     }
 
     #[test]
