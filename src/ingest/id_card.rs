@@ -109,6 +109,15 @@ impl From<IdCard> for IdCardRef<'static> {
 }
 
 pub fn normalize_id_ref(raw: &str) -> IdCardRef<'_> {
+    if valid_as_is(raw) {
+        return IdCardRef {
+            cleaned: Cow::Borrowed(raw),
+            valid: Some(Cow::Borrowed(raw)),
+            issue: None,
+            upgraded_legacy: false,
+            was_cleaned: false,
+        };
+    }
     let cleaned = clean_id_cow(raw);
     let was_cleaned = cleaned != raw;
     let (valid, issue, upgraded_legacy) = match validate(&cleaned) {
@@ -126,8 +135,43 @@ pub fn normalize_id_ref(raw: &str) -> IdCardRef<'_> {
 }
 
 /// The text is a valid 18-character ID needing no cleaning: what `normalize_id_ref` would
-/// give back unchanged, decided without building anything.
+/// give back unchanged, decided in one pass over the bytes (most IDs in an extract are like
+/// this; the general checks took 6 % of converting ten million payments).
+#[inline]
 pub fn valid_as_is(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 18 {
+        return false;
+    }
+    let mut sum = 0u32;
+    let mut digits = [0u32; 17];
+    for ((d, &c), w) in digits.iter_mut().zip(&b[..17]).zip(WEIGHTS) {
+        *d = u32::from(c.wrapping_sub(b'0'));
+        if *d > 9 {
+            return false;
+        }
+        sum += *d * w;
+    }
+    // Ending in 000 is the mark of a number format (`validate`'s spreadsheet damage).
+    if CHECK[(sum % 11) as usize] as u8 != b[17] || &b[15..] == b"000" {
+        return false;
+    }
+    let number = |from: usize, to: usize| digits[from..to].iter().fold(0, |n, d| n * 10 + d);
+    let (y, m, d) = (number(6, 10), number(10, 12), number(12, 14));
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1800..=2100).contains(&y) && (1..=days).contains(&d)
+}
+
+/// `valid_as_is` by the general checks: what the one-pass version must agree with.
+#[cfg(test)]
+fn valid_as_is_slowly(s: &str) -> bool {
     s.len() == 18 && matches!(clean_id_cow(s), Cow::Borrowed(_)) && validate(s) == Ok((None, false))
 }
 
@@ -227,6 +271,39 @@ fn birth_date(yyyymmdd: &str) -> Option<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-pass check agrees with the general one on every kind of ID: valid ones across
+    /// the calendar's edges (29 February, 31st of short months, years 1799-2101), each with
+    /// every check character, and with a digit changed, an x, a space, a full-width digit.
+    #[test]
+    fn the_one_pass_check_agrees_with_the_general_checks() {
+        let mut checked = 0;
+        let mut valid = 0;
+        for y in [1799, 1800, 1900, 1949, 2000, 2023, 2024, 2100, 2101] {
+            for m in 0..=13 {
+                for d in [0, 1, 28, 29, 30, 31, 32] {
+                    let first17 = format!("110105{y:04}{m:02}{d:02}002");
+                    for last in "0123456789Xx ".chars() {
+                        let id = format!("{first17}{last}");
+                        let mut variants = vec![id.clone(), format!("{}000", &id[..15])];
+                        variants.push(id.replacen('1', "１", 1));
+                        variants.push(format!("{}9{}", &id[..8], &id[9..]));
+                        for v in variants {
+                            assert_eq!(valid_as_is(&v), valid_as_is_slowly(&v), "{v}");
+                            checked += 1;
+                            valid += usize::from(valid_as_is(&v));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            valid > 100,
+            "{valid} of {checked} valid: the edges were not reached"
+        );
+        assert!(!valid_as_is("11010519491231002X "));
+        assert!(valid_as_is("11010519491231002X"));
+    }
 
     #[test]
     fn valid_id_with_x_check_character() {
