@@ -119,6 +119,13 @@ impl Table {
         self.keys.is_empty()
     }
 
+    /// Forgets every value, keeping the table's size.
+    pub fn clear(&mut self) {
+        self.slots.fill(0);
+        self.keys.clear();
+        self.long.clear();
+    }
+
     /// Value number `g`.
     pub fn key(&self, g: u32) -> &[u8] {
         self.keys[g as usize].get(&self.long)

@@ -377,6 +377,8 @@ struct Batched {
     writer: polars::io::parquet::write::BatchedWriter<std::fs::File>,
     fields: Vec<polars_parquet::write::ParquetType>,
     encodings: Vec<Vec<polars_parquet::write::Encoding>>,
+    /// Each column's dictionary table, kept from row group to row group.
+    tables: Vec<crate::intern::Table>,
 }
 
 pub struct CacheWriter<'a> {
@@ -431,10 +433,12 @@ impl CacheWriter<'_> {
                     .map(|f| polars_parquet::write::get_dtype_encoding(f.dtype()))
                     .collect();
                 let fields = writer.parquet_schema().fields().to_vec();
+                let tables = arrow.iter().map(|_| Default::default()).collect();
                 self.writer.insert(Batched {
                     writer,
                     fields,
                     encodings,
+                    tables,
                 })
             }
         };
@@ -443,7 +447,13 @@ impl CacheWriter<'_> {
         let mut offset = 0;
         while offset < frame.height() {
             let group = frame.slice(offset as i64, ROW_GROUP);
-            let pages = pages::row_group(&group, &w.fields, &w.encodings, WRITE_OPTIONS)?;
+            let pages = pages::row_group(
+                &group,
+                &w.fields,
+                &w.encodings,
+                &mut w.tables,
+                WRITE_OPTIONS,
+            )?;
             w.writer.write_row_group(group.height() as u64, &pages)?;
             offset += ROW_GROUP;
         }

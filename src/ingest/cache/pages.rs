@@ -18,13 +18,16 @@ use polars_parquet::write::{
     CompressedPage, Encoding, ParquetType, WriteOptions, array_to_columns, compress,
 };
 
-/// The compressed pages of each leaf column of `frame`, one row group. Columns one after
-/// another: the writer thread runs beside the threads typing the next batch, and a parallel
-/// loop here would wait on the pool those threads hold while they wait on the writer.
+/// The compressed pages of each leaf column of `frame`, one row group; `tables`, one per
+/// column, are kept from row group to row group so each starts at the size the last needed.
+/// Columns one after another: the writer thread runs beside the threads typing the next
+/// batch, and a parallel loop here would wait on the pool those threads hold while they wait
+/// on the writer.
 pub fn row_group(
     frame: &DataFrame,
     fields: &[ParquetType],
     encodings: &[Vec<Encoding>],
+    tables: &mut [Table],
     options: WriteOptions,
 ) -> PolarsResult<Vec<Vec<CompressedPage>>> {
     let columns = frame
@@ -32,15 +35,21 @@ pub fn row_group(
         .iter()
         .zip(fields)
         .zip(encodings)
-        .map(|((column, field), encoding)| {
-            let series = column.as_materialized_series().rechunk();
-            let array = series.to_arrow(0, CompatLevel::newest());
-            let (array, encoding) = match array.as_any().downcast_ref::<Utf8ViewArray>() {
-                Some(text) => match dictionary(text)? {
-                    Some(dict) => (dict.boxed(), vec![Encoding::RleDictionary]),
-                    None => (array, vec![Encoding::Plain]),
-                },
-                None => (array, encoding.clone()),
+        .zip(tables)
+        .map(|(((column, field), encoding), table)| {
+            let (array, encoding) = match constant_text(column) {
+                Some(array) => array,
+                None => {
+                    let series = column.as_materialized_series().rechunk();
+                    let array = series.to_arrow(0, CompatLevel::newest());
+                    match array.as_any().downcast_ref::<Utf8ViewArray>() {
+                        Some(text) => match dictionary(text, table)? {
+                            Some(dict) => (dict.boxed(), vec![Encoding::RleDictionary]),
+                            None => (array, vec![Encoding::Plain]),
+                        },
+                        None => (array, encoding.clone()),
+                    }
+                }
             };
             array_to_columns(&array, field.clone(), options, &encoding)?
                 .into_iter()
@@ -55,10 +64,46 @@ pub fn row_group(
     Ok(columns.into_iter().flatten().collect())
 }
 
+/// A text column holding one value in every row (a file's name, a sheet's), as a dictionary
+/// of that value, or all NULL as plain pages, without writing the value out row by row.
+fn constant_text(column: &Column) -> Option<(Box<dyn Array>, Vec<Encoding>)> {
+    let scalar = column.as_scalar_column()?;
+    if scalar.dtype() != &DataType::String {
+        return None;
+    }
+    let n = scalar.len();
+    Some(match scalar.scalar().value() {
+        AnyValue::Null => (
+            Utf8ViewArray::new_null(ArrowDataType::Utf8View, n).boxed(),
+            vec![Encoding::Plain],
+        ),
+        value => {
+            let mut values = MutableBinaryViewArray::<str>::with_capacity(1);
+            values.push_value(value.get_str()?);
+            let values: Utf8ViewArray = values.freeze();
+            let keys = PrimitiveArray::<u32>::from_vec(vec![0; n]);
+            let dict = DictionaryArray::try_new(
+                ArrowDataType::Dictionary(
+                    IntegerType::UInt32,
+                    Box::new(ArrowDataType::Utf8View),
+                    false,
+                ),
+                keys,
+                values.boxed(),
+            )
+            .ok()?;
+            (dict.boxed(), vec![Encoding::RleDictionary])
+        }
+    })
+}
+
 /// `text` as its distinct values, in order of first appearance, and each row's index among
 /// them; `None` when it has no value, or when most rows hold distinct values (Polars' own
 /// threshold: three in four), which plain pages store as well and read faster.
-pub fn dictionary(text: &Utf8ViewArray) -> PolarsResult<Option<DictionaryArray<u32>>> {
+pub fn dictionary(
+    text: &Utf8ViewArray,
+    table: &mut Table,
+) -> PolarsResult<Option<DictionaryArray<u32>>> {
     let n = text.len();
     let limit = if n > 128 { n * 3 / 4 } else { n };
     let valid = text.validity();
@@ -81,7 +126,7 @@ pub fn dictionary(text: &Utf8ViewArray) -> PolarsResult<Option<DictionaryArray<u
         rows.push(i as u32);
         before = Some(value);
     }
-    let mut table = Table::default();
+    table.clear();
     let mut numbers = Vec::with_capacity(rows.len());
     // In slices, to give up early on a column of distinct values.
     for slice in rows.chunks(16 * 1024) {
@@ -176,7 +221,7 @@ mod tests {
         }
         let refs: Vec<Option<&str>> = rows.iter().map(|r| r.as_deref()).collect();
         let text = texts(&refs);
-        let d = dictionary(&text)
+        let d = dictionary(&text, &mut Table::default())
             .unwrap()
             .expect("a dictionary: each value recurs");
         assert_eq!(expanded(&d), rows);
@@ -184,18 +229,97 @@ mod tests {
         assert_eq!(d.null_count(), text.null_count());
     }
 
+    /// A frame written through `row_group` reads back as it was: constant texts (a value,
+    /// NULL), text columns as dictionaries and plain, numbers, dates; two row groups.
+    #[test]
+    fn row_groups_read_back_as_written() {
+        let n = 3000;
+        let ids: Vec<String> = (0..n).map(|i| format!("62170000{:011}", i % 40)).collect();
+        let distinct: Vec<Option<String>> = (0..n)
+            .map(|i| (i % 5 != 0).then(|| format!("李{i}")))
+            .collect();
+        let mut frame = DataFrame::new(
+            n,
+            vec![
+                Column::new("id".into(), ids),
+                Column::new("distinct".into(), distinct),
+                Column::new(
+                    "amount".into(),
+                    (0..n).map(|i| i as f64 / 4.0).collect::<Vec<_>>(),
+                ),
+                Column::new("row".into(), (0..n as i64).collect::<Vec<_>>()),
+                Column::new_scalar(
+                    "__file".into(),
+                    Scalar::new(DataType::String, AnyValue::StringOwned("低保.xlsx".into())),
+                    n,
+                ),
+                Column::new_scalar("__sheet".into(), Scalar::null(DataType::String), n),
+            ],
+        )
+        .unwrap();
+        frame
+            .with_column(
+                Column::new("day".into(), (0..n as i32).collect::<Vec<_>>())
+                    .cast(&DataType::Date)
+                    .unwrap(),
+            )
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let mut writer = ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .batched(frame.schema().as_ref())
+            .unwrap();
+        let encodings: Vec<Vec<Encoding>> = frame
+            .schema()
+            .to_arrow(CompatLevel::newest())
+            .into_iter()
+            .map(|(_, f)| polars_parquet::write::get_dtype_encoding(f.dtype()))
+            .collect();
+        let fields = writer.parquet_schema().fields().to_vec();
+        let mut tables: Vec<Table> = (0..frame.width()).map(|_| Table::default()).collect();
+        for (offset, len) in [(0, 2000), (2000, 1000)] {
+            let group = frame.slice(offset, len);
+            let pages = row_group(
+                &group,
+                &fields,
+                &encodings,
+                &mut tables,
+                super::super::WRITE_OPTIONS,
+            )
+            .unwrap();
+            writer.write_row_group(len as u64, &pages).unwrap();
+        }
+        writer.finish().unwrap();
+        let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
+            .finish()
+            .unwrap();
+        assert_eq!(back, frame);
+    }
+
     #[test]
     fn mostly_distinct_or_empty_columns_are_left_plain() {
         let distinct: Vec<String> = (0..1000).map(|i| format!("1101011990{i:08}")).collect();
         let refs: Vec<Option<&str>> = distinct.iter().map(|s| Some(s.as_str())).collect();
-        assert!(dictionary(&texts(&refs)).unwrap().is_none());
-        assert!(dictionary(&texts(&[None; 200])).unwrap().is_none());
+        assert!(
+            dictionary(&texts(&refs), &mut Table::default())
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            dictionary(&texts(&[None; 200]), &mut Table::default())
+                .unwrap()
+                .is_none()
+        );
         // A quarter repeated: kept as a dictionary.
         let mut some = refs.clone();
         some.truncate(700);
         some.extend(refs[..300].iter().copied());
         assert_eq!(
-            dictionary(&texts(&some)).unwrap().unwrap().values().len(),
+            dictionary(&texts(&some), &mut Table::default())
+                .unwrap()
+                .unwrap()
+                .values()
+                .len(),
             700
         );
     }
