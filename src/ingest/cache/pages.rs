@@ -80,18 +80,8 @@ fn constant_text(column: &Column) -> Option<(Box<dyn Array>, Vec<Encoding>)> {
         value => {
             let mut values = MutableBinaryViewArray::<str>::with_capacity(1);
             values.push_value(value.get_str()?);
-            let values: Utf8ViewArray = values.freeze();
             let keys = PrimitiveArray::<u32>::from_vec(vec![0; n]);
-            let dict = DictionaryArray::try_new(
-                ArrowDataType::Dictionary(
-                    IntegerType::UInt32,
-                    Box::new(ArrowDataType::Utf8View),
-                    false,
-                ),
-                keys,
-                values.boxed(),
-            )
-            .ok()?;
+            let dict = text_dictionary(keys, values.freeze()).ok()?;
             (dict.boxed(), vec![Encoding::RleDictionary])
         }
     })
@@ -161,18 +151,21 @@ pub fn dictionary(
             .map_err(|e| polars_err!(ComputeError: "a cached text is not UTF-8: {e}"))?;
         values.push_value(value);
     }
-    let values: Utf8ViewArray = values.freeze();
     let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), valid.cloned());
-    DictionaryArray::try_new(
-        ArrowDataType::Dictionary(
-            IntegerType::UInt32,
-            Box::new(ArrowDataType::Utf8View),
-            false,
-        ),
-        keys,
-        values.boxed(),
-    )
-    .map(Some)
+    text_dictionary(keys, values.freeze()).map(Some)
+}
+
+/// A text column as `keys` into `values`.
+fn text_dictionary(
+    keys: PrimitiveArray<u32>,
+    values: Utf8ViewArray,
+) -> PolarsResult<DictionaryArray<u32>> {
+    let dtype = ArrowDataType::Dictionary(
+        IntegerType::UInt32,
+        Box::new(ArrowDataType::Utf8View),
+        false,
+    );
+    DictionaryArray::try_new(dtype, keys, values.boxed())
 }
 
 #[cfg(test)]
