@@ -356,38 +356,13 @@ impl Cache {
 
 const ROW_GROUP: usize = 256 * 1024;
 
-/// What `ParquetWriter` with LZ4 would write with: LZ4 because a cache is written once per
-/// extract and read at every run, and zstd took seconds to write ten million rows.
-const WRITE_OPTIONS: polars_parquet::write::WriteOptions = polars_parquet::write::WriteOptions {
-    statistics: polars_parquet::write::StatisticsOptions {
-        min_value: true,
-        max_value: true,
-        distinct_count: false,
-        null_count: true,
-        binary_statistics_truncate_length: None,
-    },
-    version: polars_parquet::write::Version::V1,
-    compression: polars_parquet::write::CompressionOptions::Lz4Raw,
-    data_page_size: None,
-};
-
-/// A cache file being written: the file writer, and each column's Parquet type and default
-/// encodings.
-struct Batched {
-    writer: polars::io::parquet::write::BatchedWriter<std::fs::File>,
-    fields: Vec<polars_parquet::write::ParquetType>,
-    encodings: Vec<Vec<polars_parquet::write::Encoding>>,
-    /// Each column's dictionary table, kept from row group to row group.
-    tables: Vec<crate::intern::Table>,
-}
-
 pub struct CacheWriter<'a> {
     cache: &'a Cache,
     key: String,
     unique: String,
     tmp: PathBuf,
     ids: Vec<String>,
-    writer: Option<Batched>,
+    writer: Option<pages::PageWriter<std::fs::File>>,
 }
 
 impl CacheWriter<'_> {
@@ -416,45 +391,16 @@ impl CacheWriter<'_> {
         };
         let w = match &mut self.writer {
             Some(w) => w,
-            None => {
-                // Polars' writer lays out the file (schema, footer, Arrow metadata); the row
-                // groups are encoded by `pages`.
-                let mut writer = ParquetWriter::new(crate::output::create_private_file(&self.tmp)?)
-                    .with_compression(ParquetCompression::Lz4Raw)
-                    .batched(frame.schema().as_ref())?;
-                let arrow = frame
-                    .schema()
-                    .to_arrow(CompatLevel::newest())
-                    .into_iter()
-                    .map(|(_, field)| field)
-                    .collect::<Vec<_>>();
-                let encodings = arrow
-                    .iter()
-                    .map(|f| polars_parquet::write::get_dtype_encoding(f.dtype()))
-                    .collect();
-                let fields = writer.parquet_schema().fields().to_vec();
-                let tables = arrow.iter().map(|_| Default::default()).collect();
-                self.writer.insert(Batched {
-                    writer,
-                    fields,
-                    encodings,
-                    tables,
-                })
-            }
+            None => self.writer.insert(pages::PageWriter::new(
+                crate::output::create_private_file(&self.tmp)?,
+                frame.schema(),
+            )?),
         };
         // Row groups of at most 256 Ki rows: a scan decodes a row group whole, and one group
         // per 4 M-row batch held 800 MB while the rules streamed.
         let mut offset = 0;
         while offset < frame.height() {
-            let group = frame.slice(offset as i64, ROW_GROUP);
-            let pages = pages::row_group(
-                &group,
-                &w.fields,
-                &w.encodings,
-                &mut w.tables,
-                WRITE_OPTIONS,
-            )?;
-            w.writer.write_row_group(group.height() as u64, &pages)?;
+            w.write(&frame.slice(offset as i64, ROW_GROUP))?;
             offset += ROW_GROUP;
         }
         Ok(())
@@ -469,7 +415,7 @@ impl CacheWriter<'_> {
         let Some(w) = &self.writer else {
             return Err(Error::Bug("a cache entry with no rows written".into()));
         };
-        w.writer.finish()?;
+        w.finish()?;
         let dir = &self.cache.dir;
         fs_err::rename(&self.tmp, dir.join(format!("{}.parquet", self.key)))?;
         let sidecar = Sidecar {

@@ -8,22 +8,84 @@
 
 use std::hash::BuildHasher;
 
-use crate::intern::{Table, same_bytes};
+use polars::io::parquet::write::{BatchedWriter, StatisticsOptions};
 use polars::prelude::*;
 use polars_arrow::array::{
     Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
 };
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_parquet::write::{
-    CompressedPage, Encoding, ParquetType, WriteOptions, array_to_columns, compress,
+    CompressedPage, Encoding, ParquetType, Version, WriteOptions, array_to_columns, compress,
+    get_dtype_encoding,
 };
 
-/// The compressed pages of each leaf column of `frame`, one row group; `tables`, one per
-/// column, are kept from row group to row group so each starts at the size the last needed.
-/// Columns one after another: the writer thread runs beside the threads typing the next
+use crate::intern::{Table, same_bytes};
+
+/// LZ4: a cache is written once per extract and read at every run, and zstd took seconds to
+/// write ten million rows.
+const COMPRESSION: ParquetCompression = ParquetCompression::Lz4Raw;
+
+/// A Parquet file written a row group at a time: Polars' writer lays out the file (schema,
+/// footer, Arrow metadata) with the options `ParquetWriter` would use; `row_group` encodes
+/// the pages.
+pub struct PageWriter<W: std::io::Write> {
+    writer: BatchedWriter<W>,
+    options: WriteOptions,
+    fields: Vec<ParquetType>,
+    /// Each column's encodings when not text (texts are decided by `dictionary`).
+    encodings: Vec<Vec<Encoding>>,
+    /// Each column's dictionary table, kept from row group to row group so each starts at
+    /// the size the last needed.
+    tables: Vec<Table>,
+}
+
+impl<W: std::io::Write> PageWriter<W> {
+    pub fn new(out: W, schema: &Schema) -> PolarsResult<Self> {
+        let mut writer = ParquetWriter::new(out)
+            .with_compression(COMPRESSION)
+            .batched(schema)?;
+        let fields = writer.parquet_schema().fields().to_vec();
+        let encodings = schema
+            .to_arrow(CompatLevel::newest())
+            .iter_values()
+            .map(|f| get_dtype_encoding(f.dtype()))
+            .collect();
+        Ok(PageWriter {
+            writer,
+            options: WriteOptions {
+                statistics: StatisticsOptions::default(),
+                version: Version::V1,
+                compression: COMPRESSION.into(),
+                data_page_size: None,
+            },
+            fields,
+            encodings,
+            tables: (0..schema.len()).map(|_| Table::default()).collect(),
+        })
+    }
+
+    /// Writes `frame` as one row group.
+    pub fn write(&mut self, frame: &DataFrame) -> PolarsResult<()> {
+        let pages = row_group(
+            frame,
+            &self.fields,
+            &self.encodings,
+            &mut self.tables,
+            self.options,
+        )?;
+        self.writer.write_row_group(frame.height() as u64, &pages)
+    }
+
+    /// Writes the footer.
+    pub fn finish(&self) -> PolarsResult<()> {
+        self.writer.finish().map(|_| ())
+    }
+}
+
+/// The compressed pages of each leaf column of `frame`, one row group. Columns one after another: the writer thread runs beside the threads typing the next
 /// batch, and a parallel loop here would wait on the pool those threads hold while they wait
 /// on the writer.
-pub fn row_group(
+fn row_group(
     frame: &DataFrame,
     fields: &[ParquetType],
     encodings: &[Vec<Encoding>],
@@ -90,7 +152,7 @@ fn constant_text(column: &Column) -> Option<(Box<dyn Array>, Vec<Encoding>)> {
 /// `text` as its distinct values, in order of first appearance, and each row's index among
 /// them; `None` when it has no value, or when most rows hold distinct values (Polars' own
 /// threshold: three in four), which plain pages store as well and read faster.
-pub fn dictionary(
+fn dictionary(
     text: &Utf8ViewArray,
     table: &mut Table,
 ) -> PolarsResult<Option<DictionaryArray<u32>>> {
@@ -222,7 +284,7 @@ mod tests {
         assert_eq!(d.null_count(), text.null_count());
     }
 
-    /// A frame written through `row_group` reads back as it was: constant texts (a value,
+    /// A frame written through `PageWriter` reads back as it was: constant texts (a value,
     /// NULL), text columns as dictionaries and plain, numbers, dates; two row groups.
     #[test]
     fn row_groups_read_back_as_written() {
@@ -259,29 +321,10 @@ mod tests {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
-        let mut writer = ParquetWriter::new(std::fs::File::create(&path).unwrap())
-            .batched(frame.schema().as_ref())
-            .unwrap();
-        let encodings: Vec<Vec<Encoding>> = frame
-            .schema()
-            .to_arrow(CompatLevel::newest())
-            .into_iter()
-            .map(|(_, f)| polars_parquet::write::get_dtype_encoding(f.dtype()))
-            .collect();
-        let fields = writer.parquet_schema().fields().to_vec();
-        let mut tables: Vec<Table> = (0..frame.width()).map(|_| Table::default()).collect();
-        for (offset, len) in [(0, 2000), (2000, 1000)] {
-            let group = frame.slice(offset, len);
-            let pages = row_group(
-                &group,
-                &fields,
-                &encodings,
-                &mut tables,
-                super::super::WRITE_OPTIONS,
-            )
-            .unwrap();
-            writer.write_row_group(len as u64, &pages).unwrap();
-        }
+        let mut writer =
+            PageWriter::new(std::fs::File::create(&path).unwrap(), frame.schema()).unwrap();
+        writer.write(&frame.slice(0, 2000)).unwrap();
+        writer.write(&frame.slice(2000, 1000)).unwrap();
         writer.finish().unwrap();
         let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
             .finish()
