@@ -298,24 +298,21 @@ const PARTITIONS: usize = 1 << PARTITION_BITS;
 
 /// One partition's groups; the last partition holds the NULL key's group alone.
 struct Part {
-    table: Table,
+    keys: Interner,
     leaves: Vec<State>,
-    /// Hashes and positions of the values `intern` looks up, kept from call to call.
-    scratch: Scratch,
 }
 
 impl Part {
     fn new(leaves: Vec<State>) -> Self {
         Part {
-            table: Table::default(),
+            keys: Interner::default(),
             leaves,
-            scratch: Scratch::default(),
         }
     }
 
     /// Adds rows `rows` of groups `gids` to the leaves' states.
     fn add(&mut self, rows: &[u32], gids: &[u32], inputs: &[Input]) -> PolarsResult<()> {
-        let groups = self.table.len();
+        let groups = self.keys.table.len();
         for (state, input) in self.leaves.iter_mut().zip(inputs) {
             state.grow(groups);
             state.update(rows, gids, input)?;
@@ -325,36 +322,39 @@ impl Part {
 
     /// The NULL key's partition: its one group, for each of `rows` rows.
     fn null_group(&mut self, rows: usize) -> Vec<u32> {
-        if self.table.is_empty() {
-            self.table.push_unlooked(b"");
+        if self.keys.table.is_empty() {
+            self.keys.table.push_unlooked(b"");
         }
         vec![0; rows]
     }
+}
 
-    /// The group of each of `texts`, adding new groups (a row group's dictionary, a page's
-    /// values), onto `out`.
+/// Numbers for texts as the cache's pages hold them: a partition's keys, or a text leaf's
+/// values counted distinct.
+#[derive(Default)]
+struct Interner {
+    table: Table,
+    /// Hashes and positions of the values `intern` looks up, kept from call to call.
+    hashes: Vec<u64>,
+    order: Vec<u32>,
+}
+
+impl Interner {
+    /// The number of each of `texts` (a row group's dictionary, a page's values), onto `out`,
+    /// numbering new values.
     fn intern(
         &mut self,
         texts: &parquet::Texts,
         hasher: &foldhash::fast::FixedState,
         out: &mut Vec<u32>,
     ) -> PolarsResult<()> {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.hashes.clear();
-        scratch
-            .hashes
+        self.hashes.clear();
+        self.hashes
             .extend((0..texts.len()).map(|i| hasher.hash_one(texts.get(i))));
-        scratch.order.clear();
-        scratch.order.extend(0..texts.len() as u32);
-        let r = self.table.numbers_of(
-            &scratch.order,
-            &scratch.hashes,
-            |i| texts.get(i),
-            hasher,
-            out,
-        );
-        self.scratch = scratch;
-        r
+        self.order.clear();
+        self.order.extend(0..texts.len() as u32);
+        self.table
+            .numbers_of(&self.order, &self.hashes, |i| texts.get(i), hasher, out)
     }
 }
 
@@ -455,7 +455,7 @@ impl Groups {
                 part.null_group(rows.len())
             } else {
                 let mut gids = Vec::new();
-                part.table.numbers_of(
+                part.keys.table.numbers_of(
                     rows,
                     hashes,
                     |i| keys.value(i).as_bytes(),
@@ -514,10 +514,10 @@ impl Groups {
             let (batches, hasher) = (&batches, &hasher);
             let leaves = scope.spawn(move || {
                 // The distinct values of a text leaf, as codes.
-                let mut interners: Vec<Option<Part>> = src
+                let mut interners: Vec<Option<Interner>> = src
                     .args
                     .iter()
-                    .map(|a| matches!(a, Some((_, Want::Codes))).then(|| Part::new(Vec::new())))
+                    .map(|a| matches!(a, Some((_, Want::Codes))).then(Interner::default))
                     .collect();
                 for &(file, rg) in batches {
                     // Stops when the other side has (after an error).
@@ -534,7 +534,7 @@ impl Groups {
                 (parquet::Rows::default(), Vec::new(), Vec::new(), Vec::new());
             let mut add = |file: &parquet::File, rg: usize| -> PolarsResult<()> {
                 let mut intern =
-                    |v: &parquet::Texts, out: &mut Vec<u32>| keyed.intern(v, hasher, out);
+                    |v: &parquet::Texts, out: &mut Vec<u32>| keyed.keys.intern(v, hasher, out);
                 file.read(rg, &src.key, Want::Codes, &mut intern, &mut key)?;
                 let columns = full
                     .recv()
@@ -599,13 +599,13 @@ impl Groups {
     fn finish(self, key: &str, dtypes: &[DataType]) -> PolarsResult<DataFrame> {
         let mut keys: Vec<Option<&str>> = Vec::new();
         for (p, part) in self.parts.iter().enumerate() {
-            for g in 0..part.table.len() as u32 {
+            for g in 0..part.keys.table.len() as u32 {
                 keys.push(if p == PARTITIONS {
                     None
                 } else {
                     // The bytes came from a text column.
                     Some(
-                        std::str::from_utf8(part.table.key(g)).map_err(
+                        std::str::from_utf8(part.keys.table.key(g)).map_err(
                             |e| polars_err!(ComputeError: "group key is not UTF-8: {e}"),
                         )?,
                     )
@@ -639,7 +639,7 @@ fn read_leaves(
     file: &parquet::File,
     rg: usize,
     src: &FromCache,
-    interners: &mut [Option<Part>],
+    interners: &mut [Option<Interner>],
     columns: &mut [parquet::Rows],
     hasher: &foldhash::fast::FixedState,
 ) -> PolarsResult<()> {
