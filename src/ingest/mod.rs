@@ -1186,6 +1186,10 @@ mod tests {
         assert_eq!(converted, [Some(false), Some(false)]);
         assert_eq!(served, [Some(true), Some(true)]);
         assert_eq!(parsed.height(), 0);
+        // Equal frames of no rows could still differ in their columns' names or types.
+        assert_eq!(parsed.schema(), first.schema());
+        assert_eq!(parsed.schema(), second.schema());
+        assert!(parsed.schema().contains("id_card") && parsed.schema().contains("amount"));
         assert_eq!(parsed, first);
         assert_eq!(parsed, second);
     }
