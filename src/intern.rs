@@ -219,6 +219,86 @@ impl Table {
     }
 }
 
+/// The hasher of every `Table` that a `Numbering` fills.
+pub fn hasher() -> foldhash::fast::FixedState {
+    foldhash::fast::FixedState::with_seed(0xd1c7)
+}
+
+/// A `Table` with the buffers `number` fills for every call, kept from call to call: a
+/// column's batches one after another reuse the same memory rather than have the allocator
+/// hand back (and the kernel clear) fresh pages for each.
+#[derive(Default)]
+pub struct Numbering {
+    pub table: Table,
+    hashes: Vec<u64>,
+    rows: Vec<u32>,
+    looked_up: Vec<u32>,
+}
+
+impl Numbering {
+    /// Numbers the values of `n` rows in the table (cleared first): each row's number, in
+    /// order of first appearance, onto `out` (cleared first). `value(i)` is row i's bytes,
+    /// `None` for a row without a value (its number, 0, means nothing). A row equal to the
+    /// row before takes that row's number without a lookup (a sorted extract repeats values
+    /// in runs). False, and `out` left unfinished, when more than `limit` values are
+    /// distinct: numbering them would save nothing.
+    pub fn number<'v>(
+        &mut self,
+        n: usize,
+        value: impl Fn(usize) -> Option<&'v [u8]>,
+        limit: usize,
+        out: &mut Vec<u32>,
+    ) -> PolarsResult<bool> {
+        let hasher = hasher();
+        let Numbering {
+            table,
+            hashes,
+            rows,
+            looked_up,
+        } = self;
+        hashes.clear();
+        hashes.resize(n, 0);
+        // The rows to look up: those with a value unlike the row before's.
+        rows.clear();
+        // Each row's place in `rows` (of the row whose value it repeats), until numbered.
+        out.clear();
+        out.reserve(n);
+        let mut before: Option<&[u8]> = None;
+        for (i, hash) in hashes.iter_mut().enumerate() {
+            let Some(v) = value(i) else {
+                before = None;
+                out.push(u32::MAX);
+                continue;
+            };
+            if !before.is_some_and(|b| same_bytes(b, v)) {
+                *hash = hasher.hash_one(v);
+                rows.push(i as u32);
+                before = Some(v);
+            }
+            out.push(rows.len() as u32 - 1);
+        }
+        table.clear();
+        looked_up.clear();
+        // In slices, to give up early on a column of distinct values.
+        for slice in rows.chunks(16 * 1024) {
+            table.numbers_of(
+                slice,
+                hashes,
+                |i| value(i).unwrap_or_default(),
+                &hasher,
+                looked_up,
+            )?;
+            if table.len() > limit {
+                return Ok(false);
+            }
+        }
+        for k in out.iter_mut() {
+            *k = looked_up.get(*k as usize).copied().unwrap_or(0);
+        }
+        Ok(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +315,44 @@ mod tests {
             }
             assert!(!same_bytes(&a, &a[..n.saturating_sub(1)]) || n == 0);
         }
+    }
+
+    #[test]
+    fn rows_are_numbered_by_first_appearance_and_runs_share_a_number() {
+        let values: Vec<Option<&str>> = vec![
+            Some("b"),
+            Some("b"),
+            None,
+            Some("b"),
+            Some("a"),
+            Some(""),
+            Some("b"),
+            Some("a"),
+            None,
+        ];
+        let mut numbering = Numbering::default();
+        numbering
+            .table
+            .push_unlooked(b"left over from an earlier column");
+        let value = |i: usize| values[i].map(str::as_bytes);
+        let mut numbers = vec![7];
+        assert!(
+            numbering
+                .number(values.len(), value, values.len(), &mut numbers)
+                .unwrap()
+        );
+        assert_eq!(numbers, vec![0, 0, 0, 0, 1, 2, 0, 1, 0]);
+        let table = &numbering.table;
+        assert_eq!(table.len(), 3);
+        assert_eq!(
+            (0..3).map(|g| table.key(g)).collect::<Vec<_>>(),
+            [&b"b"[..], b"a", b""]
+        );
+        // Three distinct values are more than a limit of two.
+        assert!(
+            !numbering
+                .number(values.len(), value, 2, &mut numbers)
+                .unwrap()
+        );
     }
 }

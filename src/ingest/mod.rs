@@ -170,6 +170,12 @@ enum Buffer {
         cleaned: Vec<bool>,
         upgraded: Vec<bool>,
     },
+    /// A column typed once per distinct value (`type_by_value`): the values typed, and each
+    /// row's value number.
+    Coded {
+        distinct: Box<Buffer>,
+        keys: Vec<u32>,
+    },
 }
 
 fn new_buffer(name: &str, ty: SemanticType, capacity: usize) -> Buffer {
@@ -263,8 +269,8 @@ fn push_cell(
                 (_, Some(t)) => b.append_value(t),
             }
         }
-        Buffer::Same(_) | Buffer::IdSame(_) => {
-            unreachable!("a reused column is complete, never filled cell by cell")
+        Buffer::Same(_) | Buffer::IdSame(_) | Buffer::Coded { .. } => {
+            unreachable!("a reused or coded column is complete, never filled cell by cell")
         }
         Buffer::Float(v) => v.push(normalize::parse_decimal(cell)?),
         Buffer::Int(v) => v.push(normalize::parse_int(cell)?),
@@ -279,11 +285,116 @@ fn push_cell(
     Ok(())
 }
 
+/// A column typed: its buffer, and (row, reason) for each cell that cannot be loaded.
+type Typed = (Buffer, Vec<(usize, String)>);
+
+/// Types one cell of column `col` (headed `header` in the file) into `buf`; a cell that cannot
+/// be loaded leaves a NULL slot and gives the reason its row is rejected.
+fn type_cell(
+    buf: &mut Buffer,
+    cspec: &crate::job::catalog::ColumnSpec,
+    col: &str,
+    header: &str,
+    cell: CellRef<'_>,
+) -> Option<String> {
+    let why = if cspec.required && cell.is_empty() {
+        format!("必填列为空 / required column {header} ({col}) is empty")
+    } else {
+        match push_cell(buf, cspec.ty, cell) {
+            Ok(()) => return None,
+            Err(why) => format!("列 {header} ({col}): {why}"),
+        }
+    };
+    push_null(buf);
+    Some(why)
+}
+
+/// Types a column of text cells once per distinct value rather than once per row, for the
+/// cache: the cache stores such a column as a dictionary anyway, so numbering the rows' values
+/// replaces both the typing of every row and the writer's lookup of every typed value (ten
+/// million payments hold 62 K IDs, names and accounts). `None` when the cells are not text,
+/// the type gains nothing (numbers parse faster than they look up), or most values are
+/// distinct. Rows in `malformed` are left out (they are rejected whatever they hold).
+fn type_by_value(
+    col: &str,
+    cspec: &crate::job::catalog::ColumnSpec,
+    header: &str,
+    src: &read::SourceColumn,
+    malformed: &[Option<&read::Malformed>],
+    numbering: &mut crate::intern::Numbering,
+) -> Result<Option<Typed>> {
+    use SemanticType as T;
+    if !matches!(
+        cspec.ty,
+        T::Text | T::Name | T::Plate | T::IdCard | T::Date | T::Datetime
+    ) {
+        return Ok(None);
+    }
+    let n = malformed.len();
+    let limit = if n > 128 { n * 3 / 4 } else { n };
+    let keep = |i: usize| malformed[i].is_none();
+    let mut keys = Vec::new();
+    let numbered = match src {
+        read::SourceColumn::Text { data, ends } => numbering.number(
+            n,
+            |i| {
+                let start = if i == 0 { 0 } else { ends[i - 1] };
+                keep(i).then(|| &data.as_bytes()[start..ends[i]])
+            },
+            limit,
+            &mut keys,
+        )?,
+        read::SourceColumn::Strings(ca) if ca.chunks().len() == 1 => {
+            let text = ca.downcast_as_array();
+            numbering.number(
+                n,
+                |i| {
+                    keep(i).then(|| match polars_arrow::array::Array::is_valid(text, i) {
+                        true => text.value(i).as_bytes(),
+                        false => &b""[..],
+                    })
+                },
+                limit,
+                &mut keys,
+            )?
+        }
+        _ => return Ok(None),
+    };
+    if !numbered {
+        return Ok(None);
+    }
+    let table = &numbering.table;
+    let mut distinct = new_buffer(col, cspec.ty, table.len());
+    let mut failed = Vec::with_capacity(table.len());
+    for g in 0..table.len() as u32 {
+        // The bytes were copied out of text.
+        let text = std::str::from_utf8(table.key(g))
+            .map_err(|e| Error::Bug(format!("a text cell is not UTF-8: {e}")))?;
+        let cell = if text.is_empty() {
+            CellRef::Empty
+        } else {
+            CellRef::Text(text)
+        };
+        failed.push(type_cell(&mut distinct, cspec, col, header, cell));
+    }
+    let failures = (0..n)
+        .filter(|&i| keep(i))
+        .filter_map(|i| Some((i, failed[keys[i] as usize].clone()?)))
+        .collect();
+    Ok(Some((
+        Buffer::Coded {
+            distinct: Box::new(distinct),
+            keys,
+        },
+        failures,
+    )))
+}
+
 /// Fills a slot for a row that will be rejected, so every buffer stays as long as the table.
 fn push_null(buf: &mut Buffer) {
     match buf {
-        Buffer::Same(_) | Buffer::IdSame(_) => {
-            unreachable!("a reused column is complete, never filled cell by cell")
+        Buffer::Same(_) | Buffer::IdSame(_) | Buffer::Coded { .. } => {
+            unreachable!("a reused or coded column is complete, never filled cell by cell")
         }
         Buffer::Text(b) => b.append_null(),
         Buffer::Float(v) => v.push(None),
@@ -307,17 +418,83 @@ fn push_null(buf: &mut Buffer) {
     }
 }
 
+/// The quality of an ID column whose i-th value stands for `times(i)` rows.
+fn id_quality(
+    issue: &[Option<IdIssue>],
+    cleaned: &[bool],
+    upgraded: &[bool],
+    times: impl Fn(usize) -> u64,
+) -> IdQuality {
+    let mut q = IdQuality::default();
+    for (i, iss) in issue.iter().enumerate() {
+        let times = times(i);
+        if times == 0 {
+            continue;
+        }
+        match iss {
+            None => {
+                q.valid += times;
+                q.cleaned += times * u64::from(cleaned[i]);
+                q.legacy_upgraded += times * u64::from(upgraded[i]);
+            }
+            Some(i) => *q.invalid.entry(i.code().to_string()).or_default() += times,
+        }
+    }
+    q
+}
+
 /// The finished columns of a buffer, only the rows in `keep` (all when `None`), and the
-/// quality of an ID column over those rows.
+/// quality of an ID column over those rows. A coded text column's dictionary goes to `coded`.
 fn finish(
     name: &str,
     buf: Buffer,
     keep: Option<&BooleanChunked>,
     out: &mut Vec<Column>,
+    coded: &mut cache::Coded,
 ) -> Result<Option<IdQuality>> {
     let mut quality = None;
     let mut cols = Vec::new();
     match buf {
+        Buffer::Coded { distinct, keys } => {
+            let keys = IdxCa::from_vec(
+                PlSmallStr::EMPTY,
+                match keep {
+                    Some(k) => keys
+                        .iter()
+                        .zip(k.iter())
+                        .filter(|(_, k)| *k == Some(true))
+                        .map(|(g, _)| *g as IdxSize)
+                        .collect(),
+                    None => keys.into_iter().map(|g| g as IdxSize).collect(),
+                },
+            );
+            if let Buffer::Id {
+                issue,
+                cleaned,
+                upgraded,
+                ..
+            } = &*distinct
+            {
+                let mut times = vec![0u64; issue.len()];
+                for g in keys.downcast_as_array().values().iter() {
+                    times[*g as usize] += 1;
+                }
+                quality = Some(id_quality(issue, cleaned, upgraded, |g| times[g]));
+            }
+            let text = matches!(*distinct, Buffer::Text(_) | Buffer::Id { .. });
+            let mut values = Vec::new();
+            finish(name, *distinct, None, &mut values, coded)?;
+            if text {
+                coded.insert(
+                    name.to_string(),
+                    cache::typed_dictionary(values[0].str()?, &keys)?,
+                );
+            }
+            for c in values {
+                out.push(c.take(&keys)?);
+            }
+            return Ok(quality);
+        }
         Buffer::Text(b) => cols.push(b.finish().into_column()),
         Buffer::Same(ca) => cols.push(ca.into_column()),
         Buffer::IdSame(ca) => {
@@ -352,21 +529,9 @@ fn finish(
             cleaned,
             upgraded,
         } => {
-            let mut q = IdQuality::default();
-            for (i, iss) in issue.iter().enumerate() {
-                if keep.is_some_and(|k| k.get(i) != Some(true)) {
-                    continue;
-                }
-                match iss {
-                    None => {
-                        q.valid += 1;
-                        q.cleaned += u64::from(cleaned[i]);
-                        q.legacy_upgraded += u64::from(upgraded[i]);
-                    }
-                    Some(i) => *q.invalid.entry(i.code().to_string()).or_default() += 1,
-                }
-            }
-            quality = Some(q);
+            quality = Some(id_quality(&issue, &cleaned, &upgraded, |i| {
+                u64::from(keep.is_none_or(|k| k.get(i) == Some(true)))
+            }));
             cols.push(value.finish().into_column());
             cols.push(raw.finish().into_column());
             cols.push(Column::new(
@@ -538,7 +703,9 @@ pub fn load_dataset_cached(
                 sha256_recalled: false,
             };
             drop(bytes);
-            let mut part = type_table(catalog, name, &path, &shown, &table)?;
+            let mut tables = Vec::new();
+            let by_value = cache.map(|_| &mut tables);
+            let mut part = type_table(catalog, name, &path, &shown, &table, by_value)?;
             drop(table);
             if let (Some(c), Some(k)) = (cache, &key) {
                 c.put(k, cache::id_columns(spec), &file, &part)?;
@@ -622,7 +789,8 @@ fn load_parquet_batched(
             path,
             &shown,
             read::PARQUET_BATCH_ROWS / 4,
-            |frame| {
+            false,
+            |frame, _| {
                 let frame = match columns {
                     Some(cols) => frame.select(cols.iter().map(String::as_str))?,
                     None => frame,
@@ -649,11 +817,11 @@ fn load_parquet_batched(
     // A batch is written (encoded and compressed) on its own thread while the next is read
     // and typed: two batches in memory, hence half the usual batch size.
     let (writer, read) = std::thread::scope(|s| -> Result<_> {
-        let (to_writer, batches) = std::sync::mpsc::sync_channel::<DataFrame>(0);
+        let (to_writer, batches) = std::sync::mpsc::sync_channel::<(DataFrame, cache::Coded)>(0);
         let written = s.spawn(move || -> Result<_> {
             let mut writer = writer;
-            for frame in batches {
-                writer.write(&frame)?;
+            for (frame, coded) in batches {
+                writer.write(&frame, &coded)?;
             }
             Ok(writer)
         });
@@ -664,7 +832,8 @@ fn load_parquet_batched(
             path,
             &shown,
             read::PARQUET_BATCH_ROWS / 2,
-            |frame| Ok(to_writer.send(frame).is_ok()),
+            true,
+            |frame, coded| Ok(to_writer.send((frame, coded)).is_ok()),
         );
         drop(to_writer);
         let writer = written
@@ -690,16 +859,19 @@ struct BatchesRead {
     quality: BTreeMap<String, IdQuality>,
 }
 
-/// Reads and types a Parquet file `batch` rows at a time, handing each typed batch to `each`
-/// (which returns false to stop).
+/// Reads and types a Parquet file `batch` rows at a time, handing each typed batch (and its
+/// columns typed once per distinct value, with `by_value`) to `each`, which returns false to
+/// stop.
 fn typed_batches(
     catalog: &Catalog,
     name: &str,
     path: &Path,
     shown: &str,
     batch: usize,
-    mut each: impl FnMut(DataFrame) -> Result<bool>,
+    by_value: bool,
+    mut each: impl FnMut(DataFrame, cache::Coded) -> Result<bool>,
 ) -> Result<BatchesRead> {
+    let mut tables = Vec::new();
     let mut read = BatchesRead {
         rows: 0,
         rejected: Vec::new(),
@@ -708,11 +880,18 @@ fn typed_batches(
     for table in read::parquet_batches(path, batch)? {
         let table = table?;
         read.rows += table.rows.len() as u64;
-        let part = type_table(catalog, name, path, shown, &table)?;
+        let part = type_table(
+            catalog,
+            name,
+            path,
+            shown,
+            &table,
+            by_value.then_some(&mut tables),
+        )?;
         drop(table);
         read.rejected.extend(part.rejected);
         merge_quality(&mut read.quality, part.quality);
-        if !each(part.frame)? {
+        if !each(part.frame, part.coded)? {
             break;
         }
     }
@@ -751,7 +930,7 @@ pub fn load_inline(
         cached: None,
         sha256_recalled: false,
     };
-    let part = type_table(catalog, name, Path::new(label), label, &table)?;
+    let part = type_table(catalog, name, Path::new(label), label, &table, None)?;
     load_tables(
         catalog,
         name,
@@ -765,16 +944,21 @@ pub struct FilePart {
     pub frame: DataFrame,
     pub rejected: Vec<RejectedRow>,
     pub quality: BTreeMap<String, IdQuality>,
+    /// The text columns typed once per distinct value, as dictionaries for the cache.
+    pub coded: cache::Coded,
 }
 
 /// Types the rows of one source table, a column at a time and the columns in parallel;
-/// rejects (never drops) what cannot be loaded.
+/// rejects (never drops) what cannot be loaded. With `by_value` (the table goes to the cache),
+/// text columns are typed once per distinct value where that pays (`type_by_value`), with a
+/// table per column kept from call to call.
 fn type_table(
     catalog: &Catalog,
     name: &str,
     path: &Path,
     shown: &str,
     table: &read::SourceTable,
+    by_value: Option<&mut Vec<crate::intern::Numbering>>,
 ) -> Result<FilePart> {
     let spec = catalog
         .datasets
@@ -787,40 +971,47 @@ fn type_table(
     for m in &table.malformed {
         malformed[m.index] = Some(m);
     }
-    // Each column: its buffer, and (row, reason) for each cell that cannot be loaded.
-    let typed: Vec<(Buffer, Vec<(usize, String)>)> = columns
+    let mut tables: Vec<Option<&mut crate::intern::Numbering>> = match by_value {
+        Some(tables) => {
+            tables.resize_with(columns.len(), Default::default);
+            tables.iter_mut().map(Some).collect()
+        }
+        None => columns.iter().map(|_| None).collect(),
+    };
+    let typed: Vec<Typed> = columns
         .par_iter()
         .zip(positions.par_iter())
-        .map(|((col, cspec), pos)| {
+        .zip(tables.par_iter_mut())
+        .map(|(((col, cspec), pos), by_value)| -> Result<_> {
             let src = pos.map(|p| &table.columns[p]);
             let header = pos
                 .map(|p| table.headers[p].as_str())
                 .unwrap_or(col.as_str());
+            if let (Some(by_value), Some(src)) = (by_value, src)
+                && let Some(typed) = type_by_value(col, cspec, header, src, &malformed, by_value)?
+            {
+                return Ok(typed);
+            }
             if let (true, Some(read::SourceColumn::Strings(ca))) = (table.malformed.is_empty(), src)
                 && let Some(buf) = reuse_strings(col, cspec, ca)
             {
-                return (buf, Vec::new());
+                return Ok((buf, Vec::new()));
             }
             let mut buf = new_buffer(col, cspec.ty, n);
             let mut failures = Vec::new();
             for (i, bad) in malformed.iter().enumerate() {
-                let cell = src.map_or(CellRef::Empty, |c| c.get(i));
                 if bad.is_some() {
                     push_null(&mut buf);
-                } else if cspec.required && cell.is_empty() {
-                    failures.push((
-                        i,
-                        format!("必填列为空 / required column {header} ({col}) is empty"),
-                    ));
-                    push_null(&mut buf);
-                } else if let Err(why) = push_cell(&mut buf, cspec.ty, cell) {
-                    failures.push((i, format!("列 {header} ({col}): {why}")));
-                    push_null(&mut buf);
+                    continue;
+                }
+                let cell = src.map_or(CellRef::Empty, |c| c.get(i));
+                if let Some(why) = type_cell(&mut buf, cspec, col, header, cell) {
+                    failures.push((i, why));
                 }
             }
-            (buf, failures)
+            Ok((buf, failures))
         })
-        .collect();
+        .collect::<Result<_>>()?;
 
     // A row is rejected for its first failing column, in the catalog's order.
     let mut reasons: Vec<Option<&str>> = malformed
@@ -878,8 +1069,9 @@ fn type_table(
 
     let mut out = Vec::new();
     let mut quality = BTreeMap::new();
+    let mut coded = cache::Coded::new();
     for ((col, _), buf) in columns.iter().zip(buffers) {
-        if let Some(q) = finish(col, buf, keep.as_ref(), &mut out)? {
+        if let Some(q) = finish(col, buf, keep.as_ref(), &mut out, &mut coded)? {
             quality.insert((*col).clone(), q);
         }
     }
@@ -912,6 +1104,7 @@ fn type_table(
         frame: DataFrame::new_infer_height(out)?,
         rejected,
         quality,
+        coded,
     })
 }
 
@@ -1076,7 +1269,13 @@ pub fn empty_frame(catalog: &Catalog, name: &str) -> Result<DataFrame> {
         .ok_or_else(|| Error::Bug(format!("dataset `{name}` not in the catalog")))?;
     let mut out = Vec::new();
     for (col, c) in &spec.columns {
-        finish(col, new_buffer(col, c.ty, 0), None, &mut out)?;
+        finish(
+            col,
+            new_buffer(col, c.ty, 0),
+            None,
+            &mut out,
+            &mut cache::Coded::new(),
+        )?;
     }
     out.push(Column::new("__file".into(), Vec::<String>::new()));
     out.push(Column::new("__sheet".into(), Vec::<Option<String>>::new()));
@@ -1088,6 +1287,7 @@ pub fn empty_frame(catalog: &Catalog, name: &str) -> Result<DataFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polars_arrow::array::Utf8ViewArray;
 
     /// A catalog of one dataset `p` (ID and amount) over the files `p_*` in `dir`.
     fn payments_catalog(dir: &Path) -> PathBuf {
@@ -1307,13 +1507,164 @@ mod tests {
             ),
             Some(Buffer::IdSame(_))
         ));
-        let shared = type_table(&catalog, "p", &path, "p.parquet", &a).unwrap();
-        let by_cell = type_table(&catalog, "p", &path, "p.parquet", &b).unwrap();
+        let shared = type_table(&catalog, "p", &path, "p.parquet", &a, None).unwrap();
+        let by_cell = type_table(&catalog, "p", &path, "p.parquet", &b, None).unwrap();
         assert_eq!(shared.frame, by_cell.frame);
         assert_eq!(shared.quality["id_card"].valid, 2);
         assert_eq!(
             format!("{:?}", shared.quality),
             format!("{:?}", by_cell.quality)
         );
+    }
+
+    /// Typing each distinct value once (for the cache) gives exactly what typing every cell
+    /// gives: the same frame, the same rejected rows for the same reasons, the same ID
+    /// quality; and each text column's dictionary holds every row's value. Text cells (CSV)
+    /// and Parquet strings with NULLs, IDs to clean, upgrade or reject, names to normalise,
+    /// plates, dates, required cells left empty, ragged records; twice through the same
+    /// tables.
+    #[test]
+    fn typing_each_distinct_value_once_gives_what_typing_each_cell_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("datasets.yaml");
+        std::fs::write(
+            &path,
+            "datasets:\n  p:\n    path: p.csv\n    columns:\n      id_card: { type: id_card, aliases: [身份证号] }\n      name: { type: name, aliases: [姓名], required: true }\n      plate: { type: plate, aliases: [号牌], optional: true }\n      day: { type: date, aliases: [日期] }\n      amount: { type: money, aliases: [金额] }\n",
+        )
+        .unwrap();
+        let catalog = Catalog::load(&path).unwrap();
+        let ids = [
+            "11010519491231002X",
+            " 11010519491231002x",
+            "１１０１０５１９４９１２３１００２Ｘ",
+            "110105491231002",
+            "320102195003011238",
+            "12345",
+            "",
+        ];
+        let plates = ["京A·12345", "京a12345", "", "沪B-67890"];
+        let n = 600;
+        // Clean: only the values that load (the first four IDs, names, days; no ragged
+        // record), so no row is rejected.
+        let cell = |values: &[&'static str], i: usize, step: usize, clean: bool| {
+            let values = if clean { &values[..4] } else { values };
+            values[(i / step) % values.len()]
+        };
+        let columns = |clean: bool| -> Vec<Vec<&str>> {
+            vec![
+                (0..n).map(|i| cell(&ids, i, 1, clean)).collect(),
+                (0..n)
+                    .map(|i| cell(&["张伟", " 张伟 ", "Ｌｉ　Ｎａ", "王·芳", ""], i, 3, clean))
+                    .collect(),
+                (0..n).map(|i| cell(&plates, i, 2, false)).collect(),
+                (0..n)
+                    .map(|i| {
+                        cell(
+                            &["2025-03-01", "2025/3/1", "202503", "2025年3月15日", "x", ""],
+                            i,
+                            50,
+                            clean,
+                        )
+                    })
+                    .collect(),
+                (0..n)
+                    .map(|i| cell(&["1.5", "2", "3", "4", "x"], i, 1, clean))
+                    .collect(),
+            ]
+        };
+        let malformed_at = [7, 300];
+        let table = |parquet: bool, clean: bool| read::SourceTable {
+            sheet: None,
+            headers: ["身份证号", "姓名", "号牌", "日期", "金额"]
+                .map(String::from)
+                .into(),
+            columns: columns(clean)
+                .iter()
+                .map(|c| {
+                    if parquet {
+                        let cells: Vec<Option<&str>> =
+                            c.iter().map(|v| (!v.is_empty()).then_some(*v)).collect();
+                        read::SourceColumn::Strings(StringChunked::new("c".into(), cells))
+                    } else {
+                        let mut ends = Vec::new();
+                        let mut data = String::new();
+                        for v in c {
+                            data.push_str(v);
+                            ends.push(data.len());
+                        }
+                        read::SourceColumn::Text { data, ends }
+                    }
+                })
+                .collect(),
+            rows: (2..n as u64 + 2).collect(),
+            malformed: if parquet || clean {
+                Vec::new()
+            } else {
+                malformed_at
+                    .iter()
+                    .map(|&index| read::Malformed {
+                        index,
+                        reason: "字段数不符 / ragged".into(),
+                        fields: vec!["a".into(), "b".into()],
+                    })
+                    .collect()
+            },
+            encoding: None,
+        };
+        let mut tables = Vec::new();
+        for (parquet, clean) in [(false, false), (true, false), (false, false), (true, true)] {
+            let source = table(parquet, clean);
+            let by_cell = type_table(&catalog, "p", &path, "p.csv", &source, None).unwrap();
+            let by_value =
+                type_table(&catalog, "p", &path, "p.csv", &source, Some(&mut tables)).unwrap();
+            assert_eq!(by_value.frame, by_cell.frame, "parquet: {parquet}");
+            assert_eq!(
+                format!("{:?}", by_value.rejected),
+                format!("{:?}", by_cell.rejected)
+            );
+            assert_eq!(
+                format!("{:?}", by_value.quality),
+                format!("{:?}", by_cell.quality)
+            );
+            if clean {
+                assert!(by_cell.rejected.is_empty());
+                assert_eq!(by_cell.frame.height(), n);
+                continue;
+            }
+            // Every kind of failure is there to compare.
+            let reasons: Vec<&str> = by_cell.rejected.iter().map(|r| r.reason.as_str()).collect();
+            assert!(reasons.iter().any(|r| r.contains("required column 姓名")));
+            assert!(reasons.iter().any(|r| r.starts_with("列 日期")));
+            assert!(reasons.iter().any(|r| r.starts_with("列 金额")));
+            assert_eq!(reasons.contains(&"字段数不符 / ragged"), !parquet);
+            assert!(by_cell.quality["id_card"].cleaned > 0);
+            assert!(by_cell.quality["id_card"].legacy_upgraded > 0);
+            assert!(!by_cell.quality["id_card"].invalid.is_empty());
+            assert!(by_cell.frame.height() > 100);
+
+            let mut coded: Vec<&String> = by_value.coded.keys().collect();
+            coded.sort();
+            assert_eq!(coded, ["id_card", "name", "plate"]);
+            assert!(by_cell.coded.is_empty());
+            for (column, dict) in &by_value.coded {
+                let values = dict
+                    .values()
+                    .as_any()
+                    .downcast_ref::<Utf8ViewArray>()
+                    .unwrap();
+                let rows: Vec<Option<&str>> = (0..dict.len())
+                    .map(|i| dict.keys().get(i).map(|k| values.value(k as usize)))
+                    .collect();
+                let frame: Vec<Option<&str>> = by_value
+                    .frame
+                    .column(column)
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .iter()
+                    .collect();
+                assert_eq!(rows, frame, "{column}");
+            }
+        }
     }
 }

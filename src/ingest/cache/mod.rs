@@ -17,6 +17,8 @@ use crate::job::catalog::{DatasetSpec, ID_RAW_SUFFIX, SemanticType};
 
 mod pages;
 
+pub use pages::{Coded, typed_dictionary};
+
 pub struct Cache {
     dir: PathBuf,
     /// Take a file's content hash from an earlier run while the file is unchanged on disk
@@ -328,7 +330,7 @@ impl Cache {
         part: &FilePart,
     ) -> Result<()> {
         let mut w = self.writer(key, ids);
-        w.write(&part.frame)?;
+        w.write(&part.frame, &part.coded)?;
         w.finish(file, &part.rejected, &part.quality)
     }
 
@@ -366,7 +368,8 @@ pub struct CacheWriter<'a> {
 }
 
 impl CacheWriter<'_> {
-    pub fn write(&mut self, frame: &DataFrame) -> Result<()> {
+    /// Writes `frame`'s rows, the columns in `coded` as those dictionaries.
+    pub fn write(&mut self, frame: &DataFrame, coded: &Coded) -> Result<()> {
         let elided;
         let frame = if self.ids.is_empty() {
             frame
@@ -400,7 +403,16 @@ impl CacheWriter<'_> {
         // per 4 M-row batch held 800 MB while the rules streamed.
         let mut offset = 0;
         while offset < frame.height() {
-            w.write(&frame.slice(offset as i64, ROW_GROUP))?;
+            let rows = ROW_GROUP.min(frame.height() - offset);
+            let coded: Coded = coded
+                .iter()
+                .map(|(name, dict)| {
+                    let mut dict = dict.clone();
+                    dict.slice(offset, rows);
+                    (name.clone(), dict)
+                })
+                .collect();
+            w.write(&frame.slice(offset as i64, rows), &coded)?;
             offset += ROW_GROUP;
         }
         Ok(())

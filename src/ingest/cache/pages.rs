@@ -6,24 +6,28 @@
 //! The pages are otherwise Polars' own: the same encoders, the same statistics (of the values
 //! the dictionary holds), the same file schema, so the file reads back as Polars wrote it.
 
-use std::hash::BuildHasher;
-
 use polars::io::parquet::write::{BatchedWriter, StatisticsOptions};
 use polars::prelude::*;
 use polars_arrow::array::{
     Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
 };
+use polars_arrow::bitmap::Bitmap;
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_parquet::write::{
     CompressedPage, Encoding, ParquetType, Version, WriteOptions, array_to_columns, compress,
     get_dtype_encoding,
 };
 
-use crate::intern::{Table, same_bytes};
+use crate::intern::Numbering;
 
 /// LZ4: a cache is written once per extract and read at every run, and zstd took seconds to
 /// write ten million rows.
 const COMPRESSION: ParquetCompression = ParquetCompression::Lz4Raw;
+
+/// Text columns typed once per distinct value (`ingest::type_by_value`): each row's number
+/// and the typed values, which the writer stores as the column's dictionary rather than look
+/// every row up again. By column name; the keys are aligned with the frame's rows.
+pub type Coded = std::collections::HashMap<String, DictionaryArray<u32>>;
 
 /// A Parquet file written a row group at a time: Polars' writer lays out the file (schema,
 /// footer, Arrow metadata) with the options `ParquetWriter` would use; `row_group` encodes
@@ -36,7 +40,7 @@ pub struct PageWriter<W: std::io::Write> {
     encodings: Vec<Vec<Encoding>>,
     /// Each column's dictionary table, kept from row group to row group so each starts at
     /// the size the last needed.
-    tables: Vec<Table>,
+    tables: Vec<Numbering>,
 }
 
 impl<W: std::io::Write> PageWriter<W> {
@@ -60,14 +64,15 @@ impl<W: std::io::Write> PageWriter<W> {
             },
             fields,
             encodings,
-            tables: (0..schema.len()).map(|_| Table::default()).collect(),
+            tables: (0..schema.len()).map(|_| Numbering::default()).collect(),
         })
     }
 
-    /// Writes `frame` as one row group.
-    pub fn write(&mut self, frame: &DataFrame) -> PolarsResult<()> {
+    /// Writes `frame` as one row group, the columns in `coded` as those dictionaries.
+    pub fn write(&mut self, frame: &DataFrame, coded: &Coded) -> PolarsResult<()> {
         let pages = row_group(
             frame,
+            coded,
             &self.fields,
             &self.encodings,
             &mut self.tables,
@@ -87,9 +92,10 @@ impl<W: std::io::Write> PageWriter<W> {
 /// on the writer.
 fn row_group(
     frame: &DataFrame,
+    coded: &Coded,
     fields: &[ParquetType],
     encodings: &[Vec<Encoding>],
-    tables: &mut [Table],
+    tables: &mut [Numbering],
     options: WriteOptions,
 ) -> PolarsResult<Vec<Vec<CompressedPage>>> {
     let columns = frame
@@ -99,9 +105,11 @@ fn row_group(
         .zip(encodings)
         .zip(tables)
         .map(|(((column, field), encoding), table)| {
-            let (array, encoding) = match constant_text(column) {
-                Some(array) => array,
-                None => {
+            let given = coded.get(column.name().as_str());
+            let (array, encoding) = match (given, constant_text(column)) {
+                (Some(dict), _) => (dict.clone().boxed(), vec![Encoding::RleDictionary]),
+                (None, Some(array)) => array,
+                (None, None) => {
                     let series = column.as_materialized_series().rechunk();
                     let array = series.to_arrow(0, CompatLevel::newest());
                     match array.as_any().downcast_ref::<Utf8ViewArray>() {
@@ -154,58 +162,21 @@ fn constant_text(column: &Column) -> Option<(Box<dyn Array>, Vec<Encoding>)> {
 /// threshold: three in four), which plain pages store as well and read faster.
 fn dictionary(
     text: &Utf8ViewArray,
-    table: &mut Table,
+    numbering: &mut Numbering,
 ) -> PolarsResult<Option<DictionaryArray<u32>>> {
     let n = text.len();
     let limit = if n > 128 { n * 3 / 4 } else { n };
     let valid = text.validity();
-    let is_null = |i: usize| valid.is_some_and(|v| !v.get_bit(i));
-    let hasher = foldhash::fast::FixedState::with_seed(0xd1c7);
-    // The rows to look up: those with a value unlike the row before's.
-    let mut hashes = vec![0u64; n];
-    let mut rows: Vec<u32> = Vec::with_capacity(n);
-    let mut before: Option<&str> = None;
-    for (i, hash) in hashes.iter_mut().enumerate() {
-        if is_null(i) {
-            before = None;
-            continue;
-        }
-        let value = text.value(i);
-        if before.is_some_and(|b| same_bytes(b.as_bytes(), value.as_bytes())) {
-            continue;
-        }
-        *hash = hasher.hash_one(value.as_bytes());
-        rows.push(i as u32);
-        before = Some(value);
-    }
-    table.clear();
-    let mut numbers = Vec::with_capacity(rows.len());
-    // In slices, to give up early on a column of distinct values.
-    for slice in rows.chunks(16 * 1024) {
-        table.numbers_of(
-            slice,
-            &hashes,
-            |i| text.value(i).as_bytes(),
-            &hasher,
-            &mut numbers,
-        )?;
-        if table.len() > limit {
-            return Ok(None);
-        }
-    }
-    if table.is_empty() {
+    let value = |i: usize| {
+        valid
+            .is_none_or(|v| v.get_bit(i))
+            .then(|| text.value(i).as_bytes())
+    };
+    let mut keys = Vec::new();
+    if !numbering.number(n, value, limit, &mut keys)? || numbering.table.is_empty() {
         return Ok(None);
     }
-    let mut keys: Vec<u32> = Vec::with_capacity(n);
-    let mut looked_up = rows.iter().zip(&numbers).peekable();
-    let mut last = 0;
-    for i in 0..n {
-        if let Some((_, &key)) = looked_up.next_if(|(r, _)| **r as usize == i) {
-            last = key;
-        }
-        // A NULL row's key is never read; a row like the one before takes its key.
-        keys.push(if is_null(i) { 0 } else { last });
-    }
+    let table = &numbering.table;
     let mut values = MutableBinaryViewArray::<str>::with_capacity(table.len());
     for g in 0..table.len() as u32 {
         // The bytes were copied out of a text column.
@@ -215,6 +186,34 @@ fn dictionary(
     }
     let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), valid.cloned());
     text_dictionary(keys, values.freeze()).map(Some)
+}
+
+/// The text `values` of a column typed once per distinct value, as the dictionary of the rows
+/// whose value numbers are `keys`. A NULL value's rows are NULL rows: a dictionary page holds
+/// no NULL, so the value's place keeps an empty text no row reads.
+pub fn typed_dictionary(
+    values: &StringChunked,
+    keys: &IdxCa,
+) -> PolarsResult<DictionaryArray<u32>> {
+    let keys = keys.downcast_as_array();
+    let values = values.rechunk();
+    let values = values.downcast_as_array();
+    let (values, validity) = if values.null_count() == 0 {
+        (values.clone(), None)
+    } else {
+        let mut filled = MutableBinaryViewArray::<str>::with_capacity(values.len());
+        for v in values.iter() {
+            filled.push_value(v.unwrap_or_default());
+        }
+        let validity: Bitmap = keys
+            .values()
+            .iter()
+            .map(|&k| values.is_valid(k as usize))
+            .collect();
+        (filled.freeze(), Some(validity))
+    };
+    let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.values().clone(), validity);
+    text_dictionary(keys, values)
 }
 
 /// A text column as `keys` into `values`.
@@ -276,7 +275,7 @@ mod tests {
         }
         let refs: Vec<Option<&str>> = rows.iter().map(|r| r.as_deref()).collect();
         let text = texts(&refs);
-        let d = dictionary(&text, &mut Table::default())
+        let d = dictionary(&text, &mut Numbering::default())
             .unwrap()
             .expect("a dictionary: each value recurs");
         assert_eq!(expanded(&d), rows);
@@ -323,8 +322,10 @@ mod tests {
         let path = dir.path().join("t.parquet");
         let mut writer =
             PageWriter::new(std::fs::File::create(&path).unwrap(), frame.schema()).unwrap();
-        writer.write(&frame.slice(0, 2000)).unwrap();
-        writer.write(&frame.slice(2000, 1000)).unwrap();
+        writer.write(&frame.slice(0, 2000), &Coded::new()).unwrap();
+        writer
+            .write(&frame.slice(2000, 1000), &Coded::new())
+            .unwrap();
         writer.finish().unwrap();
         let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
             .finish()
@@ -337,12 +338,12 @@ mod tests {
         let distinct: Vec<String> = (0..1000).map(|i| format!("1101011990{i:08}")).collect();
         let refs: Vec<Option<&str>> = distinct.iter().map(|s| Some(s.as_str())).collect();
         assert!(
-            dictionary(&texts(&refs), &mut Table::default())
+            dictionary(&texts(&refs), &mut Numbering::default())
                 .unwrap()
                 .is_none()
         );
         assert!(
-            dictionary(&texts(&[None; 200]), &mut Table::default())
+            dictionary(&texts(&[None; 200]), &mut Numbering::default())
                 .unwrap()
                 .is_none()
         );
@@ -351,7 +352,7 @@ mod tests {
         some.truncate(700);
         some.extend(refs[..300].iter().copied());
         assert_eq!(
-            dictionary(&texts(&some), &mut Table::default())
+            dictionary(&texts(&some), &mut Numbering::default())
                 .unwrap()
                 .unwrap()
                 .values()
