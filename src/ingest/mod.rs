@@ -1287,7 +1287,7 @@ pub fn empty_frame(catalog: &Catalog, name: &str) -> Result<DataFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use polars_arrow::array::Utf8ViewArray;
+    use polars_arrow::array::{Array, Utf8ViewArray};
 
     /// A catalog of one dataset `p` (ID and amount) over the files `p_*` in `dir`.
     fn payments_catalog(dir: &Path) -> PathBuf {
@@ -1664,6 +1664,11 @@ mod tests {
                     .iter()
                     .collect();
                 assert_eq!(rows, frame, "{column}");
+                // Every entry is some row's value: a reader may make a group of each.
+                let held: std::collections::HashSet<u32> =
+                    dict.keys().iter().flatten().copied().collect();
+                assert_eq!(held.len(), values.len(), "{column}");
+                assert_eq!(Array::null_count(values), 0);
             }
         }
     }

@@ -11,7 +11,7 @@ use polars::prelude::*;
 use polars_arrow::array::{
     Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
 };
-use polars_arrow::bitmap::Bitmap;
+use polars_arrow::bitmap::MutableBitmap;
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_parquet::write::{
     CompressedPage, Encoding, ParquetType, Version, WriteOptions, array_to_columns, compress,
@@ -189,31 +189,44 @@ fn dictionary(
 }
 
 /// The text `values` of a column typed once per distinct value, as the dictionary of the rows
-/// whose value numbers are `keys`. A NULL value's rows are NULL rows: a dictionary page holds
-/// no NULL, so the value's place keeps an empty text no row reads.
+/// whose value numbers are `keys`. The dictionary keeps only the values some row holds, never
+/// a NULL (a NULL value's rows are NULL rows): the group-by's reader makes a group of every
+/// entry, so a value only a rejected row held, or the NULL of an invalid ID, would come back
+/// as a group of no rows.
 pub fn typed_dictionary(
     values: &StringChunked,
     keys: &IdxCa,
 ) -> PolarsResult<DictionaryArray<u32>> {
-    let keys = keys.downcast_as_array();
     let values = values.rechunk();
     let values = values.downcast_as_array();
-    let (values, validity) = if values.null_count() == 0 {
-        (values.clone(), None)
-    } else {
-        let mut filled = MutableBinaryViewArray::<str>::with_capacity(values.len());
-        for v in values.iter() {
-            filled.push_value(v.unwrap_or_default());
+    let keys = keys.downcast_as_array().values();
+    // Each value's place in the dictionary, once a row holds it.
+    let mut place = vec![u32::MAX; values.len()];
+    let mut held = MutableBinaryViewArray::<str>::with_capacity(values.len());
+    let mut numbers = Vec::with_capacity(keys.len());
+    let mut validity = (values.null_count() > 0).then(|| MutableBitmap::with_capacity(keys.len()));
+    for &k in keys.iter() {
+        let k = k as usize;
+        let valid = values.is_valid(k);
+        if let Some(v) = &mut validity {
+            v.push(valid);
         }
-        let validity: Bitmap = keys
-            .values()
-            .iter()
-            .map(|&k| values.is_valid(k as usize))
-            .collect();
-        (filled.freeze(), Some(validity))
-    };
-    let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.values().clone(), validity);
-    text_dictionary(keys, values)
+        if !valid {
+            numbers.push(0);
+            continue;
+        }
+        if place[k] == u32::MAX {
+            place[k] = held.len() as u32;
+            held.push_value(values.value(k));
+        }
+        numbers.push(place[k]);
+    }
+    let keys = PrimitiveArray::<u32>::new(
+        ArrowDataType::UInt32,
+        numbers.into(),
+        validity.map(Into::into),
+    );
+    text_dictionary(keys, held.freeze())
 }
 
 /// A text column as `keys` into `values`.

@@ -1147,6 +1147,53 @@ mod tests {
         }
     }
 
+    /// A file the cache itself wrote, from an extract with rows it rejected and IDs it could
+    /// not read (NULL), gives what Polars gives: no group for a value only a rejected row
+    /// held, none for an empty text.
+    #[test]
+    fn a_cache_file_of_typed_values_gives_what_polars_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut csv = String::from("身份证号,姓名,金额\n");
+        for i in 0..400 {
+            let id = match i % 5 {
+                0 => "12345".to_string(),
+                1 => format!(" 11010519491231002{} ", ["X", "x"][i % 2]),
+                _ => format!("3201021950030112{:02}", (i % 7) * 3 + 8),
+            };
+            let name = ["张伟", "", "李娜", " 王芳 "][i % 4];
+            csv.push_str(&format!("{id},{name},{i}\n"));
+        }
+        // Only rejected rows (no name) hold this ID.
+        csv.push_str("530102199001011234,,1\n");
+        std::fs::write(dir.path().join("p.csv"), csv).unwrap();
+        let catalog = dir.path().join("datasets.yaml");
+        std::fs::write(
+            &catalog,
+            "datasets:\n  p:\n    path: p.csv\n    columns:\n      g: { type: id_card, aliases: [身份证号] }\n      s: { type: name, aliases: [姓名], required: true }\n      x: { type: int, aliases: [金额] }\n",
+        )
+        .unwrap();
+        let catalog = crate::job::catalog::Catalog::load(&catalog).unwrap();
+        let cache = crate::ingest::cache::Cache::new(&dir.path().join("cache")).unwrap();
+        let load = || crate::ingest::load_dataset_cached(&catalog, "p", Some(&cache), None);
+        // The first load converts the extract into the cache; the second reads the cache.
+        assert!(load().unwrap().report.rows_rejected > 0);
+        let files = load().unwrap().stored.unwrap().files;
+        let measures: Vec<(String, E)> = [
+            ("rows", E::Agg(AggFunc::Count, None)),
+            ("named", E::Agg(AggFunc::Count, c("s"))),
+            ("names", E::Agg(AggFunc::CountDistinct, c("s"))),
+            ("total", E::Agg(AggFunc::Sum, c("x"))),
+        ]
+        .into_iter()
+        .map(|(n, e)| (n.to_string(), e))
+        .collect();
+        let (want, got) = polars_and_from_files(&files, &measures);
+        assert_eq!(got, want);
+        let keys: Vec<Option<&str>> = want.column("g").unwrap().str().unwrap().iter().collect();
+        assert!(!keys.contains(&Some("530102199001011234")) && !keys.contains(&Some("")));
+        assert!(keys.contains(&None) && keys.contains(&Some("11010519491231002X")));
+    }
+
     /// Keys and texts all different (the writer stores them PLAIN, not as a dictionary),
     /// keys longer than the inline 24 bytes, and an empty key.
     #[test]
