@@ -40,6 +40,7 @@ fn env_list(name: &str, default: &[u32]) -> Vec<u32> {
 }
 
 fn bench(c: &mut Criterion) {
+    crosscheck::tune_allocator();
     let history = env_list("CROSSCHECK_BENCH_HISTORY", &[0])[0];
     for scale in env_list("CROSSCHECK_BENCH_SCALES", &[1, 10]) {
         let dir = tempfile::tempdir().unwrap();

@@ -4,6 +4,7 @@ use clap::Parser;
 use crosscheck::cli::{self, ExitStatus};
 
 fn main() {
+    crosscheck::tune_allocator();
     // Datasets load on rayon's global pool (typing columns and writing the cache through
     // Polars). Its 32 MiB stacks were set for the rules, which lower their plans recursively
     // and overflowed 2 MiB in debug builds; rules now have their own pool
