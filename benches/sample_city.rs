@@ -1,7 +1,9 @@
 //! Benchmarks on generated cities: loading each dataset (MB/s and rows/s, by format and
-//! encoding), each rule (rows/s of its inputs, grouped by rule kind), writing the outputs, and
-//! the whole job (load, every bundled rule). Data is generated on demand into a temporary
-//! folder; nothing large is committed.
+//! encoding) without the cache and converting it into an empty cache, each rule (rows/s of
+//! its inputs, grouped by rule kind) over frames in memory and over datasets the cache serves,
+//! writing the outputs, and the whole job (load, every bundled rule) without the cache and
+//! served by it. Data is generated on demand into a temporary folder; nothing large is
+//! committed.
 //!
 //! `cargo bench` runs the sample and 10×. The largest city of the README's table:
 //! `CROSSCHECK_BENCH_SCALES=100 CROSSCHECK_BENCH_HISTORY=162 cargo bench` (10 M payment rows).
@@ -13,7 +15,7 @@ use std::path::Path;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use crosscheck::{engine, ingest, job::Job, output, plan};
 
-fn job_for(dir: &Path) -> Job {
+fn job_for(dir: &Path, cache: Option<&Path>) -> Job {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let job = dir.join("audit.yaml");
     std::fs::write(
@@ -27,8 +29,7 @@ fn job_for(dir: &Path) -> Job {
     )
     .unwrap();
     let mut job = Job::load(&job).unwrap();
-    // Every iteration parses: the cache is measured by the comparison script.
-    job.cache_dir = None;
+    job.cache_dir = cache.map(Path::to_path_buf);
     job
 }
 
@@ -45,7 +46,8 @@ fn bench(c: &mut Criterion) {
     for scale in env_list("CROSSCHECK_BENCH_SCALES", &[1, 10]) {
         let dir = tempfile::tempdir().unwrap();
         crosscheck::samplecity::generate_city(dir.path(), scale, 20251231, 1, history).unwrap();
-        let job = job_for(dir.path());
+        // Every iteration parses: the cache has groups of its own below.
+        let job = job_for(dir.path(), None);
         let compiled = plan::compile_rules(&job);
         assert!(compiled.diagnostics.is_empty());
 
@@ -53,6 +55,7 @@ fn bench(c: &mut Criterion) {
         load.sample_size(10);
         let mut frames = HashMap::new();
         let mut rows_of = HashMap::new();
+        let mut labels = HashMap::new();
         for name in job.catalog.datasets.keys() {
             let ds = ingest::load_dataset(&job.catalog, name).unwrap();
             let bytes: u64 = ds.report.files.iter().map(|f| f.bytes).sum();
@@ -68,11 +71,35 @@ fn bench(c: &mut Criterion) {
             rows_of.insert(name.clone(), ds.report.rows_read);
             frames.insert(name.clone(), ds.frame);
             load.throughput(Throughput::Bytes(bytes));
-            load.bench_function(label, |b| {
+            load.bench_function(label.clone(), |b| {
                 b.iter(|| black_box(ingest::load_dataset(&job.catalog, name).unwrap()))
             });
+            labels.insert(name.clone(), (label, bytes));
         }
         load.finish();
+
+        // Each dataset converted into an empty cache: what a first run pays per extract.
+        let mut convert = c.benchmark_group(format!("convert/scale{scale}"));
+        convert.sample_size(10);
+        for name in job.catalog.datasets.keys() {
+            let (label, bytes) = &labels[name];
+            convert.throughput(Throughput::Bytes(*bytes));
+            convert.bench_function(label, |b| {
+                b.iter_batched(
+                    || tempfile::tempdir().unwrap(),
+                    |empty| {
+                        let cache = ingest::cache::Cache::new(empty.path()).unwrap();
+                        black_box(
+                            ingest::load_dataset_cached(&job.catalog, name, Some(&cache), None)
+                                .unwrap(),
+                        );
+                        empty
+                    },
+                    criterion::BatchSize::PerIteration,
+                )
+            });
+        }
+        convert.finish();
 
         // Each rule over frames already loaded, by kind: rows/s of the rows it reads.
         let mut rules = c.benchmark_group(format!("rule/scale{scale}"));
@@ -87,6 +114,29 @@ fn bench(c: &mut Criterion) {
             });
         }
         rules.finish();
+
+        // The same rules over datasets the cache serves (converted once, here), as a second
+        // run over unchanged extracts reads them: scans of the cache's Parquet, and the
+        // group-by reading its files directly.
+        let cache_dir = dir.path().join("cache");
+        let cache = ingest::cache::Cache::new(&cache_dir).unwrap();
+        let (mut served, mut stored) = (HashMap::new(), HashMap::new());
+        for name in job.catalog.datasets.keys() {
+            ingest::load_dataset_cached(&job.catalog, name, Some(&cache), None).unwrap();
+            let ds = ingest::load_dataset_cached(&job.catalog, name, Some(&cache), None).unwrap();
+            stored.insert(name.clone(), ds.stored.expect("served by the cache"));
+            served.insert(name.clone(), ds.frame);
+        }
+        let mut cached = c.benchmark_group(format!("rule_cached/scale{scale}"));
+        cached.sample_size(10);
+        for rule in &compiled.rules {
+            let rows: u64 = rule.datasets.iter().map(|d| rows_of[d]).sum();
+            cached.throughput(Throughput::Elements(rows));
+            cached.bench_function(format!("{}/{}", rule.kind, rule.id), |b| {
+                b.iter(|| black_box(engine::run_rule(rule, &served, &rows_of, &stored).unwrap()))
+            });
+        }
+        cached.finish();
 
         let total_rows: u64 = rows_of.values().sum();
         let result = engine::run(&job, &compiled.rules, &engine::Silent);
@@ -122,6 +172,22 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let r = engine::run(&job, &compiled.rules, &engine::Silent);
                 assert_eq!(r.failed_rules(), 0);
+                black_box(r)
+            })
+        });
+        // A second run over unchanged extracts: every dataset served by the cache filled
+        // above, hashes recalled.
+        let cached_job = job_for(dir.path(), Some(&cache_dir));
+        whole.bench_function("served_by_the_cache_all_rules", |b| {
+            b.iter(|| {
+                let r = engine::run(&cached_job, &compiled.rules, &engine::Silent);
+                assert_eq!(r.failed_rules(), 0);
+                assert!(
+                    r.datasets
+                        .iter()
+                        .flat_map(|d| &d.report.as_ref().unwrap().files)
+                        .all(|f| f.cached == Some(true))
+                );
                 black_box(r)
             })
         });
