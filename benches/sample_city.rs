@@ -14,6 +14,7 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use crosscheck::{engine, ingest, job::Job, output, plan};
+use polars::prelude::LazyFrame;
 
 fn job_for(dir: &Path, cache: Option<&Path>) -> Job {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -38,6 +39,28 @@ fn env_list(name: &str, default: &[u32]) -> Vec<u32> {
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| default.to_vec())
+}
+
+/// Each rule's datasets: frames, row counts, and the cache's files where it served them.
+type Inputs<'a> = (
+    &'a HashMap<String, LazyFrame>,
+    &'a HashMap<String, u64>,
+    &'a HashMap<String, ingest::cache::Stored>,
+);
+
+/// Each rule on `inputs`, named by kind and id, in rows/s of the rows it reads.
+fn bench_rules(c: &mut Criterion, group: &str, rules: &[plan::CompiledRule], inputs: Inputs) {
+    let (frames, rows_of, stored) = inputs;
+    let mut g = c.benchmark_group(group);
+    g.sample_size(10);
+    for rule in rules {
+        let rows: u64 = rule.datasets.iter().map(|d| rows_of[d]).sum();
+        g.throughput(Throughput::Elements(rows));
+        g.bench_function(format!("{}/{}", rule.kind, rule.id), |b| {
+            b.iter(|| black_box(engine::run_rule(rule, frames, rows_of, stored).unwrap()))
+        });
+    }
+    g.finish();
 }
 
 fn bench(c: &mut Criterion) {
@@ -102,18 +125,8 @@ fn bench(c: &mut Criterion) {
         convert.finish();
 
         // Each rule over frames already loaded, by kind: rows/s of the rows it reads.
-        let mut rules = c.benchmark_group(format!("rule/scale{scale}"));
-        rules.sample_size(10);
-        for rule in &compiled.rules {
-            let rows: u64 = rule.datasets.iter().map(|d| rows_of[d]).sum();
-            rules.throughput(Throughput::Elements(rows));
-            rules.bench_function(format!("{}/{}", rule.kind, rule.id), |b| {
-                b.iter(|| {
-                    black_box(engine::run_rule(rule, &frames, &rows_of, &HashMap::new()).unwrap())
-                })
-            });
-        }
-        rules.finish();
+        let in_memory = (&frames, &rows_of, &HashMap::new());
+        bench_rules(c, &format!("rule/scale{scale}"), &compiled.rules, in_memory);
 
         // The same rules over datasets the cache serves (converted once, here), as a second
         // run over unchanged extracts reads them: scans of the cache's Parquet, and the
@@ -127,16 +140,13 @@ fn bench(c: &mut Criterion) {
             stored.insert(name.clone(), ds.stored.expect("served by the cache"));
             served.insert(name.clone(), ds.frame);
         }
-        let mut cached = c.benchmark_group(format!("rule_cached/scale{scale}"));
-        cached.sample_size(10);
-        for rule in &compiled.rules {
-            let rows: u64 = rule.datasets.iter().map(|d| rows_of[d]).sum();
-            cached.throughput(Throughput::Elements(rows));
-            cached.bench_function(format!("{}/{}", rule.kind, rule.id), |b| {
-                b.iter(|| black_box(engine::run_rule(rule, &served, &rows_of, &stored).unwrap()))
-            });
-        }
-        cached.finish();
+        let from_cache = (&served, &rows_of, &stored);
+        bench_rules(
+            c,
+            &format!("rule_cached/scale{scale}"),
+            &compiled.rules,
+            from_cache,
+        );
 
         let total_rows: u64 = rows_of.values().sum();
         let result = engine::run(&job, &compiled.rules, &engine::Silent);

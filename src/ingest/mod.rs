@@ -1290,14 +1290,24 @@ mod tests {
     use polars_arrow::array::{Array, Utf8ViewArray};
 
     /// A catalog of one dataset `p` (ID and amount) over the files `p_*` in `dir`.
+    /// `datasets.yaml` in `dir`, declaring dataset `p` with `path` and `columns` (YAML lines).
+    fn catalog_file(dir: &Path, path: &str, columns: &[&str]) -> PathBuf {
+        let file = dir.join("datasets.yaml");
+        let columns: String = columns.iter().map(|c| format!("      {c}\n")).collect();
+        let yaml = format!("datasets:\n  p:\n    path: \"{path}\"\n    columns:\n{columns}");
+        std::fs::write(&file, yaml).unwrap();
+        file
+    }
+
     fn payments_catalog(dir: &Path) -> PathBuf {
-        let path = dir.join("datasets.yaml");
-        std::fs::write(
-            &path,
-            "datasets:\n  p:\n    path: \"p_*\"\n    columns:\n      id_card: { type: id_card, aliases: [身份证号] }\n      amount: { type: money, aliases: [金额] }\n",
+        catalog_file(
+            dir,
+            "p_*",
+            &[
+                "id_card: { type: id_card, aliases: [身份证号] }",
+                "amount: { type: money, aliases: [金额] }",
+            ],
         )
-        .unwrap();
-        path
     }
 
     /// A dataset of several files numbers its rows across them in file order, and the cache
@@ -1467,12 +1477,14 @@ mod tests {
     #[test]
     fn a_shared_parquet_column_loads_as_the_cell_by_cell_path_does() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("datasets.yaml");
-        std::fs::write(
-            &path,
-            "datasets:\n  p:\n    path: p.parquet\n    columns:\n      id_card: { type: id_card, aliases: [身份证号] }\n      name: { type: name, aliases: [姓名] }\n",
-        )
-        .unwrap();
+        let path = catalog_file(
+            dir.path(),
+            "p.parquet",
+            &[
+                "id_card: { type: id_card, aliases: [身份证号] }",
+                "name: { type: name, aliases: [姓名] }",
+            ],
+        );
         let catalog = Catalog::load(&path).unwrap();
         let ids = ["11010519491231002X", "320102195003011238"];
         let names = ["张伟", "Li Na"];
@@ -1526,12 +1538,17 @@ mod tests {
     #[test]
     fn typing_each_distinct_value_once_gives_what_typing_each_cell_gives() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("datasets.yaml");
-        std::fs::write(
-            &path,
-            "datasets:\n  p:\n    path: p.csv\n    columns:\n      id_card: { type: id_card, aliases: [身份证号] }\n      name: { type: name, aliases: [姓名], required: true }\n      plate: { type: plate, aliases: [号牌], optional: true }\n      day: { type: date, aliases: [日期] }\n      amount: { type: money, aliases: [金额] }\n",
-        )
-        .unwrap();
+        let path = catalog_file(
+            dir.path(),
+            "p.csv",
+            &[
+                "id_card: { type: id_card, aliases: [身份证号] }",
+                "name: { type: name, aliases: [姓名], required: true }",
+                "plate: { type: plate, aliases: [号牌], optional: true }",
+                "day: { type: date, aliases: [日期] }",
+                "amount: { type: money, aliases: [金额] }",
+            ],
+        );
         let catalog = Catalog::load(&path).unwrap();
         let ids = [
             "11010519491231002X",
