@@ -230,6 +230,9 @@ pub fn hasher() -> foldhash::fast::FixedState {
 #[derive(Default)]
 pub struct Numbering {
     pub table: Table,
+    /// Calls to skip before trying again, after one found most values distinct (the caller
+    /// counts them down: a sorted extract stays distinct batch after batch).
+    pub skip: u32,
     hashes: Vec<u64>,
     rows: Vec<u32>,
     looked_up: Vec<u32>,
@@ -255,6 +258,7 @@ impl Numbering {
             hashes,
             rows,
             looked_up,
+            ..
         } = self;
         hashes.clear();
         hashes.resize(n, 0);

@@ -322,13 +322,24 @@ fn type_by_value(
     src: &read::SourceColumn,
     malformed: &[Option<&read::Malformed>],
     numbering: &mut crate::intern::Numbering,
-) -> Result<Option<Typed>> {
+) -> Result<ByValue> {
     use SemanticType as T;
-    if !matches!(
-        cspec.ty,
-        T::Text | T::Name | T::Plate | T::IdCard | T::Date | T::Datetime
-    ) {
-        return Ok(None);
+    let text_cells = match src {
+        read::SourceColumn::Text { .. } => true,
+        read::SourceColumn::Strings(ca) => ca.chunks().len() == 1,
+        _ => false,
+    };
+    if !text_cells
+        || !matches!(
+            cspec.ty,
+            T::Text | T::Name | T::Plate | T::IdCard | T::Date | T::Datetime
+        )
+    {
+        return Ok(ByValue::No);
+    }
+    if numbering.skip > 0 {
+        numbering.skip -= 1;
+        return Ok(ByValue::Distinct);
     }
     let n = malformed.len();
     let limit = if n > 128 { n * 3 / 4 } else { n };
@@ -344,7 +355,7 @@ fn type_by_value(
             limit,
             &mut keys,
         )?,
-        read::SourceColumn::Strings(ca) if ca.chunks().len() == 1 => {
+        read::SourceColumn::Strings(ca) => {
             let text = ca.downcast_as_array();
             numbering.number(
                 n,
@@ -358,10 +369,11 @@ fn type_by_value(
                 &mut keys,
             )?
         }
-        _ => return Ok(None),
+        _ => return Ok(ByValue::No),
     };
     if !numbered {
-        return Ok(None);
+        numbering.skip = SKIP_WHEN_DISTINCT;
+        return Ok(ByValue::Distinct);
     }
     let table = &numbering.table;
     let mut distinct = new_buffer(col, cspec.ty, table.len());
@@ -381,7 +393,7 @@ fn type_by_value(
         .filter(|&i| keep(i))
         .filter_map(|i| Some((i, failed[keys[i] as usize].clone()?)))
         .collect();
-    Ok(Some((
+    Ok(ByValue::Typed((
         Buffer::Coded {
             distinct: Box::new(distinct),
             keys,
@@ -389,6 +401,24 @@ fn type_by_value(
         failures,
     )))
 }
+
+/// What typing a column by value gave (one per column per batch: the size of the typed
+/// variant does not matter).
+#[allow(clippy::large_enum_variant)]
+enum ByValue {
+    Typed(Typed),
+    /// Most values distinct, here or in one of the last `SKIP_WHEN_DISTINCT` batches (not
+    /// tried again until then): typed cell by cell, and stored plain.
+    Distinct,
+    /// Not text cells, or a type that gains nothing.
+    No,
+}
+
+/// Batches a column found mostly distinct is typed cell by cell before numbering is tried
+/// again. At a thousand times the sample city a month of payments outnumbers a batch, so a
+/// month-ordered extract's IDs are distinct batch after batch; each try cost three quarters
+/// of a batch's lookups, and the writer's dictionary as many again.
+const SKIP_WHEN_DISTINCT: u32 = 7;
 
 /// Fills a slot for a row that will be rejected, so every buffer stays as long as the table.
 fn push_null(buf: &mut Buffer) {
@@ -487,7 +517,7 @@ fn finish(
             if text {
                 coded.insert(
                     name.to_string(),
-                    cache::typed_dictionary(values[0].str()?, &keys)?,
+                    Some(cache::typed_dictionary(values[0].str()?, &keys)?),
                 );
             }
             for c in values {
@@ -978,7 +1008,8 @@ fn type_table(
         }
         None => columns.iter().map(|_| None).collect(),
     };
-    let typed: Vec<Typed> = columns
+    // Each column typed, and whether it is text to store plain (its values mostly distinct).
+    let typed: Vec<(Typed, bool)> = columns
         .par_iter()
         .zip(positions.par_iter())
         .zip(tables.par_iter_mut())
@@ -987,15 +1018,18 @@ fn type_table(
             let header = pos
                 .map(|p| table.headers[p].as_str())
                 .unwrap_or(col.as_str());
-            if let (Some(by_value), Some(src)) = (by_value, src)
-                && let Some(typed) = type_by_value(col, cspec, header, src, &malformed, by_value)?
-            {
-                return Ok(typed);
+            let mut plain = false;
+            if let (Some(by_value), Some(src)) = (by_value, src) {
+                match type_by_value(col, cspec, header, src, &malformed, by_value)? {
+                    ByValue::Typed(typed) => return Ok((typed, false)),
+                    ByValue::Distinct => plain = true,
+                    ByValue::No => {}
+                }
             }
             if let (true, Some(read::SourceColumn::Strings(ca))) = (table.malformed.is_empty(), src)
                 && let Some(buf) = reuse_strings(col, cspec, ca)
             {
-                return Ok((buf, Vec::new()));
+                return Ok(((buf, Vec::new()), plain));
             }
             let mut buf = new_buffer(col, cspec.ty, n);
             let mut failures = Vec::new();
@@ -1009,9 +1043,10 @@ fn type_table(
                     failures.push((i, why));
                 }
             }
-            Ok((buf, failures))
+            Ok(((buf, failures), plain))
         })
         .collect::<Result<_>>()?;
+    let (typed, plain): (Vec<Typed>, Vec<bool>) = typed.into_iter().unzip();
 
     // A row is rejected for its first failing column, in the catalog's order.
     let mut reasons: Vec<Option<&str>> = malformed
@@ -1069,7 +1104,12 @@ fn type_table(
 
     let mut out = Vec::new();
     let mut quality = BTreeMap::new();
-    let mut coded = cache::Coded::new();
+    let mut coded: cache::Coded = columns
+        .iter()
+        .zip(&plain)
+        .filter(|(_, plain)| **plain)
+        .map(|((col, _), _)| ((*col).clone(), None))
+        .collect();
     for ((col, _), buf) in columns.iter().zip(buffers) {
         if let Some(q) = finish(col, buf, keep.as_ref(), &mut out, &mut coded)? {
             quality.insert((*col).clone(), q);
@@ -1547,9 +1587,12 @@ mod tests {
                 "plate: { type: plate, aliases: [号牌], optional: true }",
                 "day: { type: date, aliases: [日期] }",
                 "amount: { type: money, aliases: [金额] }",
+                "note: { type: text, aliases: [备注] }",
             ],
         );
         let catalog = Catalog::load(&path).unwrap();
+        // Every row's note differs: numbering gives up on them.
+        let notes: Vec<String> = (0..600).map(|i| format!("第{i}笔")).collect();
         let ids = [
             "11010519491231002X",
             " 11010519491231002x",
@@ -1587,12 +1630,13 @@ mod tests {
                 (0..n)
                     .map(|i| cell(&["1.5", "2", "3", "4", "x"], i, 1, clean))
                     .collect(),
+                notes.iter().map(String::as_str).collect(),
             ]
         };
         let malformed_at = [7, 300];
         let table = |parquet: bool, clean: bool| read::SourceTable {
             sheet: None,
-            headers: ["身份证号", "姓名", "号牌", "日期", "金额"]
+            headers: ["身份证号", "姓名", "号牌", "日期", "金额", "备注"]
                 .map(String::from)
                 .into(),
             columns: columns(clean)
@@ -1661,9 +1705,12 @@ mod tests {
 
             let mut coded: Vec<&String> = by_value.coded.keys().collect();
             coded.sort();
-            assert_eq!(coded, ["id_card", "name", "plate"]);
+            assert_eq!(coded, ["id_card", "name", "note", "plate"]);
             assert!(by_cell.coded.is_empty());
+            // Mostly distinct: stored plain, no dictionary tried.
+            assert!(by_value.coded["note"].is_none());
             for (column, dict) in &by_value.coded {
+                let Some(dict) = dict else { continue };
                 let values = dict
                     .values()
                     .as_any()

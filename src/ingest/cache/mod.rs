@@ -408,7 +408,9 @@ impl CacheWriter<'_> {
                 .iter()
                 .map(|(name, dict)| {
                     let mut dict = dict.clone();
-                    dict.slice(offset, rows);
+                    if let Some(d) = &mut dict {
+                        d.slice(offset, rows);
+                    }
                     (name.clone(), dict)
                 })
                 .collect();

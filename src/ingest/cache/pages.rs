@@ -26,8 +26,10 @@ const COMPRESSION: ParquetCompression = ParquetCompression::Lz4Raw;
 
 /// Text columns typed once per distinct value (`ingest::type_by_value`): each row's number
 /// and the typed values, which the writer stores as the column's dictionary rather than look
-/// every row up again. By column name; the keys are aligned with the frame's rows.
-pub type Coded = std::collections::HashMap<String, DictionaryArray<u32>>;
+/// every row up again; `None` for a text column whose values were found mostly distinct,
+/// which the writer stores plain without trying a dictionary. By column name; the keys are
+/// aligned with the frame's rows.
+pub type Coded = std::collections::HashMap<String, Option<DictionaryArray<u32>>>;
 
 /// A Parquet file written a row group at a time: Polars' writer lays out the file (schema,
 /// footer, Arrow metadata) with the options `ParquetWriter` would use; `row_group` encodes
@@ -107,12 +109,13 @@ fn row_group(
         .map(|(((column, field), encoding), table)| {
             let given = coded.get(column.name().as_str());
             let (array, encoding) = match (given, constant_text(column)) {
-                (Some(dict), _) => (dict.clone().boxed(), vec![Encoding::RleDictionary]),
-                (None, Some(array)) => array,
-                (None, None) => {
+                (Some(Some(dict)), _) => (dict.clone().boxed(), vec![Encoding::RleDictionary]),
+                (_, Some(array)) => array,
+                (given, None) => {
                     let series = column.as_materialized_series().rechunk();
                     let array = series.to_arrow(0, CompatLevel::newest());
                     match array.as_any().downcast_ref::<Utf8ViewArray>() {
+                        Some(_) if given.is_some() => (array, vec![Encoding::Plain]),
                         Some(text) => match dictionary(text, table)? {
                             Some(dict) => (dict.boxed(), vec![Encoding::RleDictionary]),
                             None => (array, vec![Encoding::Plain]),
@@ -344,6 +347,68 @@ mod tests {
             .finish()
             .unwrap();
         assert_eq!(back, frame);
+    }
+
+    /// Whether column `name` of row group `rg` of the file at `path` has a dictionary page.
+    fn dictionary_page(path: &std::path::Path, rg: usize, name: &str) -> bool {
+        use polars_parquet::parquet::read::{get_page_iterator, read_metadata};
+        let data = std::fs::read(path).unwrap();
+        let meta = read_metadata(&mut std::io::Cursor::new(&data[..])).unwrap();
+        let chunk = meta.row_groups[rg]
+            .columns_under_root_iter(name)
+            .unwrap()
+            .next()
+            .unwrap();
+        let mut pages = get_page_iterator(
+            chunk,
+            std::io::Cursor::new(polars_buffer::Buffer::from(data)),
+            vec![],
+            usize::MAX,
+        )
+        .unwrap();
+        pages.read_dict().unwrap().is_some()
+    }
+
+    /// A text column the typing found mostly distinct (`None` in `Coded`) is stored plain,
+    /// even where a dictionary would have been tried; a given dictionary is stored as given.
+    #[test]
+    fn coded_columns_are_stored_as_the_typing_decided() {
+        let n = 1000;
+        let repeated: Vec<String> = (0..n).map(|i| format!("62170000{:011}", i % 10)).collect();
+        let frame = DataFrame::new(
+            n,
+            vec![
+                Column::new("plain".into(), repeated.clone()),
+                Column::new("tried".into(), repeated.clone()),
+                Column::new("given".into(), repeated),
+            ],
+        )
+        .unwrap();
+        let values = StringChunked::from_iter_values(
+            "v".into(),
+            (0..10).map(|i| format!("62170000{i:011}")),
+        );
+        let keys = IdxCa::from_vec("k".into(), (0..n as u32).map(|i| i % 10).collect());
+        let coded = Coded::from([
+            ("plain".to_string(), None),
+            (
+                "given".to_string(),
+                Some(typed_dictionary(&values, &keys).unwrap()),
+            ),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let mut writer =
+            PageWriter::new(std::fs::File::create(&path).unwrap(), frame.schema()).unwrap();
+        writer.write(&frame, &coded).unwrap();
+        writer.finish().unwrap();
+        let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
+            .finish()
+            .unwrap();
+        assert_eq!(back, frame);
+        assert!(!dictionary_page(&path, 0, "plain"));
+        assert!(dictionary_page(&path, 0, "tried"));
+        assert!(dictionary_page(&path, 0, "given"));
     }
 
     #[test]
