@@ -1,6 +1,7 @@
 //! Interning text values: each distinct value gets a dense number (0, 1, 2, … in order of
 //! first appearance) from a hash table built for the loops that look up millions of values
-//! — the group-by's keys and the cache writer's text dictionaries.
+//! — the group-by's keys, and the text columns typed by value for the cache and its pages'
+//! dictionaries.
 
 use std::hash::BuildHasher;
 
@@ -230,9 +231,6 @@ pub fn hasher() -> foldhash::fast::FixedState {
 #[derive(Default)]
 pub struct Numbering {
     pub table: Table,
-    /// Calls to skip before trying again, after one found most values distinct (the caller
-    /// counts them down: a sorted extract stays distinct batch after batch).
-    pub skip: u32,
     hashes: Vec<u64>,
     rows: Vec<u32>,
     looked_up: Vec<u32>,
@@ -258,7 +256,6 @@ impl Numbering {
             hashes,
             rows,
             looked_up,
-            ..
         } = self;
         hashes.clear();
         hashes.resize(n, 0);

@@ -309,38 +309,43 @@ fn type_cell(
     Some(why)
 }
 
+/// A column's numbering of its text cells, kept from batch to batch (`type_by_value`).
+#[derive(Default)]
+struct ByValueState {
+    numbering: crate::intern::Numbering,
+    /// Batches to type cell by cell before numbering is tried again, after one found most
+    /// values distinct.
+    skip: u32,
+}
+
 /// Types a column of text cells once per distinct value rather than once per row, for the
 /// cache: the cache stores such a column as a dictionary anyway, so numbering the rows' values
 /// replaces both the typing of every row and the writer's lookup of every typed value (ten
-/// million payments hold 62 K IDs, names and accounts). `None` when the cells are not text,
-/// the type gains nothing (numbers parse faster than they look up), or most values are
-/// distinct. Rows in `malformed` are left out (they are rejected whatever they hold).
+/// million payments hold 62 K IDs, names and accounts). `No` when the cells are not text or
+/// the type gains nothing (numbers parse faster than they look up); `Distinct` when most
+/// values are distinct. Rows in `malformed` are left out (they are rejected whatever they
+/// hold).
 fn type_by_value(
     col: &str,
     cspec: &crate::job::catalog::ColumnSpec,
     header: &str,
     src: &read::SourceColumn,
     malformed: &[Option<&read::Malformed>],
-    numbering: &mut crate::intern::Numbering,
+    state: &mut ByValueState,
 ) -> Result<ByValue> {
     use SemanticType as T;
-    let text_cells = match src {
-        read::SourceColumn::Text { .. } => true,
-        read::SourceColumn::Strings(ca) => ca.chunks().len() == 1,
-        _ => false,
-    };
-    if !text_cells
-        || !matches!(
-            cspec.ty,
-            T::Text | T::Name | T::Plate | T::IdCard | T::Date | T::Datetime
-        )
-    {
+    if !matches!(
+        cspec.ty,
+        T::Text | T::Name | T::Plate | T::IdCard | T::Date | T::Datetime
+    ) {
         return Ok(ByValue::No);
     }
-    if numbering.skip > 0 {
-        numbering.skip -= 1;
+    // Only ever set after numbering this column's text cells.
+    if state.skip > 0 {
+        state.skip -= 1;
         return Ok(ByValue::Distinct);
     }
+    let numbering = &mut state.numbering;
     let n = malformed.len();
     let limit = if n > 128 { n * 3 / 4 } else { n };
     let keep = |i: usize| malformed[i].is_none();
@@ -355,7 +360,7 @@ fn type_by_value(
             limit,
             &mut keys,
         )?,
-        read::SourceColumn::Strings(ca) => {
+        read::SourceColumn::Strings(ca) if ca.chunks().len() == 1 => {
             let text = ca.downcast_as_array();
             numbering.number(
                 n,
@@ -372,7 +377,7 @@ fn type_by_value(
         _ => return Ok(ByValue::No),
     };
     if !numbered {
-        numbering.skip = SKIP_WHEN_DISTINCT;
+        state.skip = SKIP_WHEN_DISTINCT;
         return Ok(ByValue::Distinct);
     }
     let table = &numbering.table;
@@ -389,10 +394,14 @@ fn type_by_value(
         };
         failed.push(type_cell(&mut distinct, cspec, col, header, cell));
     }
-    let failures = (0..n)
-        .filter(|&i| keep(i))
-        .filter_map(|i| Some((i, failed[keys[i] as usize].clone()?)))
-        .collect();
+    let failures = if failed.iter().all(Option::is_none) {
+        Vec::new()
+    } else {
+        (0..n)
+            .filter(|&i| keep(i))
+            .filter_map(|i| Some((i, failed[keys[i] as usize].clone()?)))
+            .collect()
+    };
     Ok(ByValue::Typed((
         Buffer::Coded {
             distinct: Box::new(distinct),
@@ -988,7 +997,7 @@ fn type_table(
     path: &Path,
     shown: &str,
     table: &read::SourceTable,
-    by_value: Option<&mut Vec<crate::intern::Numbering>>,
+    by_value: Option<&mut Vec<ByValueState>>,
 ) -> Result<FilePart> {
     let spec = catalog
         .datasets
@@ -1001,7 +1010,7 @@ fn type_table(
     for m in &table.malformed {
         malformed[m.index] = Some(m);
     }
-    let mut tables: Vec<Option<&mut crate::intern::Numbering>> = match by_value {
+    let mut tables: Vec<Option<&mut ByValueState>> = match by_value {
         Some(tables) => {
             tables.resize_with(columns.len(), Default::default);
             tables.iter_mut().map(Some).collect()
@@ -1329,7 +1338,6 @@ mod tests {
     use super::*;
     use polars_arrow::array::{Array, Utf8ViewArray};
 
-    /// A catalog of one dataset `p` (ID and amount) over the files `p_*` in `dir`.
     /// `datasets.yaml` in `dir`, declaring dataset `p` with `path` and `columns` (YAML lines).
     fn catalog_file(dir: &Path, path: &str, columns: &[&str]) -> PathBuf {
         let file = dir.join("datasets.yaml");
@@ -1339,6 +1347,7 @@ mod tests {
         file
     }
 
+    /// A catalog of one dataset `p` (ID and amount) over the files `p_*` in `dir`.
     fn payments_catalog(dir: &Path) -> PathBuf {
         catalog_file(
             dir,
@@ -1735,5 +1744,41 @@ mod tests {
                 assert_eq!(Array::null_count(values), 0);
             }
         }
+    }
+
+    /// A column found mostly distinct is typed cell by cell for the next `SKIP_WHEN_DISTINCT`
+    /// batches, even where its values repeat, and numbered again after them.
+    #[test]
+    fn numbering_is_tried_again_after_the_batches_it_skips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = catalog_file(dir.path(), "p.csv", &["note: { type: text }"]);
+        let catalog = Catalog::load(&path).unwrap();
+        let cspec = &catalog.datasets["p"].columns["note"];
+        let cells = |distinct: bool| {
+            let (mut data, mut ends) = (String::new(), Vec::new());
+            for i in 0..400 {
+                data.push_str(&format!("备注{}", if distinct { i } else { i % 3 }));
+                ends.push(data.len());
+            }
+            read::SourceColumn::Text { data, ends }
+        };
+        let malformed = vec![None; 400];
+        let mut state = ByValueState::default();
+        let mut typed = |src: &read::SourceColumn| match type_by_value(
+            "note", cspec, "备注", src, &malformed, &mut state,
+        )
+        .unwrap()
+        {
+            ByValue::Typed(_) => "typed",
+            ByValue::Distinct => "distinct",
+            ByValue::No => "no",
+        };
+        let (distinct, repeated) = (cells(true), cells(false));
+        assert_eq!(typed(&distinct), "distinct");
+        for _ in 0..SKIP_WHEN_DISTINCT {
+            assert_eq!(typed(&repeated), "distinct");
+        }
+        assert_eq!(typed(&repeated), "typed");
+        assert_eq!(typed(&distinct), "distinct");
     }
 }
