@@ -218,43 +218,27 @@ fn lower_in(
             keys,
             measures,
         } => {
-            let plan_input = input;
-            let input = lower(input, frames)?;
+            let lowered = lower(input, frames)?;
             // Run to lead rows (not `explain`): a text key goes to the hand-written group-by.
             if let Some(sized) = sized
-                && let Some(own) = text_key_aggregate(input.clone(), keys, measures)?
+                && let Some(own) = text_key_aggregate(lowered.clone(), keys, measures)?
             {
-                return reading_cache(own, plan_input, keys, sized.stored)?.run();
+                return reading_cache(own, input, keys, sized.stored)?.run();
             }
+            let named = |v: &[(String, E)]| -> Vec<Expr> {
+                v.iter().map(|(n, e)| expr(e).alias(n.as_str())).collect()
+            };
             if let Some((partials, totals)) = distinct_in_two_steps(measures) {
-                let inner_keys =
-                    keys.iter()
-                        .map(|(n, e)| expr(e).alias(n.as_str()))
-                        .chain(std::iter::once(
-                            expr(&partials.distinct).alias(DISTINCT_COLUMN),
-                        ));
-                let outer_keys = keys.iter().map(|(n, _)| col(n.as_str()));
-                let named = |v: &[(String, E)]| -> Vec<Expr> {
-                    v.iter().map(|(n, e)| expr(e).alias(n.as_str())).collect()
-                };
-                return Ok(input
-                    .group_by(inner_keys.collect::<Vec<_>>())
+                let mut inner_keys = named(keys);
+                inner_keys.push(expr(&partials.distinct).alias(DISTINCT_COLUMN));
+                let outer_keys: Vec<Expr> = keys.iter().map(|(n, _)| col(n.as_str())).collect();
+                return Ok(lowered
+                    .group_by(inner_keys)
                     .agg(named(&partials.measures))
-                    .group_by(outer_keys.collect::<Vec<_>>())
+                    .group_by(outer_keys)
                     .agg(named(&totals)));
             }
-            input
-                .group_by(
-                    keys.iter()
-                        .map(|(n, e)| expr(e).alias(n.as_str()))
-                        .collect::<Vec<_>>(),
-                )
-                .agg(
-                    measures
-                        .iter()
-                        .map(|(n, e)| expr(e).alias(n.as_str()))
-                        .collect::<Vec<_>>(),
-                )
+            lowered.group_by(named(keys)).agg(named(measures))
         }
         Plan::Union { inputs } => {
             let lfs = inputs

@@ -196,20 +196,7 @@ pub fn id_columns(spec: &DatasetSpec) -> Vec<String> {
 
 impl Cache {
     pub fn new(dir: &Path) -> Result<Cache> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| Error::Io {
-                    path: dir.to_path_buf(),
-                    source: e,
-                })?;
-        }
-        #[cfg(not(unix))]
-        fs_err::create_dir_all(dir)?;
+        crate::output::create_private_dir(dir)?;
         Ok(Cache {
             dir: dir.to_path_buf(),
             recall_hashes: true,

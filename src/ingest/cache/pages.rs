@@ -1,8 +1,10 @@
 //! A cache file's row groups, encoded here rather than by Polars' writer. Polars builds a text
 //! column's dictionary with a general hash map, after estimating how many values are
-//! distinct; that was a quarter of converting ten million payments. Here the dictionary comes
-//! from the group-by's table (`crate::intern`), which fetches a row's slot a few rows ahead,
-//! and a value equal to the row before's (a sorted extract) takes its key without a lookup.
+//! distinct; that was a quarter of converting ten million payments. Here a text column's
+//! dictionary is the one its typing made (`Coded`: the column typed once per distinct value),
+//! or else comes from the group-by's table (`crate::intern`), which fetches a row's slot a few
+//! rows ahead, and a value equal to the row before's (a sorted extract) takes its key without
+//! a lookup.
 //! The pages are otherwise Polars' own: the same encoders, the same statistics (of the values
 //! the dictionary holds), the same file schema, so the file reads back as Polars wrote it.
 
@@ -89,9 +91,9 @@ impl<W: std::io::Write> PageWriter<W> {
     }
 }
 
-/// The compressed pages of each leaf column of `frame`, one row group. Columns one after another: the writer thread runs beside the threads typing the next
-/// batch, and a parallel loop here would wait on the pool those threads hold while they wait
-/// on the writer.
+/// The compressed pages of each leaf column of `frame`, one row group. Columns one after
+/// another: the writer thread runs beside the threads typing the next batch, and a parallel
+/// loop here would wait on the pool those threads hold while they wait on the writer.
 fn row_group(
     frame: &DataFrame,
     coded: &Coded,

@@ -932,6 +932,14 @@ mod tests {
         Some(Box::new(E::Col(n.into())))
     }
 
+    /// Measures as the rules name them.
+    fn named<const N: usize>(measures: [(&str, E); N]) -> Vec<(String, E)> {
+        measures
+            .into_iter()
+            .map(|(n, e)| (n.to_string(), e))
+            .collect()
+    }
+
     /// Every aggregate the group-by computes, alone and inside an expression.
     fn measures() -> Vec<(String, E)> {
         let agg = E::Agg;
@@ -948,7 +956,7 @@ mod tests {
             )),
             Box::new(agg(AggFunc::CountDistinct, c("x"))),
         );
-        [
+        named([
             ("rows", agg(AggFunc::Count, None)),
             ("with_s", agg(AggFunc::Count, c("s"))),
             ("people", agg(AggFunc::CountDistinct, c("s"))),
@@ -959,10 +967,7 @@ mod tests {
             ("first", agg(AggFunc::Min, c("d"))),
             ("last", agg(AggFunc::Max, c("d"))),
             ("span", span),
-        ]
-        .into_iter()
-        .map(|(n, e)| (n.to_string(), e))
-        .collect()
+        ])
     }
 
     /// 3,000 rows over 37 accounts (both partitions) and a NULL account, with NULLs in every
@@ -1036,14 +1041,11 @@ mod tests {
         let s: Vec<String> = (0..n).map(|i| format!("{}", i % 7)).collect();
         let x: Vec<i64> = (0..n as i64).collect();
         let df = df!["g" => g, "s" => s, "x" => x].unwrap();
-        let measures: Vec<(String, E)> = [
+        let measures = named([
             ("rows", E::Agg(AggFunc::Count, None)),
             ("people", E::Agg(AggFunc::CountDistinct, c("s"))),
             ("total", E::Agg(AggFunc::Sum, c("x"))),
-        ]
-        .into_iter()
-        .map(|(n, e)| (n.to_string(), e))
-        .collect();
+        ]);
         let (want, got) = polars_and_ours(df, &measures);
         assert_eq!(got, want);
         assert_eq!(want.height(), 5000);
@@ -1178,15 +1180,12 @@ mod tests {
         // The first load converts the extract into the cache; the second reads the cache.
         assert!(load().unwrap().report.rows_rejected > 0);
         let files = load().unwrap().stored.unwrap().files;
-        let measures: Vec<(String, E)> = [
+        let measures = named([
             ("rows", E::Agg(AggFunc::Count, None)),
             ("named", E::Agg(AggFunc::Count, c("s"))),
             ("names", E::Agg(AggFunc::CountDistinct, c("s"))),
             ("total", E::Agg(AggFunc::Sum, c("x"))),
-        ]
-        .into_iter()
-        .map(|(n, e)| (n.to_string(), e))
-        .collect();
+        ]);
         let (want, got) = polars_and_from_files(&files, &measures);
         assert_eq!(got, want);
         let keys: Vec<Option<&str>> = want.column("g").unwrap().str().unwrap().iter().collect();
@@ -1216,16 +1215,13 @@ mod tests {
         let file = cached(dir.path(), "p.parquet", &mut df, 2_500);
         let stored = parquet::File::open(&file).unwrap();
         assert!(!stored.dictionary_encoded(0, "s") && !stored.dictionary_encoded(1, "s"));
-        let measures: Vec<(String, E)> = [
+        let measures = named([
             ("rows", E::Agg(AggFunc::Count, None)),
             ("with_s", E::Agg(AggFunc::Count, c("s"))),
             ("people", E::Agg(AggFunc::CountDistinct, c("s"))),
             ("total", E::Agg(AggFunc::Sum, c("x"))),
             ("last", E::Agg(AggFunc::Max, c("x"))),
-        ]
-        .into_iter()
-        .map(|(n, e)| (n.to_string(), e))
-        .collect();
+        ]);
         let (want, got) = polars_and_from_files(&[file], &measures);
         assert_eq!(got, want);
         assert_eq!(want.height(), 1 + 1 + 2_999 + 1_999);
