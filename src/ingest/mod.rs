@@ -805,13 +805,9 @@ fn load_parquet_batched(
     // Unchanged since an earlier run hashed it: not read again.
     let recalled = cache.and_then(|c| c.recall_hash(path));
     let sha256_recalled = recalled.is_some();
-    let (sha256, bytes) = match recalled {
-        Some(known) => known,
-        None => hashed(cache, path, || sha256_streamed(path))?,
-    };
-    let input_file = |rows_read, cached| InputFile {
+    let input_file = |(sha256, bytes): (String, u64), rows_read, cached| InputFile {
         path: shown.clone(),
-        sha256: sha256.clone(),
+        sha256,
         bytes,
         sheet: None,
         encoding: None,
@@ -819,43 +815,59 @@ fn load_parquet_batched(
         cached,
         sha256_recalled,
     };
+    // The hash, taken on its own thread while the file is converted when nothing can be
+    // found under it (no cache, or a file this cache never saw): hashing 300 MB first kept
+    // one core idle for 0.2 s.
+    let hash = || hashed(cache, path, || sha256_streamed(path));
     let Some(cache) = cache else {
         // The typed batches accumulate here: smaller batches keep the peak near them.
         let mut kept: Option<DataFrame> = None;
-        let read = typed_batches(
-            catalog,
-            name,
-            path,
-            &shown,
-            read::PARQUET_BATCH_ROWS / 4,
-            false,
-            |frame, _| {
-                let frame = match columns {
-                    Some(cols) => frame.select(cols.iter().map(String::as_str))?,
-                    None => frame,
-                };
-                match &mut kept {
-                    Some(k) => {
-                        k.vstack_mut_owned(frame)?;
+        let (hash, read) = std::thread::scope(|s| {
+            let hashing = s.spawn(hash);
+            let read = typed_batches(
+                catalog,
+                name,
+                path,
+                &shown,
+                read::PARQUET_BATCH_ROWS / 4,
+                false,
+                |frame, _| {
+                    let frame = match columns {
+                        Some(cols) => frame.select(cols.iter().map(String::as_str))?,
+                        None => frame,
+                    };
+                    match &mut kept {
+                        Some(k) => {
+                            k.vstack_mut_owned(frame)?;
+                        }
+                        None => kept = Some(frame),
                     }
-                    None => kept = Some(frame),
-                }
-                Ok(true)
-            },
-        )?;
+                    Ok(true)
+                },
+            );
+            (joined(hashing), read)
+        });
+        let (hash, read) = (hash?, read?);
         let frame = kept.ok_or_else(|| Error::Bug("a Parquet file read in no batch".into()))?;
         // Kept in the batches' chunks: joining them into one would copy every column.
         let part = Part::kept(frame, read.rejected, read.quality);
-        return Ok((input_file(read.rows, None), part));
+        return Ok((input_file(hash, read.rows, None), part));
     };
-    let key = cache::key(&sha256, &shown, spec);
-    if let Some(hit) = cache.get(&key, columns)? {
+    let known = match recalled {
+        Some(known) => Some(known),
+        None if cache.seen(path) => Some(hash()?),
+        None => None,
+    };
+    if let Some((sha256, _)) = &known
+        && let Some(hit) = cache.get(&cache::key(sha256, &shown, spec), columns)?
+    {
         return Ok(Part::served(hit, shown, true, sha256_recalled));
     }
-    let writer = cache.writer(&key, cache::id_columns(spec));
+    let writer = cache.writer(cache::id_columns(spec));
     // A batch is written (encoded and compressed) on its own thread while the next is read
     // and typed: two batches in memory, hence half the usual batch size.
-    let (writer, read) = std::thread::scope(|s| -> Result<_> {
+    let (writer, read, hash) = std::thread::scope(|s| -> Result<_> {
+        let hashing = known.is_none().then(|| s.spawn(hash));
         let (to_writer, batches) = std::sync::mpsc::sync_channel::<(DataFrame, cache::Coded)>(0);
         let written = s.spawn(move || -> Result<_> {
             let mut writer = writer;
@@ -878,17 +890,30 @@ fn load_parquet_batched(
         let writer = written
             .join()
             .unwrap_or_else(|_| Err(Error::Bug("the cache writer panicked".into())));
+        let hash = match (hashing, known) {
+            (Some(hashing), _) => joined(hashing),
+            (None, Some(known)) => Ok(known),
+            (None, None) => Err(Error::Bug("a file neither hashed nor recalled".into())),
+        };
         let read = read?;
-        Ok((writer?, read))
+        Ok((writer?, read, hash?))
     })?;
-    let file = input_file(read.rows, Some(false));
-    writer.finish(&file, &read.rejected, &read.quality)?;
+    let key = cache::key(&hash.0, &shown, spec);
+    let file = input_file(hash, read.rows, Some(false));
+    writer.finish(&key, &file, &read.rejected, &read.quality)?;
     let hit = cache.get(&key, columns)?.ok_or_else(|| Error::Input {
         path: path.to_path_buf(),
         message: "the converted file vanished from the cache while loading".into(),
     })?;
     // Converted just now: the rules scan what was written, never the batches held.
     Ok(Part::served(hit, shown, false, sha256_recalled))
+}
+
+/// What a thread gave back, or a bug if it panicked.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
+    handle
+        .join()
+        .unwrap_or_else(|_| Err(Error::Bug("a loading thread panicked".into())))
 }
 
 /// What reading a file's batches gave besides their rows.
@@ -1492,7 +1517,9 @@ mod tests {
         let cache = cache::Cache::new(&cache_dir).unwrap();
         let hashed = |cached| vec![(sha(&csv), false, cached), (sha(&parquet), false, cached)];
 
-        // Written just now: hashed, and not remembered (it may still be being written).
+        // Written just now: hashed (the Parquet file, never seen, while it is converted),
+        // and the hash not recalled (the file may still be being written); but seen, so the
+        // next load hashes it first and finds the conversion.
         assert_eq!(load(&cache), (hashed(Some(false)), vec![10.0, 30.0]));
         assert_eq!(load(&cache), (hashed(Some(true)), vec![10.0, 30.0]));
         std::thread::sleep(std::time::Duration::from_millis(2100));

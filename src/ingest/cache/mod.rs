@@ -67,6 +67,10 @@ struct HashMemo {
     path: PathBuf,
     stat: Stat,
     sha256: String,
+    /// The file was still settling, or changed while hashed: the hash is not recalled, but
+    /// the file was seen (`Cache::seen`).
+    #[serde(default)]
+    unsettled: bool,
 }
 
 /// A file changed less than this long before it was hashed may still be being written within
@@ -225,7 +229,14 @@ impl Cache {
         let (memo, canonical) = self.memo_path(path)?;
         let memo: HashMemo = serde_json::from_slice(&std::fs::read(memo).ok()?).ok()?;
         let now = Stat::of(&canonical)?;
-        (memo.path == canonical && memo.stat == now).then_some((memo.sha256, now.size))
+        (memo.path == canonical && memo.stat == now && !memo.unsettled)
+            .then_some((memo.sha256, now.size))
+    }
+
+    /// Whether an earlier run hashed `path`, as it is now or not: only then can its
+    /// conversion be here already. A file never seen is converted while it is hashed.
+    pub fn seen(&self, path: &Path) -> bool {
+        self.memo_path(path).is_some_and(|(memo, _)| memo.is_file())
     }
 
     /// Hashes `path` with `hash` (which also gives back what it read) and remembers the hash
@@ -250,13 +261,12 @@ impl Cache {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i128);
         let settled = before.ctime_ns.max(before.mtime_ns) + SETTLED_NS < now;
-        if !settled || Stat::of(&canonical).as_ref() != Some(&before) {
-            return;
-        }
+        let unchanged = Stat::of(&canonical).as_ref() == Some(&before);
         let record = HashMemo {
             path: canonical,
             stat: before,
             sha256: sha256.to_string(),
+            unsettled: !settled || !unchanged,
         };
         let Ok(bytes) = serde_json::to_vec(&record) else {
             return;
@@ -316,14 +326,15 @@ impl Cache {
         file: &InputFile,
         part: &FilePart,
     ) -> Result<()> {
-        let mut w = self.writer(key, ids);
+        let mut w = self.writer(ids);
         w.write(&part.frame, &part.coded)?;
-        w.finish(file, &part.rejected, &part.quality)
+        w.finish(key, file, &part.rejected, &part.quality)
     }
 
-    /// Writes a converted file batch by batch (a large Parquet source), then its sidecar.
+    /// Writes a converted file batch by batch (a large Parquet source), then, under its key
+    /// (known once the file is hashed, which may be after), its sidecar.
     /// `ids`: the dataset's ID columns (their `_raw` twins are elided where equal).
-    pub fn writer(&self, key: &str, ids: Vec<String>) -> CacheWriter<'_> {
+    pub fn writer(&self, ids: Vec<String>) -> CacheWriter<'_> {
         // Two datasets may declare the same file the same way, and load at the same time:
         // each writes its own partial file, and the renames put the same content in place.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -334,8 +345,9 @@ impl Cache {
         );
         CacheWriter {
             cache: self,
-            key: key.to_string(),
-            tmp: self.dir.join(format!("{key}.parquet.partial-{unique}")),
+            tmp: self
+                .dir
+                .join(format!("converting.parquet.partial-{unique}")),
             unique,
             ids,
             writer: None,
@@ -347,7 +359,6 @@ const ROW_GROUP: usize = 256 * 1024;
 
 pub struct CacheWriter<'a> {
     cache: &'a Cache,
-    key: String,
     unique: String,
     tmp: PathBuf,
     ids: Vec<String>,
@@ -409,6 +420,7 @@ impl CacheWriter<'_> {
 
     pub fn finish(
         self,
+        key: &str,
         file: &InputFile,
         rejected: &[RejectedRow],
         quality: &std::collections::BTreeMap<String, IdQuality>,
@@ -418,17 +430,17 @@ impl CacheWriter<'_> {
         };
         w.finish()?;
         let dir = &self.cache.dir;
-        fs_err::rename(&self.tmp, dir.join(format!("{}.parquet", self.key)))?;
+        fs_err::rename(&self.tmp, dir.join(format!("{key}.parquet")))?;
         let sidecar = Sidecar {
             file: file.clone(),
             rejected: rejected.to_vec(),
             quality: quality.clone(),
             raw_elided: self.ids.clone(),
         };
-        let tmp = dir.join(format!("{}.json.partial-{}", self.key, self.unique));
+        let tmp = dir.join(format!("{key}.json.partial-{}", self.unique));
         crate::output::create_private_file(&tmp)?
             .write_all(&serde_json::to_vec(&sidecar).map_err(|e| Error::Bug(e.to_string()))?)?;
-        fs_err::rename(&tmp, dir.join(format!("{}.json", self.key)))?;
+        fs_err::rename(&tmp, dir.join(format!("{key}.json")))?;
         Ok(())
     }
 }
