@@ -237,12 +237,13 @@ pub struct Numbering {
 }
 
 impl Numbering {
-    /// Numbers the values of `n` rows in the table (cleared first): each row's number, in
-    /// order of first appearance, onto `out` (cleared first). `value(i)` is row i's bytes,
-    /// `None` for a row without a value (its number, 0, means nothing). A row equal to the
-    /// row before takes that row's number without a lookup (a sorted extract repeats values
-    /// in runs). False, and `out` left unfinished, when more than `limit` values are
-    /// distinct: numbering them would save nothing.
+    /// Numbers the values of `n` rows in the table: each row's number onto `out` (cleared
+    /// first), a value the table holds keeping its number and a new one numbered after the
+    /// others in order of first appearance. `value(i)` is row i's bytes, `None` for a row
+    /// without a value (its number, 0, means nothing). A row equal to the row before takes
+    /// that row's number without a lookup (a sorted extract repeats values in runs). False,
+    /// and `out` and the table left unfinished, when more than `limit` values are new:
+    /// numbering them would save nothing.
     pub fn number<'v>(
         &mut self,
         n: usize,
@@ -278,7 +279,7 @@ impl Numbering {
             }
             out.push(rows.len() as u32 - 1);
         }
-        table.clear();
+        let before = table.len();
         looked_up.clear();
         // In slices, to give up early on a column of distinct values.
         for slice in rows.chunks(16 * 1024) {
@@ -289,7 +290,7 @@ impl Numbering {
                 &hasher,
                 looked_up,
             )?;
-            if table.len() > limit {
+            if table.len() - before > limit {
                 return Ok(false);
             }
         }
@@ -332,28 +333,34 @@ mod tests {
             None,
         ];
         let mut numbering = Numbering::default();
-        numbering
-            .table
-            .push_unlooked(b"left over from an earlier column");
-        let value = |i: usize| values[i].map(str::as_bytes);
         let mut numbers = vec![7];
+        // An earlier batch numbered "a" and "c".
+        let earlier = [Some("a"), Some("c")];
+        let earlier = |i: usize| earlier[i].map(str::as_bytes);
+        assert!(numbering.number(2, earlier, 2, &mut numbers).unwrap());
+        assert_eq!(numbers, [0, 1]);
+        let value = |i: usize| values[i].map(str::as_bytes);
         assert!(
             numbering
                 .number(values.len(), value, values.len(), &mut numbers)
                 .unwrap()
         );
-        assert_eq!(numbers, vec![0, 0, 0, 0, 1, 2, 0, 1, 0]);
+        // "a" keeps its number; "b" and "" follow "c" in order of first appearance.
+        assert_eq!(numbers, vec![2, 2, 0, 2, 0, 3, 2, 0, 0]);
         let table = &numbering.table;
-        assert_eq!(table.len(), 3);
         assert_eq!(
-            (0..3).map(|g| table.key(g)).collect::<Vec<_>>(),
-            [&b"b"[..], b"a", b""]
+            (0..4).map(|g| table.key(g)).collect::<Vec<_>>(),
+            [&b"a"[..], b"c", b"b", b""]
         );
-        // Three distinct values are more than a limit of two.
+        // No value is new: within a limit of none.
         assert!(
-            !numbering
-                .number(values.len(), value, 2, &mut numbers)
+            numbering
+                .number(values.len(), value, 0, &mut numbers)
                 .unwrap()
         );
+        // Three new values are more than a limit of two.
+        let new = [Some("x"), Some("y"), Some("a"), Some("z")];
+        let new = |i: usize| new[i].map(str::as_bytes);
+        assert!(!numbering.number(4, new, 2, &mut numbers).unwrap());
     }
 }

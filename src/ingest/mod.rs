@@ -170,12 +170,21 @@ enum Buffer {
         cleaned: Vec<bool>,
         upgraded: Vec<bool>,
     },
-    /// A column typed once per distinct value (`type_by_value`): the values typed, and each
-    /// row's value number.
+    /// A column typed once per distinct value (`type_by_value`): the values typed so far
+    /// (shared with the column's state), and each row's value number.
     Coded {
-        distinct: Box<Buffer>,
+        values: Vec<Column>,
+        ids: Option<std::sync::Arc<IdFlags>>,
         keys: Vec<u32>,
     },
+}
+
+/// What typing each distinct ID value found, for the ID quality of the rows holding it.
+#[derive(Clone, Default)]
+struct IdFlags {
+    issue: Vec<Option<IdIssue>>,
+    cleaned: Vec<bool>,
+    upgraded: Vec<bool>,
 }
 
 fn new_buffer(name: &str, ty: SemanticType, capacity: usize) -> Buffer {
@@ -309,14 +318,38 @@ fn type_cell(
     Some(why)
 }
 
-/// A column's numbering of its text cells, kept from batch to batch (`type_by_value`).
+/// A column's numbering of its text cells and the typed form of each value, kept from batch
+/// to batch of a file (`type_by_value`): a value typed in one batch is not typed again in the
+/// next. Monthly payments hold the same people month after month: typing each batch's
+/// distinct values afresh was an eighth of converting ten million of them.
 #[derive(Default)]
 struct ByValueState {
     numbering: crate::intern::Numbering,
+    /// By value number: the typed columns (an ID's value, raw text and issue; one for other
+    /// types), why the value cannot be loaded, and for IDs what typing found.
+    typed: Vec<Column>,
+    failed: Vec<Option<String>>,
+    ids: std::sync::Arc<IdFlags>,
+    /// The header the failure reasons name.
+    header: String,
     /// Batches to type cell by cell before numbering is tried again, after one found most
     /// values distinct.
     skip: u32,
 }
+
+impl ByValueState {
+    /// Forgets every value (a batch of mostly new values, or too many values kept).
+    fn forget(&mut self) {
+        self.numbering.table.clear();
+        self.typed.clear();
+        self.failed.clear();
+        self.ids = Default::default();
+    }
+}
+
+/// Values a column keeps typed from batch to batch; past this many it starts afresh, so that
+/// what it keeps stays near one batch's worth whatever the extract holds.
+const KEEP_VALUES: usize = 1 << 18;
 
 /// Types a column of text cells once per distinct value rather than once per row, for the
 /// cache: the cache stores such a column as a dictionary anyway, so numbering the rows' values
@@ -345,6 +378,11 @@ fn type_by_value(
         state.skip -= 1;
         return Ok(ByValue::Distinct);
     }
+    if state.numbering.table.len() > KEEP_VALUES || state.header != header {
+        state.forget();
+        state.header = header.to_string();
+    }
+    let before = state.numbering.table.len();
     let numbering = &mut state.numbering;
     let n = malformed.len();
     let limit = if n > 128 { n * 3 / 4 } else { n };
@@ -377,13 +415,14 @@ fn type_by_value(
         _ => return Ok(ByValue::No),
     };
     if !numbered {
+        state.forget();
         state.skip = SKIP_WHEN_DISTINCT;
         return Ok(ByValue::Distinct);
     }
-    let table = &numbering.table;
-    let mut distinct = new_buffer(col, cspec.ty, table.len());
-    let mut failed = Vec::with_capacity(table.len());
-    for g in 0..table.len() as u32 {
+    // The values new to the column, typed and added to those kept.
+    let table = &state.numbering.table;
+    let mut added = new_buffer(col, cspec.ty, table.len() - before);
+    for g in before as u32..table.len() as u32 {
         // The bytes were copied out of text.
         let text = std::str::from_utf8(table.key(g))
             .map_err(|e| Error::Bug(format!("a text cell is not UTF-8: {e}")))?;
@@ -392,8 +431,35 @@ fn type_by_value(
         } else {
             CellRef::Text(text)
         };
-        failed.push(type_cell(&mut distinct, cspec, col, header, cell));
+        state
+            .failed
+            .push(type_cell(&mut added, cspec, col, header, cell));
     }
+    if let Buffer::Id {
+        issue,
+        cleaned,
+        upgraded,
+        ..
+    } = &added
+    {
+        let ids = std::sync::Arc::make_mut(&mut state.ids);
+        ids.issue.extend_from_slice(issue);
+        ids.cleaned.extend_from_slice(cleaned);
+        ids.upgraded.extend_from_slice(upgraded);
+    }
+    let mut columns = Vec::new();
+    finish(col, added, None, &mut columns, &mut cache::Coded::new())?;
+    if state.typed.is_empty() {
+        state.typed = columns;
+    } else if columns.first().is_some_and(|c| !c.is_empty()) {
+        // In one chunk: a gather from several is slower, and what is kept stays below
+        // `KEEP_VALUES` values, so joining them at each batch stays cheap.
+        for (kept, new) in state.typed.iter_mut().zip(&columns) {
+            kept.append(new)?;
+            *kept = kept.rechunk();
+        }
+    }
+    let failed = &state.failed;
     let failures = if failed.iter().all(Option::is_none) {
         Vec::new()
     } else {
@@ -404,7 +470,8 @@ fn type_by_value(
     };
     Ok(ByValue::Typed((
         Buffer::Coded {
-            distinct: Box::new(distinct),
+            values: state.typed.clone(),
+            ids: (cspec.ty == T::IdCard).then(|| state.ids.clone()),
             keys,
         },
         failures,
@@ -494,7 +561,7 @@ fn finish(
     let mut quality = None;
     let mut cols = Vec::new();
     match buf {
-        Buffer::Coded { distinct, keys } => {
+        Buffer::Coded { values, ids, keys } => {
             let keys = IdxCa::from_vec(
                 PlSmallStr::EMPTY,
                 match keep {
@@ -507,26 +574,19 @@ fn finish(
                     None => keys.into_iter().map(|g| g as IdxSize).collect(),
                 },
             );
-            if let Buffer::Id {
-                issue,
-                cleaned,
-                upgraded,
-                ..
-            } = &*distinct
-            {
-                let mut times = vec![0u64; issue.len()];
+            if let Some(ids) = ids {
+                let mut times = vec![0u64; ids.issue.len()];
                 for g in keys.downcast_as_array().values().iter() {
                     times[*g as usize] += 1;
                 }
-                quality = Some(id_quality(issue, cleaned, upgraded, |g| times[g]));
+                quality = Some(id_quality(&ids.issue, &ids.cleaned, &ids.upgraded, |g| {
+                    times[g]
+                }));
             }
-            let text = matches!(*distinct, Buffer::Text(_) | Buffer::Id { .. });
-            let mut values = Vec::new();
-            finish(name, *distinct, None, &mut values, coded)?;
-            if text {
+            if let Some(text) = values.first().and_then(|v| v.str().ok()) {
                 coded.insert(
                     name.to_string(),
-                    Some(cache::typed_dictionary(values[0].str()?, &keys)?),
+                    Some(cache::typed_dictionary(text, &keys)?),
                 );
             }
             for c in values {
@@ -1774,38 +1834,63 @@ mod tests {
     }
 
     /// A column found mostly distinct is typed cell by cell for the next `SKIP_WHEN_DISTINCT`
-    /// batches, even where its values repeat, and numbered again after them.
+    /// batches, even where its values repeat, and numbered again after them; values typed in
+    /// one batch serve the next, and a batch found distinct leaves none half kept.
     #[test]
     fn numbering_is_tried_again_after_the_batches_it_skips() {
         let dir = tempfile::tempdir().unwrap();
         let path = catalog_file(dir.path(), "p.csv", &["note: { type: text }"]);
         let catalog = Catalog::load(&path).unwrap();
         let cspec = &catalog.datasets["p"].columns["note"];
-        let cells = |distinct: bool| {
+        let notes = |of: &dyn Fn(usize) -> usize| -> Vec<String> {
+            (0..400).map(|i| format!("备注{}", of(i))).collect()
+        };
+        let cells = |notes: &[String]| {
             let (mut data, mut ends) = (String::new(), Vec::new());
-            for i in 0..400 {
-                data.push_str(&format!("备注{}", if distinct { i } else { i % 3 }));
+            for n in notes {
+                data.push_str(n);
                 ends.push(data.len());
             }
             read::SourceColumn::Text { data, ends }
         };
         let malformed = vec![None; 400];
         let mut state = ByValueState::default();
-        let mut typed = |src: &read::SourceColumn| match type_by_value(
-            "note", cspec, "备注", src, &malformed, &mut state,
+        // "typed" (with the rows' values as typed), "distinct" or "no".
+        let mut typed = |notes: &[String]| match type_by_value(
+            "note",
+            cspec,
+            "备注",
+            &cells(notes),
+            &malformed,
+            &mut state,
         )
         .unwrap()
         {
-            ByValue::Typed(_) => "typed",
+            ByValue::Typed((buf, _)) => {
+                let mut out = Vec::new();
+                finish("note", buf, None, &mut out, &mut cache::Coded::new()).unwrap();
+                let rows: Vec<String> = out[0]
+                    .str()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.unwrap_or_default().to_string())
+                    .collect();
+                assert_eq!(rows, notes);
+                "typed"
+            }
             ByValue::Distinct => "distinct",
             ByValue::No => "no",
         };
-        let (distinct, repeated) = (cells(true), cells(false));
+        let distinct = notes(&|i| i);
+        let (three, five) = (notes(&|i| i % 3), notes(&|i| i % 5));
+        assert_eq!(typed(&three), "typed");
         assert_eq!(typed(&distinct), "distinct");
         for _ in 0..SKIP_WHEN_DISTINCT {
-            assert_eq!(typed(&repeated), "distinct");
+            assert_eq!(typed(&three), "distinct");
         }
-        assert_eq!(typed(&repeated), "typed");
+        // Two values the distinct batch saw, and three typed before it.
+        assert_eq!(typed(&five), "typed");
+        assert_eq!(typed(&three), "typed");
         assert_eq!(typed(&distinct), "distinct");
     }
 }

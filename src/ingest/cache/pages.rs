@@ -178,6 +178,7 @@ fn dictionary(
             .then(|| text.value(i).as_bytes())
     };
     let mut keys = Vec::new();
+    numbering.table.clear();
     if !numbering.number(n, value, limit, &mut keys)? || numbering.table.is_empty() {
         return Ok(None);
     }
