@@ -448,7 +448,14 @@ fn type_by_value(
         ids.upgraded.extend_from_slice(upgraded);
     }
     let mut columns = Vec::new();
-    finish(col, added, None, &mut columns, &mut cache::Coded::new())?;
+    finish(
+        col,
+        added,
+        None,
+        true,
+        &mut columns,
+        &mut cache::Coded::new(),
+    )?;
     if state.typed.is_empty() {
         state.typed = columns;
     } else if columns.first().is_some_and(|c| !c.is_empty()) {
@@ -550,11 +557,14 @@ fn id_quality(
 }
 
 /// The finished columns of a buffer, only the rows in `keep` (all when `None`), and the
-/// quality of an ID column over those rows. A coded text column's dictionary goes to `coded`.
+/// quality of an ID column over those rows. A coded column's texts go to `coded` as
+/// dictionaries (an ID's raw text elided where it equals the ID, as the cache stores it),
+/// and are gathered row by row into `out` only with `gather` (else NULL stands in for them).
 fn finish(
     name: &str,
     buf: Buffer,
     keep: Option<&BooleanChunked>,
+    gather: bool,
     out: &mut Vec<Column>,
     coded: &mut cache::Coded,
 ) -> Result<Option<IdQuality>> {
@@ -574,7 +584,7 @@ fn finish(
                     None => keys.into_iter().map(|g| g as IdxSize).collect(),
                 },
             );
-            if let Some(ids) = ids {
+            if let Some(ids) = &ids {
                 let mut times = vec![0u64; ids.issue.len()];
                 for g in keys.downcast_as_array().values().iter() {
                     times[*g as usize] += 1;
@@ -583,14 +593,30 @@ fn finish(
                     times[g]
                 }));
             }
-            if let Some(text) = values.first().and_then(|v| v.str().ok()) {
+            for (i, c) in values.iter().enumerate() {
+                let Ok(text) = c.str() else {
+                    // Dates typed by value: gathered, the writer has no dictionary for them.
+                    out.push(c.take(&keys)?);
+                    continue;
+                };
+                // The cache stores an ID's raw text only where it differs from the ID.
+                let elided;
+                let stored = match (ids.is_some(), i) {
+                    (true, 1) => {
+                        elided = cache::elide_raw(text, values[0].str()?);
+                        &elided
+                    }
+                    _ => text,
+                };
                 coded.insert(
-                    name.to_string(),
-                    Some(cache::typed_dictionary(text, &keys)?),
+                    c.name().to_string(),
+                    Some(cache::typed_dictionary(stored, &keys)?),
                 );
-            }
-            for c in values {
-                out.push(c.take(&keys)?);
+                out.push(match gather {
+                    true => c.take(&keys)?,
+                    // Only written to the cache, from the dictionary: no row needs the text.
+                    false => Column::full_null(c.name().clone(), keys.len(), &DataType::String),
+                });
             }
             return Ok(quality);
         }
@@ -804,7 +830,7 @@ pub fn load_dataset_cached(
             drop(bytes);
             let mut tables = Vec::new();
             let by_value = cache.map(|_| &mut tables);
-            let mut part = type_table(catalog, name, &path, &shown, &table, by_value)?;
+            let mut part = type_table(catalog, name, &path, &shown, &table, by_value, true)?;
             drop(table);
             if let (Some(c), Some(k)) = (cache, &key) {
                 c.put(k, cache::id_columns(spec), &file, &part)?;
@@ -985,7 +1011,8 @@ struct BatchesRead {
 
 /// Reads and types a Parquet file `batch` rows at a time, handing each typed batch (and its
 /// columns typed once per distinct value, with `by_value`) to `each`, which returns false to
-/// stop.
+/// stop. With `by_value` the batches are for the cache's writer only: the texts typed by value
+/// are in the dictionaries, not in the frame.
 fn typed_batches(
     catalog: &Catalog,
     name: &str,
@@ -1011,6 +1038,7 @@ fn typed_batches(
             shown,
             &table,
             by_value.then_some(&mut tables),
+            !by_value,
         )?;
         drop(table);
         read.rejected.extend(part.rejected);
@@ -1054,7 +1082,7 @@ pub fn load_inline(
         cached: None,
         sha256_recalled: false,
     };
-    let part = type_table(catalog, name, Path::new(label), label, &table, None)?;
+    let part = type_table(catalog, name, Path::new(label), label, &table, None, true)?;
     load_tables(
         catalog,
         name,
@@ -1075,7 +1103,9 @@ pub struct FilePart {
 /// Types the rows of one source table, a column at a time and the columns in parallel;
 /// rejects (never drops) what cannot be loaded. With `by_value` (the table goes to the cache),
 /// text columns are typed once per distinct value where that pays (`type_by_value`), with a
-/// table per column kept from call to call.
+/// table per column kept from call to call. Without `gather`, the frame only goes to the
+/// cache's writer: the texts typed by value are left NULL in it (their dictionaries in
+/// `coded` hold them), not gathered row by row.
 fn type_table(
     catalog: &Catalog,
     name: &str,
@@ -1083,6 +1113,7 @@ fn type_table(
     shown: &str,
     table: &read::SourceTable,
     by_value: Option<&mut Vec<ByValueState>>,
+    gather: bool,
 ) -> Result<FilePart> {
     let spec = catalog
         .datasets
@@ -1205,7 +1236,7 @@ fn type_table(
         .map(|((col, _), _)| ((*col).clone(), None))
         .collect();
     for ((col, _), buf) in columns.iter().zip(buffers) {
-        if let Some(q) = finish(col, buf, keep.as_ref(), &mut out, &mut coded)? {
+        if let Some(q) = finish(col, buf, keep.as_ref(), gather, &mut out, &mut coded)? {
             quality.insert((*col).clone(), q);
         }
     }
@@ -1407,6 +1438,7 @@ pub fn empty_frame(catalog: &Catalog, name: &str) -> Result<DataFrame> {
             col,
             new_buffer(col, c.ty, 0),
             None,
+            true,
             &mut out,
             &mut cache::Coded::new(),
         )?;
@@ -1655,8 +1687,8 @@ mod tests {
             ),
             Some(Buffer::IdSame(_))
         ));
-        let shared = type_table(&catalog, "p", &path, "p.parquet", &a, None).unwrap();
-        let by_cell = type_table(&catalog, "p", &path, "p.parquet", &b, None).unwrap();
+        let shared = type_table(&catalog, "p", &path, "p.parquet", &a, None, true).unwrap();
+        let by_cell = type_table(&catalog, "p", &path, "p.parquet", &b, None, true).unwrap();
         assert_eq!(shared.frame, by_cell.frame);
         assert_eq!(shared.quality["id_card"].valid, 2);
         assert_eq!(
@@ -1771,9 +1803,17 @@ mod tests {
         let mut tables = Vec::new();
         for (parquet, clean) in [(false, false), (true, false), (false, false), (true, true)] {
             let source = table(parquet, clean);
-            let by_cell = type_table(&catalog, "p", &path, "p.csv", &source, None).unwrap();
-            let by_value =
-                type_table(&catalog, "p", &path, "p.csv", &source, Some(&mut tables)).unwrap();
+            let by_cell = type_table(&catalog, "p", &path, "p.csv", &source, None, true).unwrap();
+            let by_value = type_table(
+                &catalog,
+                "p",
+                &path,
+                "p.csv",
+                &source,
+                Some(&mut tables),
+                true,
+            )
+            .unwrap();
             assert_eq!(by_value.frame, by_cell.frame, "parquet: {parquet}");
             assert_eq!(
                 format!("{:?}", by_value.rejected),
@@ -1801,7 +1841,8 @@ mod tests {
 
             let mut coded: Vec<&String> = by_value.coded.keys().collect();
             coded.sort();
-            assert_eq!(coded, ["id_card", "name", "note", "plate"]);
+            let id = ["id_card", "id_card_issue", "id_card_raw"];
+            assert_eq!(coded, [&id[..], &["name", "note", "plate"]].concat());
             assert!(by_cell.coded.is_empty());
             // Mostly distinct: stored plain, no dictionary tried.
             assert!(by_value.coded["note"].is_none());
@@ -1815,22 +1856,97 @@ mod tests {
                 let rows: Vec<Option<&str>> = (0..dict.len())
                     .map(|i| dict.keys().get(i).map(|k| values.value(k as usize)))
                     .collect();
-                let frame: Vec<Option<&str>> = by_value
-                    .frame
-                    .column(column)
-                    .unwrap()
-                    .str()
-                    .unwrap()
-                    .iter()
-                    .collect();
-                assert_eq!(rows, frame, "{column}");
+                let text = |c: &str| by_value.frame.column(c).unwrap().str().unwrap().clone();
+                // The cache stores an ID's raw text where it differs from the ID.
+                let frame = match column.as_str() {
+                    "id_card_raw" => cache::elide_raw(&text(column), &text("id_card")),
+                    _ => text(column),
+                };
+                assert_eq!(rows, frame.iter().collect::<Vec<_>>(), "{column}");
                 // Every entry is some row's value: a reader may make a group of each.
                 let held: std::collections::HashSet<u32> =
                     dict.keys().iter().flatten().copied().collect();
                 assert_eq!(held.len(), values.len(), "{column}");
                 assert_eq!(Array::null_count(values), 0);
             }
+
+            // For the cache's writer alone: the same, but the texts it has as dictionaries
+            // are not gathered into the frame.
+            let written = type_table(
+                &catalog,
+                "p",
+                &path,
+                "p.csv",
+                &source,
+                Some(&mut tables),
+                false,
+            )
+            .unwrap();
+            let same = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+                format!("{a:?}") == format!("{b:?}")
+            };
+            assert!(same(&written.rejected, &by_value.rejected));
+            assert!(same(&written.quality, &by_value.quality));
+            assert_eq!(written.coded.len(), by_value.coded.len());
+            for (column, dict) in &by_value.coded {
+                assert!(same(&written.coded[column], dict), "{column}");
+            }
+            for c in by_value.frame.columns() {
+                let w = written.frame.column(c.name()).unwrap();
+                match by_value.coded.get(c.name().as_str()) {
+                    Some(Some(_)) => assert_eq!(w.null_count(), w.len(), "{}", c.name()),
+                    _ => assert_eq!(w, c),
+                }
+            }
         }
+    }
+
+    /// A Parquet extract converted into the cache (its texts written from their dictionaries,
+    /// never gathered row by row) reads back as the extract typed without the cache.
+    #[test]
+    fn a_parquet_extract_reads_back_from_the_cache_as_typed_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = catalog_file(
+            dir.path(),
+            "p.parquet",
+            &[
+                "id_card: { type: id_card, aliases: [身份证号] }",
+                "name: { type: name, aliases: [姓名] }",
+                "month: { type: date, aliases: [月份] }",
+                "amount: { type: money, aliases: [金额] }",
+            ],
+        );
+        let ids = [
+            Some("11010519491231002X"),
+            Some(" 11010519491231002x"),
+            Some("110105491231002"),
+            Some("12345"),
+            None,
+            Some("320102195003011238"),
+        ];
+        let n = 3000;
+        let mut source = df!(
+            "身份证号" => (0..n).map(|i| ids[i % ids.len()]).collect::<Vec<_>>(),
+            "姓名" => (0..n).map(|i| format!("张{}", i % 7)).collect::<Vec<_>>(),
+            "月份" => (0..n).map(|i| ["202401", "2024-02", "x"][i / 1000]).collect::<Vec<_>>(),
+            "金额" => (0..n).map(|i| i as f64 / 4.0).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        ParquetWriter::new(std::fs::File::create(dir.path().join("p.parquet")).unwrap())
+            .finish(&mut source)
+            .unwrap();
+        let catalog = Catalog::load(&path).unwrap();
+        let cache = cache::Cache::new(&dir.path().join("cache")).unwrap();
+        let load = |cache: Option<&cache::Cache>| {
+            let ds = load_dataset_cached(&catalog, "p", cache, None).unwrap();
+            let report = format!("{:?}", (&ds.rejected, &ds.report.id_quality));
+            (ds.frame.collect().unwrap(), report)
+        };
+        let typed = load(None);
+        assert_eq!(typed.0.height(), 2000);
+        assert_eq!(load(Some(&cache)), typed);
+        // Served from the cache the second time.
+        assert_eq!(load(Some(&cache)), typed);
     }
 
     /// A column found mostly distinct is typed cell by cell for the next `SKIP_WHEN_DISTINCT`
@@ -1868,7 +1984,7 @@ mod tests {
         {
             ByValue::Typed((buf, _)) => {
                 let mut out = Vec::new();
-                finish("note", buf, None, &mut out, &mut cache::Coded::new()).unwrap();
+                finish("note", buf, None, true, &mut out, &mut cache::Coded::new()).unwrap();
                 let rows: Vec<String> = out[0]
                     .str()
                     .unwrap()

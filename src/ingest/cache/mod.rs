@@ -189,6 +189,16 @@ fn build_stamp() -> String {
         .unwrap_or_default()
 }
 
+/// An ID's raw texts as the cache stores them: NULL where the text is the ID itself (nearly
+/// every row), restored from the ID when scanned.
+pub fn elide_raw(raw: &StringChunked, id: &StringChunked) -> StringChunked {
+    raw.iter()
+        .zip(id.iter())
+        .map(|(r, v)| if r.is_some() && r == v { None } else { r })
+        .collect::<StringChunked>()
+        .with_name(raw.name().clone())
+}
+
 /// The ID columns of a dataset, whose raw twins the cache elides.
 pub fn id_columns(spec: &DatasetSpec) -> Vec<String> {
     spec.columns
@@ -366,20 +376,26 @@ pub struct CacheWriter<'a> {
 }
 
 impl CacheWriter<'_> {
-    /// Writes `frame`'s rows, the columns in `coded` as those dictionaries.
+    /// Writes `frame`'s rows, the columns in `coded` as those dictionaries (an ID's raw text
+    /// given so is elided already).
     pub fn write(&mut self, frame: &DataFrame, coded: &Coded) -> Result<()> {
+        let to_elide: Vec<(&String, String)> = self
+            .ids
+            .iter()
+            .map(|id| (id, format!("{id}{ID_RAW_SUFFIX}")))
+            .filter(|(_, raw)| !matches!(coded.get(raw), Some(Some(_))))
+            .collect();
         let elided;
-        let frame = if self.ids.is_empty() {
+        let frame = if to_elide.is_empty() {
             frame
         } else {
             elided = frame
                 .clone()
                 .lazy()
                 .with_columns(
-                    self.ids
+                    to_elide
                         .iter()
-                        .map(|id| {
-                            let raw = format!("{id}{ID_RAW_SUFFIX}");
+                        .map(|(id, raw)| {
                             when(col(raw.as_str()).eq(col(id.as_str())))
                                 .then(lit(NULL).cast(DataType::String))
                                 .otherwise(col(raw.as_str()))
