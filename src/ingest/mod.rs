@@ -805,29 +805,44 @@ pub fn load_dataset_cached(
             {
                 return Ok(Part::served(hit, shown, true, true));
             }
-            // Read once: hashed for the cache and the manifest, then parsed from memory.
-            let (sha256, bytes) = hashed(cache, &path, || {
-                let bytes = fs_err::read(&path)?;
-                Ok((sha256_hex(&bytes), bytes))
-            })?;
+            // Read once, hashed for the cache and the manifest and parsed from memory: where
+            // the cache may hold the file (an earlier run saw it), hashed first and looked up;
+            // else hashed on its own thread while it is parsed.
+            let (sha256, (bytes, table)) = if cache.is_some_and(|c| c.seen(&path)) {
+                let (sha256, bytes) = hashed(cache, &path, || {
+                    let bytes = fs_err::read(&path)?;
+                    Ok((sha256_hex(&bytes), bytes))
+                })?;
+                if let Some(c) = cache
+                    && let Some(hit) =
+                        c.get(&cache::key(&sha256, &shown, spec), columns.as_deref())?
+                {
+                    return Ok(Part::served(hit, shown, true, false));
+                }
+                let table = read::read_source(&path, &bytes, &options)?;
+                (sha256, (bytes.len(), table))
+            } else {
+                hashed(cache, &path, || {
+                    let bytes = fs_err::read(&path)?;
+                    std::thread::scope(|s| {
+                        let hashing = s.spawn(|| Ok(sha256_hex(&bytes)));
+                        let table = read::read_source(&path, &bytes, &options);
+                        let sha256 = joined(hashing)?;
+                        Ok((sha256, (bytes.len(), table?)))
+                    })
+                })?
+            };
             let key = cache.map(|_| cache::key(&sha256, &shown, spec));
-            if let (Some(c), Some(k)) = (cache, &key)
-                && let Some(hit) = c.get(k, columns.as_deref())?
-            {
-                return Ok(Part::served(hit, shown, true, false));
-            }
-            let table = read::read_source(&path, &bytes, &options)?;
             let file = InputFile {
                 path: shown.clone(),
                 sha256,
-                bytes: bytes.len() as u64,
+                bytes: bytes as u64,
                 sheet: table.sheet.clone(),
                 encoding: table.encoding.map(str::to_string),
                 rows_read: table.rows.len() as u64,
                 cached: cache.map(|_| false),
                 sha256_recalled: false,
             };
-            drop(bytes);
             let mut tables = Vec::new();
             let by_value = cache.map(|_| &mut tables);
             let mut part = type_table(catalog, name, &path, &shown, &table, by_value, true)?;
