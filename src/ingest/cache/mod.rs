@@ -100,8 +100,8 @@ pub struct Scan {
 #[derive(Debug, Clone, Default)]
 pub struct Stored {
     pub files: Vec<PathBuf>,
-    /// Columns whose stored values are not what the rules read (an `<id>_raw` stored NULL
-    /// where it equals the ID).
+    /// Columns the group-by's reader must not read from the files: an `<id>_raw` stored NULL
+    /// where it equals the ID, and `__row`, stored as deltas it does not decode.
     pub unreadable: Vec<String>,
 }
 
@@ -109,10 +109,13 @@ impl Scan {
     /// Adds this file to what `stored` reads.
     pub fn add_to(&self, stored: &mut Stored) {
         stored.files.push(self.data.clone());
-        for id in &self.raw_elided {
-            let raw = format!("{id}{ID_RAW_SUFFIX}");
-            if !stored.unreadable.contains(&raw) {
-                stored.unreadable.push(raw);
+        let raw = self
+            .raw_elided
+            .iter()
+            .map(|id| format!("{id}{ID_RAW_SUFFIX}"));
+        for column in raw.chain(std::iter::once(pages::ROW.to_string())) {
+            if !stored.unreadable.contains(&column) {
+                stored.unreadable.push(column);
             }
         }
     }

@@ -1191,6 +1191,38 @@ mod tests {
         let keys: Vec<Option<&str>> = want.column("g").unwrap().str().unwrap().iter().collect();
         assert!(!keys.contains(&Some("530102199001011234")) && !keys.contains(&Some("")));
         assert!(keys.contains(&None) && keys.contains(&Some("11010519491231002X")));
+
+        // The rows' numbers are stored as deltas, which the reader does not decode: an
+        // aggregate of them reads through Polars, and gives what Polars gives.
+        let stored = load().unwrap().stored.unwrap();
+        assert!(stored.unreadable.contains(&"__row".to_string()));
+        let all = concat(
+            files
+                .iter()
+                .map(|f| LazyFrame::scan_parquet(f.to_str().unwrap().into(), Default::default()))
+                .collect::<PolarsResult<Vec<_>>>()
+                .unwrap(),
+            UnionArgs::default(),
+        )
+        .unwrap();
+        let measures = named([("last", E::Agg(AggFunc::Max, c("__row")))]);
+        let want = by_key(
+            all.clone()
+                .group_by([col("g")])
+                .agg([col("__row").max().alias("last")]),
+        );
+        let own = text_key_aggregate(all, &[("g".to_string(), col("g"))], &measures, expr)
+            .unwrap()
+            .unwrap()
+            .reading_cache(
+                &stored.files,
+                Some("g".into()),
+                self::stored,
+                &stored.unreadable,
+            )
+            .unwrap();
+        assert!(!own.reads_cache());
+        assert_eq!(by_key(own.run().unwrap()), want);
     }
 
     /// Keys and texts all different (the writer stores them PLAIN, not as a dictionary),
