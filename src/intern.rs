@@ -178,7 +178,7 @@ impl Table {
         hasher: &foldhash::fast::FixedState,
     ) -> PolarsResult<u32> {
         let mask = self.slots.len() - 1;
-        let mut at = hash as usize & mask;
+        let mut at = self.home(hash);
         loop {
             let slot = self.slots[at];
             if slot == 0 {
@@ -221,7 +221,7 @@ impl Table {
 }
 
 /// The hasher of every `Table` that a `Numbering` fills.
-pub fn hasher() -> foldhash::fast::FixedState {
+fn hasher() -> foldhash::fast::FixedState {
     foldhash::fast::FixedState::with_seed(0xd1c7)
 }
 

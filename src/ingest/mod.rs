@@ -166,9 +166,7 @@ enum Buffer {
     Id {
         value: StringChunkedBuilder,
         raw: StringChunkedBuilder,
-        issue: Vec<Option<IdIssue>>,
-        cleaned: Vec<bool>,
-        upgraded: Vec<bool>,
+        flags: IdFlags,
     },
     /// A column typed once per distinct value (`type_by_value`): the values typed so far
     /// (shared with the column's state), and each row's value number.
@@ -179,7 +177,7 @@ enum Buffer {
     },
 }
 
-/// What typing each distinct ID value found, for the ID quality of the rows holding it.
+/// What typing found in each ID cell (or distinct ID value), for the ID quality.
 #[derive(Clone, Default)]
 struct IdFlags {
     issue: Vec<Option<IdIssue>>,
@@ -187,14 +185,54 @@ struct IdFlags {
     upgraded: Vec<bool>,
 }
 
+impl IdFlags {
+    fn with_capacity(n: usize) -> IdFlags {
+        IdFlags {
+            issue: Vec::with_capacity(n),
+            cleaned: Vec::with_capacity(n),
+            upgraded: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, issue: Option<IdIssue>, cleaned: bool, upgraded: bool) {
+        self.issue.push(issue);
+        self.cleaned.push(cleaned);
+        self.upgraded.push(upgraded);
+    }
+
+    fn extend(&mut self, other: &IdFlags) {
+        self.issue.extend_from_slice(&other.issue);
+        self.cleaned.extend_from_slice(&other.cleaned);
+        self.upgraded.extend_from_slice(&other.upgraded);
+    }
+
+    /// The quality of an ID column whose i-th cell (or value) stands for `times(i)` rows.
+    fn quality(&self, times: impl Fn(usize) -> u64) -> IdQuality {
+        let mut q = IdQuality::default();
+        for (i, iss) in self.issue.iter().enumerate() {
+            let times = times(i);
+            if times == 0 {
+                continue;
+            }
+            match iss {
+                None => {
+                    q.valid += times;
+                    q.cleaned += times * u64::from(self.cleaned[i]);
+                    q.legacy_upgraded += times * u64::from(self.upgraded[i]);
+                }
+                Some(i) => *q.invalid.entry(i.code().to_string()).or_default() += times,
+            }
+        }
+        q
+    }
+}
+
 fn new_buffer(name: &str, ty: SemanticType, capacity: usize) -> Buffer {
     match ty {
         SemanticType::IdCard => Buffer::Id {
             value: StringChunkedBuilder::new(name.into(), capacity),
             raw: StringChunkedBuilder::new(format!("{name}{ID_RAW_SUFFIX}").into(), capacity),
-            issue: Vec::with_capacity(capacity),
-            cleaned: Vec::with_capacity(capacity),
-            upgraded: Vec::with_capacity(capacity),
+            flags: IdFlags::with_capacity(capacity),
         },
         SemanticType::Text | SemanticType::Plate | SemanticType::Name => {
             Buffer::Text(StringChunkedBuilder::new(name.into(), capacity))
@@ -252,22 +290,14 @@ fn push_cell(
 ) -> std::result::Result<(), String> {
     use chrono::Datelike;
     match buf {
-        Buffer::Id {
-            value,
-            raw,
-            issue,
-            cleaned,
-            upgraded,
-        } => {
+        Buffer::Id { value, raw, flags } => {
             let text = cell.display();
             let id = match cell {
                 CellRef::Number(v) => id_card::IdCardRef::from(normalize_id_number(v)),
                 _ => id_card::normalize_id_ref(&text),
             };
-            cleaned.push(id.was_cleaned);
-            upgraded.push(id.upgraded_legacy);
+            flags.push(id.issue, id.was_cleaned, id.upgraded_legacy);
             raw.append_option((!id.cleaned.is_empty()).then_some(id.cleaned.as_ref()));
-            issue.push(id.issue);
             value.append_option(id.valid.as_deref());
         }
         Buffer::Text(b) => {
@@ -435,17 +465,8 @@ fn type_by_value(
             .failed
             .push(type_cell(&mut added, cspec, col, header, cell));
     }
-    if let Buffer::Id {
-        issue,
-        cleaned,
-        upgraded,
-        ..
-    } = &added
-    {
-        let ids = std::sync::Arc::make_mut(&mut state.ids);
-        ids.issue.extend_from_slice(issue);
-        ids.cleaned.extend_from_slice(cleaned);
-        ids.upgraded.extend_from_slice(upgraded);
+    if let Buffer::Id { flags, .. } = &added {
+        std::sync::Arc::make_mut(&mut state.ids).extend(flags);
     }
     let mut columns = Vec::new();
     finish(
@@ -515,45 +536,12 @@ fn push_null(buf: &mut Buffer) {
         Buffer::Bool(v) => v.push(None),
         Buffer::Date(v) => v.push(None),
         Buffer::Datetime(v) => v.push(None),
-        Buffer::Id {
-            value,
-            raw,
-            issue,
-            cleaned,
-            upgraded,
-        } => {
+        Buffer::Id { value, raw, flags } => {
             value.append_null();
             raw.append_null();
-            issue.push(None);
-            cleaned.push(false);
-            upgraded.push(false);
+            flags.push(None, false, false);
         }
     }
-}
-
-/// The quality of an ID column whose i-th value stands for `times(i)` rows.
-fn id_quality(
-    issue: &[Option<IdIssue>],
-    cleaned: &[bool],
-    upgraded: &[bool],
-    times: impl Fn(usize) -> u64,
-) -> IdQuality {
-    let mut q = IdQuality::default();
-    for (i, iss) in issue.iter().enumerate() {
-        let times = times(i);
-        if times == 0 {
-            continue;
-        }
-        match iss {
-            None => {
-                q.valid += times;
-                q.cleaned += times * u64::from(cleaned[i]);
-                q.legacy_upgraded += times * u64::from(upgraded[i]);
-            }
-            Some(i) => *q.invalid.entry(i.code().to_string()).or_default() += times,
-        }
-    }
-    q
 }
 
 /// The finished columns of a buffer, only the rows in `keep` (all when `None`), and the
@@ -589,9 +577,7 @@ fn finish(
                 for g in keys.downcast_as_array().values().iter() {
                     times[*g as usize] += 1;
                 }
-                quality = Some(id_quality(&ids.issue, &ids.cleaned, &ids.upgraded, |g| {
-                    times[g]
-                }));
+                quality = Some(ids.quality(|g| times[g]));
             }
             for (i, c) in values.iter().enumerate() {
                 let Ok(text) = c.str() else {
@@ -603,7 +589,7 @@ fn finish(
                 let elided;
                 let stored = match (ids.is_some(), i) {
                     (true, 1) => {
-                        elided = cache::elide_raw(text, values[0].str()?);
+                        elided = cache::elide_raw(text, values[0].str()?)?;
                         &elided
                     }
                     _ => text,
@@ -647,21 +633,15 @@ fn finish(
         Buffer::Datetime(v) => cols.push(
             Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
         ),
-        Buffer::Id {
-            value,
-            raw,
-            issue,
-            cleaned,
-            upgraded,
-        } => {
-            quality = Some(id_quality(&issue, &cleaned, &upgraded, |i| {
-                u64::from(keep.is_none_or(|k| k.get(i) == Some(true)))
-            }));
+        Buffer::Id { value, raw, flags } => {
+            quality =
+                Some(flags.quality(|i| u64::from(keep.is_none_or(|k| k.get(i) == Some(true)))));
             cols.push(value.finish().into_column());
             cols.push(raw.finish().into_column());
             cols.push(Column::new(
                 format!("{name}{ID_ISSUE_SUFFIX}").into(),
-                issue
+                flags
+                    .issue
                     .iter()
                     .map(|i| i.map(IdIssue::code))
                     .collect::<Vec<Option<&str>>>(),
@@ -968,7 +948,10 @@ fn load_parquet_batched(
     // A batch is written (encoded and compressed) on its own thread while the next is read
     // and typed: two batches in memory, hence half the usual batch size.
     let (writer, read, hash) = std::thread::scope(|s| -> Result<_> {
-        let hashing = known.is_none().then(|| s.spawn(hash));
+        let hashing = s.spawn(|| match known {
+            Some(known) => Ok(known),
+            None => hash(),
+        });
         let (to_writer, batches) = std::sync::mpsc::sync_channel::<(DataFrame, cache::Coded)>(0);
         let written = s.spawn(move || -> Result<_> {
             let mut writer = writer;
@@ -991,11 +974,7 @@ fn load_parquet_batched(
         let writer = written
             .join()
             .unwrap_or_else(|_| Err(Error::Bug("the cache writer panicked".into())));
-        let hash = match (hashing, known) {
-            (Some(hashing), _) => joined(hashing),
-            (None, Some(known)) => Ok(known),
-            (None, None) => Err(Error::Bug("a file neither hashed nor recalled".into())),
-        };
+        let hash = joined(hashing);
         let read = read?;
         Ok((writer?, read, hash?))
     })?;
@@ -1815,6 +1794,9 @@ mod tests {
             },
             encoding: None,
         };
+        // Rejected rows, ID quality and dictionaries compare as they print.
+        let same =
+            |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
         let mut tables = Vec::new();
         for (parquet, clean) in [(false, false), (true, false), (false, false), (true, true)] {
             let source = table(parquet, clean);
@@ -1830,14 +1812,8 @@ mod tests {
             )
             .unwrap();
             assert_eq!(by_value.frame, by_cell.frame, "parquet: {parquet}");
-            assert_eq!(
-                format!("{:?}", by_value.rejected),
-                format!("{:?}", by_cell.rejected)
-            );
-            assert_eq!(
-                format!("{:?}", by_value.quality),
-                format!("{:?}", by_cell.quality)
-            );
+            assert!(same(&by_value.rejected, &by_cell.rejected));
+            assert!(same(&by_value.quality, &by_cell.quality));
             if clean {
                 assert!(by_cell.rejected.is_empty());
                 assert_eq!(by_cell.frame.height(), n);
@@ -1874,7 +1850,7 @@ mod tests {
                 let text = |c: &str| by_value.frame.column(c).unwrap().str().unwrap().clone();
                 // The cache stores an ID's raw text where it differs from the ID.
                 let frame = match column.as_str() {
-                    "id_card_raw" => cache::elide_raw(&text(column), &text("id_card")),
+                    "id_card_raw" => cache::elide_raw(&text(column), &text("id_card")).unwrap(),
                     _ => text(column),
                 };
                 assert_eq!(rows, frame.iter().collect::<Vec<_>>(), "{column}");
@@ -1897,9 +1873,6 @@ mod tests {
                 false,
             )
             .unwrap();
-            let same = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
-                format!("{a:?}") == format!("{b:?}")
-            };
             assert!(same(&written.rejected, &by_value.rejected));
             assert!(same(&written.quality, &by_value.quality));
             assert_eq!(written.coded.len(), by_value.coded.len());
@@ -1917,7 +1890,9 @@ mod tests {
     }
 
     /// A Parquet extract converted into the cache (its texts written from their dictionaries,
-    /// never gathered row by row) reads back as the extract typed without the cache.
+    /// never gathered row by row) reads back as the extract typed without the cache: an ID
+    /// column of few values (typed by value) and one of distinct values (typed cell by cell,
+    /// its raw text elided by the writer row by row).
     #[test]
     fn a_parquet_extract_reads_back_from_the_cache_as_typed_without_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -1929,8 +1904,21 @@ mod tests {
                 "name: { type: name, aliases: [姓名] }",
                 "month: { type: date, aliases: [月份] }",
                 "amount: { type: money, aliases: [金额] }",
+                "payee: { type: id_card, aliases: [收款人身份证号] }",
             ],
         );
+        // Distinct payees: valid IDs, some written with a lower-case x or padded, some invalid.
+        let payee = |i: usize| {
+            let first17 = format!("320102195003{:02}{:03}", 1 + i / 1000, i % 1000);
+            let id = format!("{first17}{}", id_card::check_character(first17.as_bytes()));
+            let id = id.replace('X', ["X", "x"][i % 2]);
+            match i % 10 {
+                0 => Some(format!(" {id} ")),
+                1 => Some(format!("{}9", &id[..17])),
+                2 => None,
+                _ => Some(id),
+            }
+        };
         let ids = [
             Some("11010519491231002X"),
             Some(" 11010519491231002x"),
@@ -1945,6 +1933,7 @@ mod tests {
             "姓名" => (0..n).map(|i| format!("张{}", i % 7)).collect::<Vec<_>>(),
             "月份" => (0..n).map(|i| ["202401", "2024-02", "x"][i / 1000]).collect::<Vec<_>>(),
             "金额" => (0..n).map(|i| i as f64 / 4.0).collect::<Vec<_>>(),
+            "收款人身份证号" => (0..n).map(payee).collect::<Vec<_>>(),
         )
         .unwrap();
         ParquetWriter::new(std::fs::File::create(dir.path().join("p.parquet")).unwrap())
@@ -1959,6 +1948,11 @@ mod tests {
         };
         let typed = load(None);
         assert_eq!(typed.0.height(), 2000);
+        // Both kinds of raw text are there: equal to the ID, and not.
+        let payees = typed.0.column("payee").unwrap().str().unwrap().clone();
+        let raw = typed.0.column("payee_raw").unwrap().str().unwrap().clone();
+        let differ = raw.not_equal_missing(&payees).sum().unwrap();
+        assert!(differ > 100 && differ < 1000, "{differ}");
         assert_eq!(load(Some(&cache)), typed);
         // Served from the cache the second time.
         assert_eq!(load(Some(&cache)), typed);

@@ -194,12 +194,19 @@ fn build_stamp() -> String {
 
 /// An ID's raw texts as the cache stores them: NULL where the text is the ID itself (nearly
 /// every row), restored from the ID when scanned.
-pub fn elide_raw(raw: &StringChunked, id: &StringChunked) -> StringChunked {
-    raw.iter()
-        .zip(id.iter())
-        .map(|(r, v)| if r.is_some() && r == v { None } else { r })
-        .collect::<StringChunked>()
-        .with_name(raw.name().clone())
+pub fn elide_raw(raw: &StringChunked, id: &StringChunked) -> PolarsResult<StringChunked> {
+    let differs = raw.not_equal_missing(id);
+    raw.zip_with(
+        &differs,
+        &StringChunked::full_null(raw.name().clone(), raw.len()),
+    )
+}
+
+/// A suffix no other partial file of this cache has, in this process or another.
+fn unique() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{n}", std::process::id())
 }
 
 /// The ID columns of a dataset, whose raw twins the cache elides.
@@ -284,12 +291,7 @@ impl Cache {
         let Ok(bytes) = serde_json::to_vec(&record) else {
             return;
         };
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let tmp = memo.with_extension(format!(
-            "partial-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
+        let tmp = memo.with_extension(format!("partial-{}", unique()));
         let written =
             crate::output::create_private_file(&tmp).is_ok_and(|mut f| f.write_all(&bytes).is_ok());
         if !written || std::fs::rename(&tmp, &memo).is_err() {
@@ -350,12 +352,7 @@ impl Cache {
     pub fn writer(&self, ids: Vec<String>) -> CacheWriter<'_> {
         // Two datasets may declare the same file the same way, and load at the same time:
         // each writes its own partial file, and the renames put the same content in place.
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let unique = format!(
-            "{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        let unique = unique();
         CacheWriter {
             cache: self,
             tmp: self
@@ -388,25 +385,15 @@ impl CacheWriter<'_> {
             .map(|id| (id, format!("{id}{ID_RAW_SUFFIX}")))
             .filter(|(_, raw)| !matches!(coded.get(raw), Some(Some(_))))
             .collect();
-        let elided;
+        let mut elided;
         let frame = if to_elide.is_empty() {
             frame
         } else {
-            elided = frame
-                .clone()
-                .lazy()
-                .with_columns(
-                    to_elide
-                        .iter()
-                        .map(|(id, raw)| {
-                            when(col(raw.as_str()).eq(col(id.as_str())))
-                                .then(lit(NULL).cast(DataType::String))
-                                .otherwise(col(raw.as_str()))
-                                .alias(raw.as_str())
-                        })
-                        .collect::<Vec<_>>(),
-                )
-                .collect()?;
+            elided = frame.clone();
+            for (id, raw) in &to_elide {
+                let text = |c: &str| frame.column(c).and_then(|c| c.str().cloned());
+                elided.with_column(elide_raw(&text(raw)?, &text(id)?)?.into_column())?;
+            }
             &elided
         };
         let w = match &mut self.writer {
