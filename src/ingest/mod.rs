@@ -766,14 +766,15 @@ pub fn load_dataset_cached(
         .into_iter()
         .map(|(path, shown)| {
             let options = read::ReadOptions::of(&path, spec)?;
-            // A Parquet extract is converted batch by batch, never held whole.
-            if options.format == Format::Parquet {
-                return load_parquet_batched(
+            // A Parquet or CSV extract is converted batch by batch, never held whole.
+            if options.format != Format::Xlsx {
+                return load_batched(
                     catalog,
                     name,
                     spec,
                     cache,
                     &path,
+                    &options,
                     shown,
                     columns.as_deref(),
                 );
@@ -785,7 +786,8 @@ pub fn load_dataset_cached(
             {
                 return Ok(Part::served(hit, shown, true, true));
             }
-            // Read once, hashed for the cache and the manifest and parsed from memory: where
+            // A workbook is read once, hashed for the cache and the manifest and parsed from
+            // memory (a sheet holds at most a million rows): where
             // the cache may hold the file (an earlier run saw it), hashed first and looked up;
             // else hashed on its own thread while it is parsed.
             let (sha256, (bytes, table)) = if cache.is_some_and(|c| c.seen(&path)) {
@@ -799,14 +801,14 @@ pub fn load_dataset_cached(
                 {
                     return Ok(Part::served(hit, shown, true, false));
                 }
-                let table = read::read_source(&path, &bytes, &options)?;
+                let table = read::read_xlsx(&path, &bytes, &options)?;
                 (sha256, (bytes.len(), table))
             } else {
                 hashed(cache, &path, || {
                     let bytes = fs_err::read(&path)?;
                     std::thread::scope(|s| {
                         let hashing = s.spawn(|| Ok(sha256_hex(&bytes)));
-                        let table = read::read_source(&path, &bytes, &options);
+                        let table = read::read_xlsx(&path, &bytes, &options);
                         let sha256 = joined(hashing)?;
                         Ok((sha256, (bytes.len(), table?)))
                     })
@@ -869,30 +871,32 @@ fn sha256_streamed(path: &Path) -> Result<(String, u64)> {
     Ok((hex(&h.finalize()), total))
 }
 
-/// A Parquet extract in batches, each typed on its own. Through the cache, each batch is
+/// A Parquet or CSV extract in batches, each typed on its own. Through the cache, each batch is
 /// written as it goes and the rules then scan the cache like any cached file: memory stays at
 /// a batch or two, whatever the extract's size. Without the cache, only the columns the rules
 /// read are kept from each batch: memory is those columns and one batch, never the whole
 /// source beside its typed copy.
-fn load_parquet_batched(
+#[allow(clippy::too_many_arguments)]
+fn load_batched(
     catalog: &Catalog,
     name: &str,
     spec: &DatasetSpec,
     cache: Option<&cache::Cache>,
     path: &Path,
+    options: &read::ReadOptions,
     shown: String,
     columns: Option<&[String]>,
 ) -> Result<(InputFile, Part)> {
     // Unchanged since an earlier run hashed it: not read again.
     let recalled = cache.and_then(|c| c.recall_hash(path));
     let sha256_recalled = recalled.is_some();
-    let input_file = |(sha256, bytes): (String, u64), rows_read, cached| InputFile {
+    let input_file = |(sha256, bytes): (String, u64), read: &BatchesRead, cached| InputFile {
         path: shown.clone(),
         sha256,
         bytes,
         sheet: None,
-        encoding: None,
-        rows_read,
+        encoding: read.encoding.map(str::to_string),
+        rows_read: read.rows,
         cached,
         sha256_recalled,
     };
@@ -909,6 +913,7 @@ fn load_parquet_batched(
                 catalog,
                 name,
                 path,
+                options,
                 &shown,
                 read::PARQUET_BATCH_ROWS / 4,
                 false,
@@ -929,10 +934,11 @@ fn load_parquet_batched(
             (joined(hashing), read)
         });
         let (hash, read) = (hash?, read?);
-        let frame = kept.ok_or_else(|| Error::Bug("a Parquet file read in no batch".into()))?;
+        let frame = kept.ok_or_else(|| Error::Bug("a file read in no batch".into()))?;
+        let file = input_file(hash, &read, None);
         // Kept in the batches' chunks: joining them into one would copy every column.
         let part = Part::kept(frame, read.rejected, read.quality);
-        return Ok((input_file(hash, read.rows, None), part));
+        return Ok((file, part));
     };
     let known = match recalled {
         Some(known) => Some(known),
@@ -965,6 +971,7 @@ fn load_parquet_batched(
             catalog,
             name,
             path,
+            options,
             &shown,
             read::PARQUET_BATCH_ROWS / 2,
             true,
@@ -979,7 +986,7 @@ fn load_parquet_batched(
         Ok((writer?, read, hash?))
     })?;
     let key = cache::key(&hash.0, &shown, spec);
-    let file = input_file(hash, read.rows, Some(false));
+    let file = input_file(hash, &read, Some(false));
     writer.finish(&key, &file, &read.rejected, &read.quality)?;
     let hit = cache.get(&key, columns)?.ok_or_else(|| Error::Input {
         path: path.to_path_buf(),
@@ -1001,18 +1008,22 @@ struct BatchesRead {
     rows: u64,
     rejected: Vec<RejectedRow>,
     quality: BTreeMap<String, IdQuality>,
+    /// The encoding a CSV file was read in.
+    encoding: Option<&'static str>,
 }
 
-/// Reads and types a Parquet file `batch` rows at a time, handing each typed batch (and its
-/// columns typed once per distinct value, with `by_value`) to `each`, which returns false to
-/// stop. With `by_value` the batches are for the cache's writer only: the texts typed by value
-/// are in the dictionaries, not in the frame.
+/// Reads and types a Parquet or CSV file a batch at a time (`parquet_rows` rows of Parquet),
+/// handing each typed batch (and its columns typed once per distinct value, with `by_value`)
+/// to `each`, which returns false to stop. With `by_value` the batches are for the cache's
+/// writer only: the texts typed by value are in the dictionaries, not in the frame.
+#[allow(clippy::too_many_arguments)]
 fn typed_batches(
     catalog: &Catalog,
     name: &str,
     path: &Path,
+    options: &read::ReadOptions,
     shown: &str,
-    batch: usize,
+    parquet_rows: usize,
     by_value: bool,
     mut each: impl FnMut(DataFrame, cache::Coded) -> Result<bool>,
 ) -> Result<BatchesRead> {
@@ -1021,27 +1032,43 @@ fn typed_batches(
         rows: 0,
         rejected: Vec::new(),
         quality: BTreeMap::new(),
+        encoding: None,
     };
-    for table in read::parquet_batches(path, batch)? {
-        let table = table?;
-        read.rows += table.rows.len() as u64;
-        let part = type_table(
-            catalog,
-            name,
-            path,
-            shown,
-            &table,
-            by_value.then_some(&mut tables),
-            !by_value,
-        )?;
-        drop(table);
-        read.rejected.extend(part.rejected);
-        merge_quality(&mut read.quality, part.quality);
-        if !each(part.frame, part.coded)? {
-            break;
+    let batches = read::batches(path, options, parquet_rows)?;
+    std::thread::scope(|s| {
+        // The next batch is read (decoded, parsed) on its own thread while this one is typed.
+        let (to_typing, read_ahead) = std::sync::mpsc::sync_channel(0);
+        s.spawn(move || {
+            for table in batches {
+                let failed = table.is_err();
+                // A send fails once typing stopped: nothing more to read.
+                if to_typing.send(table).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for table in read_ahead {
+            let table = table?;
+            read.rows += table.rows.len() as u64;
+            read.encoding = table.encoding;
+            let part = type_table(
+                catalog,
+                name,
+                path,
+                shown,
+                &table,
+                by_value.then_some(&mut tables),
+                !by_value,
+            )?;
+            drop(table);
+            read.rejected.extend(part.rejected);
+            merge_quality(&mut read.quality, part.quality);
+            if !each(part.frame, part.coded)? {
+                break;
+            }
         }
-    }
-    Ok(read)
+        Ok(read)
+    })
 }
 
 fn merge_quality(total: &mut BTreeMap<String, IdQuality>, part: BTreeMap<String, IdQuality>) {
@@ -1955,6 +1982,80 @@ mod tests {
         assert!(differ > 100 && differ < 1000, "{differ}");
         assert_eq!(load(Some(&cache)), typed);
         // Served from the cache the second time.
+        assert_eq!(load(Some(&cache)), typed);
+    }
+
+    /// A GBK CSV file larger than a chunk is read in batches: every row comes through once,
+    /// numbered by the line it starts on (some records span two lines), the rejected rows
+    /// (an amount in words) of every batch named by their lines, the IDs typed alike in each batch; without the
+    /// cache, converted into it, and served by it.
+    #[test]
+    fn a_csv_file_larger_than_a_chunk_loads_every_row_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = "datasets:\n  p:\n    path: p.csv\n    encoding: gbk\n    columns:\n      \
+                    id_card: { type: id_card, aliases: [身份证号] }\n      \
+                    name: { type: name, aliases: [姓名] }\n      \
+                    amount: { type: money, aliases: [金额] }\n      \
+                    note: { type: text, aliases: [备注] }\n";
+        std::fs::write(dir.path().join("datasets.yaml"), yaml).unwrap();
+        // 3,000 valid IDs (none ending in 0: a number ending 000 reads as spreadsheet damage).
+        let valid: Vec<String> = (0..)
+            .map(|i| {
+                let first17 = format!("320102195003{:02}{:03}", 1 + i / 1000 % 12, i % 1000);
+                format!("{first17}{}", id_card::check_character(first17.as_bytes()))
+            })
+            .filter(|id| !id.ends_with('0'))
+            .take(3000)
+            .collect();
+        let id = |i: usize| valid[i].clone();
+        let mut text = String::from("身份证号,姓名,金额,备注\n");
+        let (mut line, mut ids, mut rejected) = (2u64, Vec::new(), Vec::new());
+        let n = 70_000;
+        for i in 0..n {
+            let (value, spans) = match i % 10_000 {
+                7 => ("\"第一行,\n第二行\"".to_string(), 2),
+                _ => (
+                    format!(
+                        "养老金发放记录，经办机构：某区社会保险事业管理中心第{}窗口，复核：某区人力资源和社会保障局基金监督科",
+                        i % 97
+                    ),
+                    1,
+                ),
+            };
+            let amount = if i % 1000 == 999 {
+                rejected.push(line);
+                "一百".to_string()
+            } else {
+                ids.push(id(i % 3000));
+                format!("{}.50", i % 2000)
+            };
+            text.push_str(&format!("{},张{},{amount},{value}\n", id(i % 3000), i % 50));
+            line += spans;
+        }
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        assert!(
+            gbk.len() > read::CSV_CHUNK_BYTES,
+            "{} bytes: one chunk",
+            gbk.len()
+        );
+        std::fs::write(dir.path().join("p.csv"), &gbk).unwrap();
+        let catalog = Catalog::load(&dir.path().join("datasets.yaml")).unwrap();
+        let cache = cache::Cache::new(&dir.path().join("cache")).unwrap();
+        let load = |cache: Option<&cache::Cache>| {
+            let ds = load_dataset_cached(&catalog, "p", cache, None).unwrap();
+            let file = &ds.report.files[0];
+            assert_eq!(file.encoding.as_deref(), Some("GBK"));
+            assert_eq!(file.rows_read, n as u64);
+            let lines: Vec<u64> = ds.rejected.iter().map(|r| r.row).collect();
+            assert_eq!(lines, rejected);
+            let frame = ds.frame.collect().unwrap();
+            let column = frame.column("id_card").unwrap().str().unwrap().clone();
+            let typed: Vec<String> = column.iter().map(|v| v.unwrap().to_string()).collect();
+            assert_eq!(typed, ids);
+            (frame, format!("{:?}", ds.rejected))
+        };
+        let typed = load(None);
+        assert_eq!(load(Some(&cache)), typed);
         assert_eq!(load(Some(&cache)), typed);
     }
 

@@ -3,7 +3,7 @@
 //! in `ingest`, a column at a time.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader};
 use polars::prelude::*;
@@ -200,13 +200,21 @@ impl<'a> ReadOptions<'a> {
     }
 }
 
-/// Reads a source file from its bytes (read once by the caller, who also hashes them); `path`
-/// names it in errors.
-pub fn read_source(path: &Path, bytes: &[u8], o: &ReadOptions) -> Result<SourceTable> {
+/// A file read batch by batch: a Parquet file `parquet_rows` rows at a time, a CSV file
+/// `CSV_CHUNK_BYTES` at a time. A workbook is read whole (`read_xlsx`): a sheet holds at most
+/// a million rows.
+pub fn batches(
+    path: &Path,
+    o: &ReadOptions,
+    parquet_rows: usize,
+) -> Result<Box<dyn Iterator<Item = Result<SourceTable>> + Send>> {
     match o.format {
-        Format::Csv => read_csv(path, bytes, o),
-        Format::Xlsx => read_xlsx(path, bytes, o),
-        Format::Parquet => read_parquet(path, bytes),
+        Format::Parquet => Ok(Box::new(parquet_batches(path, parquet_rows)?)),
+        Format::Csv => Ok(Box::new(csv_batches(path, o, CSV_CHUNK_BYTES)?)),
+        Format::Xlsx => Err(Error::Bug(format!(
+            "{} is a workbook, read whole, not in batches",
+            path.display()
+        ))),
     }
 }
 
@@ -272,130 +280,407 @@ fn chinese_share(text: &str) -> f64 {
 }
 
 /// Decodes bytes to UTF-8 text without loss: a declared or detected encoding that meets an
-/// invalid sequence is an error, never a replacement character.
+/// invalid sequence is an error, never a replacement character. The text and the encoding's
+/// name as the manifest gives it.
 pub fn decode(path: &Path, bytes: &[u8], encoding: Encoding) -> Result<(String, &'static str)> {
-    let lossless = |enc: &'static encoding_rs::Encoding, body: &[u8]| -> Result<String> {
-        let (text, had_errors) = enc.decode_without_bom_handling(body);
-        if had_errors {
+    let mut decoder = Decoder::new(path, encoding);
+    let mut text = String::new();
+    decoder.push(bytes, true, &mut text)?;
+    Ok((text, decoder.name()))
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A file's bytes to UTF-8 text as they are read, piece by piece: the declared encoding, or
+/// with `auto` the one the first 64 KiB from the first non-ASCII byte on show (ASCII reads the
+/// same in each, so until then nothing is decided).
+struct Decoder {
+    path: PathBuf,
+    auto: bool,
+    state: DecodeState,
+    /// Line breaks decoded so far: where an invalid byte is.
+    lines: u64,
+    started: bool,
+}
+
+/// How many bytes from the first non-ASCII piece on `auto` decides the encoding by.
+const DETECT_BYTES: usize = 64 << 10;
+
+enum DecodeState {
+    /// Only ASCII so far (`auto`), or the bytes from the first piece with another byte on,
+    /// held until there are enough to tell the encoding by.
+    Undecided(Vec<u8>),
+    /// The bytes of a character the last piece ended inside.
+    Utf8 {
+        name: &'static str,
+        carry: Vec<u8>,
+    },
+    Gb(encoding_rs::Decoder, &'static str),
+}
+
+impl Decoder {
+    fn new(path: &Path, encoding: Encoding) -> Decoder {
+        let state = match encoding {
+            Encoding::Auto => DecodeState::Undecided(Vec::new()),
+            Encoding::Utf8 => DecodeState::Utf8 {
+                name: "UTF-8",
+                carry: Vec::new(),
+            },
+            Encoding::Gbk => {
+                DecodeState::Gb(encoding_rs::GBK.new_decoder_without_bom_handling(), "GBK")
+            }
+            Encoding::Gb18030 => DecodeState::Gb(
+                encoding_rs::GB18030.new_decoder_without_bom_handling(),
+                "GB18030",
+            ),
+        };
+        Decoder {
+            path: path.to_path_buf(),
+            auto: encoding == Encoding::Auto,
+            state,
+            lines: 0,
+            started: false,
+        }
+    }
+
+    /// The encoding read, as the manifest names it (UTF-8 for a file of ASCII only).
+    fn name(&self) -> &'static str {
+        match &self.state {
+            DecodeState::Undecided(_) => "UTF-8",
+            DecodeState::Utf8 { name, .. } | DecodeState::Gb(_, name) => name,
+        }
+    }
+
+    /// Appends the text of the file's next `bytes` to `out` (or holds them, undecided);
+    /// `last` when they end the file. The first piece holds at least 3 bytes, or the file:
+    /// a UTF-8 byte order mark is looked for there.
+    fn push(&mut self, mut bytes: &[u8], last: bool, out: &mut String) -> Result<()> {
+        if !std::mem::replace(&mut self.started, true)
+            && let Some(body) = bytes.strip_prefix(BOM)
+        {
+            match &mut self.state {
+                DecodeState::Undecided(_) => {
+                    self.state = DecodeState::Utf8 {
+                        name: "UTF-8 BOM",
+                        carry: Vec::new(),
+                    };
+                    bytes = body;
+                }
+                DecodeState::Utf8 { .. } => bytes = body,
+                DecodeState::Gb(..) => {}
+            }
+        }
+        let DecodeState::Undecided(held) = &mut self.state else {
+            return self.decode(bytes, last, out);
+        };
+        if held.is_empty() && bytes.is_ascii() {
+            let text = std::str::from_utf8(bytes).expect("ASCII is UTF-8");
+            self.lines += newlines(text.as_bytes());
+            out.push_str(text);
+            return Ok(());
+        }
+        held.extend_from_slice(bytes);
+        if held.len() < DETECT_BYTES && !last {
+            return Ok(());
+        }
+        let held = std::mem::take(held);
+        self.state = detect(&held, last);
+        self.decode(&held, last, out)
+    }
+
+    /// `push` once the encoding is decided.
+    fn decode(&mut self, bytes: &[u8], last: bool, out: &mut String) -> Result<()> {
+        let start = out.len();
+        let valid = match &mut self.state {
+            DecodeState::Undecided(_) => unreachable!("decided before decoding"),
+            DecodeState::Utf8 { carry, .. } => {
+                let joined;
+                let src = if carry.is_empty() {
+                    bytes
+                } else {
+                    joined = [std::mem::take(carry).as_slice(), bytes].concat();
+                    &joined[..]
+                };
+                match std::str::from_utf8(src) {
+                    Ok(text) => {
+                        out.push_str(text);
+                        true
+                    }
+                    Err(e) => {
+                        let (text, rest) = src.split_at(e.valid_up_to());
+                        out.push_str(std::str::from_utf8(text).expect("valid up to"));
+                        // A character the next piece completes.
+                        let unfinished = e.error_len().is_none() && !last;
+                        if unfinished {
+                            carry.extend_from_slice(rest);
+                        }
+                        unfinished
+                    }
+                }
+            }
+            DecodeState::Gb(decoder, _) => {
+                let mut src = bytes;
+                loop {
+                    let room = decoder
+                        .max_utf8_buffer_length_without_replacement(src.len())
+                        .unwrap_or(src.len() * 4);
+                    out.reserve(room);
+                    let (result, read) =
+                        decoder.decode_to_string_without_replacement(src, out, last);
+                    src = &src[read..];
+                    match result {
+                        encoding_rs::DecoderResult::InputEmpty => break true,
+                        encoding_rs::DecoderResult::OutputFull => continue,
+                        encoding_rs::DecoderResult::Malformed(..) => break false,
+                    }
+                }
+            }
+        };
+        let decoded = newlines(&out.as_bytes()[start..]);
+        if !valid {
+            let read_as = if self.auto {
+                " (the file's first non-ASCII bytes read as that)"
+            } else {
+                ""
+            };
             return Err(Error::Input {
-                path: path.to_path_buf(),
+                path: self.path.clone(),
                 message: format!(
-                    "bytes that are not valid {}; declare the right `encoding` in datasets.yaml (utf-8, gbk, gb18030)",
-                    enc.name()
+                    "bytes that are not valid {} on line {}{read_as}; declare the right `encoding` in datasets.yaml (utf-8, gbk, gb18030)",
+                    self.name(),
+                    self.lines + decoded + 1
                 ),
             });
         }
-        Ok(text.into_owned())
-    };
-    let (body, has_bom) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        Some(rest) => (rest, true),
-        None => (bytes, false),
-    };
-    match encoding {
-        Encoding::Utf8 => Ok((lossless(encoding_rs::UTF_8, body)?, "UTF-8")),
-        Encoding::Gbk => Ok((lossless(encoding_rs::GBK, bytes)?, "GBK")),
-        Encoding::Gb18030 => Ok((lossless(encoding_rs::GB18030, bytes)?, "GB18030")),
-        Encoding::Auto => {
-            if has_bom {
-                return Ok((lossless(encoding_rs::UTF_8, body)?, "UTF-8 BOM"));
-            }
-            if let Ok(utf8) = std::str::from_utf8(body) {
-                // GBK bytes can happen to be valid UTF-8 (薛 = D1 A6 reads as Ѧ): when the
-                // UTF-8 reading is mostly not Chinese and the GB18030 reading is more so, the
-                // file is GB18030. Real UTF-8 Chinese text reads as Chinese and stays UTF-8.
-                let utf8_share = chinese_share(utf8);
-                if utf8_share < 0.5 {
-                    let (gb, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
-                    if !had_errors && chinese_share(&gb) > utf8_share {
-                        return Ok((gb.into_owned(), "GB18030"));
-                    }
-                }
-                Ok((utf8.to_string(), "UTF-8"))
-            } else {
-                // GB18030 decodes every GBK byte sequence identically and more besides.
-                Ok((lossless(encoding_rs::GB18030, bytes)?, "GB18030"))
-            }
-        }
+        self.lines += decoded;
+        Ok(())
     }
 }
 
-fn read_csv(path: &Path, bytes: &[u8], o: &ReadOptions) -> Result<SourceTable> {
-    let (text, enc) = decode(path, bytes, o.encoding)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(o.delimiter as u8)
-        .from_reader(text.as_bytes());
-    let mut record = csv::StringRecord::new();
-    // Title lines above the header are neither header nor records.
-    let headers: Vec<String> = loop {
-        match reader.read_record(&mut record) {
-            Ok(true) if record_line(&text, &record) < o.header_row => continue,
-            Ok(true) => break record.iter().map(str::to_string).collect(),
-            Ok(false) => {
-                return Err(Error::Input {
-                    path: path.to_path_buf(),
-                    message: "the file is empty (no header row)".into(),
-                });
-            }
-            Err(e) => {
-                return Err(Error::Input {
-                    path: path.to_path_buf(),
-                    message: format!("header: {e}"),
-                });
-            }
+/// The encoding of a file whose first non-ASCII bytes are in `bytes` (`last`: the file ends
+/// with them; else they may end inside a character): UTF-8 when they are valid UTF-8, unless that reading is mostly not Chinese and
+/// the GB18030 one more so (GBK bytes can happen to be valid UTF-8: 薛 = D1 A6 reads as Ѧ);
+/// else GB18030, which decodes every GBK byte sequence identically and more besides.
+fn detect(bytes: &[u8], last: bool) -> DecodeState {
+    let utf8 = match std::str::from_utf8(bytes) {
+        Ok(text) => Some(text),
+        // Ends inside a character: the next piece holds the rest.
+        Err(e) if e.error_len().is_none() && !last => {
+            Some(std::str::from_utf8(&bytes[..e.valid_up_to()]).expect("valid up to"))
         }
+        Err(_) => None,
     };
-    let mut columns: Vec<SourceColumn> = headers.iter().map(|_| SourceColumn::text()).collect();
-    let (mut rows, mut malformed) = (Vec::new(), Vec::new());
-    // Row numbers as Excel shows them: the line a record starts on (the header is line 1; a
-    // blank line is an empty row in Excel and is counted, but is not a record).
-    let mut last_row = 1u64;
-    loop {
-        let problem = match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                let row = record_line(&text, &record);
-                last_row = row;
-                rows.push(row);
-                if record.len() == headers.len() {
-                    for (col, field) in columns.iter_mut().zip(record.iter()) {
-                        col.push_text(field);
-                    }
-                    continue;
+    let gb18030 = || {
+        DecodeState::Gb(
+            encoding_rs::GB18030.new_decoder_without_bom_handling(),
+            "GB18030",
+        )
+    };
+    match utf8 {
+        Some(text) => {
+            let share = chinese_share(text);
+            let more_chinese = share < 0.5
+                && encoding_rs::GB18030
+                    .decode_without_bom_handling_and_without_replacement(text.as_bytes())
+                    .is_some_and(|gb| chinese_share(&gb) > share);
+            if more_chinese {
+                gb18030()
+            } else {
+                DecodeState::Utf8 {
+                    name: "UTF-8",
+                    carry: Vec::new(),
                 }
-                (
-                    format!(
-                        "行字段数不符 / row has {} fields, the header has {}",
-                        record.len(),
-                        headers.len()
-                    ),
-                    record.iter().map(str::to_string).collect(),
-                )
             }
-            Err(e) => {
-                last_row += 1;
-                rows.push(last_row);
-                (format!("无法解析 / unreadable CSV row: {e}"), Vec::new())
-            }
-        };
-        for col in &mut columns {
-            col.push_text("");
         }
-        malformed.push(Malformed {
-            index: rows.len() - 1,
-            reason: problem.0,
-            fields: problem.1,
-        });
+        None => gb18030(),
     }
-    Ok(SourceTable {
-        sheet: None,
-        headers,
-        columns,
-        rows,
-        malformed,
-        encoding: Some(enc),
+}
+
+fn newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+/// Raw bytes of a CSV file read, decoded and parsed at a time when it is converted batch by
+/// batch: a batch of a few tens of thousands of rows, whatever the file's size.
+pub const CSV_CHUNK_BYTES: usize = 8 << 20;
+
+/// A CSV file's records in batches, each as a source table with the header: the file is read
+/// `chunk` bytes at a time, decoded, and parsed up to its last complete record; the text of a
+/// record the chunk ends inside is parsed again with the next. Memory is a chunk or two, never
+/// the file.
+pub struct CsvBatches {
+    file: fs_err::File,
+    chunk: usize,
+    raw: Vec<u8>,
+    decoder: Decoder,
+    delimiter: u8,
+    header_row: u64,
+    /// Text decoded and not yet parsed; it starts where a record (or a blank line) starts.
+    pending: String,
+    /// The line `pending` starts on, 1-based.
+    line: u64,
+    headers: Option<Vec<String>>,
+    /// The row of the last record (a record the CSV reader cannot read is the next row).
+    last_row: u64,
+    eof: bool,
+    /// Whether a table was given out: a file of a header only gives one table of no rows.
+    given: bool,
+    done: bool,
+}
+
+pub fn csv_batches(path: &Path, o: &ReadOptions, chunk: usize) -> Result<CsvBatches> {
+    Ok(CsvBatches {
+        file: fs_err::File::open(path)?,
+        chunk: chunk.max(BOM.len()),
+        raw: Vec::new(),
+        decoder: Decoder::new(path, o.encoding),
+        delimiter: o.delimiter as u8,
+        header_row: o.header_row,
+        pending: String::new(),
+        line: 1,
+        headers: None,
+        last_row: 1,
+        eof: false,
+        given: false,
+        done: false,
     })
+}
+
+impl Iterator for CsvBatches {
+    type Item = Result<SourceTable>;
+
+    fn next(&mut self) -> Option<Result<SourceTable>> {
+        if self.done {
+            return None;
+        }
+        let next = self.step().transpose();
+        self.done = !matches!(next, Some(Ok(_)));
+        self.given |= next.is_some();
+        next
+    }
+}
+
+impl CsvBatches {
+    fn error(&self, message: String) -> Error {
+        Error::Input {
+            path: self.decoder.path.clone(),
+            message,
+        }
+    }
+
+    /// The next table: chunks read until one holds a complete record past the header, or the
+    /// file ends.
+    fn step(&mut self) -> Result<Option<SourceTable>> {
+        loop {
+            if !self.eof {
+                self.raw.clear();
+                let read = (&mut self.file)
+                    .take(self.chunk as u64)
+                    .read_to_end(&mut self.raw)?;
+                self.eof = read < self.chunk;
+                self.decoder.push(&self.raw, self.eof, &mut self.pending)?;
+            }
+            let table = self.parse()?;
+            if table.is_some() || self.eof {
+                return Ok(table);
+            }
+        }
+    }
+
+    /// The records `pending` holds in full (all of them once the file has ended), as a table;
+    /// their text is dropped from `pending`.
+    fn parse(&mut self) -> Result<Option<SourceTable>> {
+        let last = self.eof;
+        let text = self.pending.as_str();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(self.delimiter)
+            .from_reader(text.as_bytes());
+        let mut record = csv::StringRecord::new();
+        let mut columns: Vec<SourceColumn> = (self.headers.iter().flatten())
+            .map(|_| SourceColumn::text())
+            .collect();
+        let (mut rows, mut malformed) = (Vec::new(), Vec::new());
+        // The text before this byte is parsed.
+        let mut parsed = 0;
+        loop {
+            let result = reader.read_record(&mut record);
+            let end = reader.position().byte() as usize;
+            // A record that reaches the end of the text may go on in the next chunk.
+            if !last && end >= text.len() {
+                break;
+            }
+            parsed = end;
+            let problem = match result {
+                Ok(false) => break,
+                Ok(true) => {
+                    // Row numbers as Excel shows them: the line a record starts on (a blank
+                    // line is an empty row in Excel and is counted, but is not a record).
+                    let row = self.line - 1 + record_line(text, &record);
+                    let Some(headers) = &self.headers else {
+                        // Title lines above the header are neither header nor records.
+                        if row >= self.header_row {
+                            self.headers = Some(record.iter().map(str::to_string).collect());
+                            columns = record.iter().map(|_| SourceColumn::text()).collect();
+                        }
+                        continue;
+                    };
+                    self.last_row = row;
+                    rows.push(row);
+                    if record.len() == headers.len() {
+                        for (col, field) in columns.iter_mut().zip(record.iter()) {
+                            col.push_text(field);
+                        }
+                        continue;
+                    }
+                    (
+                        format!(
+                            "行字段数不符 / row has {} fields, the header has {}",
+                            record.len(),
+                            headers.len()
+                        ),
+                        record.iter().map(str::to_string).collect(),
+                    )
+                }
+                Err(e) if self.headers.is_none() => {
+                    return Err(self.error(format!("header: {e}")));
+                }
+                Err(e) => {
+                    self.last_row += 1;
+                    rows.push(self.last_row);
+                    (format!("无法解析 / unreadable CSV row: {e}"), Vec::new())
+                }
+            };
+            for col in &mut columns {
+                col.push_text("");
+            }
+            malformed.push(Malformed {
+                index: rows.len() - 1,
+                reason: problem.0,
+                fields: problem.1,
+            });
+        }
+        self.line += newlines(&text.as_bytes()[..parsed]);
+        self.pending.drain(..parsed);
+        let Some(headers) = &self.headers else {
+            return match last {
+                true => Err(self.error("the file is empty (no header row)".into())),
+                false => Ok(None),
+            };
+        };
+        if rows.is_empty() && (self.given || !last) {
+            return Ok(None);
+        }
+        Ok(Some(SourceTable {
+            sheet: None,
+            headers: headers.clone(),
+            columns,
+            rows,
+            malformed,
+            encoding: Some(self.decoder.name()),
+        }))
+    }
 }
 
 fn excel_cell(d: &Data) -> RawCell {
@@ -427,7 +712,7 @@ fn excel_cell(d: &Data) -> RawCell {
     }
 }
 
-fn read_xlsx(path: &Path, bytes: &[u8], o: &ReadOptions) -> Result<SourceTable> {
+pub fn read_xlsx(path: &Path, bytes: &[u8], o: &ReadOptions) -> Result<SourceTable> {
     let sheet = o.sheet;
     let err = |message: String| Error::Input {
         path: path.to_path_buf(),
@@ -493,13 +778,6 @@ fn read_xlsx(path: &Path, bytes: &[u8], o: &ReadOptions) -> Result<SourceTable> 
     })
 }
 
-fn read_parquet(path: &Path, bytes: &[u8]) -> Result<SourceTable> {
-    let df = ParquetReader::new(std::io::Cursor::new(bytes))
-        .finish()
-        .map_err(|e| unreadable_parquet(path, e))?;
-    table_of_frame(df, 0)
-}
-
 fn unreadable_parquet(path: &Path, e: PolarsError) -> Error {
     Error::Input {
         path: path.to_path_buf(),
@@ -519,7 +797,7 @@ pub const PARQUET_BATCH_ROWS: usize = 1 << 19;
 pub fn parquet_batches(
     path: &Path,
     batch: usize,
-) -> Result<impl Iterator<Item = Result<SourceTable>>> {
+) -> Result<impl Iterator<Item = Result<SourceTable>> + Send + use<>> {
     let rows = ParquetReader::new(fs_err::File::open(path)?.into_parts().0)
         .num_rows()
         .map_err(|e| unreadable_parquet(path, e))?;
@@ -643,6 +921,144 @@ mod tests {
                 decode(path, text.as_bytes(), Encoding::Auto).unwrap().0,
                 text
             );
+        }
+    }
+
+    /// A CSV file's header, each row's number and cells, the malformed rows (index,
+    /// reason), and the encoding read.
+    type Read = (
+        Vec<String>,
+        Vec<(u64, Vec<String>)>,
+        Vec<(usize, String)>,
+        String,
+    );
+
+    /// Every batch of a CSV file read `chunk` bytes at a time, as one table.
+    fn csv_in_chunks(
+        bytes: &[u8],
+        encoding: Encoding,
+        header_row: u64,
+        chunk: usize,
+    ) -> Result<Read> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.csv");
+        std::fs::write(&path, bytes).unwrap();
+        let o = ReadOptions {
+            format: Format::Csv,
+            encoding,
+            sheet: None,
+            delimiter: ',',
+            header_row,
+        };
+        let (mut headers, mut rows, mut malformed, mut read_as) =
+            (Vec::new(), Vec::new(), Vec::new(), String::new());
+        for table in csv_batches(&path, &o, chunk)? {
+            let table = table?;
+            headers = table.headers.clone();
+            read_as = table.encoding.unwrap().to_string();
+            for m in &table.malformed {
+                malformed.push((rows.len() + m.index, m.reason.clone()));
+            }
+            for (i, row) in table.rows.iter().enumerate() {
+                let cells = table.columns.iter();
+                rows.push((
+                    *row,
+                    cells.map(|c| c.get(i).display().into_owned()).collect(),
+                ));
+            }
+        }
+        Ok((headers, rows, malformed, read_as))
+    }
+
+    /// A CSV file gives the same records, row numbers and malformed rows whatever the size of
+    /// the chunks it is read in: chunks ending inside a character, a quoted field, a line
+    /// break (CR LF), a blank line, a title line above the header.
+    #[test]
+    fn a_csv_file_read_in_chunks_of_any_size_gives_the_same_rows() {
+        let text = "养老金发放表（2024年）\r\n姓名,身份证号,备注\r\n张三,110105194912310021,\"含,逗号\"\r\n\r\n李四,110105194912310022,\"两行\n备注\"\n王五,110105194912310023\n赵六,110105194912310024,末行";
+        let row = |n: u64, cells: [&str; 3]| (n, cells.map(str::to_string).to_vec());
+        let expected = (
+            vec!["姓名".to_string(), "身份证号".into(), "备注".into()],
+            vec![
+                row(3, ["张三", "110105194912310021", "含,逗号"]),
+                row(5, ["李四", "110105194912310022", "两行\n备注"]),
+                row(7, ["", "", ""]),
+                row(8, ["赵六", "110105194912310024", "末行"]),
+            ],
+            vec![(
+                2,
+                "行字段数不符 / row has 2 fields, the header has 3".to_string(),
+            )],
+        );
+        let (gbk, _, _) = encoding_rs::GBK.encode(text);
+        let mut bom = BOM.to_vec();
+        bom.extend_from_slice(text.as_bytes());
+        for (bytes, encoding, read_as) in [
+            (&gbk[..], Encoding::Gbk, "GBK"),
+            (&gbk[..], Encoding::Auto, "GB18030"),
+            (&bom[..], Encoding::Utf8, "UTF-8"),
+            (&bom[..], Encoding::Auto, "UTF-8 BOM"),
+        ] {
+            for chunk in 3..=bytes.len() + 1 {
+                let (headers, rows, malformed, encoding) =
+                    csv_in_chunks(bytes, encoding, 2, chunk).unwrap();
+                assert_eq!(
+                    (headers, rows, malformed),
+                    expected,
+                    "{read_as}, chunks of {chunk}"
+                );
+                assert_eq!(encoding, read_as);
+            }
+        }
+    }
+
+    /// A file that is ASCII for its first 100 KiB and GBK after, and a UTF-8 file whose first
+    /// non-ASCII character is not Chinese: each read in the encoding it is in, with `auto`.
+    #[test]
+    fn auto_tells_the_encoding_by_what_follows_the_first_non_ascii_byte() {
+        let mut text = String::from("name,note\n");
+        while text.len() < 100 << 10 {
+            text.push_str("ascii,0123456789\n");
+        }
+        let rows = |text: &str| text.lines().count() - 1;
+        for tail in ["张三,王五李四\n", "café,é\n"] {
+            let mut text = text.clone();
+            text.push_str(tail);
+            for _ in 0..2000 {
+                text.push_str("李四,养老金发放\n");
+            }
+            let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+            for (bytes, read_as) in [(&gbk[..], "GB18030"), (text.as_bytes(), "UTF-8")] {
+                if read_as == "GB18030" && tail.contains('é') {
+                    continue; // é is not in GBK
+                }
+                let (_, read, _, encoding) =
+                    csv_in_chunks(bytes, Encoding::Auto, 1, 8 << 10).unwrap();
+                assert_eq!(encoding, read_as);
+                assert_eq!(read.len(), rows(&text));
+                let last = &read.last().unwrap().1;
+                assert_eq!(last, &["李四", "养老金发放"]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_csv_error_names_the_line_and_a_header_alone_is_a_table_of_no_rows() {
+        let err = csv_in_chunks(b"name,note\r\na,b\r\nc,\x81 \r\n", Encoding::Gbk, 1, 4)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("c.csv") && err.contains("not valid GBK on line 3"),
+            "{err}"
+        );
+        let (headers, rows, _, _) = csv_in_chunks(b"name,note\n", Encoding::Utf8, 1, 4).unwrap();
+        assert_eq!(
+            (headers, rows.len()),
+            (vec!["name".into(), "note".into()], 0)
+        );
+        for empty in [&b""[..], b"\r\n\n", b"title only\n"] {
+            let err = csv_in_chunks(empty, Encoding::Utf8, 2, 4).unwrap_err();
+            assert!(err.to_string().contains("no header row"), "{err}");
         }
     }
 
