@@ -1987,8 +1987,9 @@ mod tests {
 
     /// A GBK CSV file larger than a chunk is read in batches: every row comes through once,
     /// numbered by the line it starts on (some records span two lines), the rejected rows
-    /// (an amount in words) of every batch named by their lines, the IDs typed alike in each batch; without the
-    /// cache, converted into it, and served by it.
+    /// (an amount in words) of every batch named by their lines, the IDs typed alike in each
+    /// batch; without the cache, converted into it, and served by it. A byte invalid in its
+    /// last line stops the conversion and leaves nothing half written.
     #[test]
     fn a_csv_file_larger_than_a_chunk_loads_every_row_with_its_line() {
         let dir = tempfile::tempdir().unwrap();
@@ -2057,6 +2058,26 @@ mod tests {
         let typed = load(None);
         assert_eq!(load(Some(&cache)), typed);
         assert_eq!(load(Some(&cache)), typed);
+        // A byte that is not GBK on the last line: an error naming it, after the first batches
+        // were written, and no partial file left in the cache.
+        let mut bad = gbk.into_owned();
+        bad.extend_from_slice(b"\x81 ,x,1,x\n");
+        std::fs::write(dir.path().join("p.csv"), &bad).unwrap();
+        let err = load_dataset_cached(&catalog, "p", Some(&cache), None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains(&format!("not valid GBK on line {line}")),
+            "{err}"
+        );
+        let mut left: Vec<String> = std::fs::read_dir(dir.path().join("cache"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f.contains("partial"))
+            .collect();
+        left.sort();
+        assert_eq!(left, Vec::<String>::new());
     }
 
     /// A column found mostly distinct is typed cell by cell for the next `SKIP_WHEN_DISTINCT`

@@ -361,6 +361,7 @@ impl Cache {
             unique,
             ids,
             writer: None,
+            key: None,
         }
     }
 }
@@ -373,6 +374,19 @@ pub struct CacheWriter<'a> {
     tmp: PathBuf,
     ids: Vec<String>,
     writer: Option<pages::PageWriter<std::fs::File>>,
+    /// Set once the file is in place and its sidecar is being written.
+    key: Option<String>,
+}
+
+/// A conversion that stopped (an invalid byte half way through an extract, a full disk)
+/// leaves no partial file behind; after `finish` the partial files are renamed already.
+impl Drop for CacheWriter<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.tmp);
+        if let Some(key) = &self.key {
+            let _ = std::fs::remove_file(self.sidecar_tmp(key));
+        }
+    }
 }
 
 impl CacheWriter<'_> {
@@ -424,8 +438,14 @@ impl CacheWriter<'_> {
         Ok(())
     }
 
+    fn sidecar_tmp(&self, key: &str) -> PathBuf {
+        self.cache
+            .dir
+            .join(format!("{key}.json.partial-{}", self.unique))
+    }
+
     pub fn finish(
-        self,
+        mut self,
         key: &str,
         file: &InputFile,
         rejected: &[RejectedRow],
@@ -437,13 +457,14 @@ impl CacheWriter<'_> {
         w.finish()?;
         let dir = &self.cache.dir;
         fs_err::rename(&self.tmp, dir.join(format!("{key}.parquet")))?;
+        self.key = Some(key.to_string());
         let sidecar = Sidecar {
             file: file.clone(),
             rejected: rejected.to_vec(),
             quality: quality.clone(),
             raw_elided: self.ids.clone(),
         };
-        let tmp = dir.join(format!("{key}.json.partial-{}", self.unique));
+        let tmp = self.sidecar_tmp(key);
         crate::output::create_private_file(&tmp)?
             .write_all(&serde_json::to_vec(&sidecar).map_err(|e| Error::Bug(e.to_string()))?)?;
         fs_err::rename(&tmp, dir.join(format!("{key}.json")))?;
