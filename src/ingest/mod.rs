@@ -903,17 +903,18 @@ fn load_batched(
     // The hash, taken on its own thread while the file is converted when nothing can be
     // found under it (no cache, or a file this cache never saw): hashing 300 MB first kept
     // one core idle for 0.2 s.
-    let hash = || hashed(cache, path, || sha256_streamed(path));
     let Some(cache) = cache else {
         // The typed batches accumulate here: smaller batches keep the peak near them.
         let mut kept: Option<DataFrame> = None;
         let (hash, read) = std::thread::scope(|s| {
+            let (tap, hash) = hash_beside(path, options);
             let hashing = s.spawn(hash);
             let read = typed_batches(
                 catalog,
                 name,
                 path,
                 options,
+                tap,
                 &shown,
                 read::PARQUET_BATCH_ROWS / 4,
                 false,
@@ -933,7 +934,9 @@ fn load_batched(
             );
             (joined(hashing), read)
         });
-        let (hash, read) = (hash?, read?);
+        // What stopped the reading, rather than the hash it left unfinished.
+        let read = read?;
+        let hash = hash?;
         let frame = kept.ok_or_else(|| Error::Bug("a file read in no batch".into()))?;
         let file = input_file(hash, &read, None);
         // Kept in the batches' chunks: joining them into one would copy every column.
@@ -942,7 +945,7 @@ fn load_batched(
     };
     let known = match recalled {
         Some(known) => Some(known),
-        None if cache.seen(path) => Some(hash()?),
+        None if cache.seen(path) => Some(hashed(Some(cache), path, || sha256_streamed(path))?),
         None => None,
     };
     if let Some((sha256, _)) = &known
@@ -954,10 +957,13 @@ fn load_batched(
     // A batch is written (encoded and compressed) on its own thread while the next is read
     // and typed: two batches in memory, hence half the usual batch size.
     let (writer, read, hash) = std::thread::scope(|s| -> Result<_> {
-        let hashing = s.spawn(|| match known {
-            Some(known) => Ok(known),
-            None => hash(),
-        });
+        let (tap, hashing) = match known {
+            Some(known) => (None, s.spawn(|| Ok(known))),
+            None => {
+                let (tap, hash) = hash_beside(path, options);
+                (tap, s.spawn(|| hashed(Some(cache), path, hash)))
+            }
+        };
         let (to_writer, batches) = std::sync::mpsc::sync_channel::<(DataFrame, cache::Coded)>(0);
         let written = s.spawn(move || -> Result<_> {
             let mut writer = writer;
@@ -972,6 +978,7 @@ fn load_batched(
             name,
             path,
             options,
+            tap,
             &shown,
             read::PARQUET_BATCH_ROWS / 2,
             true,
@@ -996,6 +1003,37 @@ fn load_batched(
     Ok(Part::served(hit, shown, false, sha256_recalled))
 }
 
+/// The hash of a file being converted, and where its reader sends the bytes to hash (CSV:
+/// the file is read once); a Parquet file, which Polars reads itself, is read again for it.
+type HashBeside<'a> = Box<dyn FnOnce() -> Result<(String, u64)> + Send + 'a>;
+
+fn hash_beside<'a>(
+    path: &'a Path,
+    options: &read::ReadOptions,
+) -> (Option<read::Tap>, HashBeside<'a>) {
+    if options.format != Format::Csv {
+        return (None, Box::new(move || sha256_streamed(path)));
+    }
+    let (tap, tapped): (read::Tap, _) = std::sync::mpsc::sync_channel(2);
+    let hash = move || {
+        let mut h = Sha256::new();
+        let mut total = 0u64;
+        for chunk in tapped {
+            let Some(chunk) = chunk else {
+                return Ok((hex(&h.finalize()), total));
+            };
+            h.update(&chunk[..]);
+            total += chunk.len() as u64;
+        }
+        // Never remembered: the reading stopped, and says why.
+        Err(Error::Input {
+            path: path.to_path_buf(),
+            message: "read only in part, so not hashed".into(),
+        })
+    };
+    (Some(tap), Box::new(hash))
+}
+
 /// What a thread gave back, or a bug if it panicked.
 fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
     handle
@@ -1012,7 +1050,8 @@ struct BatchesRead {
     encoding: Option<&'static str>,
 }
 
-/// Reads and types a Parquet or CSV file a batch at a time (`parquet_rows` rows of Parquet),
+/// Reads and types a Parquet or CSV file a batch at a time (`parquet_rows` rows of Parquet;
+/// a CSV file's bytes also go to `tap`),
 /// handing each typed batch (and its columns typed once per distinct value, with `by_value`)
 /// to `each`, which returns false to stop. With `by_value` the batches are for the cache's
 /// writer only: the texts typed by value are in the dictionaries, not in the frame.
@@ -1022,6 +1061,7 @@ fn typed_batches(
     name: &str,
     path: &Path,
     options: &read::ReadOptions,
+    tap: Option<read::Tap>,
     shown: &str,
     parquet_rows: usize,
     by_value: bool,
@@ -1034,7 +1074,7 @@ fn typed_batches(
         quality: BTreeMap::new(),
         encoding: None,
     };
-    let batches = read::batches(path, options, parquet_rows)?;
+    let batches = read::batches(path, options, parquet_rows, tap)?;
     std::thread::scope(|s| {
         // The next batch is read (decoded, parsed) on its own thread while this one is typed.
         let (to_typing, read_ahead) = std::sync::mpsc::sync_channel(0);
