@@ -218,9 +218,36 @@ pub fn id_columns(spec: &DatasetSpec) -> Vec<String> {
         .collect()
 }
 
+/// Removes the partial files of processes that no longer run: one killed outright (by the
+/// kernel out of memory, by a user) cannot remove its own. Files of a live process, possibly
+/// converting into this cache now, are left alone; so are all on systems without `/proc`.
+fn sweep_partial_files(dir: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.rsplit_once(".partial-"))
+            .and_then(|(_, suffix)| suffix.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 impl Cache {
     pub fn new(dir: &Path) -> Result<Cache> {
         crate::output::create_private_dir(dir)?;
+        sweep_partial_files(dir);
         Ok(Cache {
             dir: dir.to_path_buf(),
             recall_hashes: true,
@@ -469,5 +496,41 @@ impl CacheWriter<'_> {
             .write_all(&serde_json::to_vec(&sidecar).map_err(|e| Error::Bug(e.to_string()))?)?;
         fs_err::rename(&tmp, dir.join(format!("{key}.json")))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_files_of_processes_gone_are_swept_when_the_cache_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = std::process::id();
+        // No process has a number this large (Linux numbers them below 2^22).
+        let files = [
+            "converting.parquet.partial-4000000000-0".to_string(),
+            "hash-p.csv.partial-4000000000-3".into(),
+            format!("converting.parquet.partial-{own}-7"),
+            "ab12.parquet".into(),
+            "ab12.json".into(),
+        ];
+        for f in &files {
+            std::fs::write(dir.path().join(f), b"x").unwrap();
+        }
+        Cache::new(dir.path()).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "ab12.json".to_string(),
+                "ab12.parquet".into(),
+                format!("converting.parquet.partial-{own}-7"),
+            ]
+        );
     }
 }
