@@ -220,8 +220,12 @@ pub fn id_columns(spec: &DatasetSpec) -> Vec<String> {
 
 /// Removes the partial files of processes that no longer run: one killed outright (by the
 /// kernel out of memory, by a user) cannot remove its own. Files of a live process, possibly
-/// converting into this cache now, are left alone; so are all on systems without `/proc`.
+/// converting into this cache now, are left alone, and so is a file written to in the last
+/// quarter hour (a process in another container sharing the cache has a number this one
+/// cannot see; a conversion writes its file every few seconds); all are on systems without
+/// `/proc`.
 fn sweep_partial_files(dir: &Path) {
+    const QUIET: std::time::Duration = std::time::Duration::from_secs(15 * 60);
     if !Path::new("/proc/self").exists() {
         return;
     }
@@ -235,8 +239,13 @@ fn sweep_partial_files(dir: &Path) {
             .and_then(|n| n.rsplit_once(".partial-"))
             .and_then(|(_, suffix)| suffix.split_once('-'))
             .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let quiet = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > QUIET));
         if let Some(pid) = pid
             && pid != std::process::id()
+            && quiet
             && !Path::new(&format!("/proc/{pid}")).exists()
         {
             let _ = std::fs::remove_file(entry.path());
@@ -508,15 +517,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let own = std::process::id();
         // No process has a number this large (Linux numbers them below 2^22).
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
         let files = [
-            "converting.parquet.partial-4000000000-0".to_string(),
-            "hash-p.csv.partial-4000000000-3".into(),
-            format!("converting.parquet.partial-{own}-7"),
-            "ab12.parquet".into(),
-            "ab12.json".into(),
+            (
+                "converting.parquet.partial-4000000000-0".to_string(),
+                hour_ago,
+            ),
+            ("hash-p.csv.partial-4000000000-3".into(), hour_ago),
+            // Written to just now: perhaps a process this one cannot see.
+            (
+                "k.json.partial-4000000000-4".into(),
+                std::time::SystemTime::now(),
+            ),
+            (format!("converting.parquet.partial-{own}-7"), hour_ago),
+            ("ab12.parquet".into(), hour_ago),
+            ("ab12.json".into(), hour_ago),
         ];
-        for f in &files {
-            std::fs::write(dir.path().join(f), b"x").unwrap();
+        for (f, modified) in &files {
+            let file = std::fs::File::create(dir.path().join(f)).unwrap();
+            file.set_modified(*modified).unwrap();
         }
         Cache::new(dir.path()).unwrap();
         let mut left: Vec<String> = std::fs::read_dir(dir.path())
@@ -530,6 +549,7 @@ mod tests {
                 "ab12.json".to_string(),
                 "ab12.parquet".into(),
                 format!("converting.parquet.partial-{own}-7"),
+                "k.json.partial-4000000000-4".into(),
             ]
         );
     }
