@@ -1,6 +1,7 @@
-//! Readers per format and encoding. Each yields the header and the columns of one source file
-//! as raw cells, with the row number a person sees in Excel for every record; typing happens
-//! in `ingest`, a column at a time.
+//! Readers per format and encoding. Each yields the header and the columns of a source file
+//! as raw cells, with the row number a person sees in Excel for every record: a Parquet or CSV
+//! file in batches (never held whole), a workbook whole; typing happens in `ingest`, a column
+//! at a time.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
