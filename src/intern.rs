@@ -220,6 +220,12 @@ impl Table {
     }
 }
 
+/// How many new values among `n` rows make a column "mostly distinct", not worth numbering:
+/// three in four, Polars' own threshold for a dictionary (all of them, in a short column).
+pub fn distinct_limit(n: usize) -> usize {
+    if n > 128 { n * 3 / 4 } else { n }
+}
+
 /// The hasher of every `Table` that a `Numbering` fills.
 fn hasher() -> foldhash::fast::FixedState {
     foldhash::fast::FixedState::with_seed(0xd1c7)

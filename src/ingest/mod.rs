@@ -415,7 +415,7 @@ fn type_by_value(
     let before = state.numbering.table.len();
     let numbering = &mut state.numbering;
     let n = malformed.len();
-    let limit = if n > 128 { n * 3 / 4 } else { n };
+    let limit = crate::intern::distinct_limit(n);
     let keep = |i: usize| malformed[i].is_none();
     let mut keys = Vec::new();
     let numbered = match src {

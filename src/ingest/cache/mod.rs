@@ -202,6 +202,19 @@ pub fn elide_raw(raw: &StringChunked, id: &StringChunked) -> PolarsResult<String
     )
 }
 
+/// Writes `bytes` to `to` through a partial file beside it, renamed into place (removed if
+/// anything fails): a reader sees the whole file or none.
+fn write_whole(to: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = PathBuf::from(format!("{}.partial-{}", to.display(), unique()));
+    let written = crate::output::create_private_file(&tmp)
+        .and_then(|mut f| Ok(f.write_all(bytes)?))
+        .and_then(|()| Ok(fs_err::rename(&tmp, to)?));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
 /// A suffix no other partial file of this cache has, in this process or another.
 fn unique() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -324,14 +337,8 @@ impl Cache {
             sha256: sha256.to_string(),
             unsettled: !settled || !unchanged,
         };
-        let Ok(bytes) = serde_json::to_vec(&record) else {
-            return;
-        };
-        let tmp = memo.with_extension(format!("partial-{}", unique()));
-        let written =
-            crate::output::create_private_file(&tmp).is_ok_and(|mut f| f.write_all(&bytes).is_ok());
-        if !written || std::fs::rename(&tmp, &memo).is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if let Ok(bytes) = serde_json::to_vec(&record) {
+            let _ = write_whole(&memo, &bytes);
         }
     }
 
@@ -388,16 +395,13 @@ impl Cache {
     pub fn writer(&self, ids: Vec<String>) -> CacheWriter<'_> {
         // Two datasets may declare the same file the same way, and load at the same time:
         // each writes its own partial file, and the renames put the same content in place.
-        let unique = unique();
         CacheWriter {
             cache: self,
             tmp: self
                 .dir
-                .join(format!("converting.parquet.partial-{unique}")),
-            unique,
+                .join(format!("converting.parquet.partial-{}", unique())),
             ids,
             writer: None,
-            key: None,
         }
     }
 }
@@ -406,22 +410,16 @@ const ROW_GROUP: usize = 256 * 1024;
 
 pub struct CacheWriter<'a> {
     cache: &'a Cache,
-    unique: String,
     tmp: PathBuf,
     ids: Vec<String>,
     writer: Option<pages::PageWriter<std::fs::File>>,
-    /// Set once the file is in place and its sidecar is being written.
-    key: Option<String>,
 }
 
 /// A conversion that stopped (an invalid byte half way through an extract, a full disk)
-/// leaves no partial file behind; after `finish` the partial files are renamed already.
+/// leaves no partial file behind; after `finish` the partial file is renamed already.
 impl Drop for CacheWriter<'_> {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.tmp);
-        if let Some(key) = &self.key {
-            let _ = std::fs::remove_file(self.sidecar_tmp(key));
-        }
     }
 }
 
@@ -474,14 +472,8 @@ impl CacheWriter<'_> {
         Ok(())
     }
 
-    fn sidecar_tmp(&self, key: &str) -> PathBuf {
-        self.cache
-            .dir
-            .join(format!("{key}.json.partial-{}", self.unique))
-    }
-
     pub fn finish(
-        mut self,
+        self,
         key: &str,
         file: &InputFile,
         rejected: &[RejectedRow],
@@ -493,18 +485,14 @@ impl CacheWriter<'_> {
         w.finish()?;
         let dir = &self.cache.dir;
         fs_err::rename(&self.tmp, dir.join(format!("{key}.parquet")))?;
-        self.key = Some(key.to_string());
         let sidecar = Sidecar {
             file: file.clone(),
             rejected: rejected.to_vec(),
             quality: quality.clone(),
             raw_elided: self.ids.clone(),
         };
-        let tmp = self.sidecar_tmp(key);
-        crate::output::create_private_file(&tmp)?
-            .write_all(&serde_json::to_vec(&sidecar).map_err(|e| Error::Bug(e.to_string()))?)?;
-        fs_err::rename(&tmp, dir.join(format!("{key}.json")))?;
-        Ok(())
+        let json = serde_json::to_vec(&sidecar).map_err(|e| Error::Bug(e.to_string()))?;
+        write_whole(&dir.join(format!("{key}.json")), &json)
     }
 }
 

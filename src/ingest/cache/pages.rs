@@ -178,7 +178,7 @@ fn dictionary(
     numbering: &mut Numbering,
 ) -> PolarsResult<Option<DictionaryArray<u32>>> {
     let n = text.len();
-    let limit = if n > 128 { n * 3 / 4 } else { n };
+    let limit = crate::intern::distinct_limit(n);
     let valid = text.validity();
     let value = |i: usize| {
         valid
