@@ -987,16 +987,23 @@ mod tests {
     }
 
     /// A file that is ASCII for its first 100 KiB and GBK after, and a UTF-8 file whose first
-    /// non-ASCII character is not Chinese: each read in the encoding it is in, with `auto`.
+    /// non-ASCII character is not Chinese and ends a chunk (alone, é reads as GB18030 茅, more
+    /// Chinese than UTF-8 é): each read in the encoding it is in, with `auto`, which decides by
+    /// what follows the first non-ASCII byte.
     #[test]
     fn auto_tells_the_encoding_by_what_follows_the_first_non_ascii_byte() {
-        let mut text = String::from("name,note\n");
-        while text.len() < 100 << 10 {
-            text.push_str("ascii,0123456789\n");
+        let chunk = 8 << 10;
+        let mut ascii = String::from("name,note\n");
+        while ascii.len() < 100 << 10 {
+            ascii.push_str("ascii,0123456789\n");
         }
         let rows = |text: &str| text.lines().count() - 1;
         for tail in ["张三,王五李四\n", "café,é\n"] {
-            let mut text = text.clone();
+            let mut text = ascii.clone();
+            // A row of padding so that the tail's first non-ASCII character ends a chunk.
+            let first = tail.char_indices().find(|(_, c)| !c.is_ascii()).unwrap();
+            let ends = text.len() + first.0 + first.1.len_utf8() + "x,\n".len();
+            text.push_str(&format!("x,{}\n", "0".repeat(chunk - ends % chunk)));
             text.push_str(tail);
             for _ in 0..2000 {
                 text.push_str("李四,养老金发放\n");
@@ -1004,11 +1011,13 @@ mod tests {
             let (gbk, _, _) = encoding_rs::GBK.encode(&text);
             for (bytes, read_as) in [(&gbk[..], "GB18030"), (text.as_bytes(), "UTF-8")] {
                 let (_, read, _, encoding) =
-                    csv_in_chunks(bytes, Encoding::Auto, 1, 8 << 10).unwrap();
+                    csv_in_chunks(bytes, Encoding::Auto, 1, chunk).unwrap();
                 assert_eq!(encoding, read_as);
                 assert_eq!(read.len(), rows(&text));
-                let last = &read.last().unwrap().1;
-                assert_eq!(last, &["李四", "养老金发放"]);
+                let cells = |i: usize| read[i].1.clone();
+                let tail: Vec<String> = tail.trim_end().split(',').map(String::from).collect();
+                assert_eq!(cells(read.len() - 2001), tail);
+                assert_eq!(cells(read.len() - 1), ["李四", "养老金发放"]);
             }
         }
     }
