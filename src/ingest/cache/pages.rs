@@ -37,21 +37,50 @@ const COMPRESSION: ParquetCompression = ParquetCompression::Lz4Raw;
 pub type Coded = std::collections::HashMap<String, Option<DictionaryArray<u32>>>;
 
 /// A Parquet file written a row group at a time: Polars' writer lays out the file (schema,
-/// footer, Arrow metadata) with the options `ParquetWriter` would use; `row_group` encodes
-/// the pages.
+/// footer, Arrow metadata) with the options `ParquetWriter` would use; the pages are encoded
+/// here. A row group gathers batches until it holds `group_rows` rows, so a text column's
+/// dictionary is written once for them all: with a row group per 256 Ki-row batch, the
+/// dictionaries of ten million payments' IDs, names and accounts (62 K values each, in
+/// every group) were a third of the cache, and a quarter of the rules' time reading it.
 pub struct PageWriter<W: std::io::Write> {
     writer: BatchedWriter<W>,
     options: WriteOptions,
     fields: Vec<ParquetType>,
     /// Each column's encodings when not text (texts are decided by `dictionary`).
     encodings: Vec<Vec<Encoding>>,
-    /// Each column's dictionary table, kept from row group to row group so each starts at
+    group_rows: usize,
+    /// The row group being gathered, by column.
+    open: Vec<Open>,
+    open_rows: usize,
+}
+
+/// A column of the row group being gathered.
+#[derive(Default)]
+struct Open {
+    /// A column not text: its batches, encoded once the group is complete (Polars may give
+    /// integers a dictionary, whose page must come first).
+    arrays: Vec<Box<dyn Array>>,
+    /// A text column's pages encoded already (once it is found mostly distinct).
+    pages: Vec<CompressedPage>,
+    /// A text column's batches, encoded once the group is complete (its dictionary page
+    /// comes first, and holds the values of every batch).
+    texts: Vec<Piece>,
+    /// The group's dictionary of a text column; kept from group to group so each starts at
     /// the size the last needed.
-    tables: Vec<Numbering>,
+    table: Numbering,
+    /// A batch of the column was found mostly distinct: the group stores it plain.
+    plain: bool,
+}
+
+/// A batch of a text column.
+enum Piece {
+    Plain(Utf8ViewArray),
+    /// Each row's number in the group's dictionary, NULL where the row has no value.
+    Keys(PrimitiveArray<u32>),
 }
 
 impl<W: std::io::Write> PageWriter<W> {
-    pub fn new(out: W, schema: &Schema) -> PolarsResult<Self> {
+    pub fn new(out: W, schema: &Schema, group_rows: usize) -> PolarsResult<Self> {
         let mut writer = ParquetWriter::new(out)
             .with_compression(COMPRESSION)
             .batched(schema)?;
@@ -76,107 +105,303 @@ impl<W: std::io::Write> PageWriter<W> {
             },
             fields,
             encodings,
-            tables: (0..schema.len()).map(|_| Numbering::default()).collect(),
+            group_rows: group_rows.max(1),
+            open: (0..schema.len()).map(|_| Open::default()).collect(),
+            open_rows: 0,
         })
     }
 
-    /// Writes `frame` as one row group, the columns in `coded` as those dictionaries.
+    /// Adds `frame`'s rows, the columns in `coded` as those dictionaries, writing each row
+    /// group once it is complete.
     pub fn write(&mut self, frame: &DataFrame, coded: &Coded) -> PolarsResult<()> {
-        let pages = row_group(
-            frame,
-            coded,
-            &self.fields,
-            &self.encodings,
-            &mut self.tables,
-            self.options,
-        )?;
-        self.writer.write_row_group(frame.height() as u64, &pages)
+        let mut offset = 0;
+        while offset < frame.height() {
+            let rows = (self.group_rows - self.open_rows).min(frame.height() - offset);
+            let part = frame.slice(offset as i64, rows);
+            for ((column, open), field) in
+                part.columns().iter().zip(&mut self.open).zip(&self.fields)
+            {
+                match coded.get(column.name().as_str()) {
+                    Some(Some(dict)) => {
+                        let mut dict = dict.clone();
+                        dict.slice(offset, rows);
+                        open.add_coded(&dict)?;
+                    }
+                    // Text the typing found mostly distinct (a date so found is no text).
+                    Some(None) if column.dtype() == &DataType::String => {
+                        open.plain = true;
+                        open.add_text(column)?;
+                    }
+                    _ if column.dtype() == &DataType::String => open.add_text(column)?,
+                    _ => {
+                        let series = column.as_materialized_series().rechunk();
+                        open.arrays.push(series.to_arrow(0, CompatLevel::newest()));
+                    }
+                }
+                if open.plain {
+                    open.spill(field, self.options)?;
+                }
+            }
+            self.open_rows += rows;
+            offset += rows;
+            if self.open_rows == self.group_rows {
+                self.flush()?;
+            }
+        }
+        Ok(())
     }
 
-    /// Writes the footer.
-    pub fn finish(&self) -> PolarsResult<()> {
+    /// Writes the row group gathered so far, if it holds any row.
+    fn flush(&mut self) -> PolarsResult<()> {
+        if self.open_rows == 0 {
+            return Ok(());
+        }
+        // Columns one after another: the writer thread runs beside the threads typing the
+        // next batch, and a parallel loop here would wait on the pool those threads hold
+        // while they wait on the writer.
+        let mut columns = Vec::with_capacity(self.open.len());
+        for ((open, field), encoding) in self.open.iter_mut().zip(&self.fields).zip(&self.encodings)
+        {
+            columns.push(if open.arrays.is_empty() {
+                open.text_pages(field, self.options)?
+            } else {
+                let arrays = std::mem::take(&mut open.arrays);
+                let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+                let array = polars_arrow::compute::concatenate::concatenate(&refs)?;
+                encoded(array, field, self.options, encoding)?
+            });
+            open.table.table.clear();
+            open.plain = false;
+        }
+        self.writer
+            .write_row_group(self.open_rows as u64, &columns)?;
+        self.open_rows = 0;
+        Ok(())
+    }
+
+    /// Writes the last row group and the footer.
+    pub fn finish(&mut self) -> PolarsResult<()> {
+        self.flush()?;
         self.writer.finish().map(|_| ())
     }
 }
 
-/// The compressed pages of each leaf column of `frame`, one row group. Columns one after
-/// another: the writer thread runs beside the threads typing the next batch, and a parallel
-/// loop here would wait on the pool those threads hold while they wait on the writer.
-fn row_group(
-    frame: &DataFrame,
-    coded: &Coded,
-    fields: &[ParquetType],
-    encodings: &[Vec<Encoding>],
-    tables: &mut [Numbering],
-    options: WriteOptions,
-) -> PolarsResult<Vec<Vec<CompressedPage>>> {
-    let columns = frame
-        .columns()
-        .iter()
-        .zip(fields)
-        .zip(encodings)
-        .zip(tables)
-        .map(|(((column, field), encoding), table)| {
-            let given = coded.get(column.name().as_str());
-            let (array, encoding) = match (given, constant_text(column)) {
-                (Some(Some(dict)), _) => (dict.clone().boxed(), vec![Encoding::RleDictionary]),
-                (_, Some(array)) => array,
-                (given, None) => {
-                    let series = column.as_materialized_series().rechunk();
-                    let array = series.to_arrow(0, CompatLevel::newest());
-                    match array.as_any().downcast_ref::<Utf8ViewArray>() {
-                        Some(_) if given.is_some() => (array, vec![Encoding::Plain]),
-                        Some(text) => match dictionary(text, table)? {
-                            Some(dict) => (dict.boxed(), vec![Encoding::RleDictionary]),
-                            None => (array, vec![Encoding::Plain]),
-                        },
-                        None => (array, encoding.clone()),
-                    }
+impl Open {
+    /// A batch typed once per distinct value: its dictionary's values numbered in the
+    /// group's (they are few: that is why the column was typed so).
+    fn add_coded(&mut self, dict: &DictionaryArray<u32>) -> PolarsResult<()> {
+        if self.plain {
+            self.texts.push(Piece::Plain(expanded(dict)?));
+            return Ok(());
+        }
+        let values = utf8_values(dict)?;
+        let mut numbers = Vec::new();
+        self.table.number(
+            values.len(),
+            |i| Some(values.value(i).as_bytes()),
+            usize::MAX,
+            &mut numbers,
+        )?;
+        let keys: Vec<u32> = dict
+            .keys()
+            .values()
+            .iter()
+            .map(|&k| numbers.get(k as usize).copied().unwrap_or(0))
+            .collect();
+        self.texts.push(Piece::Keys(PrimitiveArray::new(
+            ArrowDataType::UInt32,
+            keys.into(),
+            dict.keys().validity().cloned(),
+        )));
+        Ok(())
+    }
+
+    /// A batch of text: its rows numbered in the group's dictionary, unless most of its
+    /// values are new (Polars' own threshold: three in four), which plain pages store as
+    /// well and read faster.
+    fn add_text(&mut self, column: &Column) -> PolarsResult<()> {
+        let n = column.len();
+        if let Some(scalar) = column.as_scalar_column()
+            && !self.plain
+        {
+            // A file's name, a sheet's: one value in every row, numbered once.
+            let validity = match scalar.scalar().value() {
+                AnyValue::Null => Some(polars_arrow::bitmap::Bitmap::new_zeroed(n)),
+                value => {
+                    let mut number = Vec::new();
+                    let text = value.get_str().unwrap_or_default().as_bytes();
+                    self.table
+                        .number(1, |_| Some(text), usize::MAX, &mut number)?;
+                    let keys = vec![number[0]; n];
+                    self.texts.push(Piece::Keys(PrimitiveArray::new(
+                        ArrowDataType::UInt32,
+                        keys.into(),
+                        None,
+                    )));
+                    return Ok(());
                 }
             };
-            array_to_columns(&array, field.clone(), options, &encoding)?
-                .into_iter()
-                .map(|pages| {
-                    pages
-                        .map(|page| Ok(compress(page?, Vec::new(), options.compression)?))
-                        .collect::<PolarsResult<Vec<CompressedPage>>>()
-                })
-                .collect::<PolarsResult<Vec<Vec<CompressedPage>>>>()
-        })
-        .collect::<PolarsResult<Vec<_>>>()?;
-    Ok(columns.into_iter().flatten().collect())
-}
-
-/// A text column holding one value in every row (a file's name, a sheet's), as a dictionary
-/// of that value, or all NULL as plain pages, without writing the value out row by row.
-fn constant_text(column: &Column) -> Option<(Box<dyn Array>, Vec<Encoding>)> {
-    let scalar = column.as_scalar_column()?;
-    if scalar.dtype() != &DataType::String {
-        return None;
-    }
-    let n = scalar.len();
-    Some(match scalar.scalar().value() {
-        AnyValue::Null => (
-            Utf8ViewArray::new_null(ArrowDataType::Utf8View, n).boxed(),
-            vec![Encoding::Plain],
-        ),
-        value => {
-            let mut values = MutableBinaryViewArray::<str>::with_capacity(1);
-            values.push_value(value.get_str()?);
-            let keys = PrimitiveArray::<u32>::from_vec(vec![0; n]);
-            let dict = text_dictionary(keys, values.freeze()).ok()?;
-            (dict.boxed(), vec![Encoding::RleDictionary])
+            self.texts.push(Piece::Keys(PrimitiveArray::new(
+                ArrowDataType::UInt32,
+                vec![0; n].into(),
+                validity,
+            )));
+            return Ok(());
         }
-    })
+        let series = column.as_materialized_series().rechunk();
+        let array = series.to_arrow(0, CompatLevel::newest());
+        let text = array
+            .as_any()
+            .downcast_ref::<Utf8ViewArray>()
+            .ok_or_else(|| polars_err!(ComputeError: "a text column that is not text"))?
+            .clone();
+        if !self.plain {
+            match keys(&text, &mut self.table)? {
+                Some(keys) => {
+                    self.texts.push(Piece::Keys(keys));
+                    return Ok(());
+                }
+                None => self.plain = true,
+            }
+        }
+        self.texts.push(Piece::Plain(text));
+        Ok(())
+    }
+
+    /// The group's dictionary: the values its rows hold, in the order of their numbers.
+    fn values(&self) -> PolarsResult<Utf8ViewArray> {
+        let table = &self.table.table;
+        let mut values = MutableBinaryViewArray::<str>::with_capacity(table.len());
+        for g in 0..table.len() as u32 {
+            // The bytes were copied out of a text column.
+            let value = std::str::from_utf8(table.key(g))
+                .map_err(|e| polars_err!(ComputeError: "a cached text is not UTF-8: {e}"))?;
+            values.push_value(value);
+        }
+        Ok(values.freeze())
+    }
+
+    /// Encodes the batches gathered so far as plain text: a column found mostly distinct is
+    /// encoded batch by batch, not held as text until its group is complete (the CSV
+    /// extracts' columns of names and addresses held 0.2 GB).
+    fn spill(&mut self, field: &ParquetType, options: WriteOptions) -> PolarsResult<()> {
+        if self.texts.is_empty() {
+            return Ok(());
+        }
+        let keyed = self.texts.iter().any(|p| matches!(p, Piece::Keys(_)));
+        let values = match keyed {
+            true => self.values()?,
+            false => MutableBinaryViewArray::<str>::new().freeze(),
+        };
+        let arrays = std::mem::take(&mut self.texts)
+            .into_iter()
+            .map(|p| match p {
+                Piece::Plain(text) => Ok(text.boxed()),
+                Piece::Keys(keys) => Ok(expanded(&text_dictionary(keys, values.clone())?)?.boxed()),
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+        let text = polars_arrow::compute::concatenate::concatenate(&refs)?;
+        self.pages
+            .extend(encoded(text, field, options, &[Encoding::Plain])?);
+        Ok(())
+    }
+
+    /// The group's pages of a text column: a dictionary of the values its rows hold, or
+    /// plain text when a batch was mostly distinct or no row holds a value.
+    fn text_pages(
+        &mut self,
+        field: &ParquetType,
+        options: WriteOptions,
+    ) -> PolarsResult<Vec<CompressedPage>> {
+        if self.plain || self.table.table.is_empty() {
+            self.spill(field, options)?;
+            return Ok(std::mem::take(&mut self.pages));
+        }
+        let pieces = std::mem::take(&mut self.texts);
+        let mut keys = Vec::with_capacity(pieces.iter().map(|p| p.len()).sum());
+        let mut validity: Option<MutableBitmap> = None;
+        for piece in &pieces {
+            let Piece::Keys(k) = piece else {
+                unreachable!("a plain batch makes the group's column plain")
+            };
+            match (k.validity(), &mut validity) {
+                (None, None) => {}
+                (v, None) => {
+                    let mut all = MutableBitmap::with_capacity(keys.capacity());
+                    all.extend_constant(keys.len(), true);
+                    match v {
+                        Some(v) => all.extend_from_bitmap(v),
+                        None => all.extend_constant(k.len(), true),
+                    }
+                    validity = Some(all);
+                }
+                (Some(v), Some(all)) => all.extend_from_bitmap(v),
+                (None, Some(all)) => all.extend_constant(k.len(), true),
+            }
+            keys.extend_from_slice(k.values());
+        }
+        let keys = PrimitiveArray::<u32>::new(
+            ArrowDataType::UInt32,
+            keys.into(),
+            validity.map(Into::into),
+        );
+        let dict = text_dictionary(keys, self.values()?)?;
+        encoded(dict.boxed(), field, options, &[Encoding::RleDictionary])
+    }
 }
 
-/// `text` as its distinct values, in order of first appearance, and each row's index among
-/// them; `None` when it has no value, or when most rows hold distinct values (Polars' own
-/// threshold: three in four), which plain pages store as well and read faster.
-fn dictionary(
+impl Piece {
+    fn len(&self) -> usize {
+        match self {
+            Piece::Plain(a) => a.len(),
+            Piece::Keys(k) => k.len(),
+        }
+    }
+}
+
+/// The compressed pages of one column's rows.
+fn encoded(
+    array: Box<dyn Array>,
+    field: &ParquetType,
+    options: WriteOptions,
+    encoding: &[Encoding],
+) -> PolarsResult<Vec<CompressedPage>> {
+    let mut out = Vec::new();
+    for pages in array_to_columns(array, field.clone(), options, encoding)? {
+        for page in pages {
+            out.push(compress(page?, Vec::new(), options.compression)?);
+        }
+    }
+    Ok(out)
+}
+
+/// A dictionary's values as text.
+fn utf8_values(dict: &DictionaryArray<u32>) -> PolarsResult<&Utf8ViewArray> {
+    dict.values()
+        .as_any()
+        .downcast_ref::<Utf8ViewArray>()
+        .ok_or_else(|| polars_err!(ComputeError: "a text dictionary that is not text"))
+}
+
+/// A dictionary's rows as plain text.
+fn expanded(dict: &DictionaryArray<u32>) -> PolarsResult<Utf8ViewArray> {
+    let values = utf8_values(dict)?;
+    let mut out = MutableBinaryViewArray::<str>::with_capacity(dict.len());
+    for k in dict.keys().iter() {
+        out.push(k.map(|k| values.value(*k as usize)));
+    }
+    Ok(out.freeze())
+}
+
+/// Each row's number among the values of `text` and those `numbering` holds already (new
+/// values numbered after them, in order of first appearance), NULL where a row has no value;
+/// `None` when most rows hold values new to it (Polars' own threshold: three in four), which
+/// plain pages store as well and read faster.
+fn keys(
     text: &Utf8ViewArray,
     numbering: &mut Numbering,
-) -> PolarsResult<Option<DictionaryArray<u32>>> {
+) -> PolarsResult<Option<PrimitiveArray<u32>>> {
     let n = text.len();
     let limit = crate::intern::distinct_limit(n);
     let valid = text.validity();
@@ -186,20 +411,14 @@ fn dictionary(
             .then(|| text.value(i).as_bytes())
     };
     let mut keys = Vec::new();
-    numbering.table.clear();
-    if !numbering.number(n, value, limit, &mut keys)? || numbering.table.is_empty() {
+    if !numbering.number(n, value, limit, &mut keys)? {
         return Ok(None);
     }
-    let table = &numbering.table;
-    let mut values = MutableBinaryViewArray::<str>::with_capacity(table.len());
-    for g in 0..table.len() as u32 {
-        // The bytes were copied out of a text column.
-        let value = std::str::from_utf8(table.key(g))
-            .map_err(|e| polars_err!(ComputeError: "a cached text is not UTF-8: {e}"))?;
-        values.push_value(value);
-    }
-    let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), valid.cloned());
-    text_dictionary(keys, values.freeze()).map(Some)
+    Ok(Some(PrimitiveArray::<u32>::new(
+        ArrowDataType::UInt32,
+        keys.into(),
+        valid.cloned(),
+    )))
 }
 
 /// The text `values` of a column typed once per distinct value, as the dictionary of the rows
@@ -268,15 +487,21 @@ mod tests {
         m.freeze()
     }
 
+    /// `keys` of a fresh table, as a dictionary of the values the table then holds (none
+    /// when it holds none).
+    fn dictionary(text: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
+        let mut open = Open::default();
+        let keys = keys(text, &mut open.table).unwrap()?;
+        let values = open.values().unwrap();
+        (!values.is_empty()).then(|| text_dictionary(keys, values).unwrap())
+    }
+
     /// The dictionary's values at each row, as `text` holds them.
-    fn expanded(d: &DictionaryArray<u32>) -> Vec<Option<String>> {
-        let values = d.values().as_any().downcast_ref::<Utf8ViewArray>().unwrap();
-        (0..d.len())
-            .map(|i| {
-                d.keys()
-                    .get(i)
-                    .map(|k| values.value(k as usize).to_string())
-            })
+    fn rows(d: &DictionaryArray<u32>) -> Vec<Option<String>> {
+        expanded(d)
+            .unwrap()
+            .iter()
+            .map(|v| v.map(str::to_string))
             .collect()
     }
 
@@ -284,7 +509,7 @@ mod tests {
     fn each_row_keeps_its_value_and_each_value_is_stored_once() {
         // Runs, repeats far apart, nulls, an empty text, long and short values, and enough
         // distinct values (300) that the table grows twice.
-        let mut rows: Vec<Option<String>> = Vec::new();
+        let mut all: Vec<Option<String>> = Vec::new();
         for round in 0..3 {
             for i in 0..300 {
                 let v = if i % 7 == 0 {
@@ -292,38 +517,74 @@ mod tests {
                 } else {
                     format!("张{i}")
                 };
-                rows.push(Some(v.clone()));
+                all.push(Some(v.clone()));
                 if i % 3 == round {
-                    rows.push(Some(v));
-                    rows.push(None);
+                    all.push(Some(v));
+                    all.push(None);
                 }
             }
-            rows.push(Some(String::new()));
+            all.push(Some(String::new()));
         }
-        let refs: Vec<Option<&str>> = rows.iter().map(|r| r.as_deref()).collect();
+        let refs: Vec<Option<&str>> = all.iter().map(|r| r.as_deref()).collect();
         let text = texts(&refs);
-        let d = dictionary(&text, &mut Numbering::default())
-            .unwrap()
-            .expect("a dictionary: each value recurs");
-        assert_eq!(expanded(&d), rows);
+        let d = dictionary(&text).expect("a dictionary: each value recurs");
+        assert_eq!(rows(&d), all);
         assert_eq!(d.values().len(), 301);
         assert_eq!(d.null_count(), text.null_count());
     }
 
-    /// A frame written through `PageWriter` reads back as it was: constant texts (a value,
-    /// NULL), text columns as dictionaries and plain, numbers, dates; two row groups.
+    /// The row groups of the file at `path`: each one's rows, and whether column `name` has
+    /// a dictionary page in it.
+    fn groups(path: &std::path::Path, name: &str) -> Vec<(usize, bool)> {
+        use polars_parquet::parquet::read::{get_page_iterator, read_metadata};
+        let data = std::fs::read(path).unwrap();
+        let meta = read_metadata(&mut std::io::Cursor::new(&data[..])).unwrap();
+        let data = polars_buffer::Buffer::from(data);
+        meta.row_groups
+            .iter()
+            .map(|rg| {
+                let chunk = rg.columns_under_root_iter(name).unwrap().next().unwrap();
+                let mut pages = get_page_iterator(
+                    chunk,
+                    std::io::Cursor::new(data.clone()),
+                    vec![],
+                    usize::MAX,
+                )
+                .unwrap();
+                (rg.num_rows(), pages.read_dict().unwrap().is_some())
+            })
+            .collect()
+    }
+
+    /// A frame written through `PageWriter` in batches reads back as it was: constant texts
+    /// (a value, NULL), text columns as dictionaries and plain, numbers, dates. A row group
+    /// gathers batches until it is full, one dictionary page for all of them; a typed
+    /// column's dictionaries, numbered differently batch by batch, become the group's; a
+    /// mostly distinct batch makes its group's column plain.
     #[test]
-    fn row_groups_read_back_as_written() {
+    fn row_groups_gather_batches_and_read_back_as_written() {
         let n = 3000;
         let ids: Vec<String> = (0..n).map(|i| format!("62170000{:011}", i % 40)).collect();
+        // Distinct from row 2600 on (only in the last group), otherwise ten values.
+        let sometimes: Vec<String> = (0..n)
+            .map(|i| match i < 2600 {
+                true => format!("王{}", i % 10),
+                false => format!("王{i}"),
+            })
+            .collect();
         let distinct: Vec<Option<String>> = (0..n)
             .map(|i| (i % 5 != 0).then(|| format!("李{i}")))
+            .collect();
+        let typed: Vec<Option<String>> = (0..n)
+            .map(|i| (i % 9 != 0).then(|| format!("1101011990{:08}", i % 30)))
             .collect();
         let mut frame = DataFrame::new(
             n,
             vec![
                 Column::new("id".into(), ids),
+                Column::new("sometimes".into(), sometimes),
                 Column::new("distinct".into(), distinct),
+                Column::new("typed".into(), typed.clone()),
                 Column::new(
                     "amount".into(),
                     (0..n).map(|i| i as f64 / 4.0).collect::<Vec<_>>(),
@@ -348,40 +609,71 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
         let mut writer =
-            PageWriter::new(std::fs::File::create(&path).unwrap(), frame.schema()).unwrap();
-        writer.write(&frame.slice(0, 2000), &Coded::new()).unwrap();
-        writer
-            .write(&frame.slice(2000, 1000), &Coded::new())
-            .unwrap();
+            PageWriter::new(std::fs::File::create(&path).unwrap(), frame.schema(), 1200).unwrap();
+        for start in (0..n).step_by(700) {
+            let batch = frame.slice(start as i64, 700);
+            // As the typing gives it: each batch's values in its own order (here reversed,
+            // so no two batches number them alike), NULL where the row has no value.
+            let mut seen: Vec<String> = Vec::new();
+            let batch_typed = batch.column("typed").unwrap().str().unwrap().clone();
+            for v in batch_typed.iter().flatten() {
+                if !seen.iter().any(|s| s == v) {
+                    seen.push(v.to_string());
+                }
+            }
+            seen.reverse();
+            let values: StringChunked = seen
+                .iter()
+                .map(|s| Some(s.as_str()))
+                .chain([None])
+                .collect();
+            let keys: Vec<IdxSize> = batch_typed
+                .iter()
+                .map(|v| match v {
+                    Some(v) => seen.iter().position(|s| s == v).unwrap() as IdxSize,
+                    None => seen.len() as IdxSize,
+                })
+                .collect();
+            let coded = Coded::from([(
+                "typed".to_string(),
+                Some(typed_dictionary(&values, &IdxCa::from_vec("k".into(), keys)).unwrap()),
+            )]);
+            let mut stand_in = batch.clone();
+            stand_in
+                .with_column(Column::full_null(
+                    "typed".into(),
+                    batch.height(),
+                    &DataType::String,
+                ))
+                .unwrap();
+            writer.write(&stand_in, &coded).unwrap();
+        }
         writer.finish().unwrap();
         let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
             .finish()
             .unwrap();
         assert_eq!(back, frame);
-    }
-
-    /// Whether column `name` of row group `rg` of the file at `path` has a dictionary page.
-    fn dictionary_page(path: &std::path::Path, rg: usize, name: &str) -> bool {
-        use polars_parquet::parquet::read::{get_page_iterator, read_metadata};
-        let data = std::fs::read(path).unwrap();
-        let meta = read_metadata(&mut std::io::Cursor::new(&data[..])).unwrap();
-        let chunk = meta.row_groups[rg]
-            .columns_under_root_iter(name)
-            .unwrap()
-            .next()
-            .unwrap();
-        let mut pages = get_page_iterator(
-            chunk,
-            std::io::Cursor::new(polars_buffer::Buffer::from(data)),
-            vec![],
-            usize::MAX,
-        )
-        .unwrap();
-        pages.read_dict().unwrap().is_some()
+        let sizes = [(1200, true), (1200, true), (600, true)];
+        for column in ["id", "typed", "__file"] {
+            assert_eq!(groups(&path, column), sizes, "{column}");
+        }
+        assert_eq!(
+            groups(&path, "sometimes"),
+            [(1200, true), (1200, true), (600, false)]
+        );
+        assert_eq!(
+            groups(&path, "distinct"),
+            [(1200, false), (1200, false), (600, false)]
+        );
+        assert_eq!(
+            groups(&path, "__sheet"),
+            [(1200, false), (1200, false), (600, false)]
+        );
     }
 
     /// A text column the typing found mostly distinct (`None` in `Coded`) is stored plain,
-    /// even where a dictionary would have been tried; a given dictionary is stored as given.
+    /// even where a dictionary would have been tried; a given dictionary is stored as given;
+    /// a date column found so is stored as a date.
     #[test]
     fn coded_columns_are_stored_as_the_typing_decided() {
         let n = 1000;
@@ -392,6 +684,9 @@ mod tests {
                 Column::new("plain".into(), repeated.clone()),
                 Column::new("tried".into(), repeated.clone()),
                 Column::new("given".into(), repeated),
+                Column::new("day".into(), (0..n as i32).collect::<Vec<_>>())
+                    .cast(&DataType::Date)
+                    .unwrap(),
             ],
         )
         .unwrap();
@@ -402,6 +697,7 @@ mod tests {
         let keys = IdxCa::from_vec("k".into(), (0..n as u32).map(|i| i % 10).collect());
         let coded = Coded::from([
             ("plain".to_string(), None),
+            ("day".to_string(), None),
             (
                 "given".to_string(),
                 Some(typed_dictionary(&values, &keys).unwrap()),
@@ -410,43 +706,43 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
         let mut writer =
-            PageWriter::new(std::fs::File::create(&path).unwrap(), frame.schema()).unwrap();
+            PageWriter::new(std::fs::File::create(&path).unwrap(), frame.schema(), n).unwrap();
         writer.write(&frame, &coded).unwrap();
         writer.finish().unwrap();
         let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
             .finish()
             .unwrap();
         assert_eq!(back, frame);
-        assert!(!dictionary_page(&path, 0, "plain"));
-        assert!(dictionary_page(&path, 0, "tried"));
-        assert!(dictionary_page(&path, 0, "given"));
+        assert_eq!(groups(&path, "plain"), [(n, false)]);
+        assert_eq!(groups(&path, "tried"), [(n, true)]);
+        assert_eq!(groups(&path, "given"), [(n, true)]);
     }
 
     #[test]
     fn mostly_distinct_or_empty_columns_are_left_plain() {
         let distinct: Vec<String> = (0..1000).map(|i| format!("1101011990{i:08}")).collect();
         let refs: Vec<Option<&str>> = distinct.iter().map(|s| Some(s.as_str())).collect();
-        assert!(
-            dictionary(&texts(&refs), &mut Numbering::default())
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            dictionary(&texts(&[None; 200]), &mut Numbering::default())
-                .unwrap()
-                .is_none()
-        );
+        assert!(dictionary(&texts(&refs)).is_none());
+        assert!(dictionary(&texts(&[None; 200])).is_none());
         // A quarter repeated: kept as a dictionary.
         let mut some = refs.clone();
         some.truncate(700);
         some.extend(refs[..300].iter().copied());
-        assert_eq!(
-            dictionary(&texts(&some), &mut Numbering::default())
+        assert_eq!(dictionary(&texts(&some)).unwrap().values().len(), 700);
+        // Values a table holds already are not new: after those 700, 800 distinct values
+        // (100 of them new) are numbered, not found mostly distinct as they are alone.
+        let mut open = Open::default();
+        assert!(keys(&texts(&some), &mut open.table).unwrap().is_some());
+        assert!(
+            keys(&texts(&refs[..800]), &mut open.table)
                 .unwrap()
+                .is_some()
+        );
+        assert_eq!(open.table.table.len(), 800);
+        assert!(
+            keys(&texts(&refs[..800]), &mut Numbering::default())
                 .unwrap()
-                .values()
-                .len(),
-            700
+                .is_none()
         );
     }
 }
