@@ -172,6 +172,8 @@ enum Buffer {
     /// (shared with the column's state), and each row's value number.
     Coded {
         values: Vec<Column>,
+        /// The numbering's (`ByValueState::epoch`).
+        epoch: u64,
         ids: Option<std::sync::Arc<IdFlags>>,
         keys: Vec<u32>,
     },
@@ -362,6 +364,9 @@ struct ByValueState {
     ids: std::sync::Arc<IdFlags>,
     /// The header the failure reasons name.
     header: String,
+    /// How many times the values were forgotten: numbers of one epoch mean the same values
+    /// batch after batch, for the cache's writer.
+    epoch: u64,
     /// Batches to type cell by cell before numbering is tried again, after one found most
     /// values distinct.
     skip: u32,
@@ -374,6 +379,7 @@ impl ByValueState {
         self.typed.clear();
         self.failed.clear();
         self.ids = Default::default();
+        self.epoch += 1;
     }
 }
 
@@ -499,6 +505,7 @@ fn type_by_value(
     Ok(ByValue::Typed((
         Buffer::Coded {
             values: state.typed.clone(),
+            epoch: state.epoch,
             ids: (cspec.ty == T::IdCard).then(|| state.ids.clone()),
             keys,
         },
@@ -545,8 +552,9 @@ fn push_null(buf: &mut Buffer) {
 }
 
 /// The finished columns of a buffer, only the rows in `keep` (all when `None`), and the
-/// quality of an ID column over those rows. A coded column's texts go to `coded` as
-/// dictionaries (an ID's raw text elided where it equals the ID, as the cache stores it),
+/// quality of an ID column over those rows. A coded column's texts go to `coded` as typed
+/// values and row numbers (an ID's raw text elided where it equals the ID, as the cache
+/// stores it),
 /// and are gathered row by row into `out` only with `gather` (else NULL stands in for them).
 fn finish(
     name: &str,
@@ -559,7 +567,12 @@ fn finish(
     let mut quality = None;
     let mut cols = Vec::new();
     match buf {
-        Buffer::Coded { values, ids, keys } => {
+        Buffer::Coded {
+            values,
+            epoch,
+            ids,
+            keys,
+        } => {
             let keys = IdxCa::from_vec(
                 PlSmallStr::EMPTY,
                 match keep {
@@ -596,11 +609,15 @@ fn finish(
                 };
                 coded.insert(
                     c.name().to_string(),
-                    Some(cache::typed_dictionary(stored, &keys)?),
+                    Some(cache::CodedText {
+                        values: stored.rechunk().downcast_as_array().clone(),
+                        epoch,
+                        keys: keys.rechunk().downcast_as_array().clone(),
+                    }),
                 );
                 out.push(match gather {
                     true => c.take(&keys)?,
-                    // Only written to the cache, from the dictionary: no row needs the text.
+                    // Only written to the cache, from `coded`: no row needs the text.
                     false => Column::full_null(c.name().clone(), keys.len(), &DataType::String),
                 });
             }
@@ -1056,7 +1073,7 @@ struct BatchesRead {
 /// a CSV file's bytes also go to `tap`),
 /// handing each typed batch (and its columns typed once per distinct value, with `by_value`)
 /// to `each`, which returns false to stop. With `by_value` the batches are for the cache's
-/// writer only: the texts typed by value are in the dictionaries, not in the frame.
+/// writer only: the texts typed by value are in `coded`, not in the frame.
 #[allow(clippy::too_many_arguments)]
 fn typed_batches(
     catalog: &Catalog,
@@ -1159,7 +1176,7 @@ pub struct FilePart {
     pub frame: DataFrame,
     pub rejected: Vec<RejectedRow>,
     pub quality: BTreeMap<String, IdQuality>,
-    /// The text columns typed once per distinct value, as dictionaries for the cache.
+    /// The text columns typed once per distinct value, as the cache's writer takes them.
     pub coded: cache::Coded,
 }
 
@@ -1167,8 +1184,8 @@ pub struct FilePart {
 /// rejects (never drops) what cannot be loaded. With `by_value` (the table goes to the cache),
 /// text columns are typed once per distinct value where that pays (`type_by_value`), with a
 /// table per column kept from call to call. Without `gather`, the frame only goes to the
-/// cache's writer: the texts typed by value are left NULL in it (their dictionaries in
-/// `coded` hold them), not gathered row by row.
+/// cache's writer: the texts typed by value are left NULL in it (`coded` holds them), not
+/// gathered row by row.
 fn type_table(
     catalog: &Catalog,
     name: &str,
@@ -1516,7 +1533,6 @@ pub fn empty_frame(catalog: &Catalog, name: &str) -> Result<DataFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use polars_arrow::array::{Array, Utf8ViewArray};
 
     /// `datasets.yaml` in `dir`, declaring dataset `p` with `path` and `columns` (YAML lines).
     fn catalog_file(dir: &Path, path: &str, columns: &[&str]) -> PathBuf {
@@ -1762,7 +1778,7 @@ mod tests {
 
     /// Typing each distinct value once (for the cache) gives exactly what typing every cell
     /// gives: the same frame, the same rejected rows for the same reasons, the same ID
-    /// quality; and each text column's dictionary holds every row's value. Text cells (CSV)
+    /// quality; and each coded text column's numbers name every row's value. Text cells (CSV)
     /// and Parquet strings with NULLs, IDs to clean, upgrade or reject, names to normalise,
     /// plates, dates, required cells left empty, ragged records; twice through the same
     /// tables.
@@ -1863,7 +1879,7 @@ mod tests {
             },
             encoding: None,
         };
-        // Rejected rows, ID quality and dictionaries compare as they print.
+        // Rejected rows, ID quality and coded texts compare as they print.
         let same =
             |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
         let mut tables = Vec::new();
@@ -1906,15 +1922,12 @@ mod tests {
             assert!(by_cell.coded.is_empty());
             // Mostly distinct: stored plain, no dictionary tried.
             assert!(by_value.coded["note"].is_none());
-            for (column, dict) in &by_value.coded {
-                let Some(dict) = dict else { continue };
-                let values = dict
-                    .values()
-                    .as_any()
-                    .downcast_ref::<Utf8ViewArray>()
-                    .unwrap();
-                let rows: Vec<Option<&str>> = (0..dict.len())
-                    .map(|i| dict.keys().get(i).map(|k| values.value(k as usize)))
+            // Each row's number names its value (the writer makes each row group's dictionary
+            // of the values its rows hold: `cache::pages` tests).
+            for (column, coded) in &by_value.coded {
+                let Some(coded) = coded else { continue };
+                let rows: Vec<Option<&str>> = (coded.keys.values().iter())
+                    .map(|&g| coded.values.get(g as usize))
                     .collect();
                 let text = |c: &str| by_value.frame.column(c).unwrap().str().unwrap().clone();
                 // The cache stores an ID's raw text where it differs from the ID.
@@ -1923,14 +1936,9 @@ mod tests {
                     _ => text(column),
                 };
                 assert_eq!(rows, frame.iter().collect::<Vec<_>>(), "{column}");
-                // Every entry is some row's value: a reader may make a group of each.
-                let held: std::collections::HashSet<u32> =
-                    dict.keys().iter().flatten().copied().collect();
-                assert_eq!(held.len(), values.len(), "{column}");
-                assert_eq!(Array::null_count(values), 0);
             }
 
-            // For the cache's writer alone: the same, but the texts it has as dictionaries
+            // For the cache's writer alone: the same, but the texts it has in `coded`
             // are not gathered into the frame.
             let written = type_table(
                 &catalog,
@@ -1958,8 +1966,8 @@ mod tests {
         }
     }
 
-    /// A Parquet extract converted into the cache (its texts written from their dictionaries,
-    /// never gathered row by row) reads back as the extract typed without the cache: an ID
+    /// A Parquet extract converted into the cache (its typed texts written from their values
+    /// and numbers, never gathered row by row) reads back as the extract typed without the cache: an ID
     /// column of few values (typed by value) and one of distinct values (typed cell by cell,
     /// its raw text elided by the writer row by row).
     #[test]

@@ -17,7 +17,7 @@ use crate::job::catalog::{DatasetSpec, ID_RAW_SUFFIX, SemanticType};
 
 mod pages;
 
-pub use pages::{Coded, typed_dictionary};
+pub use pages::{Coded, CodedText};
 
 pub struct Cache {
     dir: PathBuf,
@@ -235,8 +235,8 @@ pub fn id_columns(spec: &DatasetSpec) -> Vec<String> {
 /// kernel out of memory, by a user) cannot remove its own. Files of a live process, possibly
 /// converting into this cache now, are left alone, and so is a file written to in the last
 /// quarter hour (a process in another container sharing the cache has a number this one
-/// cannot see; a conversion writes its file every few seconds); all are on systems without
-/// `/proc`.
+/// cannot see; a conversion writes its file every few seconds); and every file on a system
+/// without `/proc`.
 fn sweep_partial_files(dir: &Path) {
     const QUIET: std::time::Duration = std::time::Duration::from_secs(15 * 60);
     if !Path::new("/proc/self").exists() {
@@ -427,8 +427,8 @@ impl Drop for CacheWriter<'_> {
 }
 
 impl CacheWriter<'_> {
-    /// Writes `frame`'s rows, the columns in `coded` as those dictionaries (an ID's raw text
-    /// given so is elided already).
+    /// Writes `frame`'s rows, the columns in `coded` from their typed values (an ID's raw
+    /// text given so is elided already).
     pub fn write(&mut self, frame: &DataFrame, coded: &Coded) -> Result<()> {
         let to_elide: Vec<(&String, String)> = self
             .ids

@@ -1,10 +1,10 @@
 //! A cache file's row groups, encoded here rather than by Polars' writer. Polars builds a text
 //! column's dictionary with a general hash map, after estimating how many values are
-//! distinct; that was a quarter of converting ten million payments. Here a text column's
-//! dictionary is the one its typing made (`Coded`: the column typed once per distinct value),
-//! or else comes from the group-by's table (`crate::intern`), which fetches a row's slot a few
-//! rows ahead, and a value equal to the row before's (a sorted extract) takes its key without
-//! a lookup.
+//! distinct; that was a quarter of converting ten million payments. Here a row group's
+//! dictionary is numbered in the group-by's table (`crate::intern`), which fetches a row's slot
+//! a few rows ahead, and a value equal to the row before's (a sorted extract) takes its key
+//! without a lookup; a column typed once per distinct value (`Coded`) has each of its values
+//! looked up once per group, not its rows.
 //! The pages are otherwise Polars' own: the same encoders, the same statistics (of the values
 //! the dictionary holds), the same file schema, so the file reads back as Polars wrote it.
 
@@ -13,7 +13,6 @@ use polars::prelude::*;
 use polars_arrow::array::{
     Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
 };
-use polars_arrow::bitmap::MutableBitmap;
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_parquet::write::{
     CompressedPage, Encoding, ParquetType, Version, WriteOptions, array_to_columns, compress,
@@ -29,12 +28,24 @@ pub const ROW: &str = "__row";
 /// write ten million rows.
 const COMPRESSION: ParquetCompression = ParquetCompression::Lz4Raw;
 
-/// Text columns typed once per distinct value (`ingest::type_by_value`): each row's number
-/// and the typed values, which the writer stores as the column's dictionary rather than look
-/// every row up again; `None` for a text column whose values were found mostly distinct,
-/// which the writer stores plain without trying a dictionary. By column name; the keys are
-/// aligned with the frame's rows.
-pub type Coded = std::collections::HashMap<String, Option<DictionaryArray<u32>>>;
+/// Text columns typed once per distinct value (`ingest::type_by_value`), by column name;
+/// `None` for a text column whose values were found mostly distinct, which the writer stores
+/// plain without trying a dictionary.
+pub type Coded = std::collections::HashMap<String, Option<CodedText>>;
+
+/// A batch of a text column typed once per distinct value: the values the column's typing
+/// has numbered so far in its file, and each row's number. The writer makes the row group's
+/// dictionary from the numbers, looking up each value once per group rather than every row.
+#[derive(Clone, Debug)]
+pub struct CodedText {
+    /// By number; NULL for a value that loads as no text (an invalid ID), whose rows are NULL.
+    pub values: Utf8ViewArray,
+    /// Which numbering `values` and `keys` follow: the typing numbers a column's values afresh
+    /// now and then (too many kept, or a batch of mostly new values).
+    pub epoch: u64,
+    /// Each row's value number.
+    pub keys: PrimitiveArray<u32>,
+}
 
 /// A Parquet file written a row group at a time: Polars' writer lays out the file (schema,
 /// footer, Arrow metadata) with the options `ParquetWriter` would use; the pages are encoded
@@ -46,7 +57,7 @@ pub struct PageWriter<W: std::io::Write> {
     writer: BatchedWriter<W>,
     options: WriteOptions,
     fields: Vec<ParquetType>,
-    /// Each column's encodings when not text (texts are decided by `dictionary`).
+    /// Each column's encodings when not text (a text column's are decided per row group).
     encodings: Vec<Vec<Encoding>>,
     group_rows: usize,
     /// The row group being gathered, by column.
@@ -68,9 +79,17 @@ struct Open {
     /// The group's dictionary of a text column; kept from group to group so each starts at
     /// the size the last needed.
     table: Numbering,
+    /// A column typed by value: the epoch of the numbering its batches follow, and each of
+    /// that numbering's values' number in `table` (`UNPLACED` until a row holds it).
+    placed: Option<(u64, Vec<u32>)>,
     /// A batch of the column was found mostly distinct: the group stores it plain.
     plain: bool,
 }
+
+/// A typed value no row of the group holds yet (or a NULL value, which no row's key names).
+const UNPLACED: u32 = u32::MAX;
+/// A typed value met in the batch being added, numbered once the batch's are all found.
+const PENDING: u32 = u32::MAX - 1;
 
 /// A batch of a text column.
 enum Piece {
@@ -122,10 +141,10 @@ impl<W: std::io::Write> PageWriter<W> {
                 part.columns().iter().zip(&mut self.open).zip(&self.fields)
             {
                 match coded.get(column.name().as_str()) {
-                    Some(Some(dict)) => {
-                        let mut dict = dict.clone();
-                        dict.slice(offset, rows);
-                        open.add_coded(&dict)?;
+                    Some(Some(coded)) => {
+                        let mut coded = coded.clone();
+                        coded.keys.slice(offset, rows);
+                        open.add_coded(&coded)?;
                     }
                     // Text the typing found mostly distinct (a date so found is no text).
                     Some(None) if column.dtype() == &DataType::String => {
@@ -165,12 +184,11 @@ impl<W: std::io::Write> PageWriter<W> {
             columns.push(if open.arrays.is_empty() {
                 open.text_pages(field, self.options)?
             } else {
-                let arrays = std::mem::take(&mut open.arrays);
-                let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
-                let array = polars_arrow::compute::concatenate::concatenate(&refs)?;
+                let array = concatenated(std::mem::take(&mut open.arrays))?;
                 encoded(array, field, self.options, encoding)?
             });
             open.table.table.clear();
+            open.placed = None;
             open.plain = false;
         }
         self.writer
@@ -187,31 +205,61 @@ impl<W: std::io::Write> PageWriter<W> {
 }
 
 impl Open {
-    /// A batch typed once per distinct value: its dictionary's values numbered in the
-    /// group's (they are few: that is why the column was typed so).
-    fn add_coded(&mut self, dict: &DictionaryArray<u32>) -> PolarsResult<()> {
+    /// A batch typed once per distinct value: each value its rows hold numbered in the
+    /// group's dictionary the first time the group meets it, the rows mapped through those
+    /// numbers.
+    fn add_coded(&mut self, coded: &CodedText) -> PolarsResult<()> {
         if self.plain {
-            self.texts.push(Piece::Plain(expanded(dict)?));
+            self.texts
+                .push(Piece::Plain(expand(&coded.values, &coded.keys)));
             return Ok(());
         }
-        let values = utf8_values(dict)?;
+        let place = match &mut self.placed {
+            Some((epoch, place)) if *epoch == coded.epoch => place,
+            // The typing numbered afresh: its values are looked up in the group's table again.
+            placed => &mut placed.insert((coded.epoch, Vec::new())).1,
+        };
+        let values = &coded.values;
+        place.resize(values.len(), UNPLACED);
+        let mut new = Vec::new();
+        for &g in coded.keys.values().iter() {
+            let p = &mut place[g as usize];
+            if *p == UNPLACED && values.is_valid(g as usize) {
+                *p = PENDING;
+                new.push(g);
+            }
+        }
         let mut numbers = Vec::new();
         self.table.number(
-            values.len(),
-            |i| Some(values.value(i).as_bytes()),
+            new.len(),
+            |i| Some(values.value(new[i] as usize).as_bytes()),
             usize::MAX,
             &mut numbers,
         )?;
-        let keys: Vec<u32> = dict
-            .keys()
+        for (&g, &n) in new.iter().zip(&numbers) {
+            place[g as usize] = n;
+        }
+        let keys: Vec<u32> = coded
+            .keys
             .values()
             .iter()
-            .map(|&k| numbers.get(k as usize).copied().unwrap_or(0))
+            .map(|&g| match place[g as usize] {
+                UNPLACED => 0,
+                n => n,
+            })
             .collect();
+        let validity = values.validity().map(|v| {
+            coded
+                .keys
+                .values()
+                .iter()
+                .map(|&g| v.get_bit(g as usize))
+                .collect()
+        });
         self.texts.push(Piece::Keys(PrimitiveArray::new(
             ArrowDataType::UInt32,
             keys.into(),
-            dict.keys().validity().cloned(),
+            validity,
         )));
         Ok(())
     }
@@ -225,25 +273,18 @@ impl Open {
             && !self.plain
         {
             // A file's name, a sheet's: one value in every row, numbered once.
-            let validity = match scalar.scalar().value() {
-                AnyValue::Null => Some(polars_arrow::bitmap::Bitmap::new_zeroed(n)),
-                value => {
+            let (key, validity) = match scalar.scalar().value().get_str() {
+                Some(text) => {
                     let mut number = Vec::new();
-                    let text = value.get_str().unwrap_or_default().as_bytes();
                     self.table
-                        .number(1, |_| Some(text), usize::MAX, &mut number)?;
-                    let keys = vec![number[0]; n];
-                    self.texts.push(Piece::Keys(PrimitiveArray::new(
-                        ArrowDataType::UInt32,
-                        keys.into(),
-                        None,
-                    )));
-                    return Ok(());
+                        .number(1, |_| Some(text.as_bytes()), usize::MAX, &mut number)?;
+                    (number[0], None)
                 }
+                None => (0, Some(polars_arrow::bitmap::Bitmap::new_zeroed(n))),
             };
             self.texts.push(Piece::Keys(PrimitiveArray::new(
                 ArrowDataType::UInt32,
-                vec![0; n].into(),
+                vec![key; n].into(),
                 validity,
             )));
             return Ok(());
@@ -293,15 +334,15 @@ impl Open {
             true => self.values()?,
             false => MutableBinaryViewArray::<str>::new().freeze(),
         };
-        let arrays = std::mem::take(&mut self.texts)
-            .into_iter()
-            .map(|p| match p {
-                Piece::Plain(text) => Ok(text.boxed()),
-                Piece::Keys(keys) => Ok(expanded(&text_dictionary(keys, values.clone())?)?.boxed()),
-            })
-            .collect::<PolarsResult<Vec<_>>>()?;
-        let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
-        let text = polars_arrow::compute::concatenate::concatenate(&refs)?;
+        let text = concatenated(
+            std::mem::take(&mut self.texts)
+                .into_iter()
+                .map(|p| match p {
+                    Piece::Plain(text) => text.boxed(),
+                    Piece::Keys(keys) => expand(&values, &keys).boxed(),
+                })
+                .collect(),
+        )?;
         self.pages
             .extend(encoded(text, field, options, &[Encoding::Plain])?);
         Ok(())
@@ -318,46 +359,29 @@ impl Open {
             self.spill(field, options)?;
             return Ok(std::mem::take(&mut self.pages));
         }
-        let pieces = std::mem::take(&mut self.texts);
-        let mut keys = Vec::with_capacity(pieces.iter().map(|p| p.len()).sum());
-        let mut validity: Option<MutableBitmap> = None;
-        for piece in &pieces {
-            let Piece::Keys(k) = piece else {
-                unreachable!("a plain batch makes the group's column plain")
-            };
-            match (k.validity(), &mut validity) {
-                (None, None) => {}
-                (v, None) => {
-                    let mut all = MutableBitmap::with_capacity(keys.capacity());
-                    all.extend_constant(keys.len(), true);
-                    match v {
-                        Some(v) => all.extend_from_bitmap(v),
-                        None => all.extend_constant(k.len(), true),
-                    }
-                    validity = Some(all);
-                }
-                (Some(v), Some(all)) => all.extend_from_bitmap(v),
-                (None, Some(all)) => all.extend_constant(k.len(), true),
-            }
-            keys.extend_from_slice(k.values());
-        }
-        let keys = PrimitiveArray::<u32>::new(
-            ArrowDataType::UInt32,
-            keys.into(),
-            validity.map(Into::into),
-        );
+        let keys = concatenated(
+            std::mem::take(&mut self.texts)
+                .into_iter()
+                .map(|piece| match piece {
+                    Piece::Keys(keys) => keys.boxed(),
+                    Piece::Plain(_) => unreachable!("a plain batch makes the group's column plain"),
+                })
+                .collect(),
+        )?;
+        let keys = keys
+            .as_any()
+            .downcast_ref::<PrimitiveArray<u32>>()
+            .expect("keys concatenate to keys")
+            .clone();
         let dict = text_dictionary(keys, self.values()?)?;
         encoded(dict.boxed(), field, options, &[Encoding::RleDictionary])
     }
 }
 
-impl Piece {
-    fn len(&self) -> usize {
-        match self {
-            Piece::Plain(a) => a.len(),
-            Piece::Keys(k) => k.len(),
-        }
-    }
+/// A group's batches of a column as one array.
+fn concatenated(arrays: Vec<Box<dyn Array>>) -> PolarsResult<Box<dyn Array>> {
+    let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+    polars_arrow::compute::concatenate::concatenate(&refs)
 }
 
 /// The compressed pages of one column's rows.
@@ -376,22 +400,13 @@ fn encoded(
     Ok(out)
 }
 
-/// A dictionary's values as text.
-fn utf8_values(dict: &DictionaryArray<u32>) -> PolarsResult<&Utf8ViewArray> {
-    dict.values()
-        .as_any()
-        .downcast_ref::<Utf8ViewArray>()
-        .ok_or_else(|| polars_err!(ComputeError: "a text dictionary that is not text"))
-}
-
-/// A dictionary's rows as plain text.
-fn expanded(dict: &DictionaryArray<u32>) -> PolarsResult<Utf8ViewArray> {
-    let values = utf8_values(dict)?;
-    let mut out = MutableBinaryViewArray::<str>::with_capacity(dict.len());
-    for k in dict.keys().iter() {
-        out.push(k.map(|k| values.value(*k as usize)));
+/// Each row's value (NULL where the row's key or its value is NULL) as plain text.
+fn expand(values: &Utf8ViewArray, keys: &PrimitiveArray<u32>) -> Utf8ViewArray {
+    let mut out = MutableBinaryViewArray::<str>::with_capacity(keys.len());
+    for k in keys.iter() {
+        out.push(k.and_then(|&k| values.get(k as usize)));
     }
-    Ok(out.freeze())
+    out.freeze()
 }
 
 /// Each row's number among the values of `text` and those `numbering` holds already (new
@@ -419,47 +434,6 @@ fn keys(
         keys.into(),
         valid.cloned(),
     )))
-}
-
-/// The text `values` of a column typed once per distinct value, as the dictionary of the rows
-/// whose value numbers are `keys`. The dictionary keeps only the values some row holds, never
-/// a NULL (a NULL value's rows are NULL rows): the group-by's reader makes a group of every
-/// entry, so a value only a rejected row held, or the NULL of an invalid ID, would come back
-/// as a group of no rows.
-pub fn typed_dictionary(
-    values: &StringChunked,
-    keys: &IdxCa,
-) -> PolarsResult<DictionaryArray<u32>> {
-    let values = values.rechunk();
-    let values = values.downcast_as_array();
-    let keys = keys.downcast_as_array().values();
-    // Each value's place in the dictionary, once a row holds it.
-    let mut place = vec![u32::MAX; values.len()];
-    let mut held = MutableBinaryViewArray::<str>::with_capacity(values.len());
-    let mut numbers = Vec::with_capacity(keys.len());
-    let mut validity = (values.null_count() > 0).then(|| MutableBitmap::with_capacity(keys.len()));
-    for &k in keys.iter() {
-        let k = k as usize;
-        let valid = values.is_valid(k);
-        if let Some(v) = &mut validity {
-            v.push(valid);
-        }
-        if !valid {
-            numbers.push(0);
-            continue;
-        }
-        if place[k] == u32::MAX {
-            place[k] = held.len() as u32;
-            held.push_value(values.value(k));
-        }
-        numbers.push(place[k]);
-    }
-    let keys = PrimitiveArray::<u32>::new(
-        ArrowDataType::UInt32,
-        numbers.into(),
-        validity.map(Into::into),
-    );
-    text_dictionary(keys, held.freeze())
 }
 
 /// A text column as `keys` into `values`.
@@ -498,8 +472,8 @@ mod tests {
 
     /// The dictionary's values at each row, as `text` holds them.
     fn rows(d: &DictionaryArray<u32>) -> Vec<Option<String>> {
-        expanded(d)
-            .unwrap()
+        let values = d.values().as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+        expand(values, d.keys())
             .iter()
             .map(|v| v.map(str::to_string))
             .collect()
@@ -533,10 +507,12 @@ mod tests {
         assert_eq!(d.null_count(), text.null_count());
     }
 
-    /// The row groups of the file at `path`: each one's rows, and whether column `name` has
-    /// a dictionary page in it.
-    fn groups(path: &std::path::Path, name: &str) -> Vec<(usize, bool)> {
-        use polars_parquet::parquet::read::{get_page_iterator, read_metadata};
+    /// The row groups of the file at `path`: each one's rows, and how many values column
+    /// `name`'s dictionary page holds in it (`None`: no dictionary, plain pages).
+    fn groups(path: &std::path::Path, name: &str) -> Vec<(usize, Option<usize>)> {
+        use polars_parquet::parquet::compression::DecompressionContext;
+        use polars_parquet::parquet::page::Page;
+        use polars_parquet::parquet::read::{decompress, get_page_iterator, read_metadata};
         let data = std::fs::read(path).unwrap();
         let meta = read_metadata(&mut std::io::Cursor::new(&data[..])).unwrap();
         let data = polars_buffer::Buffer::from(data);
@@ -551,16 +527,24 @@ mod tests {
                     usize::MAX,
                 )
                 .unwrap();
-                (rg.num_rows(), pages.read_dict().unwrap().is_some())
+                let dict = pages.read_dict().unwrap().map(|page| {
+                    let page = CompressedPage::Dict(page);
+                    match decompress(page, &mut vec![], &mut DecompressionContext::Unset) {
+                        Ok(Page::Dict(d)) => d.num_values,
+                        _ => panic!("not a dictionary page"),
+                    }
+                });
+                (rg.num_rows(), dict)
             })
             .collect()
     }
 
     /// A frame written through `PageWriter` in batches reads back as it was: constant texts
     /// (a value, NULL), text columns as dictionaries and plain, numbers, dates. A row group
-    /// gathers batches until it is full, one dictionary page for all of them; a typed
-    /// column's dictionaries, numbered differently batch by batch, become the group's; a
-    /// mostly distinct batch makes its group's column plain.
+    /// gathers batches until it is full, one dictionary page for all of them, holding the
+    /// values its rows hold and no other; a typed column's numbers become the group's, also
+    /// when the typing numbers its values afresh half way through a group; a mostly distinct
+    /// batch makes its group's column plain.
     #[test]
     fn row_groups_gather_batches_and_read_back_as_written() {
         let n = 3000;
@@ -610,33 +594,36 @@ mod tests {
         let path = dir.path().join("t.parquet");
         let mut writer =
             PageWriter::new(std::fs::File::create(&path).unwrap(), frame.schema(), 1200).unwrap();
+        // As the typing numbers the values: in order of first appearance, an invalid one as
+        // NULL (`i % 9 == 0`), and afresh from row 2100 on (in the second group), its
+        // numbering then starting with a value no row holds.
+        let mut values: Vec<Option<String>> = Vec::new();
+        let mut epoch = 0;
         for start in (0..n).step_by(700) {
             let batch = frame.slice(start as i64, 700);
-            // As the typing gives it: each batch's values in its own order (here reversed,
-            // so no two batches number them alike), NULL where the row has no value.
-            let mut seen: Vec<String> = Vec::new();
-            let batch_typed = batch.column("typed").unwrap().str().unwrap().clone();
-            for v in batch_typed.iter().flatten() {
-                if !seen.iter().any(|s| s == v) {
-                    seen.push(v.to_string());
-                }
+            if start == 2100 {
+                epoch += 1;
+                values = vec![Some("unheld".into())];
             }
-            seen.reverse();
-            let values: StringChunked = seen
-                .iter()
-                .map(|s| Some(s.as_str()))
-                .chain([None])
-                .collect();
-            let keys: Vec<IdxSize> = batch_typed
-                .iter()
-                .map(|v| match v {
-                    Some(v) => seen.iter().position(|s| s == v).unwrap() as IdxSize,
-                    None => seen.len() as IdxSize,
+            let keys: Vec<u32> = (start..start + batch.height())
+                .map(|i| {
+                    let v = typed[i].clone();
+                    match values.iter().position(|s| *s == v) {
+                        Some(g) => g as u32,
+                        None => {
+                            values.push(v);
+                            values.len() as u32 - 1
+                        }
+                    }
                 })
                 .collect();
             let coded = Coded::from([(
                 "typed".to_string(),
-                Some(typed_dictionary(&values, &IdxCa::from_vec("k".into(), keys)).unwrap()),
+                Some(CodedText {
+                    values: Utf8ViewArray::from_slice(&values),
+                    epoch,
+                    keys: PrimitiveArray::from_vec(keys),
+                }),
             )]);
             let mut stand_in = batch.clone();
             stand_in
@@ -653,22 +640,17 @@ mod tests {
             .finish()
             .unwrap();
         assert_eq!(back, frame);
-        let sizes = [(1200, true), (1200, true), (600, true)];
-        for column in ["id", "typed", "__file"] {
-            assert_eq!(groups(&path, column), sizes, "{column}");
-        }
+        let dictionaries = |size| [(1200, Some(size)), (1200, Some(size)), (600, Some(size))];
+        assert_eq!(groups(&path, "id"), dictionaries(40));
+        assert_eq!(groups(&path, "typed"), dictionaries(30));
+        assert_eq!(groups(&path, "__file"), dictionaries(1));
         assert_eq!(
             groups(&path, "sometimes"),
-            [(1200, true), (1200, true), (600, false)]
+            [(1200, Some(10)), (1200, Some(10)), (600, None)]
         );
-        assert_eq!(
-            groups(&path, "distinct"),
-            [(1200, false), (1200, false), (600, false)]
-        );
-        assert_eq!(
-            groups(&path, "__sheet"),
-            [(1200, false), (1200, false), (600, false)]
-        );
+        let plain = [(1200, None), (1200, None), (600, None)];
+        assert_eq!(groups(&path, "distinct"), plain);
+        assert_eq!(groups(&path, "__sheet"), plain);
     }
 
     /// A text column the typing found mostly distinct (`None` in `Coded`) is stored plain,
@@ -690,18 +672,16 @@ mod tests {
             ],
         )
         .unwrap();
-        let values = StringChunked::from_iter_values(
-            "v".into(),
-            (0..10).map(|i| format!("62170000{i:011}")),
-        );
-        let keys = IdxCa::from_vec("k".into(), (0..n as u32).map(|i| i % 10).collect());
+        let values: Vec<String> = (0..10).map(|i| format!("62170000{i:011}")).collect();
+        let given = CodedText {
+            values: Utf8ViewArray::from_slice_values(&values),
+            epoch: 0,
+            keys: PrimitiveArray::from_vec((0..n as u32).map(|i| i % 10).collect()),
+        };
         let coded = Coded::from([
             ("plain".to_string(), None),
             ("day".to_string(), None),
-            (
-                "given".to_string(),
-                Some(typed_dictionary(&values, &keys).unwrap()),
-            ),
+            ("given".to_string(), Some(given)),
         ]);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
@@ -713,9 +693,9 @@ mod tests {
             .finish()
             .unwrap();
         assert_eq!(back, frame);
-        assert_eq!(groups(&path, "plain"), [(n, false)]);
-        assert_eq!(groups(&path, "tried"), [(n, true)]);
-        assert_eq!(groups(&path, "given"), [(n, true)]);
+        assert_eq!(groups(&path, "plain"), [(n, None)]);
+        assert_eq!(groups(&path, "tried"), [(n, Some(10))]);
+        assert_eq!(groups(&path, "given"), [(n, Some(10))]);
     }
 
     #[test]
