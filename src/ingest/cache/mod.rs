@@ -15,7 +15,7 @@ use super::{FilePart, IdQuality, InputFile, RejectedRow};
 use crate::error::{Error, Result};
 use crate::job::catalog::{DatasetSpec, ID_RAW_SUFFIX, SemanticType};
 
-mod pages;
+pub(crate) mod pages;
 
 pub use pages::{Coded, CodedText};
 

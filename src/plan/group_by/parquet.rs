@@ -472,7 +472,8 @@ mod tests {
     use super::*;
 
     /// Every kind of column reads back as written, NULLs in place, across pages and row
-    /// groups that do not start on a byte of the validity bitmap (227 rows a page here).
+    /// groups that do not start on a byte of the validity bitmap (227 rows a page here), as
+    /// Polars writes it and as the cache writes it (repeated floats as a dictionary).
     #[test]
     fn columns_read_back_as_written() {
         let n = 3000usize;
@@ -488,14 +489,37 @@ mod tests {
             .collect();
         let mut df = df!["f" => &f, "x" => &x, "d" => &d, "s" => &s].unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.parquet");
-        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        let polars = dir.path().join("polars.parquet");
+        ParquetWriter::new(std::fs::File::create(&polars).unwrap())
             .with_compression(ParquetCompression::Lz4Raw)
             .with_row_group_size(Some(700))
             .with_data_page_size(Some(2048))
             .finish(&mut df)
             .unwrap();
-        let file = File::open(&path).unwrap();
+        let cache = dir.path().join("cache.parquet");
+        let mut writer = crate::ingest::cache::pages::PageWriter::new(
+            std::fs::File::create(&cache).unwrap(),
+            df.schema(),
+            700,
+        )
+        .unwrap();
+        writer.write(&df, &Default::default()).unwrap();
+        writer.finish().unwrap();
+        for (path, floats_coded) in [(polars, false), (cache, true)] {
+            reads_back(&path, floats_coded, (&f, &x, &d, &s));
+        }
+    }
+
+    type Written<'a> = (
+        &'a [Option<f64>],
+        &'a [Option<i64>],
+        &'a [Option<i32>],
+        &'a [Option<String>],
+    );
+
+    fn reads_back(path: &std::path::Path, floats_coded: bool, (f, x, d, s): Written) {
+        let file = File::open(path).unwrap();
+        assert_eq!(file.dictionary_encoded(0, "f"), floats_coded, "{path:?}");
         assert!(file.has(&[("f", Want::Floats), ("x", Want::Ints), ("s", Want::Codes)]));
         assert!(!file.has(&[("f", Want::Ints)]) && !file.has(&[("absent", Want::Presence)]));
         // Texts as their position in `seen`.
