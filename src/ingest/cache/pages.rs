@@ -182,7 +182,7 @@ impl<W: std::io::Write> PageWriter<W> {
         for ((open, field), encoding) in self.open.iter_mut().zip(&self.fields).zip(&self.encodings)
         {
             columns.push(if open.arrays.is_empty() {
-                open.text_pages(field, self.options)?
+                open.text_pages(field, self.options, self.open_rows)?
             } else {
                 let array = concatenated(std::mem::take(&mut open.arrays))?;
                 match float_dictionary(array.as_ref(), &mut open.table)? {
@@ -358,14 +358,18 @@ impl Open {
         Ok(())
     }
 
-    /// The group's pages of a text column: a dictionary of the values its rows hold, or
-    /// plain text when a batch was mostly distinct or no row holds a value.
+    /// The group's pages of a text column: a dictionary of the values its `rows` hold, or
+    /// plain text when a batch was mostly distinct, the group's rows are (a typed column's
+    /// values, each new, as the typing numbers a month of payments before it repeats), or
+    /// no row holds a value.
     fn text_pages(
         &mut self,
         field: &ParquetType,
         options: WriteOptions,
+        rows: usize,
     ) -> PolarsResult<Vec<CompressedPage>> {
-        if self.plain || self.table.table.is_empty() {
+        let table = &self.table.table;
+        if self.plain || table.is_empty() || table.len() > crate::intern::distinct_limit(rows) {
             self.spill(field, options)?;
             return Ok(std::mem::take(&mut self.pages));
         }
@@ -734,18 +738,21 @@ mod tests {
     }
 
     /// A text column the typing found mostly distinct (`None` in `Coded`) is stored plain,
-    /// even where a dictionary would have been tried; a given dictionary is stored as given;
+    /// even where a dictionary would have been tried; a given dictionary is stored as given,
+    /// unless the group's rows hold mostly distinct values;
     /// a date column found so is stored as a date.
     #[test]
     fn coded_columns_are_stored_as_the_typing_decided() {
         let n = 1000;
         let repeated: Vec<String> = (0..n).map(|i| format!("62170000{:011}", i % 10)).collect();
+        let each: Vec<String> = (0..n).map(|i| format!("62170000{i:011}")).collect();
         let frame = DataFrame::new(
             n,
             vec![
                 Column::new("plain".into(), repeated.clone()),
                 Column::new("tried".into(), repeated.clone()),
                 Column::new("given".into(), repeated),
+                Column::new("each".into(), each.clone()),
                 Column::new("day".into(), (0..n as i32).collect::<Vec<_>>())
                     .cast(&DataType::Date)
                     .unwrap(),
@@ -758,10 +765,17 @@ mod tests {
             epoch: 0,
             keys: PrimitiveArray::from_vec((0..n as u32).map(|i| i % 10).collect()),
         };
+        // Typed by value, but each row a value of its own (as a month's first batches are).
+        let each = CodedText {
+            values: Utf8ViewArray::from_slice_values(&each),
+            epoch: 0,
+            keys: PrimitiveArray::from_vec((0..n as u32).collect()),
+        };
         let coded = Coded::from([
             ("plain".to_string(), None),
             ("day".to_string(), None),
             ("given".to_string(), Some(given)),
+            ("each".to_string(), Some(each)),
         ]);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
@@ -776,6 +790,7 @@ mod tests {
         assert_eq!(groups(&path, "plain"), [(n, None)]);
         assert_eq!(groups(&path, "tried"), [(n, Some(10))]);
         assert_eq!(groups(&path, "given"), [(n, Some(10))]);
+        assert_eq!(groups(&path, "each"), [(n, None)]);
     }
 
     #[test]
