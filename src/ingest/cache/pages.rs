@@ -359,9 +359,8 @@ impl Open {
     }
 
     /// The group's pages of a text column: a dictionary of the values its `rows` hold, or
-    /// plain text when a batch was mostly distinct, the group's rows are (a typed column's
-    /// values, each new, as the typing numbers a month of payments before it repeats), or
-    /// no row holds a value.
+    /// plain text when a batch was mostly distinct, the group's rows are (batches typed by
+    /// value whose values do not recur from batch to batch), or no row holds a value.
     fn text_pages(
         &mut self,
         field: &ParquetType,
