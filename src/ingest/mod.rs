@@ -225,26 +225,13 @@ impl IdFlags {
         self.kind[i].checked_sub(4).map(|k| ISSUES[k as usize])
     }
 
-    /// The quality of an ID column whose i-th cell (or value) stands for `times(i)` rows.
-    fn quality(&self, times: impl Fn(usize) -> u64) -> IdQuality {
+    /// The quality of rows holding the cells (or values) numbered `rows`, counted a row at a
+    /// time: never a pass over every value a column keeps, at every batch.
+    fn quality(&self, rows: impl IntoIterator<Item = usize>) -> IdQuality {
         let mut counts = [0u64; 4 + ISSUES.len()];
-        for (i, &k) in self.kind.iter().enumerate() {
-            counts[k as usize] += times(i);
+        for g in rows {
+            counts[self.kind[g] as usize] += 1;
         }
-        Self::of_counts(&counts)
-    }
-
-    /// The quality of rows holding values `rows` (numbers into these flags): a pass over the
-    /// rows, not over every value kept at every batch.
-    fn quality_of_rows(&self, rows: &[u32]) -> IdQuality {
-        let mut counts = [0u64; 4 + ISSUES.len()];
-        for &g in rows {
-            counts[self.kind[g as usize] as usize] += 1;
-        }
-        Self::of_counts(&counts)
-    }
-
-    fn of_counts(counts: &[u64; 4 + ISSUES.len()]) -> IdQuality {
         let mut q = IdQuality {
             valid: counts[..4].iter().sum(),
             cleaned: counts[1] + counts[3],
@@ -625,7 +612,14 @@ fn finish(
                 },
             );
             if let Some(ids) = &ids {
-                quality = Some(ids.quality_of_rows(keys.downcast_as_array().values()));
+                quality = Some(
+                    ids.quality(
+                        keys.downcast_as_array()
+                            .values()
+                            .iter()
+                            .map(|&g| g as usize),
+                    ),
+                );
             }
             for (i, c) in values.iter().enumerate() {
                 let Ok(text) = c.str() else {
@@ -685,8 +679,9 @@ fn finish(
             Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
         ),
         Buffer::Id { value, raw, flags } => {
-            quality =
-                Some(flags.quality(|i| u64::from(keep.is_none_or(|k| k.get(i) == Some(true)))));
+            quality = Some(flags.quality(
+                (0..flags.kind.len()).filter(|&i| keep.is_none_or(|k| k.get(i) == Some(true))),
+            ));
             cols.push(value.finish().into_column());
             cols.push(raw.finish().into_column());
             cols.push(Column::new(
@@ -2163,8 +2158,7 @@ mod tests {
     }
 
     /// The ID quality counts each row once by what its value's typing found: valid (cleaned,
-    /// upgraded from 15 digits, both, neither) or invalid by reason; the same whether cells
-    /// stand for a number of rows each or rows name the values they hold.
+    /// upgraded from 15 digits, both, neither) or invalid by reason.
     #[test]
     fn id_quality_counts_every_row_by_what_typing_found() {
         let mut flags = IdFlags::default();
@@ -2183,9 +2177,7 @@ mod tests {
             legacy_upgraded: 3,
             invalid: BTreeMap::from([("check_character".to_string(), 2)]),
         };
-        let times = |g: usize| rows.iter().filter(|&&r| r as usize == g).count() as u64;
-        assert_eq!(flags.quality_of_rows(&rows), expected);
-        assert_eq!(flags.quality(times), expected);
+        assert_eq!(flags.quality(rows), expected);
         let issues: Vec<Option<IdIssue>> = (0..7).map(|i| flags.issue(i)).collect();
         assert_eq!(
             issues[4..],

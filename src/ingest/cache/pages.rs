@@ -185,15 +185,8 @@ impl<W: std::io::Write> PageWriter<W> {
                 open.text_pages(field, self.options, self.open_rows)?
             } else {
                 let array = concatenated(std::mem::take(&mut open.arrays))?;
-                match float_dictionary(array.as_ref(), &mut open.table)? {
-                    Some(Some(dict)) => encoded(
-                        dict.boxed(),
-                        field,
-                        self.options,
-                        &[Encoding::RleDictionary],
-                    )?,
-                    // Polars would try a dictionary again, and fail to hash the floats.
-                    Some(None) => encoded(array, field, self.options, &[Encoding::Plain])?,
+                match array.as_any().downcast_ref::<PrimitiveArray<f64>>() {
+                    Some(floats) => float_pages(floats, &mut open.table, field, self.options)?,
                     None => encoded(array, field, self.options, encoding)?,
                 }
             });
@@ -249,23 +242,18 @@ impl Open {
         for (&g, &n) in new.iter().zip(&numbers) {
             place[g as usize] = n;
         }
-        let keys: Vec<u32> = coded
+        let mut keys: Vec<u32> = coded
             .keys
             .values()
             .iter()
-            .map(|&g| match place[g as usize] {
-                UNPLACED => 0,
-                n => n,
-            })
+            .map(|&g| place[g as usize])
             .collect();
-        let validity = values.validity().map(|v| {
-            coded
-                .keys
-                .values()
-                .iter()
-                .map(|&g| v.get_bit(g as usize))
-                .collect()
-        });
+        // Every value a row holds is placed now, but a NULL one.
+        let validity =
+            (values.null_count() > 0).then(|| keys.iter().map(|&k| k != UNPLACED).collect());
+        for k in keys.iter_mut().filter(|k| **k == UNPLACED) {
+            *k = 0;
+        }
         self.texts.push(Piece::Keys(PrimitiveArray::new(
             ArrowDataType::UInt32,
             keys.into(),
@@ -386,7 +374,7 @@ impl Open {
             .downcast_ref::<PrimitiveArray<u32>>()
             .expect("keys concatenate to keys")
             .clone();
-        let dict = text_dictionary(keys, self.values()?)?;
+        let dict = dictionary(keys, self.values()?.boxed())?;
         encoded(dict.boxed(), field, options, &[Encoding::RleDictionary])
     }
 }
@@ -431,84 +419,80 @@ fn keys(
     numbering: &mut Numbering,
 ) -> PolarsResult<Option<PrimitiveArray<u32>>> {
     let n = text.len();
-    let limit = crate::intern::distinct_limit(n);
-    let valid = text.validity();
-    let value = |i: usize| {
-        valid
-            .is_none_or(|v| v.get_bit(i))
-            .then(|| text.value(i).as_bytes())
-    };
+    numbered_keys(
+        n,
+        |i| text.value(i).as_bytes(),
+        text.validity(),
+        crate::intern::distinct_limit(n),
+        numbering,
+    )
+}
+
+/// Each of `n` rows' number in `numbering` for its bytes `value(i)`, NULL where `valid` says
+/// the row has no value; `None` when more than `limit` values are new.
+fn numbered_keys<'v>(
+    n: usize,
+    value: impl Fn(usize) -> &'v [u8],
+    valid: Option<&polars_arrow::bitmap::Bitmap>,
+    limit: usize,
+    numbering: &mut Numbering,
+) -> PolarsResult<Option<PrimitiveArray<u32>>> {
+    let value = |i: usize| valid.is_none_or(|v| v.get_bit(i)).then(|| value(i));
     let mut keys = Vec::new();
     if !numbering.number(n, value, limit, &mut keys)? {
         return Ok(None);
     }
-    Ok(Some(PrimitiveArray::<u32>::new(
+    Ok(Some(PrimitiveArray::new(
         ArrowDataType::UInt32,
         keys.into(),
         valid.cloned(),
     )))
 }
 
-/// A column of floating-point numbers (amounts) as a dictionary of its values, when at most
-/// one row in four holds a value new to the group. Polars' writer falls back to plain pages
-/// for floats (it cannot hash them), and ten million monthly payments repeat each person's
-/// amount: plain, their amounts were two fifths of the cache, LZ4 leaving about five of
-/// their eight bytes a row. A dictionary costs eight bytes a value and a key a row, so it
-/// stores less only below about a third of the rows distinct. Values are told apart by their
-/// bits, so what is read back is what was written, bit for bit. `None` for a column not of
-/// floats, `Some(None)` for floats that are better plain.
-fn float_dictionary(
-    array: &dyn Array,
+/// The pages of a group's floating-point numbers (amounts): a dictionary of their values when
+/// at most one row in four holds a value new to the group, else plain. Polars' writer stores
+/// floats plain (it cannot hash them), and ten million monthly payments repeat each person's
+/// amount: plain, their amounts were two fifths of the cache, LZ4 leaving about five of their
+/// eight bytes a row. A dictionary costs eight bytes a value and a key a row, so it stores
+/// less only below about a third of the rows distinct. Values are told apart by their bits,
+/// so what is read back is what was written, bit for bit.
+fn float_pages(
+    floats: &PrimitiveArray<f64>,
     numbering: &mut Numbering,
-) -> PolarsResult<Option<Option<DictionaryArray<u32>>>> {
-    let Some(floats) = array.as_any().downcast_ref::<PrimitiveArray<f64>>() else {
-        return Ok(None);
-    };
+    field: &ParquetType,
+    options: WriteOptions,
+) -> PolarsResult<Vec<CompressedPage>> {
     let n = floats.len();
     let bytes: &[u8] = bytemuck::cast_slice(floats.values().as_slice());
-    let valid = floats.validity();
-    let value = |i: usize| {
-        valid
-            .is_none_or(|v| v.get_bit(i))
-            .then(|| &bytes[i * 8..i * 8 + 8])
-    };
-    let mut keys = Vec::new();
-    let numbered = numbering.number(n, value, n / 4, &mut keys)?;
+    let keys = numbered_keys(
+        n,
+        |i| &bytes[i * 8..i * 8 + 8],
+        floats.validity(),
+        n / 4,
+        numbering,
+    )?;
     let table = &numbering.table;
-    let dict = match numbered && !table.is_empty() {
-        true => {
+    match keys {
+        Some(keys) if !table.is_empty() => {
             let values: Vec<f64> = (0..table.len() as u32)
                 .map(|g| f64::from_ne_bytes(table.key(g).try_into().expect("eight bytes a value")))
                 .collect();
-            let dtype = ArrowDataType::Dictionary(
-                IntegerType::UInt32,
-                Box::new(ArrowDataType::Float64),
-                false,
-            );
-            let keys = PrimitiveArray::new(ArrowDataType::UInt32, keys.into(), valid.cloned());
-            Some(DictionaryArray::try_new(
-                dtype,
-                keys,
-                PrimitiveArray::from_vec(values).boxed(),
-            )?)
+            let dict = dictionary(keys, PrimitiveArray::from_vec(values).boxed())?;
+            encoded(dict.boxed(), field, options, &[Encoding::RleDictionary])
         }
-        false => None,
-    };
-    numbering.table.clear();
-    Ok(Some(dict))
+        // Not `RleDictionary`: Polars would try a dictionary again, and fail to hash them.
+        _ => encoded(floats.clone().boxed(), field, options, &[Encoding::Plain]),
+    }
 }
 
-/// A text column as `keys` into `values`.
-fn text_dictionary(
+/// A column as `keys` into `values`.
+fn dictionary(
     keys: PrimitiveArray<u32>,
-    values: Utf8ViewArray,
+    values: Box<dyn Array>,
 ) -> PolarsResult<DictionaryArray<u32>> {
-    let dtype = ArrowDataType::Dictionary(
-        IntegerType::UInt32,
-        Box::new(ArrowDataType::Utf8View),
-        false,
-    );
-    DictionaryArray::try_new(dtype, keys, values.boxed())
+    let dtype =
+        ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(values.dtype().clone()), false);
+    DictionaryArray::try_new(dtype, keys, values)
 }
 
 #[cfg(test)]
@@ -525,11 +509,11 @@ mod tests {
 
     /// `keys` of a fresh table, as a dictionary of the values the table then holds (none
     /// when it holds none).
-    fn dictionary(text: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
+    fn keyed(text: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
         let mut open = Open::default();
         let keys = keys(text, &mut open.table).unwrap()?;
         let values = open.values().unwrap();
-        (!values.is_empty()).then(|| text_dictionary(keys, values).unwrap())
+        (!values.is_empty()).then(|| dictionary(keys, values.boxed()).unwrap())
     }
 
     /// The dictionary's values at each row, as `text` holds them.
@@ -563,7 +547,7 @@ mod tests {
         }
         let refs: Vec<Option<&str>> = all.iter().map(|r| r.as_deref()).collect();
         let text = texts(&refs);
-        let d = dictionary(&text).expect("a dictionary: each value recurs");
+        let d = keyed(&text).expect("a dictionary: each value recurs");
         assert_eq!(rows(&d), all);
         assert_eq!(d.values().len(), 301);
         assert_eq!(d.null_count(), text.null_count());
@@ -796,13 +780,13 @@ mod tests {
     fn mostly_distinct_or_empty_columns_are_left_plain() {
         let distinct: Vec<String> = (0..1000).map(|i| format!("1101011990{i:08}")).collect();
         let refs: Vec<Option<&str>> = distinct.iter().map(|s| Some(s.as_str())).collect();
-        assert!(dictionary(&texts(&refs)).is_none());
-        assert!(dictionary(&texts(&[None; 200])).is_none());
+        assert!(keyed(&texts(&refs)).is_none());
+        assert!(keyed(&texts(&[None; 200])).is_none());
         // A quarter repeated: kept as a dictionary.
         let mut some = refs.clone();
         some.truncate(700);
         some.extend(refs[..300].iter().copied());
-        assert_eq!(dictionary(&texts(&some)).unwrap().values().len(), 700);
+        assert_eq!(keyed(&texts(&some)).unwrap().values().len(), 700);
         // Values a table holds already are not new: after those 700, 800 distinct values
         // (100 of them new) are numbered, not found mostly distinct as they are alone.
         let mut open = Open::default();
