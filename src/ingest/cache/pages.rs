@@ -356,7 +356,15 @@ impl Open {
         rows: usize,
     ) -> PolarsResult<Vec<CompressedPage>> {
         let table = &self.table.table;
-        if self.plain || table.is_empty() || table.len() > crate::intern::distinct_limit(rows) {
+        if !self.plain && table.is_empty() {
+            // No row of the group holds a value (an ID issue column, a Parquet file's sheet):
+            // one column of NULLs, not an empty text expanded row by row, which for ten
+            // million payments' two such columns was a twentieth of the first run.
+            self.texts.clear();
+            let nulls = Utf8ViewArray::new_null(ArrowDataType::Utf8View, rows);
+            return encoded(nulls.boxed(), field, options, &[Encoding::Plain]);
+        }
+        if self.plain || table.len() > crate::intern::distinct_limit(rows) {
             self.spill(field, options)?;
             return Ok(std::mem::take(&mut self.pages));
         }
@@ -587,7 +595,8 @@ mod tests {
 
     /// A frame written through `PageWriter` in batches reads back as it was: constant texts
     /// (a value, NULL), text columns as dictionaries and plain, numbers (amounts that repeat
-    /// as a dictionary, bit for bit; distinct ones plain), dates. A row group
+    /// as a dictionary, bit for bit; distinct ones plain), dates, a text NULL in whole groups
+    /// (plain NULLs there). A row group
     /// gathers batches until it is full, one dictionary page for all of them, holding the
     /// values its rows hold and no other; a typed column's numbers become the group's, also
     /// when the typing numbers its values afresh half way through a group; a mostly distinct
@@ -609,6 +618,10 @@ mod tests {
         let typed: Vec<Option<String>> = (0..n)
             .map(|i| (i % 9 != 0).then(|| format!("1101011990{:08}", i % 30)))
             .collect();
+        // An ID issue column: NULL in every row of the first two groups.
+        let issue: Vec<Option<&str>> = (0..n)
+            .map(|i| (i >= 2400).then_some(["长度不符", "校验位不符", "日期无效"][i % 3]))
+            .collect();
         // Forty amounts a person each, NULL now and then; 0 and -0 (equal, but not the same
         // bits) and NaN (unequal to itself) among them.
         let pension: Vec<Option<f64>> = (0..n)
@@ -628,6 +641,7 @@ mod tests {
                 Column::new("sometimes".into(), sometimes),
                 Column::new("distinct".into(), distinct),
                 Column::new("typed".into(), typed.clone()),
+                Column::new("issue".into(), issue),
                 Column::new(
                     "amount".into(),
                     (0..n).map(|i| i as f64 / 4.0).collect::<Vec<_>>(),
@@ -714,6 +728,10 @@ mod tests {
             [(1200, Some(10)), (1200, Some(10)), (600, None)]
         );
         assert_eq!(groups(&path, "pension"), dictionaries(40));
+        assert_eq!(
+            groups(&path, "issue"),
+            [(1200, None), (1200, None), (600, Some(3))]
+        );
         let plain = [(1200, None), (1200, None), (600, None)];
         assert_eq!(groups(&path, "amount"), plain);
         assert_eq!(groups(&path, "distinct"), plain);
