@@ -393,7 +393,7 @@ struct ByValueState {
 impl ByValueState {
     /// Forgets every value (a batch of mostly new values, or too many values kept).
     fn forget(&mut self) {
-        self.numbering.table.clear();
+        self.numbering.clear();
         self.typed.clear();
         self.failed.clear();
         self.ids = Default::default();

@@ -190,7 +190,7 @@ impl<W: std::io::Write> PageWriter<W> {
                     None => encoded(array, field, self.options, encoding)?,
                 }
             });
-            open.table.table.clear();
+            open.table.clear();
             open.placed = None;
             open.plain = false;
         }
