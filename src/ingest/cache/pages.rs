@@ -358,8 +358,8 @@ impl Open {
         let table = &self.table.table;
         if !self.plain && table.is_empty() {
             // No row of the group holds a value (an ID issue column, a Parquet file's sheet):
-            // one column of NULLs, not an empty text expanded row by row, which for ten
-            // million payments' two such columns was a twentieth of the first run.
+            // one column of NULLs, not an empty dictionary expanded row by row and joined,
+            // which for ten million payments' two such columns was 7 % of a first run's CPU.
             self.texts.clear();
             let nulls = Utf8ViewArray::new_null(ArrowDataType::Utf8View, rows);
             return encoded(nulls.boxed(), field, options, &[Encoding::Plain]);
