@@ -152,8 +152,7 @@ pub fn valid_as_is(s: &str) -> bool {
         }
         sum += *d * w;
     }
-    // Ending in 000 is the mark of a number format (`validate`'s spreadsheet damage).
-    if CHECK[(sum % 11) as usize] as u8 != b[17] || &b[15..] == b"000" {
+    if CHECK[(sum % 11) as usize] as u8 != b[17] {
         return false;
     }
     let number = |from: usize, to: usize| digits[from..to].iter().fold(0, |n, d| n * 10 + d);
@@ -223,13 +222,16 @@ fn validate(s: &str) -> Result<(Option<String>, bool), IdIssue> {
             {
                 return Err(IdIssue::Characters);
             }
-            // Excel keeps 15 significant digits: an 18-digit ID typed as a number ends in 000.
-            if s.ends_with("000") {
-                return Err(IdIssue::SpreadsheetDamage);
-            }
             birth_date(&s[6..14]).ok_or(IdIssue::BirthDate)?;
             if check_character(&b[..17]) != b[17] as char {
-                return Err(IdIssue::CheckCharacter);
+                // Excel keeps 15 significant digits: an 18-digit ID typed as a number ends in
+                // 000 and its check character no longer fits. A right check character after
+                // 000 is a real ID (sequence x00 with check character 0: 1 in about 1,100).
+                return Err(if s.ends_with("000") {
+                    IdIssue::SpreadsheetDamage
+                } else {
+                    IdIssue::CheckCharacter
+                });
             }
             Ok((None, false))
         }
@@ -237,13 +239,10 @@ fn validate(s: &str) -> Result<(Option<String>, bool), IdIssue> {
             if !b.iter().all(u8::is_ascii_digit) {
                 return Err(IdIssue::Characters);
             }
-            let seq: u32 = s[12..15].parse().expect("digits");
-            let century = if (996..=999).contains(&seq) {
-                "18"
-            } else {
-                "19"
-            };
-            let first17 = format!("{}{}{}", &s[..6], century, &s[6..15]);
+            // Always 19: the 1989 standard's centenarian sequences 996-999 would give birth
+            // years in the 1800s, nobody in today's registers, and the same person appears in
+            // the other registers with 19xx.
+            let first17 = format!("{}19{}", &s[..6], &s[6..15]);
             birth_date(&first17[6..14]).ok_or(IdIssue::BirthDate)?;
             let check = check_character(first17.as_bytes());
             Ok((Some(format!("{first17}{check}")), true))
@@ -333,9 +332,15 @@ mod tests {
         let id = normalize_id_card("110105491231002");
         assert_eq!(id.valid.as_deref(), Some("11010519491231002X"));
         assert!(id.upgraded_legacy);
-        // Sequences 996-999 were centenarians born in the 1800s.
-        let id = normalize_id_card("110105991231997");
-        assert_eq!(&id.valid.unwrap()[6..10], "1899");
+        // Sequences 996-999 get the century 19 too: nobody in today's registers was born in
+        // the 1800s, and the same person is 19xx in the other registers.
+        for seq in ["996", "997", "998", "999"] {
+            let id = normalize_id_card(&format!("110105491231{seq}"));
+            let first17 = format!("11010519491231{seq}");
+            let want = format!("{first17}{}", check_character(first17.as_bytes()));
+            assert_eq!(id.valid.as_deref(), Some(want.as_str()), "sequence {seq}");
+            assert!(id.upgraded_legacy);
+        }
     }
 
     #[test]
@@ -347,12 +352,31 @@ mod tests {
             ("110105194902300021", IdIssue::BirthDate),
             ("110105194912310021", IdIssue::CheckCharacter),
             ("3.20102E+17", IdIssue::SpreadsheetDamage),
+            // 000 and a check character that does not fit: digits were lost to a number format.
             ("110105194912310000", IdIssue::SpreadsheetDamage),
+            ("320102198001021000", IdIssue::SpreadsheetDamage),
         ];
         for (raw, issue) in cases {
             assert_eq!(normalize_id_card(raw).issue, Some(issue), "{raw:?}");
             assert_eq!(normalize_id_card(raw).valid, None);
         }
+    }
+
+    /// GB 11643-1999 makes no exception for a sequence ending in 00 with the check character 0:
+    /// such an ID is as valid as any other, and must match its other records.
+    #[test]
+    fn valid_id_ending_in_000_is_valid() {
+        // Weighted sum of 32010219800101100 is 133 = 11 × 12 + 1, check character 0
+        // (worked by hand from the standard's weights, not by this module).
+        for id in ["320102198001011000", "320102198001038000"] {
+            let n = normalize_id_card(id);
+            assert_eq!(n.valid.as_deref(), Some(id));
+            assert_eq!(n.issue, None);
+            assert!(valid_as_is(id));
+        }
+        // Decorated the way clerks export it, still valid.
+        let n = normalize_id_card("'３２０１０２１９８００１０１１０００ ");
+        assert_eq!(n.valid.as_deref(), Some("320102198001011000"));
     }
 
     #[test]
@@ -377,15 +401,17 @@ mod tests {
             let seq = 1 + (state >> 20) % 995;
             let first17 = format!("320102{year:04}{month:02}{day:02}{seq:03}");
             let id = format!("{first17}{}", check_character(first17.as_bytes()));
-            if id.ends_with("000") {
-                continue;
-            }
             let n = normalize_id_card(&id);
             assert_eq!(n.valid.as_deref(), Some(id.as_str()));
             // A changed check character is always caught.
             let wrong = if id.ends_with('1') { '2' } else { '1' };
             let bad = format!("{first17}{wrong}");
-            assert_eq!(normalize_id_card(&bad).issue, Some(IdIssue::CheckCharacter));
+            let want = if bad.ends_with("000") {
+                IdIssue::SpreadsheetDamage
+            } else {
+                IdIssue::CheckCharacter
+            };
+            assert_eq!(normalize_id_card(&bad).issue, Some(want));
         }
     }
 }

@@ -104,8 +104,8 @@ impl Pool {
     pub fn next_where(&mut self, want: impl Fn(&Person) -> bool) -> Person {
         loop {
             let p = self.make();
-            // Spreadsheets round an 18-digit number to ...000: keep such IDs out of the city so
-            // that every "000" ending is damage.
+            // Valid IDs ending in 000 are planted on purpose (`next_ending_000`); keeping them
+            // out of the background keeps those cases countable.
             if p.id.ends_with("000") || !want(&p) || !self.used.insert(p.id.clone()) {
                 continue;
             }
@@ -121,6 +121,41 @@ impl Pool {
     pub fn next_born_1900s(&mut self) -> Person {
         self.next_where(|p| p.birth.year() < 2000)
     }
+
+    /// The next person meeting `want` whose valid ID ends in 000: sequence x00 with the check
+    /// character 0, as about 1 real ID in 1,100 has.
+    pub fn next_ending_000(&mut self, want: impl Fn(&Person) -> bool) -> Person {
+        loop {
+            let p = self.make();
+            if !want(&p) {
+                continue;
+            }
+            for hundreds in 1..=9 {
+                let first17 = format!("{}{hundreds}00", &p.id[..14]);
+                if check_character(first17.as_bytes()) != '0' {
+                    continue;
+                }
+                let id = format!("{first17}0");
+                if self.used.insert(id.clone()) {
+                    return Person { id, ..p };
+                }
+            }
+        }
+    }
+
+    /// The next person born in the 1900s with one of the 1989 standard's sequences 996-999,
+    /// whose 15-digit ID the standard would have dated to the 1800s.
+    pub fn next_sequence_996_to_999(&mut self) -> Person {
+        loop {
+            let p = self.make();
+            let seq = 996 + self.rng.below(4);
+            let first17 = format!("{}{seq}", &p.id[..14]);
+            let id = format!("{first17}{}", check_character(first17.as_bytes()));
+            if p.birth.year() < 2000 && self.used.insert(id.clone()) {
+                return Person { id, ..p };
+            }
+        }
+    }
 }
 
 pub fn fullwidth(id: &str) -> String {
@@ -133,6 +168,11 @@ pub fn fullwidth(id: &str) -> String {
             c => c,
         })
         .collect()
+}
+
+/// The 15-digit form of an ID born in the 1900s, whatever its sequence.
+pub fn fifteen_digits(id: &str) -> String {
+    format!("{}{}", &id[..6], &id[8..17])
 }
 
 /// The 15-digit legacy form of an 18-digit ID, when one exists.
