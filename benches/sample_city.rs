@@ -57,7 +57,12 @@ fn bench_rules(c: &mut Criterion, group: &str, rules: &[plan::CompiledRule], inp
         let rows: u64 = rule.datasets.iter().map(|d| rows_of[d]).sum();
         g.throughput(Throughput::Elements(rows));
         g.bench_function(format!("{}/{}", rule.kind, rule.id), |b| {
-            b.iter(|| black_box(engine::run_rule(rule, frames, rows_of, stored).unwrap()))
+            b.iter(|| {
+                black_box(
+                    engine::run_rule(rule, frames, rows_of, stored, &engine::LeadKey::fixed())
+                        .unwrap(),
+                )
+            })
         });
     }
     g.finish();

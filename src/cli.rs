@@ -429,13 +429,24 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             let d = crate::diff::diff(&old, &new)?;
             let (xlsx, _) = crate::diff::write(&d, out.as_deref().unwrap_or(&new))?;
             eprintln!(
-                "{:<40} {:>5} {:>10} {:>8} {:>10} {:>20}",
-                "rule", "new", "persisting", "resolved", "reappeared", "rectified-persisting"
+                "{:<40} {:>5} {:>10} {:>8} {:>10} {:>7} {:>20}",
+                "rule",
+                "new",
+                "persisting",
+                "resolved",
+                "reappeared",
+                "cleared",
+                "rectified-persisting"
             );
             for (rule, c) in &d.counts {
                 eprintln!(
-                    "{rule:<40} {:>5} {:>10} {:>8} {:>10} {:>20}",
-                    c.new, c.persisting, c.resolved, c.reappeared, c.rectified_but_persisting
+                    "{rule:<40} {:>5} {:>10} {:>8} {:>10} {:>7} {:>20}",
+                    c.new,
+                    c.persisting,
+                    c.resolved,
+                    c.reappeared,
+                    c.cleared,
+                    c.rectified_but_persisting
                 );
             }
             eprintln!("wrote {}", xlsx.display());
@@ -636,6 +647,12 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
         .unwrap_or_else(|| crate::output::new_run_id(&output_dir));
     // Checked again when writing; here so a taken name fails before minutes of loading.
     crate::output::check_run_folder_free(&output_dir, &run_id)?;
+    if let Some(warning) = job
+        .lead_key
+        .keep_for_run(&output_dir, args.dispositions.is_some())?
+    {
+        eprintln!("{warning}");
+    }
     let mut result = match args.engine {
         EngineArg::Polars => engine::run(&job, &rules, &reporter),
         EngineArg::Spark => {

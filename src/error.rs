@@ -27,7 +27,7 @@ impl Diagnostic {
             file: file.to_path_buf(),
             line,
             column,
-            message: message.into(),
+            message: clip(&message.into(), MESSAGE_CHARS),
             help: None,
             snippet,
         }
@@ -51,10 +51,23 @@ impl fmt::Display for Diagnostic {
         )?;
         if let Some(line) = &self.snippet {
             let gutter = self.line.to_string();
-            write!(f, "\n {gutter} | {line}")?;
-            let pad: String = line
+            // A window of the line around the column: a one-line file of megabytes is not
+            // quoted whole.
+            let at = self.column.saturating_sub(1) as usize;
+            let from = at.saturating_sub(SNIPPET_CHARS / 2);
+            let mut shown: String = line.chars().skip(from).take(SNIPPET_CHARS).collect();
+            let mut column = at - from;
+            if from > 0 {
+                shown.insert(0, '…');
+                column += 1;
+            }
+            if line.chars().count() > from + SNIPPET_CHARS {
+                shown.push('…');
+            }
+            write!(f, "\n {gutter} | {shown}")?;
+            let pad: String = shown
                 .chars()
-                .take(self.column.saturating_sub(1) as usize)
+                .take(column)
                 .map(|c| {
                     if c == '\t' {
                         '\t'
@@ -71,6 +84,23 @@ impl fmt::Display for Diagnostic {
             write!(f, "\n  help: {help}")?;
         }
         Ok(())
+    }
+}
+
+/// The most characters of a source line a diagnostic shows.
+const SNIPPET_CHARS: usize = 120;
+/// The most characters of a message: what a parser quotes from a file is capped there.
+pub const MESSAGE_CHARS: usize = 1000;
+
+/// `s` cut to `max` characters, saying how much was left out.
+pub fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((cut, _)) => format!(
+            "{}… ({} more characters)",
+            &s[..cut],
+            s[cut..].chars().count()
+        ),
     }
 }
 
@@ -150,6 +180,26 @@ pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 10 MB one-line YAML file: the message quotes a window of the line, not the line.
+    #[test]
+    fn a_huge_line_is_quoted_in_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.yaml");
+        let line = format!("id: {}", "x".repeat(10_000_000));
+        std::fs::write(&path, &line).unwrap();
+        let d = Diagnostic::new(&path, 1, 5_000_000, "y".repeat(2_000_000));
+        let shown = d.to_string();
+        assert!(shown.len() < 4_000, "{} bytes", shown.len());
+        assert!(shown.contains("more characters"));
+        // The caret still points under the column.
+        let lines: Vec<&str> = shown.lines().collect();
+        let (code, caret) = (lines[1], lines[2]);
+        // " 1 | " then `…` and the 60 characters before the column.
+        assert_eq!(caret.chars().position(|c| c == '^'), Some(66));
+        assert_eq!(code.chars().nth(65), Some('x'));
+        assert_eq!(code.chars().nth(66), Some('x'));
+    }
 
     #[test]
     fn nearest_name_is_suggested() {

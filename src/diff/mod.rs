@@ -17,6 +17,9 @@ pub enum Change {
     Persisting,
     Resolved,
     Reappeared,
+    /// Absent from the newer run because inspectors cleared it as a false positive there; the
+    /// rule still fires on it.
+    Cleared,
 }
 
 impl Change {
@@ -26,6 +29,7 @@ impl Change {
             Change::Persisting => "仍存在 persisting",
             Change::Resolved => "已消除 resolved",
             Change::Reappeared => "再次出现 reappeared",
+            Change::Cleared => "已排除（误报）cleared as false positive",
         }
     }
 }
@@ -49,6 +53,7 @@ pub struct RuleCounts {
     pub persisting: usize,
     pub resolved: usize,
     pub reappeared: usize,
+    pub cleared: usize,
     pub rectified_but_persisting: usize,
 }
 
@@ -59,13 +64,18 @@ pub struct Diff {
     pub counts: BTreeMap<String, RuleCounts>,
 }
 
-fn started_at(run: &Path) -> Result<String> {
+fn manifest(run: &Path) -> Result<serde_json::Value> {
     let path = run.join("manifest.json");
     let text = fs_err::read_to_string(&path)?;
-    let m: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Input {
-        path: path.clone(),
+    serde_json::from_str(&text).map_err(|e| Error::Input {
+        path,
         message: format!("not a manifest: {e}"),
-    })?;
+    })
+}
+
+fn started_at(run: &Path) -> Result<String> {
+    let path = run.join("manifest.json");
+    let m = manifest(run)?;
     m["started_at"]
         .as_str()
         .map(str::to_string)
@@ -97,6 +107,26 @@ fn earlier_leads(old: &Path) -> Result<BTreeSet<String>> {
 
 /// Compares two run folders.
 pub fn diff(old: &Path, new: &Path) -> Result<Diff> {
+    let (old_manifest, new_manifest) = (manifest(old)?, manifest(new)?);
+    let key_of = |m: &serde_json::Value| m["lead_key_id"].as_str().map(str::to_string);
+    if let (Some(a), Some(b)) = (key_of(&old_manifest), key_of(&new_manifest))
+        && a != b
+    {
+        return Err(Error::Input {
+            path: new.to_path_buf(),
+            message: format!(
+                "the two runs' lead IDs were made with different lead keys ({a} and {b}): the                  key file beside the job (.crosscheck-lead-key) was lost or replaced between                  them, so their leads cannot be compared. Restore the older key and run again"
+            ),
+        });
+    }
+    // Leads the newer run did not raise again because they were cleared as false positives.
+    let cleared: BTreeSet<String> = new_manifest["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["suppressed_lead_ids"].as_array().into_iter().flatten())
+        .filter_map(|id| id.as_str().map(str::to_string))
+        .collect();
     let old_leads = read_leads(old)?;
     let new_leads = read_leads(new)?;
     let history = earlier_leads(old)?;
@@ -138,7 +168,11 @@ pub fn diff(old: &Path, new: &Path) -> Result<Diff> {
             rule_title: l.rule_title.clone(),
             lead_id: l.lead_id.clone(),
             key: l.key.clone(),
-            change: Change::Resolved,
+            change: if cleared.contains(&l.lead_id) {
+                Change::Cleared
+            } else {
+                Change::Resolved
+            },
             disposition: l.disposition.clone(),
             attention: false,
         });
@@ -159,6 +193,7 @@ pub fn diff(old: &Path, new: &Path) -> Result<Diff> {
             Change::Persisting => c.persisting += 1,
             Change::Resolved => c.resolved += 1,
             Change::Reappeared => c.reappeared += 1,
+            Change::Cleared => c.cleared += 1,
         }
         c.rectified_but_persisting += usize::from(r.attention);
     }

@@ -119,7 +119,13 @@ fn run_one(catalog: &Catalog, rule: &CompiledRule, f: &FixtureSpec) -> Result<()
         };
         frames.insert(name.clone(), frame);
     }
-    let rows = super::run_rule(rule, &frames, &HashMap::new(), &HashMap::new())?;
+    let rows = super::run_rule(
+        rule,
+        &frames,
+        &HashMap::new(),
+        &HashMap::new(),
+        &super::LeadKey::fixed(),
+    )?;
     let got: BTreeSet<String> = rows.into_iter().map(|r| r.key).collect();
     if let Some(keys) = &f.expect.keys {
         let want: BTreeSet<String> = keys.iter().cloned().collect();

@@ -3,6 +3,7 @@
 //! into a deterministic order. Progress goes through `Reporter`; drawing is the CLI's job.
 
 pub mod fixtures;
+pub mod lead_key;
 pub mod spark;
 
 use std::collections::{BTreeMap, HashMap};
@@ -12,11 +13,11 @@ use std::time::Instant;
 use indexmap::IndexMap;
 use polars::prelude::*;
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::ingest::{self, DatasetReport, RejectedRow};
 use crate::job::{Job, Severity};
 use crate::plan::{CompiledRule, lower};
+pub use lead_key::LeadKey;
 
 /// The phases a run reports progress on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,8 +122,9 @@ pub struct RuleOutcome {
     pub elapsed_ms: u128,
     /// Leads of this run carrying each disposition (suppressed false positives included).
     pub dispositions: BTreeMap<Disposition, usize>,
-    /// Leads cleared as false positives whose evidence has not changed: not raised again.
-    pub suppressed: usize,
+    /// Lead IDs cleared as false positives whose evidence has not changed: not raised again
+    /// (the manifest lists them, so that `diff` tells them from resolved leads).
+    pub suppressed: Vec<String>,
 }
 
 impl RuleOutcome {
@@ -200,7 +202,7 @@ pub fn apply_dispositions(
             r.disposition_note = d.note.clone();
         }
         o.rows.retain(|r| !suppressed.contains(&r.lead_id));
-        o.suppressed = suppressed.len();
+        o.suppressed = suppressed.into_iter().collect();
     }
 }
 
@@ -213,14 +215,9 @@ pub fn precision(dispositions: &BTreeMap<Disposition, usize>) -> Option<f64> {
     (right + wrong > 0).then(|| right as f64 / (right + wrong) as f64)
 }
 
-/// A lead's ID: the same rule and key give the same ID in every round.
-pub fn lead_id(rule_id: &str, key: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(rule_id.as_bytes());
-    h.update([0x1f]);
-    h.update(key.as_bytes());
-    let d = h.finalize();
-    ingest::hex(&d[..8])
+/// A lead's ID: the same rule and key give the same ID in every round under the same lead key.
+pub fn lead_id(secret: &LeadKey, rule_id: &str, key: &str) -> String {
+    ingest::hex(&secret.mac(&[rule_id.as_bytes(), key.as_bytes()])[..8])
 }
 
 /// Fills `{label}` placeholders from the evidence.
@@ -382,13 +379,15 @@ pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunRes
                 let start = Instant::now();
                 let status_rows = match loaded.missing(rule) {
                     Some(e) => Err(e),
-                    None => catch_unwind(AssertUnwindSafe(|| run_rule(rule, frames, rows, stored)))
-                        .unwrap_or_else(|p| {
-                            Err(format!(
-                                "internal error (a bug in crosscheck): {}",
-                                panic_text(&p)
-                            ))
-                        }),
+                    None => catch_unwind(AssertUnwindSafe(|| {
+                        run_rule(rule, frames, rows, stored, &job.lead_key)
+                    }))
+                    .unwrap_or_else(|p| {
+                        Err(format!(
+                            "internal error (a bug in crosscheck): {}",
+                            panic_text(&p)
+                        ))
+                    }),
                 };
                 reporter.advance(Phase::Rules, &rule.id);
                 let (status, rows) = match status_rows {
@@ -401,7 +400,7 @@ pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunRes
                     rows,
                     elapsed_ms: start.elapsed().as_millis(),
                     dispositions: BTreeMap::new(),
-                    suppressed: 0,
+                    suppressed: Vec::new(),
                 }
             })
             .collect()
@@ -450,6 +449,7 @@ pub fn run_rule(
     frames: &HashMap<String, LazyFrame>,
     rows: &HashMap<String, u64>,
     stored: &HashMap<String, crate::ingest::cache::Stored>,
+    secret: &LeadKey,
 ) -> Result<Vec<LeadRow>, String> {
     // Polars' streaming engine (which the crate does not pick by itself): on the 100x city it
     // ran the rule phase in 480 ms instead of 820 ms, with less memory.
@@ -464,12 +464,16 @@ pub fn run_rule(
         })
         .map(|r| r.unwrap_single())
         .map_err(|e| format!("rule `{}` failed while running: {e}", rule.id))?;
-    leads_from_frame(rule, &df)
+    leads_from_frame(rule, &df, secret)
 }
 
 /// Turns a rule's result frame (`__key`, provenance, `__partner`, `__ev0`…) into sorted lead
 /// rows, whichever backend computed it.
-pub fn leads_from_frame(rule: &CompiledRule, df: &DataFrame) -> Result<Vec<LeadRow>, String> {
+pub fn leads_from_frame(
+    rule: &CompiledRule,
+    df: &DataFrame,
+    secret: &LeadKey,
+) -> Result<Vec<LeadRow>, String> {
     let text = |name: &str| -> Result<Vec<Option<String>>, String> {
         let c = df
             .column(name)
@@ -507,7 +511,7 @@ pub fn leads_from_frame(rule: &CompiledRule, df: &DataFrame) -> Result<Vec<LeadR
             .collect();
         out.push(LeadRow {
             rule_id: rule.id.clone(),
-            lead_id: lead_id(&rule.id, &key),
+            lead_id: lead_id(secret, &rule.id, &key),
             severity: rule.severity,
             message: rule.message.as_ref().map(|m| fill_message(m, &ev)),
             evidence_hash: String::new(),
@@ -537,16 +541,14 @@ pub fn leads_from_frame(rule: &CompiledRule, df: &DataFrame) -> Result<Vec<LeadR
                 .iter()
                 .take_while(|r| r.key == out[start].key)
                 .count();
-        let mut h = Sha256::new();
-        for r in &out[start..end] {
-            h.update(
-                serde_json::to_string(&r.evidence)
-                    .expect("strings serialise")
-                    .as_bytes(),
-            );
-            h.update([0x1e]);
-        }
-        let hash = ingest::hex(&h.finalize()[..8]);
+        // Keyed like the lead ID: a fingerprint of a masked lead's evidence must not be a
+        // way to test guesses of what the mask hid.
+        let evidence: Vec<String> = out[start..end]
+            .iter()
+            .map(|r| serde_json::to_string(&r.evidence).expect("strings serialise"))
+            .collect();
+        let parts: Vec<&[u8]> = evidence.iter().map(|e| e.as_bytes()).collect();
+        let hash = ingest::hex(&secret.mac(&parts)[..8]);
         for r in &mut out[start..end] {
             r.evidence_hash = hash.clone();
         }

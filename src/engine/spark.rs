@@ -355,7 +355,7 @@ pub fn run(
                     &opts.bundle.join("results").join(&rule.id),
                     &lowered[rule.id.as_str()].schema,
                 )
-                .and_then(|df| leads_from_frame(rule, &df)),
+                .and_then(|df| leads_from_frame(rule, &df, &job.lead_key)),
                 Some("guard") => Err(format!(
                     "rule `{}` failed while running: the key {} would form {} pairs, more than max_pairs = {}; narrow `on` or the `where` filters, or raise `max_pairs` if this is expected",
                     rule.id,
@@ -395,7 +395,7 @@ pub fn run(
             rows,
             elapsed_ms: st["elapsed_ms"].as_u64().unwrap_or(0) as u128,
             dispositions: BTreeMap::new(),
-            suppressed: 0,
+            suppressed: Vec::new(),
         });
     }
     reporter.finish(Phase::Rules);

@@ -175,6 +175,19 @@ impl Catalog {
         let file: CatalogFile = super::yaml::parse_strict(path, &text).map_err(|d| vec![d])?;
         let mut diags = Vec::new();
         for (name, ds) in &file.datasets {
+            // A dataset name becomes `rejected/<name>.csv` and a cache file name.
+            if let Err(why) = super::names::check_safe_name(name) {
+                diags.push(
+                    super::yaml::at(
+                        path,
+                        &ds.path,
+                        format!("dataset name `{}`: {why}", name.escape_debug()),
+                    )
+                    .with_help(
+                        "a dataset name is one name: letters, digits, `_`, `-` (e.g. dibao_roll)",
+                    ),
+                );
+            }
             for (col, spec) in &ds.columns {
                 if spec.ty == SemanticType::IdCard {
                     for suffix in [ID_RAW_SUFFIX, ID_ISSUE_SUFFIX] {

@@ -2,6 +2,7 @@
 //! folder; loaded with every rule file, all problems collected before anything runs.
 
 pub mod catalog;
+pub mod names;
 pub mod rule;
 pub mod yaml;
 
@@ -58,6 +59,8 @@ pub struct Job {
     /// Problems in rule files that could not be parsed; reported with the compile errors of
     /// the others so that a job's problems surface together.
     pub problems: Vec<Diagnostic>,
+    /// The secret lead IDs are keyed with, kept beside the job file.
+    pub lead_key: crate::engine::LeadKey,
 }
 
 impl Job {
@@ -133,6 +136,7 @@ impl Job {
             return Err(Error::Invalid(diags));
         };
         rules.sort_by(|a, b| a.id().cmp(b.id()));
+        let lead_key = crate::engine::LeadKey::beside(&base)?;
         Ok(Job {
             path: path.to_path_buf(),
             name: file.name.unwrap_or_else(|| "crosscheck".into()),
@@ -146,6 +150,7 @@ impl Job {
             rehash: false,
             params: file.params,
             problems: diags,
+            lead_key,
         })
     }
 }

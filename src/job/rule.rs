@@ -370,6 +370,15 @@ impl RuleFile {
         let text = fs_err::read_to_string(path)
             .map_err(|e| Diagnostic::new(path, 0, 0, format!("cannot read the rule file: {e}")))?;
         let spec: RuleSpec = super::yaml::parse_strict(path, &text)?;
+        // A rule id names sheets, files and bundle folders.
+        super::names::check_safe_name(&spec.id.value).map_err(|why| {
+            super::yaml::at(
+                path,
+                &spec.id,
+                format!("rule id `{}`: {why}", spec.id.value.escape_debug()),
+            )
+            .with_help("a rule id is one name: letters, digits, `_`, `-` (e.g. dibao_owns_car)")
+        })?;
         Ok(RuleFile {
             path: path.to_path_buf(),
             spec,

@@ -2,7 +2,9 @@
 //! characters) and last four; names keep the surname. Lead IDs are computed before masking, so
 //! a masked and an unmasked run give the same lead IDs.
 
-use crate::engine::{RunResult, fill_message};
+use std::collections::HashSet;
+
+use crate::engine::{RuleStatus, RunResult, fill_message};
 use crate::job::catalog::Personal;
 
 fn id_char(c: char) -> bool {
@@ -49,37 +51,122 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// IDs are masked in every text; a value that reads a name column (alone or mixed with an ID,
+/// as `concat(name, id_card)`) keeps only its first character.
 fn mask(value: &str, personal: Option<Personal>) -> String {
     match personal {
-        Some(Personal::Name) => mask_name(value),
+        Some(Personal::Name) => mask_name(&mask_ids(value)),
         _ => mask_ids(value),
     }
 }
 
-/// Masks the leads and rejected rows of a run in place.
+/// Masks the leads, rejected rows, rule failure messages and inspectors' notes of a run in
+/// place. Free text (a key, a failure message, a note) has its IDs masked, and every name the
+/// run's name columns show: a name no name column holds cannot be told from other words there.
 pub fn apply(result: &mut RunResult) {
+    let names = KnownNames::of(result);
+    let free = |text: &str| names.mask(&mask_ids(text));
     for o in &mut result.outcomes {
+        if let RuleStatus::Failed(e) = &mut o.status {
+            *e = free(e);
+        }
         for r in &mut o.rows {
-            r.key = mask_ids(&r.key);
+            if let Some(note) = &mut r.disposition_note {
+                *note = free(note);
+            }
+            r.key = free(&r.key);
             for (value, personal) in r.evidence.values_mut().zip(&o.rule.evidence_personal) {
                 if let Some(v) = value {
-                    *v = mask(v, *personal);
+                    *v = free(&mask(v, *personal));
                 }
             }
             r.message = o
                 .rule
                 .message
                 .as_ref()
-                .map(|m| mask_ids(&fill_message(m, &r.evidence)));
+                .map(|m| free(&fill_message(m, &r.evidence)));
         }
     }
     for d in &mut result.datasets {
         for r in &mut d.rejected {
             for (i, cell) in r.content.iter_mut().enumerate() {
-                *cell = mask(cell, r.personal.get(i).copied().flatten());
+                *cell = free(&mask(cell, r.personal.get(i).copied().flatten()));
             }
-            r.reason = mask_ids(&r.reason);
+            r.reason = free(&r.reason);
         }
+        if let Some(e) = &mut d.error {
+            *e = free(e);
+        }
+    }
+}
+
+/// The names a run shows in name columns (evidence reading one, rejected rows' name cells),
+/// split into words, to find again in free text.
+const MAX_NAME_CHARS: usize = 12;
+
+struct KnownNames {
+    names: HashSet<String>,
+    longest: usize,
+}
+
+impl KnownNames {
+    fn of(result: &RunResult) -> KnownNames {
+        let mut names = HashSet::new();
+        let mut add = |value: &str| {
+            for word in value.split(|c: char| c.is_whitespace() || c.is_ascii_punctuation()) {
+                // A surname alone (one character) would mask that character everywhere; a
+                // word longer than any name is not looked for (it would slow every search).
+                let len = word.chars().count();
+                if (2..=MAX_NAME_CHARS).contains(&len) && !word.chars().any(|c| c.is_ascii_digit())
+                {
+                    names.insert(word.to_string());
+                }
+            }
+        };
+        for o in &result.outcomes {
+            for r in &o.rows {
+                for (value, personal) in r.evidence.values().zip(&o.rule.evidence_personal) {
+                    if let (Some(v), Some(Personal::Name)) = (value, personal) {
+                        add(v);
+                    }
+                }
+            }
+        }
+        for d in &result.datasets {
+            for r in &d.rejected {
+                for (i, cell) in r.content.iter().enumerate() {
+                    if r.personal.get(i).copied().flatten() == Some(Personal::Name) {
+                        add(cell);
+                    }
+                }
+            }
+        }
+        let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        KnownNames { names, longest }
+    }
+
+    /// `text` with each known name masked, the longest match first at each place.
+    fn mask(&self, text: &str) -> String {
+        if self.names.is_empty() {
+            return text.to_string();
+        }
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        'chars: while i < chars.len() {
+            for len in (2..=self.longest.min(chars.len() - i)).rev() {
+                let end = chars.get(i + len).map_or(text.len(), |c| c.0);
+                let word = &text[chars[i].0..end];
+                if self.names.contains(word) {
+                    out.push_str(&mask_name(word));
+                    i += len;
+                    continue 'chars;
+                }
+            }
+            out.push(chars[i].1);
+            i += 1;
+        }
+        out
     }
 }
 

@@ -6,6 +6,7 @@ pub mod mask;
 pub mod report;
 pub mod workbook;
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -80,6 +81,14 @@ pub fn new_run_id(output_dir: &Path) -> String {
 /// The run's folder, or an error if an earlier run already has that name: runs are never
 /// overwritten.
 pub fn check_run_folder_free(output_dir: &Path, run_id: &str) -> Result<PathBuf> {
+    // The run id is joined to the output folder: one safe name, never a path out of it.
+    crate::job::names::check_safe_name(run_id).map_err(|why| Error::Input {
+        path: output_dir.to_path_buf(),
+        message: format!(
+            "--run-id `{}` is not a usable run id: {why} (e.g. --run-id 2026Q2)",
+            run_id.escape_debug()
+        ),
+    })?;
     let final_dir = output_dir.join(run_id);
     if final_dir.exists() {
         return Err(Error::Input {
@@ -203,11 +212,66 @@ fn write_parquet(result: &RunResult, path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
-    let mut file = create_private_file(path)?;
-    // A BOM so that Excel opens the UTF-8 file with Chinese intact.
-    file.write_all(b"\xEF\xBB\xBF")?;
-    Ok(csv::Writer::from_writer(file))
+/// A CSV that crosscheck writes: UTF-8 with a BOM, every cell passed through `inert_cell`.
+/// Every CSV export goes through it, so no cell from an extract can become a formula.
+pub struct CsvExport {
+    writer: csv::Writer<std::fs::File>,
+    path: PathBuf,
+}
+
+impl CsvExport {
+    pub fn create(path: &Path) -> Result<CsvExport> {
+        let mut file = create_private_file(path)?;
+        // A BOM so that Excel opens the UTF-8 file with Chinese intact.
+        file.write_all(b"\xEF\xBB\xBF")?;
+        Ok(CsvExport {
+            writer: csv::Writer::from_writer(file),
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn write<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        let cells: Vec<Cow<'a, str>> = cells.into_iter().map(inert_cell).collect();
+        self.writer
+            .write_record(cells.iter().map(|c| c.as_bytes()))
+            .map_err(csv_err(&self.path))
+    }
+
+    pub fn finish(mut self) -> Result<()> {
+        self.writer.flush()?;
+        Ok(())
+    }
+}
+
+/// A cell as text that Excel and LibreOffice will not evaluate. A cell starting with what
+/// starts a formula (= + - @, full-width too) or with a tab or CR (which spreadsheets skip
+/// before one) gets a leading apostrophe; a plain signed number such as -12.50 is left as it
+/// is, since it cannot compute anything.
+pub fn inert_cell(cell: &str) -> Cow<'_, str> {
+    let Some(first) = cell.chars().next() else {
+        return Cow::Borrowed(cell);
+    };
+    let risky = matches!(
+        first,
+        '=' | '+' | '-' | '@' | '\t' | '\r' | '\n' | '＝' | '＋' | '－' | '＠'
+    );
+    if risky && !is_plain_signed_number(cell) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// `-12.50` or `+3`: a sign, digits, at most one point with digits after it.
+fn is_plain_signed_number(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix(['-', '+']) else {
+        return false;
+    };
+    let (whole, frac) = rest.split_once('.').unwrap_or((rest, "0"));
+    !whole.is_empty()
+        && !frac.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn csv_err(path: &Path) -> impl Fn(csv::Error) -> Error + '_ {
@@ -218,8 +282,8 @@ fn csv_err(path: &Path) -> impl Fn(csv::Error) -> Error + '_ {
 }
 
 fn write_csv(result: &RunResult, path: &Path) -> Result<()> {
-    let mut w = csv_writer(path)?;
-    w.write_record(CSV_HEADERS).map_err(csv_err(path))?;
+    let mut w = CsvExport::create(path)?;
+    w.write(CSV_HEADERS)?;
     for o in &result.outcomes {
         for r in &o.rows {
             let evidence: Vec<String> = r
@@ -227,7 +291,7 @@ fn write_csv(result: &RunResult, path: &Path) -> Result<()> {
                 .iter()
                 .map(|(l, v)| format!("{l}: {}", v.as_deref().unwrap_or("")))
                 .collect();
-            w.write_record([
+            w.write([
                 r.rule_id.as_str(),
                 o.rule.title.as_str(),
                 r.severity.as_str(),
@@ -242,12 +306,10 @@ fn write_csv(result: &RunResult, path: &Path) -> Result<()> {
                 r.partner.as_deref().unwrap_or(""),
                 r.message.as_deref().unwrap_or(""),
                 &evidence.join("; "),
-            ])
-            .map_err(csv_err(path))?;
+            ])?;
         }
     }
-    w.flush()?;
-    Ok(())
+    w.finish()
 }
 
 fn write_rejected(result: &RunResult, dir: &Path) -> Result<()> {
@@ -257,26 +319,24 @@ fn write_rejected(result: &RunResult, dir: &Path) -> Result<()> {
     create_private_dir(dir)?;
     for d in result.datasets.iter().filter(|d| !d.rejected.is_empty()) {
         let path = dir.join(format!("{}.csv", d.name));
-        let mut w = csv_writer(&path)?;
-        w.write_record([
+        let mut w = CsvExport::create(&path)?;
+        w.write([
             "来源文件 file",
             "工作表 sheet",
             "行号 row",
             "原因 reason",
             "原始内容 content",
-        ])
-        .map_err(csv_err(&path))?;
+        ])?;
         for r in &d.rejected {
-            w.write_record([
+            w.write([
                 r.file.as_str(),
                 r.sheet.as_deref().unwrap_or(""),
                 &r.row.to_string(),
                 r.reason.as_str(),
                 &r.content.join(" | "),
-            ])
-            .map_err(csv_err(&path))?;
+            ])?;
         }
-        w.flush()?;
+        w.finish()?;
     }
     Ok(())
 }
@@ -312,7 +372,8 @@ pub fn manifest(
             "rows": o.rows.len(),
             "elapsed_ms": o.elapsed_ms,
             "dispositions": o.dispositions.iter().map(|(d, n)| (d.as_str().to_string(), *n)).collect::<indexmap::IndexMap<String, usize>>(),
-            "suppressed_false_positives": o.suppressed,
+            "suppressed_false_positives": o.suppressed.len(),
+            "suppressed_lead_ids": o.suppressed,
             "precision": crate::engine::precision(&o.dispositions),
         }));
     }
@@ -339,6 +400,9 @@ pub fn manifest(
     Ok(json!({
         "engine": engine,
         "run_id": run_id,
+        // Names the lead key without revealing it: runs with different keys have lead IDs
+        // that cannot be compared.
+        "lead_key_id": job.lead_key.id(),
         // Orders the runs of an output folder for `diff` (reappeared leads).
         "started_at": result.started_at,
         "job": { "name": job.name, "path": job.path.to_string_lossy(), "sha256": hash(&job.path)? },
@@ -357,7 +421,9 @@ pub fn manifest(
             "leads": result.outcomes.iter().map(|o| o.lead_count()).sum::<usize>(),
             "rows": result.outcomes.iter().map(|o| o.rows.len()).sum::<usize>(),
             "rules_ok": result.outcomes.len() - result.failed_rules(),
-            "rules_failed": result.failed_rules(),
+            // Rules that failed while running, and rule files that did not compile.
+            "rules_failed": result.failed_rules()
+                + rule_errors.iter().map(|d| &d.file).collect::<std::collections::BTreeSet<_>>().len(),
         },
         "timings_ms": timings,
         "memory": {
@@ -453,6 +519,7 @@ pub fn write_diff(diff: &crate::diff::Diff, xlsx: &Path, parquet: &Path) -> Resu
         "仍存在 Persisting",
         "已消除 Resolved",
         "再次出现 Reappeared",
+        "已排除（误报）Cleared as false positive",
         "整改后仍存在 Rectified but persisting",
     ];
     for (c, h) in headers.iter().enumerate() {
@@ -469,6 +536,7 @@ pub fn write_diff(diff: &crate::diff::Diff, xlsx: &Path, parquet: &Path) -> Resu
             n.persisting,
             n.resolved,
             n.reappeared,
+            n.cleared,
             n.rectified_but_persisting,
         ]
         .iter()
@@ -547,4 +615,43 @@ pub fn write_diff(diff: &crate::diff::Diff, xlsx: &Path, parquet: &Path) -> Resu
     ])?;
     ParquetWriter::new(create_private_file(parquet)?).finish(&mut df)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// OWASP's CSV-injection payloads, and what a spreadsheet skips before them, come out as
+    /// text; plain signed numbers and ordinary text are left as they are.
+    #[test]
+    fn formula_cells_become_text() {
+        for hostile in [
+            "=HYPERLINK(\"http://x\",\"click\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "=cmd|' /C calc'!A0",
+            "\t=1+1",
+            "\r=1+1",
+            "-",
+            "+",
+            "-1.",
+            "-.5",
+            "＝1+1",
+        ] {
+            let out = inert_cell(hostile);
+            assert_eq!(out, format!("'{hostile}"), "{hostile:?}");
+        }
+        for plain in [
+            "-12.50",
+            "+3",
+            "-0",
+            "张伟",
+            "320102195003011238",
+            "",
+            "a=b",
+        ] {
+            assert_eq!(inert_cell(plain), plain, "{plain:?}");
+        }
+    }
 }

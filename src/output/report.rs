@@ -297,8 +297,8 @@ code{{font-size:12px;word-break:break-all}}
             .iter()
             .map(|(d, n)| format!("{} {n}", esc(d.label())))
             .collect();
-        if o.suppressed > 0 {
-            outcomes.push(format!("{} {}", t(lang, "cleared"), o.suppressed));
+        if !o.suppressed.is_empty() {
+            outcomes.push(format!("{} {}", t(lang, "cleared"), o.suppressed.len()));
         }
         if let Some(p) = crate::engine::precision(&o.dispositions) {
             outcomes.push(format!("{:.0}%", p * 100.0));

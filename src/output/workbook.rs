@@ -298,7 +298,7 @@ pub fn workbook_bytes(result: &RunResult, max_rows: usize) -> Result<Vec<u8>, Xl
             summary.write_string(row, c as u16, cell_text(&t))?;
             widths.see(c as usize, &t);
         }
-        summary.write_number(row, 9, o.suppressed as f64)?;
+        summary.write_number(row, 9, o.suppressed.len() as f64)?;
         if let Some(p) = crate::engine::precision(&o.dispositions) {
             summary.write_number(row, 10, (p * 1000.0).round() / 1000.0)?;
         }

@@ -251,7 +251,8 @@ impl Ctx<'_> {
                             .unwrap_or(c);
                         personal.iter().find(|(n, _)| n == bare).map(|(_, p)| *p)
                     })
-                    .max()
+                    // `Name` first: an expression mixing a name and an ID is masked as both.
+                    .min()
             })
             .collect()
     }
