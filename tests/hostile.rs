@@ -419,3 +419,303 @@ fn a_cleared_false_positive_is_not_called_resolved() {
     let m = manifest_of(&dir.path().join("out/r3"));
     assert_eq!(m["totals"]["rules_failed"], 1, "{}", m["totals"]);
 }
+
+/// A job over `people.<ext>` (the catalog's path and encoding replaced), flagging every row.
+fn job_over(dir: &Path, file: &str, encoding: &str) -> std::path::PathBuf {
+    let catalog = CATALOG
+        .replace("path: people.csv", &format!("path: {file}"))
+        .replace("encoding: utf-8", &format!("encoding: {encoding}"));
+    custom_job(dir, &catalog, &[("by_name.yaml", BY_NAME)])
+}
+
+/// rows read = loaded + rejected, from the manifest.
+fn accounting(run: &Path) -> (u64, u64, u64) {
+    let m = manifest_of(run);
+    let d = &m["datasets"][0];
+    let n = |k: &str| d[k].as_u64().unwrap();
+    (n("rows_read"), n("rows_loaded"), n("rows_rejected"))
+}
+
+/// Item 5: a byte invalid in GBK in one row of a GBK extract rejects that row (its bytes
+/// shown, escaped); the rest loads. A GBK file declared UTF-8 is still refused whole.
+#[test]
+fn one_undecodable_row_is_rejected_and_a_wrong_encoding_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_over(dir.path(), "people.csv", "gbk");
+    let mut text = String::from("身份证号,姓名,金额\n");
+    for id in IDS {
+        text.push_str(&format!("{id},张伟,10\n"));
+    }
+    let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+    let mut bytes = gbk.into_owned();
+    // 0x81 0x20: a lead byte with no valid trail byte, on line 7.
+    bytes.extend_from_slice(b"320106196208083454,\x81 ,10\n");
+    for id in IDS {
+        bytes.extend_from_slice(&encoding_rs::GBK.encode(&format!("{id},李娜,20\n")).0);
+    }
+    std::fs::write(data_dir(dir.path()).join("people.csv"), &bytes).unwrap();
+    let run = run_ok(&job, "r1", &[]);
+    assert_eq!(accounting(&run), (11, 10, 1));
+    let rejected = read_csv(&run.join("rejected/people.csv"));
+    assert_eq!(rejected[1][2], "7");
+    assert!(
+        rejected[1][3].contains("not valid GBK"),
+        "{:?}",
+        rejected[1]
+    );
+    assert!(rejected[1][4].contains("\\x81"), "{:?}", rejected[1]);
+
+    // The same GBK file declared UTF-8: every row with Chinese fails; refused, not loaded as
+    // rejected rows.
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_over(dir.path(), "people.csv", "utf-8");
+    let mut bytes = b"id_card,name,amount\n".to_vec();
+    for id in IDS {
+        bytes.extend_from_slice(&encoding_rs::GBK.encode(&format!("{id},张伟,10\n")).0);
+    }
+    std::fs::write(data_dir(dir.path()).join("people.csv"), &bytes).unwrap();
+    let catalog = std::fs::read_to_string(dir.path().join("data/datasets.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("data/datasets.yaml"),
+        catalog
+            .replace("aliases: [身份证号]", "aliases: [身份证号, id_card]")
+            .replace("aliases: [姓名]", "aliases: [姓名, name]")
+            .replace("aliases: [金额]", "aliases: [金额, amount]"),
+    )
+    .unwrap();
+    let out = run_job(&job, "r1", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("declare the right `encoding`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Item 6: a NUL byte inside a field rejects the row with the reason; no NUL reaches an
+/// export.
+#[test]
+fn a_nul_byte_in_a_field_rejects_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_over(dir.path(), "people.csv", "utf-8");
+    let mut text = String::from("身份证号,姓名,金额\n");
+    for id in IDS {
+        text.push_str(&format!("{id},张伟,10\n"));
+    }
+    text.push_str("320106196208083454,王\0五,10\n");
+    std::fs::write(data_dir(dir.path()).join("people.csv"), text).unwrap();
+    let run = run_ok(&job, "r1", &[]);
+    assert_eq!(accounting(&run), (6, 5, 1));
+    let rejected = read_csv(&run.join("rejected/people.csv"));
+    assert!(rejected[1][3].contains("NUL"), "{:?}", rejected[1]);
+    assert!(rejected[1][4].contains("王\\u{0}五"), "{:?}", rejected[1]);
+    for f in ["anomalies.csv", "rejected/people.csv", "manifest.json"] {
+        assert!(!std::fs::read(run.join(f)).unwrap().contains(&0), "{f}");
+    }
+}
+
+/// Item 7: a delimiter that is not one ASCII character is refused with what to do; never
+/// split inside characters.
+#[test]
+fn a_non_ascii_delimiter_is_refused_clearly() {
+    for delimiter in ["，", "；", "·"] {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = CATALOG.replace(
+            "    encoding: utf-8\n",
+            &format!("    encoding: utf-8\n    delimiter: \"{delimiter}\"\n"),
+        );
+        let job = custom_job(dir.path(), &catalog, &[("by_name.yaml", BY_NAME)]);
+        std::fs::write(
+            data_dir(dir.path()).join("people.csv"),
+            format!(
+                "身份证号{delimiter}姓名{delimiter}金额\n{}{delimiter}张伟{delimiter}10\n",
+                IDS[1]
+            ),
+        )
+        .unwrap();
+        for args in [vec!["check", "--config"], vec!["run", "-q", "--config"]] {
+            let mut args = args.clone();
+            args.push(job.to_str().unwrap());
+            let out = crosscheck(&args);
+            assert_eq!(out.status.code(), Some(2), "{delimiter}: {}", stderr(&out));
+            assert!(
+                stderr(&out).contains("delimiter") && stderr(&out).contains("not supported"),
+                "{delimiter}: {}",
+                stderr(&out)
+            );
+        }
+    }
+    // A semicolon, as some exports use, works.
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = CATALOG.replace(
+        "    encoding: utf-8\n",
+        "    encoding: utf-8\n    delimiter: \";\"\n",
+    );
+    let job = custom_job(dir.path(), &catalog, &[("by_name.yaml", BY_NAME)]);
+    std::fs::write(
+        data_dir(dir.path()).join("people.csv"),
+        format!("身份证号;姓名;金额\n{};张伟;10\n", IDS[1]),
+    )
+    .unwrap();
+    let run = run_ok(&job, "r1", &[]);
+    assert_eq!(accounting(&run), (1, 1, 0));
+}
+
+/// Writes a workbook of a header and two rows, then has `edit` rewrite its sheet's XML.
+fn workbook_with(path: &Path, dates: bool, edit: impl Fn(String) -> String) {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    let date = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
+    for (c, h) in ["身份证号", "姓名", "金额", "日期"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for r in 1..=2u32 {
+        ws.write_string(r, 0, IDS[r as usize]).unwrap();
+        ws.write_string(r, 1, "张伟").unwrap();
+        ws.write_number(r, 2, 10.0).unwrap();
+        // Row 2's date serial is past any date (year 2.7 million).
+        let serial = if dates && r == 2 { 1e12 } else { 45_000.0 };
+        ws.write_number_with_format(r, 3, serial, &date).unwrap();
+    }
+    let bytes = wb.save_to_buffer().unwrap();
+    let mut zin = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut out = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for i in 0..zin.len() {
+        use std::io::{Read, Write};
+        let mut f = zin.by_index(i).unwrap();
+        let name = f.name().unwrap().to_string();
+        let mut content = Vec::new();
+        f.read_to_end(&mut content).unwrap();
+        if name == "xl/worksheets/sheet1.xml" {
+            content = edit(String::from_utf8(content).unwrap()).into_bytes();
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&content).unwrap();
+    }
+    out.finish().unwrap();
+}
+
+fn xlsx_job(dir: &Path) -> std::path::PathBuf {
+    let catalog = CATALOG
+        .replace("path: people.csv", "path: people.xlsx")
+        .replace("    encoding: utf-8\n", "")
+        .replace(
+            "      amount: { type: money, aliases: [金额] }",
+            "      amount: { type: money, aliases: [金额] }\n      paid_on: { type: date, aliases: [日期] }",
+        );
+    custom_job(dir, &catalog, &[("by_name.yaml", BY_NAME)])
+}
+
+/// Item 8: a sheet with a cell past the format's last row is refused with a clear error,
+/// read as a stream (never held whole first).
+#[test]
+fn a_sheet_past_the_format_limits_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = xlsx_job(dir.path());
+    let path = data_dir(dir.path()).join("people.xlsx");
+    workbook_with(&path, false, |xml| {
+        xml.replace(
+            "</sheetData>",
+            "<row r=\"1048577\"><c r=\"A1048577\" t=\"inlineStr\"><is><t>x</t></is></c></row></sheetData>",
+        )
+    });
+    for cmd in ["check", "run"] {
+        let out = crosscheck(&[cmd, "--config", job.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("past what an xlsx sheet holds")
+                && stderr(&out).contains("row 1048577"),
+            "{cmd}: {}",
+            stderr(&out)
+        );
+    }
+    // The same workbook within the limits loads.
+    workbook_with(&path, false, |xml| xml);
+    let run = run_ok(&job, "ok", &[]);
+    assert_eq!(accounting(&run), (2, 2, 0));
+}
+
+/// Item 9: a date serial or a Parquet date past any calendar rejects its row; no panic in
+/// `check` or `run`.
+#[test]
+fn dates_out_of_range_reject_their_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = xlsx_job(dir.path());
+    workbook_with(&data_dir(dir.path()).join("people.xlsx"), true, |xml| xml);
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run = run_ok(&job, "r1", &[]);
+    assert_eq!(accounting(&run), (2, 1, 1));
+    let rejected = read_csv(&run.join("rejected/people.csv"));
+    assert_eq!(rejected[1][2], "3", "{rejected:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = CATALOG
+        .replace("path: people.csv", "path: people.parquet")
+        .replace("    encoding: utf-8\n", "")
+        .replace(
+            "      amount: { type: money, aliases: [金额] }",
+            "      amount: { type: money, aliases: [金额] }\n      paid_on: { type: date, aliases: [日期] }",
+        );
+    let job = custom_job(dir.path(), &catalog, &[("by_name.yaml", BY_NAME)]);
+    use polars::prelude::*;
+    let mut df = df!(
+        "身份证号" => [IDS[1], IDS[2]],
+        "姓名" => ["张伟", "李娜"],
+        "金额" => ["10", "20"],
+        "日期" => [20_000i32, i32::MAX],
+    )
+    .unwrap();
+    df.apply("日期", |c| c.cast(&DataType::Date).unwrap())
+        .unwrap();
+    ParquetWriter::new(std::fs::File::create(data_dir(dir.path()).join("people.parquet")).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let run = run_ok(&job, "r1", &[]);
+    assert_eq!(accounting(&run), (2, 1, 1));
+}
+
+/// Item 10: what a run killed while writing (or while Spark ran) left beside the runs is
+/// removed by the next run once its process is gone; a live process's, and run folders, are
+/// not.
+#[test]
+fn leftovers_of_killed_runs_are_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = hostile_extract(dir.path());
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    // No process has a number this large (Linux numbers them below 2^22).
+    let own = std::process::id();
+    let names = [
+        ".r0.partial-4000000000".to_string(),
+        ".r0.spark-4000000000".into(),
+        format!(".r9.partial-{own}"),
+        "r8.partial-4000000000".into(),
+    ];
+    for name in &names {
+        let d = out.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("anomalies.csv"), "320102195003011238").unwrap();
+        std::fs::File::open(&d)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+    }
+    run_ok(&job, "r1", &[]);
+    let mut left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with(".cache"))
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            format!(".r9.partial-{own}"),
+            "r1".into(),
+            "r8.partial-4000000000".into()
+        ]
+    );
+}

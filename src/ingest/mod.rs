@@ -2135,17 +2135,28 @@ mod tests {
         let typed = load(None);
         assert_eq!(load(Some(&cache)), typed);
         assert_eq!(load(Some(&cache)), typed);
-        // A byte that is not GBK on the last line: an error naming it, after the first batches
-        // were written, and no partial file left in the cache.
+        // A byte that is not GBK on the last line: that row alone is rejected, its byte shown.
         let mut bad = gbk.into_owned();
         bad.extend_from_slice(b"\x81 ,x,1,x\n");
+        std::fs::write(dir.path().join("p.csv"), &bad).unwrap();
+        let ds = load_dataset_cached(&catalog, "p", Some(&cache), None).unwrap();
+        assert_eq!(ds.report.files[0].rows_read, n as u64 + 1);
+        let last = ds.rejected.last().unwrap();
+        assert_eq!(last.row, line);
+        assert!(last.reason.contains("not valid GBK"), "{}", last.reason);
+        assert_eq!(last.content[0], "\\x81 ");
+        // Most rows not GBK: the file is in another encoding, refused whole with the first such
+        // line named, after the first batches were written, and no partial file left.
+        for _ in 0..n {
+            bad.extend_from_slice(b"\x81 ,x,1,x\n");
+        }
         std::fs::write(dir.path().join("p.csv"), &bad).unwrap();
         let err = load_dataset_cached(&catalog, "p", Some(&cache), None)
             .err()
             .unwrap()
             .to_string();
         assert!(
-            err.contains(&format!("not valid GBK on line {line}")),
+            err.contains("not valid GBK") && err.contains(&format!("the first on line {line}")),
             "{err}"
         );
         let mut left: Vec<String> = std::fs::read_dir(dir.path().join("cache"))

@@ -132,7 +132,7 @@ fn excel_serial_to_date(serial: f64) -> Option<NaiveDate> {
 pub fn parse_date(cell: CellRef<'_>) -> Result<Option<NaiveDate>, String> {
     match cell {
         CellRef::Empty => Ok(None),
-        CellRef::DateTime(dt) => Ok(Some(dt.date())),
+        CellRef::DateTime(dt) => in_calendar_range(dt).map(|dt| Some(dt.date())),
         CellRef::Number(v) => {
             // 20240301 or 202403 stored as a number, else an Excel serial.
             if v.fract() == 0.0 && (190_001.0..=210_012.0).contains(&v)
@@ -214,10 +214,24 @@ fn parse_date_text(t: &str) -> Result<NaiveDate, String> {
     NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(err)
 }
 
+/// A date cell's value, if its year is one a register can mean and a workbook can show
+/// (1 to 9999; 9999-12-31 is a common "no end date").
+fn in_calendar_range(dt: NaiveDateTime) -> Result<NaiveDateTime, String> {
+    use chrono::Datelike;
+    if (1..=9999).contains(&dt.year()) {
+        Ok(dt)
+    } else {
+        Err(format!(
+            "日期超出范围 / date out of range: year {} (1 to 9999)",
+            dt.year()
+        ))
+    }
+}
+
 /// Date-times: a date in any form above, then an optional time 14:05 or 14:05:30.
 pub fn parse_datetime(cell: CellRef<'_>) -> Result<Option<NaiveDateTime>, String> {
     match cell {
-        CellRef::DateTime(dt) => Ok(Some(dt)),
+        CellRef::DateTime(dt) => in_calendar_range(dt).map(Some),
         CellRef::Number(v) => {
             let date = parse_date(cell)?;
             let secs = (v.fract() * 86_400.0).round() as i64;

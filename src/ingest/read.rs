@@ -167,13 +167,13 @@ fn line_at(text: &str, p: &csv::Position) -> u64 {
 /// header nor records.
 fn csv_records<'t>(
     text: &'t str,
-    o: &ReadOptions,
+    delimiter: u8,
+    header_row: u64,
 ) -> impl Iterator<Item = csv::Result<csv::StringRecord>> + 't {
-    let header_row = o.header_row;
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .delimiter(o.delimiter as u8)
+        .delimiter(delimiter)
         .from_reader(text.as_bytes())
         .into_records()
         .skip_while(move |r| {
@@ -242,8 +242,9 @@ pub fn read_headers(path: &Path, o: &ReadOptions) -> Result<Vec<String>> {
             {
                 head.truncate(end + 1);
             }
+            let delimiter = ascii_delimiter(path, o.delimiter)?;
             let (text, _) = decode(path, &head, o.encoding)?;
-            let mut records = csv_records(&text, o);
+            let mut records = csv_records(&text, delimiter, o.header_row);
             match records.next() {
                 Some(Ok(r)) => Ok(r.iter().map(str::to_string).collect()),
                 _ => Err(Error::Input {
@@ -306,7 +307,15 @@ struct Decoder {
     /// Line breaks decoded so far: where an invalid byte is.
     lines: u64,
     started: bool,
+    /// Whether an invalid byte sequence becomes `INVALID` in the text (its bytes queued in
+    /// `invalid`) for the row holding it to be rejected, rather than an error.
+    lenient: bool,
+    invalid: std::collections::VecDeque<Vec<u8>>,
 }
+
+/// Stands in the decoded text for a byte sequence invalid in the file's encoding: a Unicode
+/// noncharacter, reserved for a program's internal use, so no extract means it.
+const INVALID: char = '\u{FDD0}';
 
 /// How many bytes from the first non-ASCII piece on `auto` decides the encoding by.
 const DETECT_BYTES: usize = 64 << 10;
@@ -339,6 +348,8 @@ impl Decoder {
             state,
             lines: 0,
             started: false,
+            lenient: false,
+            invalid: Default::default(),
         }
     }
 
@@ -397,10 +408,19 @@ impl Decoder {
                 .unwrap_or(bytes.len() * 4);
             out.reserve(room);
             let (result, read) = decoder.decode_to_string_without_replacement(bytes, out, last);
+            let consumed = &bytes[..read];
             bytes = &bytes[read..];
             match result {
                 encoding_rs::DecoderResult::InputEmpty => break true,
                 encoding_rs::DecoderResult::OutputFull => continue,
+                encoding_rs::DecoderResult::Malformed(bad, after) if self.lenient => {
+                    // The bad bytes end `after` bytes before what was consumed; they may have
+                    // begun in the piece before (then only their part in this one is kept).
+                    let end = read.saturating_sub(usize::from(after));
+                    let from = end.saturating_sub(usize::from(bad));
+                    self.invalid.push_back(consumed[from..end].to_vec());
+                    out.push(INVALID);
+                }
                 encoding_rs::DecoderResult::Malformed(..) => break false,
             }
         };
@@ -488,6 +508,12 @@ pub struct CsvBatches {
     /// Whether a table was given out: a file of a header only gives one table of no rows.
     given: bool,
     done: bool,
+    /// Records read, and those rejected for bytes invalid in the encoding: a file where most
+    /// are is in another encoding, and is refused whole.
+    records: u64,
+    undecodable: u64,
+    /// The line of the first undecodable record, for that message.
+    first_undecodable: Option<u64>,
 }
 
 pub fn csv_batches(
@@ -496,13 +522,15 @@ pub fn csv_batches(
     chunk: usize,
     tap: Option<Tap>,
 ) -> Result<CsvBatches> {
+    let mut decoder = Decoder::new(path, o.encoding);
+    decoder.lenient = true;
     Ok(CsvBatches {
         file: fs_err::File::open(path)?,
         chunk: chunk.max(BOM.len()),
         raw: Default::default(),
         tap,
-        decoder: Decoder::new(path, o.encoding),
-        delimiter: o.delimiter as u8,
+        decoder,
+        delimiter: ascii_delimiter(path, o.delimiter)?,
         header_row: o.header_row,
         pending: String::new(),
         line: 1,
@@ -510,7 +538,48 @@ pub fn csv_batches(
         eof: false,
         given: false,
         done: false,
+        records: 0,
+        undecodable: 0,
+        first_undecodable: None,
     })
+}
+
+/// The delimiter as the one ASCII byte fields are split at. Fields are cut out of UTF-8 text
+/// at ASCII bytes only, which is what keeps each field UTF-8 (see `CsvBatches::parse`): a
+/// full-width comma or a middle dot would split inside characters.
+pub fn ascii_delimiter(path: &Path, delimiter: char) -> Result<u8> {
+    match u8::try_from(delimiter) {
+        Ok(b) if b.is_ascii() && !matches!(b, b'"' | b'\n' | b'\r') => Ok(b),
+        _ => Err(Error::Input {
+            path: path.to_path_buf(),
+            message: format!(
+                "the delimiter {:?} is not supported: crosscheck splits CSV fields at one ASCII \
+                 character other than a quote or a line break (`,` `;` `|` or a tab, `\\t`). \
+                 Save the file with such a delimiter, or replace {:?} with one",
+                delimiter, delimiter
+            ),
+        }),
+    }
+}
+
+/// A field's text with each invalid byte sequence (`INVALID`) written as its bytes, escaped
+/// (`\xD1\xA6`), taken in order from `invalid`; NUL and other control characters but tab and
+/// line breaks escaped too, so a rejected row is shown as it was and harms nothing.
+fn escaped_field(field: &str, invalid: &mut std::collections::VecDeque<Vec<u8>>) -> String {
+    let mut out = String::with_capacity(field.len());
+    for c in field.chars() {
+        match c {
+            INVALID => {
+                for b in invalid.pop_front().unwrap_or_default() {
+                    out.push_str(&format!("\\x{b:02X}"));
+                }
+            }
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl Iterator for CsvBatches {
@@ -576,8 +645,8 @@ impl CsvBatches {
             .delimiter(self.delimiter)
             .from_reader(text.as_bytes());
         // Fields as bytes: `text` is valid UTF-8 and a field is cut out of it at ASCII bytes
-        // (delimiters, quotes, line breaks), so each is UTF-8 already; checking every field
-        // again was a tenth of reading a CSV file.
+        // (the delimiter, which `ascii_delimiter` makes ASCII, quotes, line breaks), so each is
+        // UTF-8 already; checking every field again was a tenth of reading a CSV file.
         let mut record = csv::ByteRecord::new();
         fn field(f: &[u8]) -> &str {
             // SAFETY: a field of a UTF-8 text split at ASCII bytes is UTF-8 (see above).
@@ -607,15 +676,57 @@ impl CsvBatches {
             // Row numbers as Excel shows them: the line a record starts on (a blank line is
             // an empty row in Excel and is counted, but is not a record).
             let row = self.line - 1 + record_line(text, &record);
+            // What cannot be loaded as it is: bytes invalid in the encoding, a NUL byte.
+            let (bad_bytes, nul) = record.iter().fold((0, false), |(n, nul), f| {
+                let s = field(f);
+                (n + s.matches(INVALID).count(), nul || f.contains(&0))
+            });
             let Some(headers) = &self.headers else {
                 // Title lines above the header are neither header nor records.
                 if row >= self.header_row {
+                    if bad_bytes > 0 {
+                        return Err(self.error(format!(
+                            "the header row (line {row}) holds bytes that are not valid {}: the \
+                             file is in another encoding; declare the right `encoding` in \
+                             datasets.yaml (utf-8, gbk, gb18030)",
+                            self.decoder.name()
+                        )));
+                    }
                     self.headers = Some(fields(&record));
                     columns = record.iter().map(|_| SourceColumn::text()).collect();
+                }
+                for _ in 0..bad_bytes {
+                    self.decoder.invalid.pop_front();
                 }
                 continue;
             };
             rows.push(row);
+            self.records += 1;
+            if bad_bytes > 0 || nul {
+                let reason = if bad_bytes > 0 {
+                    self.undecodable += 1;
+                    self.first_undecodable.get_or_insert(row);
+                    format!(
+                        "含有非 {0} 编码的字节 / bytes that are not valid {0} (shown as \\xNN)",
+                        self.decoder.name()
+                    )
+                } else {
+                    "字段含空字符 / a field holds a NUL byte (shown as \\u{0})".to_string()
+                };
+                for col in &mut columns {
+                    col.push_text("");
+                }
+                let shown = record
+                    .iter()
+                    .map(|f| escaped_field(field(f), &mut self.decoder.invalid))
+                    .collect();
+                malformed.push(Malformed {
+                    index: rows.len() - 1,
+                    reason,
+                    fields: shown,
+                });
+                continue;
+            }
             if record.len() == headers.len() {
                 for (col, f) in columns.iter_mut().zip(record.iter()) {
                     col.push_text(field(f));
@@ -634,6 +745,25 @@ impl CsvBatches {
                 ),
                 fields: fields(&record),
             });
+        }
+        // More than a tenth of the records undecodable (at the end, or already among ten
+        // thousand): the file is not in the encoding it was read as, and is refused whole
+        // rather than loaded as a pile of rejected rows.
+        if self.undecodable * 10 > self.records && (last || self.records >= 10_000) {
+            let read_as = if self.decoder.auto {
+                " (the file's first non-ASCII bytes read as that)"
+            } else {
+                ""
+            };
+            return Err(self.error(format!(
+                "{} of {} records so far hold bytes that are not valid {}{read_as}, the first on \
+                 line {}: the file is in another encoding; declare the right `encoding` in \
+                 datasets.yaml (utf-8, gbk, gb18030)",
+                self.undecodable,
+                self.records,
+                self.decoder.name(),
+                self.first_undecodable.unwrap_or(0)
+            )));
         }
         self.line += newlines(&text.as_bytes()[..parsed]);
         self.pending.drain(..parsed);
@@ -673,11 +803,15 @@ fn excel_cell(d: &Data) -> RawCell {
         Data::Bool(b) => RawCell::Bool(*b),
         Data::DateTime(dt) => {
             let serial = dt.as_f64();
-            match chrono::NaiveDate::from_ymd_opt(1899, 12, 30) {
-                Some(epoch) if dt.is_datetime() => RawCell::DateTime(
-                    epoch.and_hms_opt(0, 0, 0).expect("midnight")
-                        + chrono::Duration::milliseconds((serial * 86_400_000.0).round() as i64),
-                ),
+            // A serial past what a date can hold stays a number, which no date column accepts:
+            // the row is rejected, never a panic.
+            let epoch =
+                chrono::NaiveDate::from_ymd_opt(1899, 12, 30).and_then(|d| d.and_hms_opt(0, 0, 0));
+            let at = chrono::TimeDelta::try_milliseconds((serial * 86_400_000.0).round() as i64)
+                .zip(epoch)
+                .and_then(|(offset, epoch)| epoch.checked_add_signed(offset));
+            match at {
+                Some(at) if dt.is_datetime() && serial.is_finite() => RawCell::DateTime(at),
                 _ => RawCell::Number(serial),
             }
         }
@@ -686,16 +820,23 @@ fn excel_cell(d: &Data) -> RawCell {
     }
 }
 
+/// The rows and columns an xlsx sheet can hold: a file claiming more is damaged or made to
+/// exhaust memory, and is refused as soon as a cell past them is read.
+pub const XLSX_MAX_ROWS: u32 = 1_048_576;
+pub const XLSX_MAX_COLUMNS: u32 = 16_384;
+
+/// A workbook's sheet as a source table. The sheet's cells are read as a stream (never the
+/// whole sheet held twice, once by the reader and once here), so a sheet that unpacks to more
+/// rows than the format holds is refused before it can fill memory.
 pub fn read_xlsx(path: &Path, bytes: &[u8], o: &ReadOptions) -> Result<SourceTable> {
-    let sheet = o.sheet;
     let err = |message: String| Error::Input {
         path: path.to_path_buf(),
         message,
     };
-    let mut wb = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes))
-        .map_err(|e| err(format!("not a readable workbook: {e}")))?;
+    let mut wb = calamine::Xlsx::new(std::io::Cursor::new(bytes))
+        .map_err(|e| err(format!("not a readable xlsx workbook: {e}")))?;
     let names = wb.sheet_names();
-    let name = match sheet {
+    let name = match o.sheet {
         Some(s) if names.iter().any(|n| n == s) => s.to_string(),
         Some(s) => {
             return Err(err(format!(
@@ -708,48 +849,116 @@ pub fn read_xlsx(path: &Path, bytes: &[u8], o: &ReadOptions) -> Result<SourceTab
             .cloned()
             .ok_or_else(|| err("the workbook has no sheets".into()))?,
     };
-    let range = wb
-        .worksheet_range(&name)
+    let mut cells = wb
+        .worksheet_cells_reader(&name)
         .map_err(|e| err(format!("sheet `{name}`: {e}")))?;
-    let (start_row, _) = range.start().unwrap_or((0, 0));
     // Rows above the header (a title) are skipped; Excel numbers rows from 1.
-    let header_at = o.header_row - 1;
-    if header_at < u64::from(start_row) {
-        return Err(err(format!(
-            "sheet `{name}`: header_row {} is above the first non-empty row ({})",
-            o.header_row,
-            start_row + 1
-        )));
-    }
-    let skip = (header_at - u64::from(start_row)) as usize;
-    let start_row = header_at as u32;
-    let mut rows_iter = range.rows().skip(skip);
-    let headers: Vec<String> = rows_iter
-        .next()
-        .ok_or_else(|| err(format!("sheet `{name}` is empty (no header row)")))?
-        .iter()
-        .map(|d| excel_cell(d).display())
-        .collect();
-    let mut columns: Vec<Vec<RawCell>> = headers.iter().map(|_| Vec::new()).collect();
-    let mut rows = Vec::new();
-    for (i, r) in rows_iter.enumerate() {
-        // A fully empty line inside the used range is formatting, not a record.
-        if r.iter().all(|d| excel_cell(d).is_empty()) {
-            continue;
+    let header_at = u32::try_from(o.header_row - 1).unwrap_or(u32::MAX);
+    let mut sheet = SheetRows {
+        header_at,
+        headers: None,
+        columns: Vec::new(),
+        rows: Vec::new(),
+    };
+    let mut row: Option<u32> = None;
+    let mut line: Vec<(u32, RawCell)> = Vec::new();
+    loop {
+        let cell = cells
+            .next_cell()
+            .map_err(|e| err(format!("sheet `{name}`: {e}")))?;
+        let Some(cell) = cell else { break };
+        let (r, c) = cell.get_position();
+        if r >= XLSX_MAX_ROWS || c >= XLSX_MAX_COLUMNS {
+            return Err(err(format!(
+                "sheet `{name}` has a cell at row {}, column {}, past what an xlsx sheet holds \
+                 ({XLSX_MAX_ROWS} rows, {XLSX_MAX_COLUMNS} columns): the file is damaged or not \
+                 a workbook Excel wrote; export the data again, or as CSV",
+                u64::from(r) + 1,
+                u64::from(c) + 1
+            )));
         }
-        rows.push(u64::from(start_row) + i as u64 + 2);
-        for (j, col) in columns.iter_mut().enumerate() {
-            col.push(r.get(j).map_or(RawCell::Empty, excel_cell));
+        if row.is_some_and(|at| at != r) {
+            sheet.take(row.expect("a row"), std::mem::take(&mut line), &name, &err)?;
+        }
+        row = Some(r);
+        if r >= header_at {
+            line.push((c, excel_cell(&Data::from(cell.get_value().clone()))));
         }
     }
+    if let Some(at) = row {
+        sheet.take(at, line, &name, &err)?;
+    }
+    let headers = sheet
+        .headers
+        .ok_or_else(|| err(format!("sheet `{name}` is empty (no header row)")))?;
     Ok(SourceTable {
         sheet: Some(name),
         headers,
-        columns: columns.into_iter().map(SourceColumn::Cells).collect(),
-        rows,
+        columns: sheet.columns.into_iter().map(SourceColumn::Cells).collect(),
+        rows: sheet.rows,
         malformed: Vec::new(),
         encoding: None,
     })
+}
+
+/// A sheet's rows as they are read: the header row, then a column of cells per header.
+struct SheetRows {
+    header_at: u32,
+    headers: Option<Vec<String>>,
+    columns: Vec<Vec<RawCell>>,
+    rows: Vec<u64>,
+}
+
+impl SheetRows {
+    /// Takes the cells of row `at` (0-based).
+    fn take(
+        &mut self,
+        at: u32,
+        mut line: Vec<(u32, RawCell)>,
+        name: &str,
+        err: &dyn Fn(String) -> Error,
+    ) -> Result<()> {
+        if at < self.header_at {
+            return Ok(());
+        }
+        // Excel writes a row's cells in order; a file that does not is read the same.
+        line.sort_by_key(|(c, _)| *c);
+        let Some(headers) = &self.headers else {
+            if at > self.header_at {
+                return Err(err(format!(
+                    "sheet `{name}`: header_row {} is empty; the first row with cells below it \
+                     is row {}",
+                    u64::from(self.header_at) + 1,
+                    u64::from(at) + 1
+                )));
+            }
+            let width = line.last().map_or(0, |(c, _)| *c as usize + 1);
+            let mut headers = vec![String::new(); width];
+            for (c, cell) in line {
+                headers[c as usize] = cell.display();
+            }
+            self.columns = headers.iter().map(|_| Vec::new()).collect();
+            self.headers = Some(headers);
+            return Ok(());
+        };
+        // A fully empty line inside the used range is formatting, not a record.
+        if line.iter().all(|(_, cell)| cell.is_empty()) {
+            return Ok(());
+        }
+        self.rows.push(u64::from(at) + 1);
+        let mut cells = line.into_iter().peekable();
+        for (j, col) in self.columns.iter_mut().enumerate() {
+            while cells.peek().is_some_and(|(c, _)| (*c as usize) < j) {
+                cells.next();
+            }
+            match cells.peek() {
+                Some((c, _)) if *c as usize == j => col.push(cells.next().expect("peeked").1),
+                _ => col.push(RawCell::Empty),
+            }
+        }
+        debug_assert_eq!(headers.len(), self.columns.len());
+        Ok(())
+    }
 }
 
 fn unreadable_parquet(path: &Path, e: PolarsError) -> Error {
@@ -833,13 +1042,17 @@ fn any_to_cell(v: &AnyValue) -> RawCell {
         AnyValue::Boolean(b) => RawCell::Bool(*b),
         AnyValue::String(s) => RawCell::Text(s.to_string()),
         AnyValue::StringOwned(s) => RawCell::Text(s.to_string()),
-        AnyValue::Date(days) => RawCell::DateTime(
-            chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
-                .expect("epoch")
-                .and_hms_opt(0, 0, 0)
-                .expect("midnight")
-                + chrono::Duration::days(i64::from(*days)),
-        ),
+        // Days past what a date can hold: text that no date column accepts (the row is
+        // rejected, never a panic).
+        AnyValue::Date(days) => chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+            .and_then(|epoch| {
+                epoch.checked_add_signed(chrono::TimeDelta::try_days(i64::from(*days))?)
+            })
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map_or_else(
+                || RawCell::Text(format!("{days} days from 1970-01-01")),
+                RawCell::DateTime,
+            ),
         // Integers stay exact: an ID in an int64 column has lost nothing yet.
         AnyValue::Int64(i) => RawCell::Text(i.to_string()),
         AnyValue::Int32(i) => RawCell::Text(i.to_string()),
@@ -1024,13 +1237,34 @@ mod tests {
 
     #[test]
     fn a_csv_error_names_the_line_and_a_header_alone_is_a_table_of_no_rows() {
-        let err = csv_in_chunks(b"name,note\r\na,b\r\nc,\x81 \r\n", Encoding::Gbk, 1, 4)
-            .unwrap_err()
-            .to_string();
+        // One record with a byte invalid in GBK: that record is rejected, the others load.
+        let mut text = b"name,note\r\nc,\x81 \r\n".to_vec();
+        for _ in 0..9 {
+            text.extend_from_slice(b"a,b\r\n");
+        }
+        let (_, rows, malformed, _) = csv_in_chunks(&text, Encoding::Gbk, 1, 4).unwrap();
+        assert_eq!(rows.len(), 10);
+        assert_eq!(malformed.len(), 1);
+        assert_eq!(malformed[0].0, 0);
+        assert!(malformed[0].1.contains("not valid GBK"), "{malformed:?}");
+        // More than a tenth invalid: the file is in another encoding, refused naming the first.
+        let err = csv_in_chunks(
+            b"name,note\r\na,b\r\nc,\x81 \r\nd,\x82 \r\n",
+            Encoding::Gbk,
+            1,
+            4,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
-            err.contains("c.csv") && err.contains("not valid GBK on line 3"),
+            err.contains("c.csv") && err.contains("not valid GBK") && err.contains("line 3"),
             "{err}"
         );
+        // The header itself: refused.
+        let err = csv_in_chunks(b"na\x81 ,note\r\na,b\r\n", Encoding::Gbk, 1, 4)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("header row"), "{err}");
         let (headers, rows, _, _) = csv_in_chunks(b"name,note\n", Encoding::Utf8, 1, 4).unwrap();
         assert_eq!(
             (headers, rows.len()),

@@ -66,6 +66,51 @@ pub fn create_private_file(path: &Path) -> Result<std::fs::File> {
     })
 }
 
+/// Removes what processes that no longer run left in `dir`: files and folders named
+/// `…<marker><pid>` or `…<marker><pid>-…` (a partial cache file, a run's partial output
+/// folder, a Spark bundle), which a process killed outright cannot remove itself. A live
+/// process's are left alone, and so is anything written to in the last quarter hour (a
+/// process in another container sharing the folder has a number this one cannot see), and
+/// everything on a system without `/proc`. `hidden_only`: only names starting with `.`, so a
+/// run folder is never taken for a leftover.
+pub fn sweep_leftovers(dir: &Path, markers: &[&str], hidden_only: bool) {
+    const QUIET: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if hidden_only && !name.starts_with('.') {
+            continue;
+        }
+        let pid = markers
+            .iter()
+            .find_map(|m| name.rsplit_once(m))
+            .map(|(_, suffix)| suffix.split_once('-').map_or(suffix, |(pid, _)| pid))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        let quiet = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > QUIET));
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && quiet
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(path)
+            } else {
+                std::fs::remove_file(path)
+            };
+        }
+    }
+}
+
 /// A run id from the local time; a suffix keeps it unique in the output folder.
 pub fn new_run_id(output_dir: &Path) -> String {
     let base = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
@@ -111,6 +156,8 @@ pub fn write_run(
 ) -> Result<PathBuf> {
     let final_dir = check_run_folder_free(output_dir, run_id)?;
     create_private_dir(output_dir)?;
+    // What runs killed while writing, or while Spark ran, left: personal data, removed.
+    sweep_leftovers(output_dir, &[".partial-", ".spark-"], true);
     let tmp = output_dir.join(format!(".{run_id}.partial-{}", std::process::id()));
     create_private_dir(&tmp)?;
     let written = write_all(job, result, rule_errors, lang, &tmp, run_id, timings);

@@ -231,45 +231,10 @@ pub fn id_columns(spec: &DatasetSpec) -> Vec<String> {
         .collect()
 }
 
-/// Removes the partial files of processes that no longer run: one killed outright (by the
-/// kernel out of memory, by a user) cannot remove its own. Files of a live process, possibly
-/// converting into this cache now, are left alone, and so is a file written to in the last
-/// quarter hour (a process in another container sharing the cache has a number this one
-/// cannot see; a conversion writes its file every few seconds); and every file on a system
-/// without `/proc`.
-fn sweep_partial_files(dir: &Path) {
-    const QUIET: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let pid = name
-            .to_str()
-            .and_then(|n| n.rsplit_once(".partial-"))
-            .and_then(|(_, suffix)| suffix.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok());
-        let quiet = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > QUIET));
-        if let Some(pid) = pid
-            && pid != std::process::id()
-            && quiet
-            && !Path::new(&format!("/proc/{pid}")).exists()
-        {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
 impl Cache {
     pub fn new(dir: &Path) -> Result<Cache> {
         crate::output::create_private_dir(dir)?;
-        sweep_partial_files(dir);
+        crate::output::sweep_leftovers(dir, &[".partial-"], false);
         Ok(Cache {
             dir: dir.to_path_buf(),
             recall_hashes: true,
