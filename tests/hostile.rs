@@ -512,6 +512,25 @@ fn a_nul_byte_in_a_field_rejects_the_row() {
     for f in ["anomalies.csv", "rejected/people.csv", "manifest.json"] {
         assert!(!std::fs::read(run.join(f)).unwrap().contains(&0), "{f}");
     }
+
+    // The same in a Parquet extract's string column.
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_over(dir.path(), "people.parquet", "utf-8");
+    use polars::prelude::*;
+    let mut df = df!(
+        "身份证号" => [IDS[1], IDS[2], IDS[4]],
+        "姓名" => ["张伟", "王\0五", "李娜"],
+        "金额" => ["10", "20", "30"],
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(data_dir(dir.path()).join("people.parquet")).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let run = run_ok(&job, "r1", &[]);
+    assert_eq!(accounting(&run), (3, 2, 1));
+    let rejected = read_csv(&run.join("rejected/people.csv"));
+    assert!(rejected[1][3].contains("NUL"), "{:?}", rejected[1]);
+    assert_eq!(rejected[1][2], "3");
 }
 
 /// Item 7: a delimiter that is not one ASCII character is refused with what to do; never

@@ -711,7 +711,7 @@ impl CsvBatches {
                         self.decoder.name()
                     )
                 } else {
-                    "字段含空字符 / a field holds a NUL byte (shown as \\u{0})".to_string()
+                    NUL_REASON.to_string()
                 };
                 for col in &mut columns {
                     col.push_text("");
@@ -1026,15 +1026,53 @@ fn table_of_frame(df: DataFrame, first: u64) -> Result<SourceTable> {
                 .map_err(Error::Polars)
         })
         .collect::<Result<Vec<_>>>()?;
+    let malformed = with_nul_bytes(&columns, df.height());
     Ok(SourceTable {
         sheet: None,
         headers,
         columns,
         rows: (0..df.height() as u64).map(|i| first + i + 2).collect(),
-        malformed: Vec::new(),
+        malformed,
         encoding: None,
     })
 }
+
+/// The rows of `columns` holding a NUL byte in a text cell, as rejected rows (what a CSV's
+/// reader finds as it splits fields).
+fn with_nul_bytes(columns: &[SourceColumn], height: usize) -> Vec<Malformed> {
+    let mut rows = std::collections::BTreeSet::new();
+    for col in columns {
+        match col {
+            SourceColumn::Strings(ca) => rows.extend(
+                ca.iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_some_and(|v| v.as_bytes().contains(&0)))
+                    .map(|(i, _)| i),
+            ),
+            SourceColumn::Cells(cells) => rows.extend(
+                cells
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| matches!(c, RawCell::Text(t) if t.contains('\0')))
+                    .map(|(i, _)| i),
+            ),
+            _ => {}
+        }
+    }
+    rows.into_iter()
+        .filter(|i| *i < height)
+        .map(|index| Malformed {
+            index,
+            reason: NUL_REASON.to_string(),
+            fields: columns
+                .iter()
+                .map(|c| escaped_field(&c.get(index).display(), &mut Default::default()))
+                .collect(),
+        })
+        .collect()
+}
+
+const NUL_REASON: &str = "字段含空字符 / a field holds a NUL byte (shown as \\u{0})";
 
 fn any_to_cell(v: &AnyValue) -> RawCell {
     match v {
