@@ -63,6 +63,9 @@ pub struct InputFile {
     /// device, inode, size, modification and change times as when that run hashed it.
     #[serde(default)]
     pub sha256_recalled: bool,
+    /// The cache's entry for this file was damaged (why), removed and converted again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_rebuilt: Option<String>,
 }
 
 /// Accounting and data quality of one dataset.
@@ -868,13 +871,16 @@ pub fn load_dataset_cached(
                 rows_read: table.rows.len() as u64,
                 cached: cache.map(|_| false),
                 sha256_recalled: false,
+                cache_rebuilt: None,
             };
             let mut tables = Vec::new();
             let by_value = cache.map(|_| &mut tables);
             let mut part = type_table(catalog, name, &path, &shown, &table, by_value, true)?;
             drop(table);
+            let mut file = file;
             if let (Some(c), Some(k)) = (cache, &key) {
                 c.put(k, cache::id_columns(spec), &file, &part)?;
+                file.cache_rebuilt = c.damage(k);
             }
             if let Some(cols) = &columns {
                 part.frame = part.frame.select(cols.iter().map(String::as_str))?;
@@ -943,6 +949,7 @@ fn load_batched(
         rows_read: read.rows,
         cached,
         sha256_recalled,
+        cache_rebuilt: None,
     };
     // The hash, taken on its own thread while the file is converted when nothing can be
     // found under it (no cache, or a file this cache never saw): hashing 300 MB first kept
@@ -1041,12 +1048,17 @@ fn load_batched(
     let key = cache::key(&hash.0, &shown, spec);
     let file = input_file(hash, &read, Some(false));
     writer.finish(&key, &file, &read.rejected, &read.quality)?;
+    let damaged = cache.damage(&key);
     let hit = cache.get(&key, columns)?.ok_or_else(|| Error::Input {
         path: path.to_path_buf(),
-        message: "the converted file vanished from the cache while loading".into(),
+        message: "the converted file could not be read back from the cache just after it was \
+                  written (a full or failing disk?); run again, or with --no-cache"
+            .into(),
     })?;
     // Converted just now: the rules scan what was written, never the batches held.
-    Ok(Part::served(hit, shown, false, sha256_recalled))
+    let (mut file, part) = Part::served(hit, shown, false, sha256_recalled);
+    file.cache_rebuilt = damaged;
+    Ok((file, part))
 }
 
 /// The hash of a file being converted, and where its reader sends the bytes to hash (CSV:
@@ -1188,6 +1200,7 @@ pub fn load_inline(
         rows_read: table.rows.len() as u64,
         cached: None,
         sha256_recalled: false,
+        cache_rebuilt: None,
     };
     let part = type_table(catalog, name, Path::new(label), label, &table, None, true)?;
     load_tables(

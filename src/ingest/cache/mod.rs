@@ -24,6 +24,8 @@ pub struct Cache {
     /// Take a file's content hash from an earlier run while the file is unchanged on disk
     /// (off with `run --rehash`).
     recall_hashes: bool,
+    /// Entries found damaged (key → why), removed to be converted again; the manifest says so.
+    damaged: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 /// A file as the file system describes it. While every field is the same, its content is the
@@ -164,6 +166,33 @@ struct Sidecar {
     /// row): a third smaller cache, restored when scanned.
     #[serde(default)]
     raw_elided: Vec<String>,
+    /// The key this entry was written under, and its Parquet file's size and checksum as
+    /// written: a file that is not exactly that is never used.
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    data_bytes: u64,
+    #[serde(default)]
+    data_checksum: String,
+}
+
+/// A file's size and XXH3-128 checksum (fast enough to verify every cached file on every run:
+/// a few milliseconds per hundred megabytes).
+fn checksum(path: &Path) -> Result<(u64, String)> {
+    use std::io::Read;
+    let mut file = fs_err::File::open(path)?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        bytes += n as u64;
+    }
+    Ok((bytes, format!("xxh3-128:{:032x}", hasher.digest128())))
 }
 
 /// The cache key of one file under one dataset declaration.
@@ -238,6 +267,7 @@ impl Cache {
         Ok(Cache {
             dir: dir.to_path_buf(),
             recall_hashes: true,
+            damaged: Default::default(),
         })
     }
 
@@ -307,21 +337,31 @@ impl Cache {
         }
     }
 
-    /// The cached conversion, if there is a complete one.
     /// The converted file under `key`: its record, what was rejected, ID quality, and its
     /// rows as a scan of the cached Parquet (only the named columns when `columns` is given),
-    /// read by the rules as they run instead of loaded up front.
+    /// read by the rules as they run instead of loaded up front. `None` when there is no
+    /// entry, or one that is not exactly what was written under this key (a flipped byte,
+    /// another entry's file copied over it, a truncated file): that one is removed, to be
+    /// converted again from the source, and `damage` says why.
     pub fn get(&self, key: &str, columns: Option<&[String]>) -> Result<Option<Cached>> {
         let (data, side) = (
             self.dir.join(format!("{key}.parquet")),
             self.dir.join(format!("{key}.json")),
         );
-        if !side.is_file() || !data.is_file() {
+        if !side.is_file() && !data.is_file() {
             return Ok(None);
         }
-        let sidecar: Sidecar = match serde_json::from_slice(&fs_err::read(&side)?) {
-            Ok(s) => s,
-            Err(_) => return Ok(None),
+        let sidecar = match self.verified(key, &data, &side) {
+            Ok(sidecar) => sidecar,
+            Err(why) => {
+                let _ = std::fs::remove_file(&data);
+                let _ = std::fs::remove_file(&side);
+                self.damaged
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key.to_string(), why);
+                return Ok(None);
+            }
         };
         // The row count from the footer: the accounting is checked, not assumed.
         let rows = match ParquetReader::new(fs_err::File::open(&data)?.into_parts().0).num_rows() {
@@ -340,6 +380,37 @@ impl Cache {
             scan,
             rows,
         }))
+    }
+
+    /// The entry's sidecar, if the entry is whole and was written under `key`; else why not.
+    fn verified(&self, key: &str, data: &Path, side: &Path) -> Result<Sidecar, String> {
+        let bytes = std::fs::read(side).map_err(|e| format!("its record is unreadable: {e}"))?;
+        let sidecar: Sidecar =
+            serde_json::from_slice(&bytes).map_err(|e| format!("its record is damaged: {e}"))?;
+        if sidecar.key != key {
+            return Err(if sidecar.key.is_empty() {
+                "written by an older crosscheck, without a checksum".into()
+            } else {
+                "its record belongs to another source or declaration".into()
+            });
+        }
+        let (size, sum) = checksum(data).map_err(|e| format!("its data is unreadable: {e}"))?;
+        if size != sidecar.data_bytes || sum != sidecar.data_checksum {
+            return Err(format!(
+                "its data is not what was written ({size} bytes, {sum}; written: {} bytes, {})",
+                sidecar.data_bytes, sidecar.data_checksum
+            ));
+        }
+        Ok(sidecar)
+    }
+
+    /// Why the entry under `key` was found damaged and removed in this run, if it was.
+    pub fn damage(&self, key: &str) -> Option<String> {
+        self.damaged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
     }
 
     pub fn put(
@@ -436,12 +507,16 @@ impl CacheWriter<'_> {
         };
         w.finish()?;
         let dir = &self.cache.dir;
+        let (data_bytes, data_checksum) = checksum(&self.tmp)?;
         fs_err::rename(&self.tmp, dir.join(format!("{key}.parquet")))?;
         let sidecar = Sidecar {
             file: file.clone(),
             rejected: rejected.to_vec(),
             quality: quality.clone(),
             raw_elided: self.ids.clone(),
+            key: key.to_string(),
+            data_bytes,
+            data_checksum,
         };
         let json = serde_json::to_vec(&sidecar).map_err(|e| Error::Bug(e.to_string()))?;
         write_whole(&dir.join(format!("{key}.json")), &json)
