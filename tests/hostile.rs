@@ -793,13 +793,18 @@ fn a_damaged_cache_file_is_rebuilt_never_used() {
     for (path, cached, why) in &notes {
         assert!(!cached, "{path} served from a damaged cache");
         assert!(
-            why.as_deref().is_some_and(|w| w.contains("not what was written")),
+            why.as_deref()
+                .is_some_and(|w| w.contains("not what was written")),
             "{path}: {why:?}"
         );
     }
     // Rebuilt: served again, with no note.
     let run = run_ok(&job, "r2", &[]);
-    assert!(served(&run).iter().all(|(_, cached, why)| *cached && why.is_none()));
+    assert!(
+        served(&run)
+            .iter()
+            .all(|(_, cached, why)| *cached && why.is_none())
+    );
 
     // Another entry's file copied over one; a header cut short.
     let files = cache_files(&job);
@@ -809,6 +814,9 @@ fn a_damaged_cache_file_is_rebuilt_never_used() {
     std::fs::write(&files[2], bytes).unwrap();
     let run = run_ok(&job, "r3", &[]);
     assert_eq!(std::fs::read(run.join("anomalies.csv")).unwrap(), leads);
-    let rebuilt = served(&run).into_iter().filter(|(_, _, why)| why.is_some()).count();
+    let rebuilt = served(&run)
+        .into_iter()
+        .filter(|(_, _, why)| why.is_some())
+        .count();
     assert_eq!(rebuilt, 2);
 }
