@@ -297,3 +297,59 @@ fn compile_writes_a_self_contained_bundle_and_refuses_to_overwrite_one() {
         stderr(&again)
     );
 }
+
+/// SIGTERM to crosscheck while Spark runs ends the Spark job too (spark-submit, its JVM and the
+/// Python driver), removes the bundle with its data copies, and exits with an error.
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_spark_job_and_removes_its_bundle() {
+    require_spark();
+    let dir = tempfile::tempdir().unwrap();
+    let job = sample_job(dir.path());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crosscheck"))
+        .args([
+            "run",
+            "-q",
+            "--config",
+            job.to_str().unwrap(),
+            "--run-id",
+            "s",
+        ])
+        .args(["--engine", "spark", "--master", "local[1]"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = dir.path().join("out");
+    let bundle = format!(".s.spark-{}", child.id());
+    // Wait for Spark to have started: its log is being written in the bundle.
+    let log = out.join(&bundle).join("spark.log");
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&log).map_or(0, |m| m.len()) < 200 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "Spark did not start"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let running_on = |needle: &str| -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(needle))
+            .collect()
+    };
+    assert!(!running_on(&bundle).is_empty(), "no Spark process found");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("the Spark job was stopped"), "{err}");
+    assert!(running_on(&bundle).is_empty(), "{:?}", running_on(&bundle));
+    assert!(!out.join(&bundle).exists(), "the bundle is left behind");
+    assert!(!out.join("s").exists());
+}

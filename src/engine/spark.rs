@@ -266,6 +266,112 @@ fn read_result(dir: &Path, schema: &Schema) -> std::result::Result<DataFrame, St
     Ok(out)
 }
 
+enum Stopped {
+    Start(std::io::Error),
+    Wait(std::io::Error),
+    /// SIGTERM or SIGINT reached crosscheck while the job ran: the job was ended too.
+    Signal(i32),
+}
+
+/// Runs `cmd` in a process group of its own until it exits, or until crosscheck is asked to
+/// stop (SIGTERM, SIGINT): then the whole group — spark-submit and the JVM it started — is
+/// ended too, rather than left running on the cluster or the machine.
+fn run_stoppable(cmd: &mut Command) -> std::result::Result<std::process::ExitStatus, Stopped> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let signals = stop_signals::Watch::install();
+    let mut child = cmd.spawn().map_err(Stopped::Start)?;
+    loop {
+        if let Some(status) = child.try_wait().map_err(Stopped::Wait)? {
+            return Ok(status);
+        }
+        if let Some(sig) = signals.received() {
+            stop_signals::end_group(&mut child);
+            return Err(Stopped::Signal(sig));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// SIGTERM and SIGINT, caught while a Spark job runs (the default action would end crosscheck
+/// and leave the job running).
+mod stop_signals {
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+    pub struct Watch {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        previous: [libc::sighandler_t; 2],
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    extern "C" fn note(sig: libc::c_int) {
+        RECEIVED.store(sig, Ordering::SeqCst);
+    }
+
+    impl Watch {
+        pub fn install() -> Watch {
+            RECEIVED.store(0, Ordering::SeqCst);
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            {
+                // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+                let handler = note as extern "C" fn(libc::c_int) as libc::sighandler_t;
+                let previous = unsafe {
+                    [
+                        libc::signal(libc::SIGTERM, handler),
+                        libc::signal(libc::SIGINT, handler),
+                    ]
+                };
+                Watch { previous }
+            }
+            #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+            Watch {}
+        }
+
+        pub fn received(&self) -> Option<i32> {
+            match RECEIVED.load(Ordering::SeqCst) {
+                0 => None,
+                sig => Some(sig),
+            }
+        }
+    }
+
+    impl Drop for Watch {
+        fn drop(&mut self) {
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: puts back the handlers `install` replaced.
+            unsafe {
+                libc::signal(libc::SIGTERM, self.previous[0]);
+                libc::signal(libc::SIGINT, self.previous[1]);
+            }
+        }
+    }
+
+    /// Ends the child's process group: SIGTERM, then SIGKILL after five seconds.
+    pub fn end_group(child: &mut std::process::Child) {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        {
+            let group = child.id() as libc::pid_t;
+            // SAFETY: signals the group the child leads (`process_group(0)`).
+            unsafe { libc::kill(-group, libc::SIGTERM) };
+            for _ in 0..50 {
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            // SAFETY: as above; the JVM may outlive its launcher.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 /// Runs the rules on Spark: load here, submit the bundle, read the leads back.
 pub fn run(
     job: &Job,
@@ -300,18 +406,26 @@ pub fn run(
         // One machine: Spark's 200 shuffle partitions would be 200 tiny tasks per exchange.
         cmd.args(["--conf", "spark.sql.shuffle.partitions=4"]);
     }
-    let status = cmd
-        .arg(opts.bundle.join("runner.py"))
+    cmd.arg(opts.bundle.join("runner.py"))
         .arg(opts.bundle.join("manifest.json"))
         .stdout(log.try_clone().map_err(|e| io(&log_path, e))?)
-        .stderr(log)
-        .status()
-        .map_err(|e| {
+        .stderr(log);
+    let status = run_stoppable(&mut cmd).map_err(|e| match e {
+        Stopped::Start(e) => io(
+            &opts.spark_submit,
+            format!("cannot start spark-submit: {e}; install Spark (pip install pyspark) or set SPARK_SUBMIT"),
+        ),
+        Stopped::Wait(e) => io(&opts.spark_submit, format!("lost the Spark job: {e}")),
+        Stopped::Signal(sig) => {
+            if !opts.keep_bundle {
+                let _ = std::fs::remove_dir_all(&opts.bundle);
+            }
             io(
                 &opts.spark_submit,
-                format!("cannot start spark-submit: {e}; install Spark (pip install pyspark) or set SPARK_SUBMIT"),
+                format!("interrupted (signal {sig}): the Spark job was stopped and its bundle removed; nothing was written"),
             )
-        })?;
+        }
+    })?;
     let status_path = opts.bundle.join("results").join("status.json");
     if !status.success() || !status_path.exists() {
         let text = fs_err::read_to_string(&log_path).unwrap_or_default();
