@@ -353,3 +353,24 @@ fn sigterm_stops_the_spark_job_and_removes_its_bundle() {
     assert!(!out.join(&bundle).exists(), "the bundle is left behind");
     assert!(!out.join("s").exists());
 }
+
+/// Decimal thresholds on Spark as on Polars: the leads exactly on and one unit past each
+/// threshold, byte for byte.
+#[test]
+fn decimal_thresholds_give_the_same_leads_on_spark() {
+    require_spark();
+    let dir = tempfile::tempdir().unwrap();
+    let job = threshold_job(dir.path());
+    let local = run_ok(&job, "polars", &[]);
+    let spark = run_ok(
+        &job,
+        "spark",
+        &["--engine", "spark", "--master", "local[1]"],
+    );
+    let (a, b) = (
+        std::fs::read_to_string(local.join("anomalies.csv")).unwrap(),
+        std::fs::read_to_string(spark.join("anomalies.csv")).unwrap(),
+    );
+    assert_eq!(a, b);
+    assert_eq!(a.lines().count(), 5, "{a}");
+}

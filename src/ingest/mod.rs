@@ -308,9 +308,10 @@ fn reuse_strings(
 /// buffer is left as it was).
 fn push_cell(
     buf: &mut Buffer,
-    ty: SemanticType,
+    cspec: &crate::job::catalog::ColumnSpec,
     cell: CellRef<'_>,
 ) -> std::result::Result<(), String> {
+    let ty = cspec.ty;
     use chrono::Datelike;
     match buf {
         Buffer::Id { value, raw, flags } => {
@@ -334,7 +335,12 @@ fn push_cell(
         Buffer::Same(_) | Buffer::IdSame(_) | Buffer::Coded { .. } => {
             unreachable!("a reused or coded column is complete, never filled cell by cell")
         }
-        Buffer::Float(v) => v.push(normalize::parse_decimal(cell)?),
+        Buffer::Float(v) => v.push(normalize::parse_decimal_at(
+            cell,
+            cspec
+                .decimal_scale()
+                .unwrap_or(crate::job::catalog::MAX_SCALE),
+        )?),
         Buffer::Int(v) => v.push(normalize::parse_int(cell)?),
         Buffer::Bool(v) => v.push(normalize::parse_bool(cell)?),
         Buffer::Date(v) => {
@@ -362,7 +368,7 @@ fn type_cell(
     let why = if cspec.required && cell.is_empty() {
         format!("必填列为空 / required column {header} ({col}) is empty")
     } else {
-        match push_cell(buf, cspec.ty, cell) {
+        match push_cell(buf, cspec, cell) {
             Ok(()) => return None,
             Err(why) => format!("列 {header} ({col}): {why}"),
         }

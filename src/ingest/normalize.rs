@@ -294,6 +294,108 @@ pub fn parse_decimal(cell: CellRef<'_>) -> Result<Option<f64>, String> {
     }
 }
 
+/// A decimal of at most `scale` places, as the double nearest its exact value (what the
+/// plan's rounding keeps every result at, so values compare as decimals). Text is read
+/// exactly: a value with more places is an error, never rounded away — but for binary noise
+/// past `scale` places (0.30000000000000004, from a double printed or stored as such), which
+/// is the value at `scale` places, in text and number cells (xlsx, Parquet) alike.
+pub fn parse_decimal_at(cell: CellRef<'_>, scale: u8) -> Result<Option<f64>, String> {
+    let too_many = |places: usize| {
+        format!(
+            "有 {places} 位小数，该列保留 {scale} 位 / {places} decimal places, the column keeps \
+             {scale}: declare `scale: {places}` for it in datasets.yaml"
+        )
+    };
+    let too_large = |v: f64| {
+        format!(
+            "{} is too large to hold exactly with {scale} decimal places",
+            format_number(v)
+        )
+    };
+    let factor = 10f64.powi(i32::from(scale));
+    let exact_limit = 9_007_199_254_740_992.0; // 2^53
+    let value = match cell {
+        CellRef::Text(s) => {
+            let t = nfkc_trim(s);
+            match exact_decimal(&t) {
+                // Text with binary noise past the places (31115.000000000004, as a program
+                // printing a double writes it) is that value; a real extra place is refused.
+                Some((v, places)) if places > usize::from(scale) => {
+                    at_scale(v, scale).ok_or_else(|| too_many(places))?
+                }
+                Some((v, _)) => v,
+                None => match parse_decimal(cell)? {
+                    None => return Ok(None),
+                    Some(v) => at_scale(v, scale).ok_or_else(|| too_many(places_of(v)))?,
+                },
+            }
+        }
+        other => match parse_decimal(other)? {
+            None => return Ok(None),
+            Some(v) => at_scale(v, scale).ok_or_else(|| too_many(places_of(v)))?,
+        },
+    };
+    if (value * factor).abs() >= exact_limit {
+        return Err(too_large(value));
+    }
+    Ok(Some(value))
+}
+
+/// `v` at `scale` places if it is that value but for binary noise.
+fn at_scale(v: f64, scale: u8) -> Option<f64> {
+    let factor = 10f64.powi(i32::from(scale));
+    let r = (v * factor).round() / factor;
+    ((v - r).abs() <= 1e-9 * v.abs().max(1.0)).then_some(r)
+}
+
+/// The places of a double's shortest exact form.
+fn places_of(v: f64) -> usize {
+    let t = format!("{v}");
+    t.split_once('.').map_or(0, |(_, f)| f.len())
+}
+
+/// Plain decimal text (sign, digits, a point, thousands separators, 元 / 万元 / ¥), read
+/// exactly: the double nearest the value, and its decimal places (trailing zeros not counted).
+/// `None` for anything else (exponents, words), which `parse_decimal` judges.
+fn exact_decimal(t: &str) -> Option<(f64, usize)> {
+    let wan = t.ends_with("万元");
+    let body = t
+        .trim_end_matches("万元")
+        .trim_end_matches('元')
+        .trim_start_matches(['¥', '￥'])
+        .trim();
+    let (sign, body) = match body.strip_prefix('-') {
+        Some(b) => ("-", b),
+        None => ("", body.strip_prefix('+').unwrap_or(body)),
+    };
+    let digits: String = body
+        .chars()
+        .filter(|c| !matches!(c, ',' | '，' | ' ' | '_'))
+        .collect();
+    let (whole, frac) = digits.split_once('.').unwrap_or((&digits, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let frac = frac.trim_end_matches('0');
+    // 万元: the point moves four places right.
+    let (whole, frac) = if wan {
+        let padded = format!("{frac:0<4}");
+        let (moved, rest) = padded.split_at(4);
+        (
+            format!("{whole}{moved}"),
+            rest.trim_end_matches('0').to_string(),
+        )
+    } else {
+        (whole.to_string(), frac.to_string())
+    };
+    let whole = if whole.is_empty() { "0" } else { &whole };
+    let v: f64 = format!("{sign}{whole}.{frac}0").parse().ok()?;
+    v.is_finite().then_some((v, frac.len()))
+}
+
 pub fn parse_int(cell: CellRef<'_>) -> Result<Option<i64>, String> {
     match parse_decimal(cell)? {
         None => Ok(None),
@@ -324,6 +426,40 @@ mod tests {
 
     fn text(s: &str) -> CellRef<'_> {
         CellRef::Text(s)
+    }
+
+    #[test]
+    fn decimals_are_read_exactly_at_their_scale() {
+        let text = |s: &'static str| CellRef::Text(s);
+        assert_eq!(parse_decimal_at(text("1,200.50元"), 2), Ok(Some(1200.5)));
+        assert_eq!(parse_decimal_at(text("30.30"), 2), Ok(Some(30.3)));
+        assert_eq!(
+            parse_decimal_at(text("12.3456万元"), 2),
+            Ok(Some(123_456.0))
+        );
+        assert_eq!(parse_decimal_at(text("0.125万元"), 2), Ok(Some(1250.0)));
+        assert_eq!(parse_decimal_at(text("-0.57"), 2), Ok(Some(-0.57)));
+        assert_eq!(parse_decimal_at(text("1.500000"), 1), Ok(Some(1.5)));
+        assert_eq!(parse_decimal_at(text(""), 2), Ok(None));
+        assert_eq!(
+            parse_decimal_at(text("31115.000000000004"), 6),
+            Ok(Some(31115.0))
+        );
+        // More places than the column keeps: refused, not rounded.
+        let err = parse_decimal_at(text("0.125"), 2).unwrap_err();
+        assert!(
+            err.contains("3 decimal places") && err.contains("scale: 3"),
+            "{err}"
+        );
+        // A number cell's binary noise is the value at the scale; more is refused.
+        assert_eq!(
+            parse_decimal_at(CellRef::Number(0.1 + 0.2), 2),
+            Ok(Some(0.3))
+        );
+        assert!(parse_decimal_at(CellRef::Number(1.23456789), 4).is_err());
+        // Too large to stay exact.
+        assert!(parse_decimal_at(text("90000000000000.5"), 4).is_err());
+        assert!(parse_decimal_at(text("待核定"), 2).is_err());
     }
 
     #[test]

@@ -76,6 +76,25 @@ pub struct ColumnSpec {
     /// The file may lack this column entirely; it is loaded as NULL.
     #[serde(default)]
     pub optional: bool,
+    /// Decimal places a `decimal`, `money` or `float` column holds (default: 4 for money, 6
+    /// otherwise, at most 9): a value with more is rejected, never rounded.
+    #[serde(default)]
+    pub scale: Option<u8>,
+}
+
+/// The most decimal places a column may declare: values stay exact in a double while
+/// |value| × 10^scale < 2^53.
+pub const MAX_SCALE: u8 = 9;
+
+impl ColumnSpec {
+    /// The decimal places of a decimal column (`None` for other types).
+    pub fn decimal_scale(&self) -> Option<u8> {
+        match self.ty {
+            SemanticType::Money => Some(self.scale.unwrap_or(4)),
+            SemanticType::Decimal | SemanticType::Float => Some(self.scale.unwrap_or(6)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -189,6 +208,17 @@ impl Catalog {
                 );
             }
             for (col, spec) in &ds.columns {
+                if spec.scale.is_some() && spec.decimal_scale().is_none() {
+                    diags.push(super::yaml::at(path, &ds.path, format!(
+                        "dataset `{name}`: column `{col}` has a `scale` but is not decimal, money or float"
+                    )));
+                }
+                if spec.scale.is_some_and(|s| s > MAX_SCALE) {
+                    diags.push(super::yaml::at(path, &ds.path, format!(
+                        "dataset `{name}`: column `{col}` declares scale {}; at most {MAX_SCALE} decimal places are kept exact",
+                        spec.scale.unwrap_or_default()
+                    )));
+                }
                 if spec.ty == SemanticType::IdCard {
                     for suffix in [ID_RAW_SUFFIX, ID_ISSUE_SUFFIX] {
                         let derived = format!("{col}{suffix}");
@@ -238,6 +268,19 @@ impl Catalog {
 
     /// Every column a rule can name in a dataset, with its type: the declared columns, the
     /// derived `_raw` / `_issue` of ID columns, and provenance.
+    /// The decimal places of each decimal column of a dataset.
+    pub fn scales(&self, dataset: &str) -> Vec<(String, u8)> {
+        self.datasets
+            .get(dataset)
+            .map(|ds| {
+                ds.columns
+                    .iter()
+                    .filter_map(|(n, c)| Some((n.clone(), c.decimal_scale()?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn schema(&self, dataset: &str) -> Option<Vec<(String, ValueType)>> {
         let ds = self.datasets.get(dataset)?;
         let mut cols = Vec::new();

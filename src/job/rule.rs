@@ -254,9 +254,21 @@ pub struct Tolerance {
     /// Differences up to this amount are normal.
     #[serde(default)]
     pub absolute: Option<f64>,
-    /// Differences up to this share of the right-hand value are normal (0.03 = 3 %).
+    /// Differences up to this share of one side's value are normal (0.03 = 3 %).
     #[serde(default)]
     pub relative: Option<f64>,
+    /// Which side's value `relative` is a share of: `right` (the default) or `left` ("3 % of
+    /// book stock" without swapping the sides).
+    #[serde(default)]
+    pub relative_to: RelativeTo,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelativeTo {
+    Left,
+    #[default]
+    Right,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -356,6 +368,10 @@ pub struct SqlSpec {
     pub query: Spanned<String>,
     /// Columns of the query's result forming the lead key.
     pub key: Vec<Spanned<String>>,
+    /// The dataset whose `__file`, `__sheet` and `__row` the query returns (default: the
+    /// first dataset the query names).
+    #[serde(default)]
+    pub provenance: Option<Spanned<String>>,
 }
 
 /// A parsed rule file.

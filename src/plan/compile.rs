@@ -194,7 +194,7 @@ pub fn compile_rule(
         evidence_types: ctx.evidence_types.clone(),
         evidence_personal: ctx.evidence_personal(),
         message: spec.message.as_ref().map(|m| m.value.clone()),
-        plan: plan?,
+        plan: super::exact::exact(plan?, &|dataset| numeric_columns(ctx.catalog, dataset)),
     })
 }
 
@@ -612,4 +612,34 @@ pub fn locate(path: &Path, text: &Spanned<String>, e: ExprError) -> Diagnostic {
         d = d.with_help(h);
     }
     d
+}
+
+/// A dataset's numeric columns with their decimal places (integers: none), for `exact`.
+fn numeric_columns(catalog: &Catalog, dataset: &str) -> Vec<(String, super::exact::Places)> {
+    use super::exact::Places;
+    let mut out: Vec<(String, Places)> = catalog
+        .schema(dataset)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, t)| *t == ValueType::Int)
+        .map(|(n, _)| {
+            (
+                n,
+                Places {
+                    scale: 0,
+                    decimal: false,
+                },
+            )
+        })
+        .collect();
+    out.extend(catalog.scales(dataset).into_iter().map(|(n, scale)| {
+        (
+            n,
+            Places {
+                scale,
+                decimal: true,
+            },
+        )
+    }));
+    out
 }

@@ -3,6 +3,7 @@
 //! then lowered to a Polars LazyFrame.
 
 pub mod compile;
+pub mod exact;
 pub mod expr;
 mod group_by;
 pub mod kinds;

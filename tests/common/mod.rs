@@ -135,3 +135,126 @@ pub fn parquet_column(run: &Path, name: &str) -> Vec<String> {
         .map(|v| v.unwrap_or("").to_string())
         .collect()
 }
+
+/// A job whose leads sit exactly on and one unit past decimal thresholds, as an analyst with a
+/// calculator decides them: `a − b > 0.5`, within 1 % of the right value, within 3 % of the
+/// left value, a sum of a thousand amounts above 100.
+pub fn threshold_job(dir: &Path) -> PathBuf {
+    let catalog = "datasets:
+  pairs:
+    path: pairs.csv
+    columns:
+      case: { type: text, aliases: [情形] }
+      a: { type: decimal, aliases: [甲] }
+      b: { type: decimal, aliases: [乙] }
+  book:
+    path: book.csv
+    columns:
+      depot: { type: text, aliases: [库点] }
+      tonnes: { type: decimal, aliases: [账面数量] }
+  measured:
+    path: measured.csv
+    columns:
+      depot: { type: text, aliases: [库点] }
+      tonnes: { type: decimal, aliases: [实测数量] }
+  payments:
+    path: payments.csv
+    columns:
+      person: { type: text, aliases: [人员] }
+      amount: { type: money, aliases: [金额] }
+";
+    let rules: [(&str, &str); 4] = [
+        (
+            "difference.yaml",
+            "id: difference_above_half
+title: 差额超过0.5 / Difference above 0.5
+description: a − b > 0.5
+severity: low
+evidence:
+  - { label: 差额 / Difference, expr: \"a - b\" }
+row_check:
+  sources: [{ dataset: pairs }]
+  condition: \"a - b > 0.5\"
+  key: [case]
+",
+        ),
+        (
+            "one_percent.yaml",
+            "id: beyond_one_percent_of_measured
+title: 超过实测1% / Beyond 1 % of measured
+description: relative to the right value
+severity: low
+evidence:
+  - { label: 差额 / Difference, expr: difference }
+reconcile:
+  left: { dataset: book, where: \"depot LIKE 'A%'\" }
+  right: { dataset: measured, where: \"depot LIKE 'A%'\" }
+  on: \"l.depot = r.depot\"
+  left_value: \"sum(tonnes)\"
+  right_value: \"sum(tonnes)\"
+  direction: either
+  tolerance: { relative: 0.01 }
+  unmatched: none
+",
+        ),
+        (
+            "three_percent.yaml",
+            "id: beyond_three_percent_of_book
+title: 超过账面3% / Beyond 3 % of book stock
+description: relative to the left value
+severity: low
+evidence:
+  - { label: 差额 / Difference, expr: difference }
+reconcile:
+  left: { dataset: book, where: \"depot LIKE 'B%'\" }
+  right: { dataset: measured, where: \"depot LIKE 'B%'\" }
+  on: \"l.depot = r.depot\"
+  left_value: \"sum(tonnes)\"
+  right_value: \"sum(tonnes)\"
+  direction: either
+  tolerance: { relative: 0.03, relative_to: left }
+  unmatched: none
+",
+        ),
+        (
+            "sum.yaml",
+            "id: paid_above_100
+title: 合计超过100元 / Paid above 100 in all
+description: a sum of many small amounts
+severity: low
+evidence:
+  - { label: 合计 / Total, expr: total }
+aggregate:
+  source: { dataset: payments }
+  group_by: [person]
+  measures: { total: \"sum(amount)\" }
+  having: \"total > 100\"
+  rows: group
+",
+        ),
+    ];
+    let job = custom_job(dir, catalog, &rules);
+    let data = data_dir(dir);
+    std::fs::write(
+        data.join("pairs.csv"),
+        "情形,甲,乙\non,1.07,0.57\npast,1.08,0.57\nbelow,0.58,0.08\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("book.csv"),
+        "库点,账面数量\nA-on,30.30\nA-past,30.31\nB-on,130.0\nB-past,130.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("measured.csv"),
+        "库点,实测数量\nA-on,30.00\nA-past,30.00\nB-on,126.1\nB-past,126.0\n",
+    )
+    .unwrap();
+    let mut payments = String::from("人员,金额\n");
+    for _ in 0..1000 {
+        payments.push_str("on,0.10\npast,0.10\n");
+    }
+    payments.push_str("past,0.01\n");
+    std::fs::write(data.join("payments.csv"), payments).unwrap();
+    job
+}

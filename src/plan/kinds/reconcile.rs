@@ -16,7 +16,10 @@
 //! ```
 //! A difference (left − right, or right − left, or its absolute value for `either`) is flagged
 //! when it exceeds every tolerance given: more than `absolute`, and more than `relative` × the
-//! right-hand value. Without a tolerance any difference is flagged.
+//! absolute right-hand value (`relative_to: left`: the left-hand value). Both ends are
+//! exclusive: a difference exactly at a tolerance is not flagged, compared as decimals
+//! (`plan::exact`). Without a tolerance any difference is flagged. `difference` in evidence is
+//! always left − right.
 //! Output: one lead per key (`depot|bin`); the row is the first left record of the key (the
 //! first right record for keys on the right only), with the partner's first record. Evidence
 //! may use the key columns by their left names, `left_value`, `right_value`, `difference` and
@@ -28,7 +31,7 @@ use super::super::compile::{Ctx, Sides, equi_keys, key_of, lead_projection, loca
 use super::super::expr::{BinOp, Expr, ExprError, Func, Lit};
 use super::super::{JoinKind, Plan};
 use crate::job::catalog::ValueType;
-use crate::job::rule::{Direction, EvidenceSpec, ReconcileSpec, Unmatched};
+use crate::job::rule::{Direction, EvidenceSpec, ReconcileSpec, RelativeTo, Unmatched};
 
 fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
     Expr::Bin(op, Box::new(a), Box::new(b))
@@ -175,15 +178,17 @@ pub fn plan(ctx: &mut Ctx, spec: &ReconcileSpec, evidence: &[EvidenceSpec]) -> O
     if let Some(a) = tol.and_then(|t| t.absolute) {
         flag.push(bin(BinOp::Gt, d.clone(), float(a)));
     }
-    if let Some(r) = tol.and_then(|t| t.relative) {
+    if let Some(t) = tol
+        && let Some(r) = t.relative
+    {
+        let base = match t.relative_to {
+            RelativeTo::Left => "left_value",
+            RelativeTo::Right => "right_value",
+        };
         flag.push(bin(
             BinOp::Gt,
             d.clone(),
-            bin(
-                BinOp::Mul,
-                float(r),
-                Expr::Func(Func::Abs, vec![col("right_value")]),
-            ),
+            bin(BinOp::Mul, float(r), Expr::Func(Func::Abs, vec![col(base)])),
         ));
     }
     if flag.is_empty() {

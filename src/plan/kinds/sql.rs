@@ -11,7 +11,9 @@
 //!   key: [id_card]
 //! ```
 //! Output: one lead per key; one row per result row. Return `__file`, `__sheet` and `__row`
-//! (each dataset has them) to keep provenance; `__dataset` names the dataset.
+//! (each dataset has them) to keep provenance; `__dataset` names the dataset — the one
+//! `provenance:` names, else the first the query reads (a CTE over payments joined to deaths:
+//! say `provenance: pension_payments` when the rows are the payments').
 //! `:name` stands for the rule parameter `name` (declared under `params:`), as in expressions.
 //! Limits: the query is handed to the engine as written; crosscheck checks its syntax, that
 //! every table after FROM / JOIN is a dataset of the catalog, and that `key` and the evidence
@@ -253,7 +255,24 @@ pub fn plan(ctx: &mut Ctx, spec: &SqlSpec, evidence: &[EvidenceSpec]) -> Option<
     let key = ctx.key(&spec.key, &scope);
     let evidence = ctx.evidence(evidence, &scope);
     let (key, evidence) = (key?, evidence?);
-    // Provenance the query did not return is NULL; the dataset is the first one named.
+    // The dataset the provenance columns come from: the one the rule names, else the first
+    // one the query names.
+    let provenance = match &spec.provenance {
+        Some(p) if datasets.contains(&p.value) => p.value.clone(),
+        Some(p) => {
+            ctx.diags.push(
+                crate::job::yaml::at(
+                    ctx.path,
+                    p,
+                    format!("provenance `{}` is not a dataset the query reads", p.value),
+                )
+                .with_help(format!("the query reads: {}", datasets.join(", "))),
+            );
+            return None;
+        }
+        None => datasets.first().cloned().unwrap_or_default(),
+    };
+    // Provenance the query did not return is NULL.
     let mut fill = Vec::new();
     for c in ["__file", "__sheet", "__row"] {
         if !columns.iter().any(|(n, _)| n == c) {
@@ -261,10 +280,7 @@ pub fn plan(ctx: &mut Ctx, spec: &SqlSpec, evidence: &[EvidenceSpec]) -> Option<
         }
     }
     if !columns.iter().any(|(n, _)| n == "__dataset") {
-        fill.push((
-            "__dataset".into(),
-            Expr::Lit(Lit::Text(datasets.first().cloned().unwrap_or_default())),
-        ));
+        fill.push(("__dataset".into(), Expr::Lit(Lit::Text(provenance))));
     }
     let input = if fill.is_empty() {
         sql_plan

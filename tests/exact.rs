@@ -1,0 +1,64 @@
+//! Decimals compare the way a calculator does: a lead exactly on a threshold is not raised,
+//! one unit past it is, whatever binary floating point would say (1.07 − 0.57 is
+//! 0.5000000000000001 in doubles; 130.0 − 126.1 is 3.9000000000000057).
+
+mod common;
+
+use common::*;
+
+#[test]
+fn leads_exactly_on_a_threshold_are_not_raised_and_one_unit_past_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = threshold_job(dir.path());
+    let run = run_ok(&job, "r1", &[]);
+    let rows = read_csv(&run.join("anomalies.csv"));
+    let leads: Vec<(String, String, String)> = rows[1..]
+        .iter()
+        .map(|r| (r[0].clone(), r[4].clone(), r[11].clone()))
+        .collect();
+    assert_eq!(
+        leads,
+        [
+            (
+                "beyond_one_percent_of_measured".to_string(),
+                "A-past".to_string(),
+                "差额 / Difference: 0.31".to_string()
+            ),
+            (
+                "beyond_three_percent_of_book".into(),
+                "B-past".into(),
+                "差额 / Difference: 4.0".into()
+            ),
+            (
+                "difference_above_half".into(),
+                "past".into(),
+                "差额 / Difference: 0.51".into()
+            ),
+            (
+                "paid_above_100".into(),
+                "past".into(),
+                "合计 / Total: 100.01".into()
+            ),
+        ]
+    );
+}
+
+/// A value with more decimal places than its column keeps is rejected with what to do, never
+/// rounded into a different amount.
+#[test]
+fn more_places_than_the_column_keeps_rejects_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = threshold_job(dir.path());
+    let payments = dir.path().join("data/payments.csv");
+    let mut text = std::fs::read_to_string(&payments).unwrap();
+    text.push_str("past,0.00001\n");
+    std::fs::write(&payments, text).unwrap();
+    let run = run_ok(&job, "r1", &[]);
+    let rejected = read_csv(&run.join("rejected/payments.csv"));
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(
+        rejected[1][3].contains("5 decimal places") && rejected[1][3].contains("scale: 5"),
+        "{:?}",
+        rejected[1]
+    );
+}
