@@ -200,6 +200,10 @@ pub struct MatchSpec {
     /// exists: flag a left row only when it has at least this many partners (1 unless given).
     #[serde(default)]
     pub min_partners: Option<Spanned<u32>>,
+    /// What one lead is, when not the kind's default: expressions whose values together
+    /// make the lead key (over both sides where the kind has two).
+    #[serde(default)]
+    pub key: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -213,6 +217,10 @@ pub struct AggregateSpec {
     /// What a lead lists: every member record (the default), or one row per group.
     #[serde(default)]
     pub rows: GroupRows,
+    /// What one lead is, when not the kind's default: expressions whose values together
+    /// make the lead key (over both sides where the kind has two).
+    #[serde(default)]
+    pub key: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -326,6 +334,10 @@ pub struct TimeWindowSpec {
     /// The guard: a key whose events would form more pairs than this stops the rule.
     #[serde(default = "default_max_pairs")]
     pub max_pairs: u64,
+    /// What one lead is, when not the kind's default: expressions whose values together
+    /// make the lead key (over both sides where the kind has two).
+    #[serde(default)]
+    pub key: Option<Vec<Spanned<String>>>,
 }
 
 fn order_after() -> Order {
@@ -350,6 +362,10 @@ pub struct FuzzyDuplicateSpec {
     /// Pairs scoring below this are not flagged (see the kind's documentation).
     #[serde(default = "default_threshold")]
     pub threshold: f64,
+    /// What one lead is, when not the kind's default: expressions whose values together
+    /// make the lead key (over both sides where the kind has two).
+    #[serde(default)]
+    pub key: Option<Vec<Spanned<String>>>,
 }
 
 fn two() -> u32 {

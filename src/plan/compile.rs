@@ -356,6 +356,19 @@ impl Ctx<'_> {
     }
 
     /// Key expressions joined into one text key (NULL when any part is NULL).
+    /// The lead key a rule's `key:` names, or the kind's `default` without one.
+    pub fn lead_key(
+        &mut self,
+        key: Option<&Vec<Spanned<String>>>,
+        scope: &Scope,
+        default: Expr,
+    ) -> Option<Expr> {
+        match key {
+            Some(k) if !k.is_empty() => self.key(k, scope),
+            _ => Some(default),
+        }
+    }
+
     pub fn key(&mut self, key: &[Spanned<String>], scope: &Scope) -> Option<Expr> {
         let mut parts = Vec::new();
         for k in key {

@@ -194,21 +194,56 @@ pub fn generate(
             ));
         }
     }
-    // Planted: out, then back in within 72 h at about the same weight (±1 %).
+    // Planted: out, then back in within 72 h at about the same weight (±1 %). A lead is one
+    // (sale, purchase) pair of tickets: (plate, out at, in at), numbered once sorted.
+    let mut rotations: Vec<(String, NaiveDateTime, NaiveDateTime)> = Vec::new();
     for _ in 0..3 {
         let plate = next_plate();
         let t = at(rng);
         let w = 25_000.0 + rng.below(10_000) as f64;
         let back = w * (1.0 + (rng.below(201) as f64 - 100.0) / 10_000.0);
+        let t_in = t + Duration::hours(6 + rng.below(60) as i64);
         events.push((t, plate.clone(), OUT, w, depots[0].0.clone()));
         events.push((
-            t + Duration::hours(6 + rng.below(60) as i64),
+            t_in,
             plate.clone(),
             IN,
             back.round(),
             depots[1 % depots.len()].0.clone(),
         ));
-        truth.lead("grain_rotating", plate);
+        rotations.push((plate, t, t_in));
+    }
+    // One truck rotating twice, a week apart: two leads.
+    {
+        let plate = next_plate();
+        let t = at(rng);
+        for (out_at, in_at, kg) in [
+            (t, t + Duration::hours(10), 28_140.0),
+            (
+                t + Duration::days(7),
+                t + Duration::days(7) + Duration::hours(30),
+                28_200.0,
+            ),
+        ] {
+            events.push((out_at, plate.clone(), OUT, 28_000.0, depots[0].0.clone()));
+            events.push((in_at, plate.clone(), IN, kg, depots[0].0.clone()));
+            rotations.push((plate.clone(), out_at, in_at));
+        }
+    }
+    // On the thresholds: back exactly 72 h later, exactly 2 % heavier (a lead); 72 h and a
+    // minute later, or 2 % and one kilogram heavier (not).
+    for (gap, kg, lead) in [
+        (Duration::hours(72), 30_600.0, true),
+        (Duration::hours(72) + Duration::minutes(1), 30_000.0, false),
+        (Duration::hours(24), 30_601.0, false),
+    ] {
+        let plate = next_plate();
+        let t = at(rng);
+        events.push((t, plate.clone(), OUT, 30_000.0, depots[0].0.clone()));
+        events.push((t + gap, plate.clone(), IN, kg, depots[0].0.clone()));
+        if lead {
+            rotations.push((plate, t, t + gap));
+        }
     }
     // Near-misses: back in 5 days later at the same weight; back in within a day at a
     // different weight.
@@ -226,6 +261,23 @@ pub fn generate(
         ));
     }
     events.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let ticket = |at: NaiveDateTime, plate: &str, kind: &str| {
+        let i = events
+            .iter()
+            .position(|e| e.0 == at && e.1 == plate && e.2 == kind)
+            .expect("a planted event");
+        format!("BD{:08}", i + 1)
+    };
+    for (plate, out_at, in_at) in &rotations {
+        truth.lead(
+            "grain_rotating",
+            format!(
+                "{}|{}",
+                ticket(*out_at, plate, OUT),
+                ticket(*in_at, plate, IN)
+            ),
+        );
+    }
     for (i, (t, plate, kind, kg, depot)) in events.iter().enumerate() {
         tickets.push(vec![
             Cell::text(format!("BD{:08}", i + 1)),

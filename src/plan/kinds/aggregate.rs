@@ -8,7 +8,8 @@
 //!   measures: { people: "count(distinct id_card)", total: "sum(amount)" }
 //!   having: "people >= :min_people"
 //! ```
-//! Output: one lead per group (key = the group values); one row per member record, or with
+//! Output: one lead per group (key = the group values, or the values of `key:` over the
+//! columns and measures); one row per member record, or with
 //! `rows: group` one row per group (its first record's provenance); evidence may use the
 //! measures.
 //! Limits: rows whose group value is NULL form no group.
@@ -70,8 +71,9 @@ pub fn plan(ctx: &mut Ctx, spec: &AggregateSpec, evidence: &[EvidenceSpec]) -> O
     });
     let mut ev_cols = columns;
     ev_cols.extend(measures.iter().map(|(n, _, t)| (n.clone(), *t)));
-    let ev_scope = ctx.scope(ev_cols, &name);
+    let ev_scope = ctx.scope(ev_cols.clone(), &name);
     let evidence = ctx.evidence(evidence, &ev_scope)?;
+    let key_scope = ctx.scope(ev_cols, &name);
 
     let members = Plan::WithColumns {
         input: Box::new(source),
@@ -117,11 +119,12 @@ pub fn plan(ctx: &mut Ctx, spec: &AggregateSpec, evidence: &[EvidenceSpec]) -> O
         kind: JoinKind::Inner,
         on: on.into_iter().map(|(m, g)| (g, m)).collect(),
     };
-    let key = key_of(
+    let default_key = key_of(
         groups
             .iter()
             .map(|(n, _, _)| Expr::ToText(Box::new(Expr::Col(n.clone()))))
             .collect(),
     );
+    let key = ctx.lead_key(spec.key.as_ref(), &key_scope, default_key)?;
     Some(lead_projection(joined, key, "", None, evidence))
 }

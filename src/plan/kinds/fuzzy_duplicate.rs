@@ -16,7 +16,8 @@
 //! (characters 1–6) differ, minus 0.1 when both IDs have a valid check character (a typo
 //! usually breaks it; a valid pair is more often two real people). Pairs below `threshold` are
 //! not flagged. Evidence may use `score`, `char_diff` and `reasons` (why, in words).
-//! Output: one lead per pair of IDs (key `ID1~ID2`, sorted); the row is one record, the partner
+//! Output: one lead per pair of IDs (key `ID1~ID2`, sorted; or the values of `key:` over `l.`
+//! and `r.`); the row is one record, the partner
 //! the other. Limits: IDs are compared position by position (`char_diff`), so an inserted or
 //! dropped character counts as many; the join is guarded like `time_window`'s.
 
@@ -179,11 +180,12 @@ pub fn plan(ctx: &mut Ctx, spec: &FuzzyDuplicateSpec, evidence: &[EvidenceSpec])
         Expr::Col("score".into()),
         lit_f(spec.threshold - 1e-9),
     )));
-    let key = when(
+    let default_key = when(
         bin(BinOp::Lt, a.clone(), b.clone()),
         Expr::Func(Func::Concat, vec![a.clone(), text("~"), b.clone()]),
         Expr::Func(Func::Concat, vec![b, text("~"), a]),
     );
+    let key = ctx.lead_key(spec.key.as_ref(), &pair, default_key)?;
     let partner = partner_of_right();
     Some(lead_projection(scored, key, "l.", Some(partner), evidence))
 }

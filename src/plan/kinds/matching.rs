@@ -11,8 +11,9 @@
 //!   mode: exists
 //!   min_partners: 1
 //! ```
-//! Output: one lead per left key (the left side of `on`); for `exists`, one row per
-//! (left row, partner) pair with the partner's file:row; for `not_exists`, one row per left row.
+//! Output: one lead per left key (the left side of `on`), or per value of `key:` (over `l.`
+//! and `r.`; `l.` only for `not_exists`); for `exists`, one row per (left row, partner) pair
+//! with the partner's file:row; for `not_exists`, one row per left row.
 //! Limits: `on` is a conjunction of equalities, each between an `l.` and an `r.` expression;
 //! NULL keys (invalid IDs) never match, and `not_exists` skips left rows whose key is NULL:
 //! they cannot be checked and are reported as data-quality findings.
@@ -38,13 +39,15 @@ pub fn plan(ctx: &mut Ctx, spec: &MatchSpec, evidence: &[EvidenceSpec]) -> Optio
             ..pair
         },
     };
-    let evidence = ctx.evidence(evidence, &ev_scope)?;
+    let evidence = ctx.evidence(evidence, &ev_scope);
     let on = on?;
-    let key = key_of(
+    let default_key = key_of(
         on.iter()
             .map(|(l, _)| Expr::ToText(Box::new(l.clone())))
             .collect(),
     );
+    let key = ctx.lead_key(spec.key.as_ref(), &ev_scope, default_key);
+    let (evidence, key) = (evidence?, key?);
     let min = spec.min_partners.as_ref().map(|m| m.value).unwrap_or(1);
     if let (MatchMode::NotExists, Some(m)) = (spec.mode, &spec.min_partners) {
         ctx.diags.push(crate::job::yaml::at(

@@ -15,8 +15,10 @@
 //!   condition: "abs(l.net_kg - r.net_kg) <= 0.02 * l.net_kg"
 //!   max_pairs: 1000000
 //! ```
-//! Output: one lead per key (the left side of `on`); one row per pair, the left event's record
-//! with the right event as partner. Evidence may use `gap_hours` (right time − left time).
+//! Output: one lead per key (the left side of `on`) — or per value of `key:`, e.g.
+//! `key: [l.ticket_no, r.ticket_no]` for a lead per (sale, purchase) pair; one row per pair,
+//! the left event's record with the right event as partner. Evidence, `condition` and `key`
+//! may use `gap_hours` (right time − left time); the window's ends are inclusive.
 //! Limits: the guard counts, before joining, the pairs each key would form; a key above
 //! `max_pairs` stops the rule with an error naming the key rather than exhausting memory.
 
@@ -123,11 +125,12 @@ pub fn plan(ctx: &mut Ctx, spec: &TimeWindowSpec, evidence: &[EvidenceSpec]) -> 
         )],
     }
     .filter(Some(keep));
-    let key = key_of(
+    let default_key = key_of(
         on.iter()
             .map(|(l, _)| Expr::ToText(Box::new(l.clone())))
             .collect(),
     );
+    let key = ctx.lead_key(spec.key.as_ref(), &pair, default_key)?;
     let partner = partner_of_right();
     Some(lead_projection(pairs, key, "l.", Some(partner), evidence))
 }
