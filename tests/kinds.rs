@@ -497,3 +497,69 @@ fn only_the_columns_some_rule_reads_are_kept_and_unread_columns_still_reject_row
         .collect();
     assert_eq!(leads, ["all:A3", "big:A3"]);
 }
+
+const HOMES_OR_CAR: &str = "id: homes_or_car
+title: 两套以上住房或高价车辆 / Two homes or a car
+description: either holds
+severity: high
+evidence:
+  - { label: 情形 / Finding, expr: alternative }
+  - { label: 坐落 / Address, expr: r.address }
+  - { label: 号牌号码 / Plate, expr: r.plate }
+match:
+  left: { dataset: dibao_roll }
+  any:
+    - label: 两套以上住房 / two or more homes
+      right: { dataset: property_register }
+      on: \"l.id_card = r.owner_id\"
+      min_partners: 2
+    - label: 高价车辆 / a car above 50,000
+      right:
+        dataset: vehicle_register
+        where: \"vehicle_type NOT IN ('电动三轮车', '二轮摩托车', '残疾人专用车') AND price >= 50000\"
+      on: \"l.id_card = r.owner_id\"
+  mode: exists
+";
+
+/// \"Two or more homes, or a car above 50,000\" in one `match`: exactly the leads of the two
+/// bundled rules together, each row saying which alternative holds and carrying its partner's
+/// own evidence (an address or a plate).
+#[test]
+fn a_match_with_alternatives_flags_a_lead_when_any_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_with_rules(dir.path(), &[("homes_or_car.yaml", HOMES_OR_CAR)]);
+    let run = run_ok(&job, "r", &["--rules", "homes_or_car"]);
+    let truth: crosscheck::samplecity::GroundTruth = serde_json::from_slice(
+        &std::fs::read(repo().join("sample_data/ground_truth.json")).unwrap(),
+    )
+    .unwrap();
+    let want: BTreeSet<String> = ["dibao_multiple_properties", "dibao_owns_car"]
+        .iter()
+        .flat_map(|r| truth.leads[*r].iter().cloned())
+        .collect();
+    let rows = read_csv(&run.join("anomalies.csv"));
+    let got: BTreeSet<String> = rows[1..].iter().map(|r| r[4].clone()).collect();
+    assert_eq!(got, want);
+    for r in &rows[1..] {
+        let ev: std::collections::BTreeMap<&str, &str> = r[11]
+            .split("; ")
+            .filter_map(|kv| kv.split_once(": "))
+            .collect();
+        let (address, plate) = (ev["坐落 / Address"], ev["号牌号码 / Plate"]);
+        if ev["情形 / Finding"] == "两套以上住房 / two or more homes" {
+            assert!(!address.is_empty() && plate.is_empty(), "{ev:?}");
+            assert!(r[9].starts_with("property_register.csv:"), "{r:?}");
+        } else {
+            assert_eq!(ev["情形 / Finding"], "高价车辆 / a car above 50,000");
+            assert!(address.is_empty() && plate.starts_with("苏A"), "{ev:?}");
+            assert!(r[9].starts_with("vehicle_register.csv:"), "{r:?}");
+        }
+    }
+    // Alternatives and a single right side are one or the other.
+    let both = HOMES_OR_CAR.replace("  any:", "  right: { dataset: property_register }\n  any:");
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_with_rules(dir.path(), &[("homes_or_car.yaml", both.as_str())]);
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not both"), "{}", stderr(&out));
+}

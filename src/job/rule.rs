@@ -190,9 +190,13 @@ pub enum MatchMode {
 #[serde(deny_unknown_fields)]
 pub struct MatchSpec {
     pub left: SourceSpec,
-    pub right: SourceSpec,
+    /// The right dataset, with `on`, `condition` and `min_partners` — or several alternatives
+    /// under `any`, each with its own.
+    #[serde(default)]
+    pub right: Option<SourceSpec>,
     /// Equalities between `l.` and `r.` expressions joined by AND.
-    pub on: Spanned<String>,
+    #[serde(default)]
+    pub on: Option<Spanned<String>>,
     /// A condition on the pair (`l.` and `r.`), applied after the equi-join.
     #[serde(default)]
     pub condition: Option<Spanned<String>>,
@@ -200,10 +204,29 @@ pub struct MatchSpec {
     /// exists: flag a left row only when it has at least this many partners (1 unless given).
     #[serde(default)]
     pub min_partners: Option<Spanned<u32>>,
+    /// Alternative right sides: `exists` flags a left row when any of them holds (the evidence
+    /// may say which: `alternative`), `not_exists` one that has a partner in none.
+    #[serde(default)]
+    pub any: Vec<MatchAlternative>,
     /// What one lead is, when not the kind's default: expressions whose values together
     /// make the lead key (over both sides where the kind has two).
     #[serde(default)]
     pub key: Option<Vec<Spanned<String>>>,
+}
+
+/// One right side of a `match` with alternatives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchAlternative {
+    /// What `alternative` shows in evidence when this one holds (default: the dataset name).
+    #[serde(default)]
+    pub label: Option<String>,
+    pub right: SourceSpec,
+    pub on: Spanned<String>,
+    #[serde(default)]
+    pub condition: Option<Spanned<String>>,
+    #[serde(default)]
+    pub min_partners: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
