@@ -64,6 +64,9 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Print the reference of every rule kind: its keys, defaults, what evidence may read,
+    /// what one lead is, and which ends of windows and tolerances count (Markdown).
+    Kinds,
     /// Print a rule's logical plan and the Polars plan it lowers to.
     Explain {
         rule_id: String,
@@ -323,6 +326,10 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
                     ""
                 }
             );
+            Ok(ExitStatus::Ran)
+        }
+        Command::Kinds => {
+            print!("{}", crate::plan::kinds::reference::markdown());
             Ok(ExitStatus::Ran)
         }
         Command::Explain { rule_id, config } => {

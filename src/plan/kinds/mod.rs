@@ -5,6 +5,7 @@ pub mod duplicate;
 pub mod fuzzy_duplicate;
 pub mod matching;
 pub mod reconcile;
+pub mod reference;
 pub mod row_check;
 pub mod sql;
 pub mod time_window;
