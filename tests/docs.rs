@@ -52,7 +52,10 @@ fn the_kinds_reference_is_the_engines_own() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let start = "<!-- kinds-reference: start -->\n";
     let end = "<!-- kinds-reference: end -->";
-    let from = readme.find(start).expect("the README has the kinds reference") + start.len();
+    let from = readme
+        .find(start)
+        .expect("the README has the kinds reference")
+        + start.len();
     let to = readme.find(end).unwrap();
     assert_eq!(
         &readme[from..to],

@@ -141,6 +141,28 @@ pub fn generate(
         Cell::Num(96.0),
         Cell::Date(date + Duration::days(2)),
     ]);
+    // On the relative tolerance: 15 t short of 515 t booked is exactly 3 % of the 500 t
+    // measured (not a lead); one kilogram more short is past it (a lead).
+    for (bin, booked, lead) in [("P08", "515.000", false), ("P09", "515.001", true)] {
+        book.push(vec![
+            Cell::text(&depots[0].0),
+            Cell::text(&depots[0].1),
+            Cell::text(bin),
+            Cell::text("稻谷"),
+            Cell::text(booked),
+            Cell::text("2025-09-30"),
+        ]);
+        stocktake.push(vec![
+            Cell::text(&depots[0].0),
+            Cell::text(bin),
+            Cell::text("稻谷"),
+            Cell::Num(500.0),
+            Cell::Date(date + Duration::days(2)),
+        ]);
+        if lead {
+            truth.lead("grain_paper_stock", format!("{}|{bin}", depots[0].0));
+        }
+    }
 
     // Weighbridge tickets.
     let mut tickets = Table::new(
@@ -362,6 +384,36 @@ pub fn generate(
             Cell::text("108.5"),
             Cell::text(format!("{:.2}", claimed * 108.5)),
         ]);
+    }
+    // On the 0.5 mu tolerance: claimed exactly 0.5 mu above two plots of 0.7 and 0.1 mu (not a
+    // lead, though in binary floating point 1.3 − (0.7 + 0.1) is 0.5000000000000001), and
+    // 0.6 mu above one plot (a lead).
+    for (plots, claimed, lead) in [(&[0.7, 0.1][..], "1.3", false), (&[5.0][..], "5.6", true)] {
+        let p = pool.next();
+        for a in plots {
+            plot += 1;
+            contracts.push(vec![
+                Cell::text(&p.name),
+                Cell::text(&p.id),
+                Cell::text(format!("3201151{plot:09}")),
+                Cell::text("东地块"),
+                Cell::Num(*a),
+            ]);
+        }
+        subsidy.push(vec![
+            Cell::text(villages[0]),
+            Cell::text(&p.name),
+            Cell::text(&p.id),
+            Cell::text(claimed),
+            Cell::text("108.5"),
+            Cell::text(format!(
+                "{:.2}",
+                claimed.parse::<f64>().unwrap_or(0.0) * 108.5
+            )),
+        ]);
+        if lead {
+            truth.lead("subsidy_area_above_contract", p.id.clone());
+        }
     }
     GrainTables {
         book,

@@ -57,7 +57,12 @@ pub const REFERENCE: &[KindDoc] = &[
         kind: "row_check",
         keys: &[
             SOURCES,
-            key("condition", "scalar", "required", "rows where it holds are flagged"),
+            key(
+                "condition",
+                "scalar",
+                "required",
+                "rows where it holds are flagged",
+            ),
             key("key", "list", "required", "expressions making the lead key"),
         ],
         evidence: "the sources' columns",
@@ -69,7 +74,12 @@ pub const REFERENCE: &[KindDoc] = &[
         keys: &[
             SOURCES,
             key("key", "list", "required", "the shared key"),
-            key("min_count", "scalar", "2", "groups of at least this many records"),
+            key(
+                "min_count",
+                "scalar",
+                "2",
+                "groups of at least this many records",
+            ),
         ],
         evidence: "the sources' columns, `group_size`",
         lead: "`key`",
@@ -79,7 +89,12 @@ pub const REFERENCE: &[KindDoc] = &[
         kind: "match",
         keys: &[
             key("left", "map", "required", "`{dataset, where}`"),
-            key("right", "map", "required without `any`", "`{dataset, where}`"),
+            key(
+                "right",
+                "map",
+                "required without `any`",
+                "`{dataset, where}`",
+            ),
             key(
                 "on",
                 "scalar",
@@ -117,7 +132,12 @@ pub const REFERENCE: &[KindDoc] = &[
                 "required",
                 "`name: aggregate` (count, sum, avg, min, max, benford_mad, and expressions of them)",
             ),
-            key("having", "scalar", "required", "groups where it holds are flagged"),
+            key(
+                "having",
+                "scalar",
+                "required",
+                "groups where it holds are flagged",
+            ),
             key(
                 "rows",
                 "scalar",
@@ -135,8 +155,18 @@ pub const REFERENCE: &[KindDoc] = &[
         keys: &[
             key("left", "map", "required", "`{dataset, where}`"),
             key("right", "map", "required", "`{dataset, where}`"),
-            key("on", "scalar", "required", "equalities `l.x = r.y`: the reconciliation key"),
-            key("left_value", "scalar", "required", "an aggregate per key, e.g. `sum(x)`"),
+            key(
+                "on",
+                "scalar",
+                "required",
+                "equalities `l.x = r.y`: the reconciliation key",
+            ),
+            key(
+                "left_value",
+                "scalar",
+                "required",
+                "an aggregate per key, e.g. `sum(x)`",
+            ),
             key("right_value", "scalar", "required", "an aggregate per key"),
             key(
                 "direction",
@@ -165,18 +195,43 @@ pub const REFERENCE: &[KindDoc] = &[
         kind: "time_window",
         keys: &[
             key("left", "map", "required", "`{dataset, where}`"),
-            key("right", "map", "the left dataset", "`{dataset, where}`; omitted: pairs within `left`"),
+            key(
+                "right",
+                "map",
+                "the left dataset",
+                "`{dataset, where}`; omitted: pairs within `left`",
+            ),
             key("on", "scalar", "required", "equalities `l.x = r.y`"),
-            key("left_time", "scalar", "required", "a date or datetime of `l.`"),
-            key("right_time", "scalar", "required", "a date or datetime of `r.`"),
-            key("within", "map", "required", "`days`, `hours`, `minutes` (added up)"),
+            key(
+                "left_time",
+                "scalar",
+                "required",
+                "a date or datetime of `l.`",
+            ),
+            key(
+                "right_time",
+                "scalar",
+                "required",
+                "a date or datetime of `r.`",
+            ),
+            key(
+                "within",
+                "map",
+                "required",
+                "`days`, `hours`, `minutes` (added up)",
+            ),
             key(
                 "order",
                 "scalar",
                 "after",
                 "`after` (right follows left) or `either`",
             ),
-            key("condition", "scalar", "none", "on the pair; may use `gap_hours`"),
+            key(
+                "condition",
+                "scalar",
+                "none",
+                "on the pair; may use `gap_hours`",
+            ),
             key(
                 "max_pairs",
                 "scalar",
@@ -193,10 +248,25 @@ pub const REFERENCE: &[KindDoc] = &[
         kind: "fuzzy_duplicate",
         keys: &[
             key("source", "map", "required", "`{dataset, where}`"),
-            key("block_on", "list", "required", "records are compared within a block"),
+            key(
+                "block_on",
+                "list",
+                "required",
+                "records are compared within a block",
+            ),
             key("id", "scalar", "required", "the identifier compared"),
-            key("max_diff", "scalar", "2", "IDs differing in more characters are not paired"),
-            key("threshold", "scalar", "0.6", "pairs scoring below are not flagged"),
+            key(
+                "max_diff",
+                "scalar",
+                "2",
+                "IDs differing in more characters are not paired",
+            ),
+            key(
+                "threshold",
+                "scalar",
+                "0.6",
+                "pairs scoring below are not flagged",
+            ),
             LEAD_KEY,
         ],
         evidence: "`l.` and `r.` columns, `score`, `char_diff`, `reasons`",
@@ -206,8 +276,18 @@ pub const REFERENCE: &[KindDoc] = &[
     KindDoc {
         kind: "sql",
         keys: &[
-            key("query", "scalar", "required", "a query over the datasets (Polars SQL)"),
-            key("key", "list", "required", "result columns making the lead key"),
+            key(
+                "query",
+                "scalar",
+                "required",
+                "a query over the datasets (Polars SQL)",
+            ),
+            key(
+                "key",
+                "list",
+                "required",
+                "result columns making the lead key",
+            ),
             key(
                 "provenance",
                 "scalar",
