@@ -39,6 +39,11 @@ fn leads_exactly_on_a_threshold_are_not_raised_and_one_unit_past_are() {
                 "past".into(),
                 "合计 / Total: 100.01".into()
             ),
+            (
+                "paid_above_100".into(),
+                "tens".into(),
+                "合计 / Total: 100.10".into()
+            ),
         ]
     );
 }

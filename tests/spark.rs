@@ -372,7 +372,7 @@ fn decimal_thresholds_give_the_same_leads_on_spark() {
         std::fs::read_to_string(spark.join("anomalies.csv")).unwrap(),
     );
     assert_eq!(a, b);
-    assert_eq!(a.lines().count(), 5, "{a}");
+    assert_eq!(a.lines().count(), 6, "{a}");
 }
 
 /// A `match` with alternative right sides (the union of two joined plans, NULL for the other

@@ -268,6 +268,20 @@ impl Catalog {
 
     /// Every column a rule can name in a dataset, with its type: the declared columns, the
     /// derived `_raw` / `_issue` of ID columns, and provenance.
+    /// A dataset's `money` columns.
+    pub fn money_columns(&self, dataset: &str) -> Vec<String> {
+        self.datasets
+            .get(dataset)
+            .map(|ds| {
+                ds.columns
+                    .iter()
+                    .filter(|(_, c)| c.ty == SemanticType::Money)
+                    .map(|(n, _)| n.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The decimal places of each decimal column of a dataset.
     pub fn scales(&self, dataset: &str) -> Vec<(String, u8)> {
         self.datasets

@@ -641,16 +641,20 @@ fn numeric_columns(catalog: &Catalog, dataset: &str) -> Vec<(String, super::exac
                 Places {
                     scale: 0,
                     decimal: false,
+                    money: false,
                 },
             )
         })
         .collect();
+    let money = catalog.money_columns(dataset);
     out.extend(catalog.scales(dataset).into_iter().map(|(n, scale)| {
+        let money = money.contains(&n);
         (
             n,
             Places {
                 scale,
                 decimal: true,
+                money,
             },
         )
     }));

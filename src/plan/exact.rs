@@ -21,6 +21,8 @@ use super::expr::{AggFunc, BinOp, Expr, Func, Lit};
 pub struct Places {
     pub scale: u8,
     pub decimal: bool,
+    /// An amount of money (or one computed from one): shown with at least two places.
+    pub money: bool,
 }
 
 /// Places kept for a quotient, and the most any rounded result keeps.
@@ -101,6 +103,17 @@ fn walk(plan: Plan, columns: &dyn Fn(&str) -> Vec<(String, Places)>) -> (Plan, E
         }
         Plan::Project { input, columns: c } => {
             let (input, env) = walk(*input, columns);
+            let c = c
+                .into_iter()
+                .map(|(n, e)| {
+                    let e = if n.starts_with("__ev") {
+                        shown(&e, &env)
+                    } else {
+                        e
+                    };
+                    (n, e)
+                })
+                .collect();
             let (c, env) = exprs(c, &env);
             (
                 Plan::Project {
@@ -189,12 +202,44 @@ fn walk(plan: Plan, columns: &dyn Fn(&str) -> Vec<(String, Places)>) -> (Plan, E
 const INT: Places = Places {
     scale: 0,
     decimal: false,
+    money: false,
 };
+
+/// An evidence value as an inspector reads it: an amount of money with at least two places
+/// (1200.50, 1200.00), as amounts are written; anything else as it is.
+fn shown(e: &Expr, env: &Env) -> Expr {
+    let Expr::ToText(x) = e else {
+        return e.clone();
+    };
+    if !rewrite(x, env).1.is_some_and(|p| p.money) {
+        return e.clone();
+    }
+    let text = |suffix: &str| {
+        Expr::Func(
+            Func::Concat,
+            vec![e.clone(), Expr::Lit(Lit::Text(suffix.into()))],
+        )
+    };
+    Expr::Case(
+        vec![
+            (
+                Expr::Like(Box::new(e.clone()), "%.%".into(), true),
+                text(".00"),
+            ),
+            (
+                Expr::Like(Box::new(e.clone()), "%._".into(), false),
+                text("0"),
+            ),
+        ],
+        Box::new(e.clone()),
+    )
+}
 
 fn join(a: Places, b: Places) -> Places {
     Places {
         scale: a.scale.max(b.scale),
         decimal: a.decimal || b.decimal,
+        money: a.money || b.money,
     }
 }
 
@@ -233,6 +278,7 @@ fn rewrite(e: &Expr, env: &Env) -> (Expr, Option<Places>) {
             literal_scale(*v).map(|scale| Places {
                 scale,
                 decimal: true,
+                money: false,
             }),
         ),
         Expr::Lit(_) => (e.clone(), None),
@@ -248,10 +294,13 @@ fn rewrite(e: &Expr, env: &Env) -> (Expr, Option<Places>) {
                 (BinOp::Mul, Some(x), Some(y)) => Some(Places {
                     scale: x.scale + y.scale,
                     decimal: x.decimal || y.decimal,
+                    // A price times a quantity, a rate times an amount: money.
+                    money: x.money || y.money,
                 }),
                 (BinOp::Div, Some(_), Some(_)) => Some(Places {
                     scale: QUOTIENT_SCALE,
                     decimal: true,
+                    money: false,
                 }),
                 _ => None,
             };
@@ -270,6 +319,7 @@ fn rewrite(e: &Expr, env: &Env) -> (Expr, Option<Places>) {
                 Some(Expr::Lit(Lit::Int(d))) => (*d).clamp(0, 15) as u8,
                 _ => 0,
             };
+            let money = r(&args[0]).1.is_some_and(|p| p.money) && digits >= 2;
             let mut out = vec![x];
             out.extend(args.iter().skip(1).cloned());
             (
@@ -277,6 +327,7 @@ fn rewrite(e: &Expr, env: &Env) -> (Expr, Option<Places>) {
                 Some(Places {
                     scale: digits,
                     decimal: true,
+                    money,
                 }),
             )
         }
@@ -343,6 +394,7 @@ fn rewrite(e: &Expr, env: &Env) -> (Expr, Option<Places>) {
                     Places {
                         scale: QUOTIENT_SCALE,
                         decimal: true,
+                        money: false,
                     }
                     .max_with(p),
                 ),
@@ -396,6 +448,7 @@ impl Places {
         Places {
             scale: self.scale.max(other.scale),
             decimal: true,
+            money: other.money,
         }
     }
 }
@@ -422,6 +475,7 @@ mod tests {
                 Places {
                     scale: 2,
                     decimal: true,
+                    money: false,
                 },
             ),
             (
@@ -429,6 +483,7 @@ mod tests {
                 Places {
                     scale: 1,
                     decimal: true,
+                    money: false,
                 },
             ),
             ("n".into(), INT),
@@ -441,7 +496,8 @@ mod tests {
             p,
             Some(Places {
                 scale: 2,
-                decimal: true
+                decimal: true,
+                money: false,
             })
         );
         // 0.03 × b: three places.

@@ -255,6 +255,10 @@ aggregate:
         payments.push_str("on,0.10\npast,0.10\n");
     }
     payments.push_str("past,0.01\n");
+    // Money is shown as amounts are written: 100.10, not 100.1.
+    for _ in 0..1001 {
+        payments.push_str("tens,0.10\n");
+    }
     std::fs::write(data.join("payments.csv"), payments).unwrap();
     job
 }
