@@ -498,29 +498,6 @@ fn only_the_columns_some_rule_reads_are_kept_and_unread_columns_still_reject_row
     assert_eq!(leads, ["all:A3", "big:A3"]);
 }
 
-const HOMES_OR_CAR: &str = "id: homes_or_car
-title: 两套以上住房或高价车辆 / Two homes or a car
-description: either holds
-severity: high
-evidence:
-  - { label: 情形 / Finding, expr: alternative }
-  - { label: 坐落 / Address, expr: r.address }
-  - { label: 号牌号码 / Plate, expr: r.plate }
-match:
-  left: { dataset: dibao_roll }
-  any:
-    - label: 两套以上住房 / two or more homes
-      right: { dataset: property_register }
-      on: \"l.id_card = r.owner_id\"
-      min_partners: 2
-    - label: 高价车辆 / a car above 50,000
-      right:
-        dataset: vehicle_register
-        where: \"vehicle_type NOT IN ('电动三轮车', '二轮摩托车', '残疾人专用车') AND price >= 50000\"
-      on: \"l.id_card = r.owner_id\"
-  mode: exists
-";
-
 /// \"Two or more homes, or a car above 50,000\" in one `match`: exactly the leads of the two
 /// bundled rules together, each row saying which alternative holds and carrying its partner's
 /// own evidence (an address or a plate).

@@ -381,22 +381,7 @@ fn decimal_thresholds_give_the_same_leads_on_spark() {
 fn a_match_with_alternatives_gives_the_same_leads_on_spark() {
     require_spark();
     let dir = tempfile::tempdir().unwrap();
-    let rule = "id: homes_or_car
-title: 两套以上住房或高价车辆 / Two homes or a car
-description: either holds
-severity: high
-evidence:
-  - { label: 情形 / Finding, expr: alternative }
-  - { label: 坐落 / Address, expr: r.address }
-  - { label: 号牌号码 / Plate, expr: r.plate }
-match:
-  left: { dataset: dibao_roll }
-  any:
-    - { label: 两套以上住房, right: { dataset: property_register }, on: \"l.id_card = r.owner_id\", min_partners: 2 }
-    - { label: 高价车辆, right: { dataset: vehicle_register, where: \"price >= 50000\" }, on: \"l.id_card = r.owner_id\" }
-  mode: exists
-";
-    let job = job_with_extra_rules(dir.path(), &[("homes_or_car.yaml", rule)]);
+    let job = job_with_extra_rules(dir.path(), &[("homes_or_car.yaml", HOMES_OR_CAR)]);
     let args = ["--rules", "homes_or_car"];
     let local = run_ok(&job, "polars", &args);
     let mut spark_args = args.to_vec();

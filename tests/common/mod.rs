@@ -262,3 +262,28 @@ aggregate:
     std::fs::write(data.join("payments.csv"), payments).unwrap();
     job
 }
+
+/// "Two or more homes, or a car above 50,000": a `match` with alternative right sides over
+/// the sample city.
+pub const HOMES_OR_CAR: &str = "id: homes_or_car
+title: 两套以上住房或高价车辆 / Two homes or a car
+description: either holds
+severity: high
+evidence:
+  - { label: 情形 / Finding, expr: alternative }
+  - { label: 坐落 / Address, expr: r.address }
+  - { label: 号牌号码 / Plate, expr: r.plate }
+match:
+  left: { dataset: dibao_roll }
+  any:
+    - label: 两套以上住房 / two or more homes
+      right: { dataset: property_register }
+      on: \"l.id_card = r.owner_id\"
+      min_partners: 2
+    - label: 高价车辆 / a car above 50,000
+      right:
+        dataset: vehicle_register
+        where: \"vehicle_type NOT IN ('电动三轮车', '二轮摩托车', '残疾人专用车') AND price >= 50000\"
+      on: \"l.id_card = r.owner_id\"
+  mode: exists
+";
