@@ -980,6 +980,27 @@ pub fn generate_city(
             &mut rng,
         );
         truth.lead("dibao_multiple_properties", p.id.clone());
+
+        // On the car price threshold (at or above 50,000): exactly 50,000.00 (a lead), and
+        // 49,999.99 (not).
+        for (price, plate, lead) in [
+            ("50,000.00", "苏AZ9001", true),
+            ("49999.99", "苏AZ9002", false),
+        ] {
+            let p = pool.next();
+            household(&mut dibao, &p, Cell::text(&p.id), &mut rng);
+            vehicles.push(vec![
+                Cell::text(&p.name),
+                Cell::text(&p.id),
+                Cell::text(plate),
+                Cell::text("小型轿车"),
+                Cell::text(price),
+                Cell::text("2021/5/6"),
+            ]);
+            if lead {
+                truth.lead("dibao_owns_car", p.id.clone());
+            }
+        }
     }
 
     // Later rounds: what changed, after everything else so that the rest of the city is the
