@@ -1,6 +1,7 @@
 //! `--mask`: hides personal data in every export. ID numbers keep their region code (first six
-//! characters) and last four; names keep the surname. Lead IDs are computed before masking, so
-//! a masked and an unmasked run give the same lead IDs.
+//! characters) and last four; names keep the surname. Lead IDs are keyed hashes computed
+//! before masking (`engine::lead_key`), so a masked and an unmasked run give the same lead IDs
+//! and a masked ID cannot be found again by hashing candidates.
 
 use std::collections::HashSet;
 
@@ -61,8 +62,9 @@ fn mask(value: &str, personal: Option<Personal>) -> String {
 }
 
 /// Masks the leads, rejected rows, rule failure messages and inspectors' notes of a run in
-/// place. Free text (a key, a failure message, a note) has its IDs masked, and every name the
-/// run's name columns show: a name no name column holds cannot be told from other words there.
+/// place. Evidence and rejected cells are masked by what their columns hold; free text (a key,
+/// a failure message, a note, a reason) has its IDs masked and every name the run's name
+/// columns show — a name no name column holds cannot be told from other words there.
 pub fn apply(result: &mut RunResult) {
     let names = KnownNames::of(result);
     let free = |text: &str| names.mask(&mask_ids(text));
@@ -77,20 +79,20 @@ pub fn apply(result: &mut RunResult) {
             r.key = free(&r.key);
             for (value, personal) in r.evidence.values_mut().zip(&o.rule.evidence_personal) {
                 if let Some(v) = value {
-                    *v = free(&mask(v, *personal));
+                    *v = mask(v, *personal);
                 }
             }
             r.message = o
                 .rule
                 .message
                 .as_ref()
-                .map(|m| free(&fill_message(m, &r.evidence)));
+                .map(|m| mask_ids(&fill_message(m, &r.evidence)));
         }
     }
     for d in &mut result.datasets {
         for r in &mut d.rejected {
             for (i, cell) in r.content.iter_mut().enumerate() {
-                *cell = free(&mask(cell, r.personal.get(i).copied().flatten()));
+                *cell = mask(cell, r.personal.get(i).copied().flatten());
             }
             r.reason = free(&r.reason);
         }
@@ -100,10 +102,11 @@ pub fn apply(result: &mut RunResult) {
     }
 }
 
-/// The names a run shows in name columns (evidence reading one, rejected rows' name cells),
-/// split into words, to find again in free text.
+/// The longest word looked for as a name in free text.
 const MAX_NAME_CHARS: usize = 12;
 
+/// The names a run shows in name columns (evidence reading one, rejected rows' name cells),
+/// split into words, to find again in free text.
 struct KnownNames {
     names: HashSet<String>,
     longest: usize,
