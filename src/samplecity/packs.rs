@@ -1181,6 +1181,33 @@ fn funds(
         money(550.0 * STANDARD - 50.0),
         Cell::text("学生营养膳食补助"),
     ]);
+    // On the 100-yuan tolerance: received in three parts exactly 100.00 short (not a lead),
+    // and 100.01 short (a lead).
+    for (parts, lead) in [
+        (["183333.33", "183333.33", "183233.34"], false),
+        (["183333.33", "183333.33", "183233.33"], true),
+    ] {
+        let code = add(
+            &mut enrolment,
+            &mut allocation,
+            &mut receipts,
+            rng,
+            Some(600),
+            550,
+            &[],
+        );
+        for (i, part) in parts.iter().enumerate() {
+            receipts.push(vec![
+                Cell::text(&code),
+                Cell::Date(d(2024, 10 + i as u32, 15)),
+                Cell::text(*part),
+                Cell::text("学生营养膳食补助"),
+            ]);
+        }
+        if lead {
+            truth.lead("funds_meal_received_below_allocated", code);
+        }
+    }
 
     // Allowances paid on the payroll against the approved list.
     let mut approved = Table::new(
