@@ -661,6 +661,31 @@ fn zones(rng: &mut Rng, scale: usize, truth: &mut GroundTruth, out: &mut Vec<Ext
     record(&mut projects, &mut land, &p, &name(rng), true);
     invest(&mut investment, rng, &p, 0.3);
     produce(&mut production, &p, "在建", 0.0);
+    // On the 70 % share: invested exactly 70 % of the agreement in three instalments (not a
+    // lead), and 0.01 万元 less (a lead).
+    for (short, lead) in [(0, false), (1, true)] {
+        let due = due_2024(rng);
+        let p = new_project(rng, due);
+        record(&mut projects, &mut land, &p, &name(rng), true);
+        // 70 % of a whole number of 万元, in hundredths.
+        let total = p.investment.round() as i64 * 70 - short;
+        let parts = [total / 3, total / 3, total - 2 * (total / 3)];
+        for (q, part) in parts.iter().enumerate() {
+            investment.push(vec![
+                Cell::text(&p.no),
+                Cell::text(
+                    (p.start + Duration::days(91 * q as i64))
+                        .format("%Y%m")
+                        .to_string(),
+                ),
+                Cell::text(format!("{}.{:02}", part / 100, part % 100)),
+            ]);
+        }
+        produce(&mut production, &p, "已投产", 1.0);
+        if lead {
+            truth.lead("zones_investment_shortfall", p.no.clone());
+        }
+    }
 
     // Tax per mu in 2024 below 8 万元: two low payers and one that paid nothing. Near-misses:
     // 9 万元 per mu; 2 万元 per mu but producing only from 2024.
