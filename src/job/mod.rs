@@ -38,6 +38,10 @@ pub struct JobFile {
     /// Parameter overrides: `rule_id: { param: value }`.
     #[serde(default)]
     pub params: IndexMap<String, IndexMap<String, ParamValue>>,
+    /// A working-day calendar file (relative to the job file) extending or correcting the
+    /// shipped one: next year's holidays without a new build.
+    #[serde(default)]
+    pub calendar: Option<String>,
 }
 
 fn default_output() -> String {
@@ -61,6 +65,8 @@ pub struct Job {
     pub problems: Vec<Diagnostic>,
     /// The secret lead IDs are keyed with, kept beside the job file.
     pub lead_key: crate::engine::LeadKey,
+    /// The job's calendar file, in use for this process's working-day rules.
+    pub calendar: Option<PathBuf>,
 }
 
 impl Job {
@@ -137,6 +143,39 @@ impl Job {
         };
         rules.sort_by(|a, b| a.id().cmp(b.id()));
         let lead_key = crate::engine::LeadKey::beside(&base)?;
+        // A calendar file that does not read fails the job: working days would be miscounted.
+        let before = diags.len();
+        let calendar = match &file.calendar {
+            Some(c) => {
+                let cpath = base.join(c);
+                match fs_err::read_to_string(&cpath) {
+                    Ok(text) => match crate::calendar::check_file(&text) {
+                        Ok(()) => {
+                            if let Err(e) = crate::calendar::use_job_calendar(&cpath, &text) {
+                                diags.push(Diagnostic::new(&cpath, 0, 0, e));
+                            }
+                        }
+                        Err((line, why)) => {
+                            diags.push(Diagnostic::new(&cpath, line as u64, 1, why).with_help(
+                                "one line per day: date,kind,occasion — kind `holiday` (a day \
+                                 off) or `workday` (a weekend day worked)",
+                            ))
+                        }
+                    },
+                    Err(e) => diags.push(Diagnostic::new(
+                        path,
+                        0,
+                        0,
+                        format!("calendar {}: {e}", cpath.display()),
+                    )),
+                }
+                Some(cpath)
+            }
+            None => None,
+        };
+        if diags.len() > before {
+            return Err(Error::Invalid(diags));
+        }
         Ok(Job {
             path: path.to_path_buf(),
             name: file.name.unwrap_or_else(|| "crosscheck".into()),
@@ -151,6 +190,7 @@ impl Job {
             params: file.params,
             problems: diags,
             lead_key,
+            calendar,
         })
     }
 }

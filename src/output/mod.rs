@@ -454,6 +454,11 @@ pub fn manifest(
         "started_at": result.started_at,
         "job": { "name": job.name, "path": job.path.to_string_lossy(), "sha256": hash(&job.path)? },
         "catalog": { "path": job.catalog.path.to_string_lossy(), "sha256": hash(&job.catalog.path)? },
+        // The working-day calendar: shipped, or extended by the job's file.
+        "calendar": match &job.calendar {
+            Some(c) => json!({ "path": c.to_string_lossy(), "sha256": hash(c)?, "last_year": crate::calendar::last_year() }),
+            None => json!({ "path": null, "last_year": crate::calendar::last_year() }),
+        },
         "datasets": datasets,
         "rules": rules,
         // Rules that did not compile and so did not run.

@@ -630,9 +630,10 @@ fn calendar(var: &str, name: &str, x: &str) -> String {
         "concat({}, CAST(CAST({x} AS DATE) AS STRING), {})",
         text(&format!("{name}: ")),
         text(&format!(
-            " is outside the working-day calendar shipped with crosscheck ({}-01-01 to {}-12-31); check the date, or add the year's State Council holiday notice to src/calendar/prc.csv",
-            crate::calendar::FIRST_YEAR,
-            crate::calendar::LAST_YEAR
+            " is outside{}",
+            crate::calendar::out_of_range(0)
+                .split_once(" is outside")
+                .map_or("", |(_, rest)| rest)
         ))
     );
     format!(
