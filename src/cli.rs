@@ -183,6 +183,57 @@ pub struct RunArgs {
     /// <run-id>.spark; by default it is removed, as it holds copies of the data.
     #[arg(long)]
     pub keep_bundle: bool,
+    /// Screen a file before paying it: DATASET=FILE reads FILE instead of the dataset's
+    /// declared files, typed by the same declaration (repeatable); only the rules reading a
+    /// replaced dataset run.
+    #[arg(long = "input", value_name = "DATASET=FILE")]
+    pub inputs: Vec<String>,
+}
+
+/// Replaces datasets' files for this run (`run --input DATASET=FILE`); the names replaced.
+fn replace_inputs(job: &mut Job, inputs: &[String]) -> Result<Vec<String>, Error> {
+    let mut replaced = Vec::new();
+    for given in inputs {
+        let bad = |message: String| Error::Input {
+            path: job.path.clone(),
+            message,
+        };
+        let Some((name, file)) = given.split_once('=') else {
+            return Err(bad(format!(
+                "--input {given}: write DATASET=FILE, e.g. --input pension_payments=next_month.xlsx"
+            )));
+        };
+        let names: Vec<String> = job.catalog.datasets.keys().cloned().collect();
+        let Some(spec) = job.catalog.datasets.get_mut(name) else {
+            let hint = crate::error::nearest(name, names.iter().map(String::as_str))
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            return Err(bad(format!(
+                "--input {given}: no dataset `{name}` in the catalog{hint}"
+            )));
+        };
+        let path = std::path::absolute(file).map_err(|e| Error::Io {
+            path: file.into(),
+            source: e,
+        })?;
+        if !path.is_file() {
+            return Err(Error::Input {
+                path,
+                message: format!("--input {given}: no such file"),
+            });
+        }
+        // The file's own format when it differs from the declared one (this month's payments
+        // as a workbook, say); a sheet named for another format does not apply.
+        let declared = crate::ingest::read::format_of(&path, spec.format).ok();
+        let own = crate::ingest::read::format_of(&path, None).ok();
+        if declared != own {
+            spec.format = None;
+            spec.sheet = None;
+        }
+        spec.path.value = glob::Pattern::escape(&path.to_string_lossy());
+        replaced.push(name.to_string());
+    }
+    Ok(replaced)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -630,7 +681,37 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     job.rehash = args.rehash;
     apply_param_overrides(&mut job, &args.params)?;
     select_rules(&mut job, &args.rules, &args.tags)?;
-    let plan::Compiled { rules, diagnostics } = plan::compile_rules(&job);
+    let replaced = replace_inputs(&mut job, &args.inputs)?;
+    let plan::Compiled {
+        mut rules,
+        diagnostics,
+    } = plan::compile_rules(&job);
+    // Screening a file: only the rules that read it.
+    let mut skipped = Vec::new();
+    if !replaced.is_empty() {
+        rules.retain(|r| {
+            let reads = r.datasets.iter().any(|d| replaced.contains(d));
+            if !reads {
+                skipped.push(r.id.clone());
+            }
+            reads
+        });
+        eprintln!(
+            "screening {}: {} rule(s) read it; {} skipped (they do not read it)",
+            replaced.join(", "),
+            rules.len(),
+            skipped.len()
+        );
+        if rules.is_empty() {
+            return Err(Error::Input {
+                path: job.path.clone(),
+                message: format!(
+                    "no selected rule reads {}: choose rules with --rules",
+                    replaced.join(", ")
+                ),
+            });
+        }
+    }
     if !diagnostics.is_empty() {
         eprintln!("{}", Error::Invalid(diagnostics.clone()));
         eprintln!(
@@ -756,6 +837,8 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
                 "leads": o.lead_count(),
             })).collect::<Vec<_>>(),
             "failed_rules": result.failed_rules(),
+            "inputs_replaced": replaced,
+            "skipped_rules": skipped,
             "rule_errors": diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
             "threshold_met": threshold_met,
         });

@@ -126,3 +126,76 @@ fn a_taken_run_id_fails_before_any_data_is_read_and_keeps_the_earlier_run() {
     assert!(!cache.exists(), "the second run read the extracts: {err}");
     assert_eq!(std::fs::read(&manifest).unwrap(), before);
 }
+
+/// Screening next month's payments before they are paid: `--input` reads one file in place of
+/// the dataset's declared files, typed by the same declaration (here a workbook for a Parquet
+/// dataset); only the rules reading it run, and the registers come from the catalog as usual.
+#[test]
+fn a_file_is_screened_against_the_registers_before_it_is_paid() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = sample_job(dir.path());
+    let truth: crosscheck::samplecity::GroundTruth = serde_json::from_slice(
+        &std::fs::read(repo().join("sample_data/ground_truth.json")).unwrap(),
+    )
+    .unwrap();
+    // Someone in the death register, and three people who are not.
+    let dead = truth.leads["pension_paid_after_death"][0].clone();
+    let alive = [
+        "11010519491231002X",
+        "320104194805122341",
+        "320106196208083454",
+    ];
+    let file = dir.path().join("next_month.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["身份证号码", "姓名", "发放年月", "发放金额", "银行账号"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for (r, id) in std::iter::once(dead.as_str()).chain(alive).enumerate() {
+        let r = r as u32 + 1;
+        ws.write_string(r, 0, id).unwrap();
+        ws.write_string(r, 1, "张伟").unwrap();
+        ws.write_string(r, 2, "202601").unwrap();
+        ws.write_number(r, 3, 2100.5).unwrap();
+        ws.write_string(r, 4, format!("62170000000000{r:05}"))
+            .unwrap();
+    }
+    wb.save(&file).unwrap();
+    let out = run_job(
+        &job,
+        "screen",
+        &[
+            "--input",
+            &format!("pension_payments={}", file.display()),
+            "--rules",
+            repo().join("rules/pension").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["skipped_rules"],
+        serde_json::json!(["pension_duplicate_active", "pension_same_person_two_ids"])
+    );
+    let run = dir.path().join("out/screen");
+    let rows = read_csv(&run.join("anomalies.csv"));
+    let leads: Vec<(&str, &str)> = rows[1..]
+        .iter()
+        .map(|r| (r[0].as_str(), r[4].as_str()))
+        .collect();
+    assert_eq!(leads, [("pension_paid_after_death", dead.as_str())]);
+    assert_eq!(rows[1][6], file.display().to_string());
+    // A dataset the catalog does not have.
+    let out = run_job(&job, "bad", &["--input", "payments=x.xlsx"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("did you mean `pension_payments`"),
+        "{}",
+        stderr(&out)
+    );
+}
