@@ -64,6 +64,20 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Profile extracts nobody described (files, folders, globs): each file's format,
+    /// encoding, sheets, header row and rows; each column's likely type, share empty, distinct
+    /// values, samples and ID quality; the same column recognised across files by its values.
+    Profile {
+        /// Files, folders (their CSV, xlsx and Parquet files) or globs.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write a draft catalog here (never over an existing file), paths relative to it.
+        #[arg(long)]
+        write: Option<PathBuf>,
+        /// Mask ID numbers and names in the samples shown.
+        #[arg(long)]
+        mask: bool,
+    },
     /// Print the reference of every rule kind: its keys, defaults, what evidence may read,
     /// what one lead is, and which ends of windows and tolerances count (Markdown).
     Kinds,
@@ -377,6 +391,46 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
                     ""
                 }
             );
+            Ok(ExitStatus::Ran)
+        }
+        Command::Profile { paths, write, mask } => {
+            if let Some(w) = &write
+                && w.exists()
+            {
+                return Err(Error::Input {
+                    path: w.clone(),
+                    message:
+                        "already exists; profile never overwrites a catalog: name another file"
+                            .into(),
+                });
+            }
+            let files = crate::profile::files(&paths)?;
+            let mut profiles = Vec::new();
+            for (i, f) in files.iter().enumerate() {
+                eprintln!("[{}/{}] {}", i + 1, files.len(), f.display());
+                profiles.push(crate::profile::profile_file(f)?);
+            }
+            crate::profile::name_columns(&mut profiles);
+            print!("{}", crate::profile::report(&profiles, mask));
+            if let Some(w) = write {
+                let dir = w
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(std::path::Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from("."));
+                let text = crate::profile::draft(&profiles, &dir);
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&w)
+                    .map_err(|e| Error::Io {
+                        path: w.clone(),
+                        source: e,
+                    })?;
+                use std::io::Write;
+                f.write_all(text.as_bytes())?;
+                eprintln!("wrote the draft catalog {}", w.display());
+            }
             Ok(ExitStatus::Ran)
         }
         Command::Kinds => {

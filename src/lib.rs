@@ -12,6 +12,7 @@ pub mod intern;
 pub mod job;
 pub mod output;
 pub mod plan;
+pub mod profile;
 pub mod samplecity;
 
 /// Sets glibc's malloc to keep freed memory for reuse: blocks up to 32 MiB come from its

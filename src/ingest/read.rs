@@ -474,6 +474,39 @@ fn detect(bytes: &[u8], last: bool) -> DecodeState {
     }
 }
 
+/// What `auto` would read a CSV file's first bytes as, and whether that is certain: a BOM,
+/// or text whose reading is mostly Chinese (or ASCII only) leaves no doubt; a short file
+/// whose few non-ASCII bytes read as little Chinese either way does.
+pub fn sniff_encoding(head: &[u8]) -> (Encoding, &'static str, bool) {
+    if head.starts_with(BOM) {
+        return (Encoding::Utf8, "UTF-8 BOM", true);
+    }
+    let Some(first) = head.iter().position(|b| !b.is_ascii()) else {
+        return (Encoding::Utf8, "ASCII", true);
+    };
+    let tail = &head[first..];
+    let last = head.len() < DETECT_BYTES;
+    let DecodeState::Decided(decoder, name) = detect(tail, last) else {
+        unreachable!("detect decides")
+    };
+    let text = decoder
+        .encoding()
+        .decode_without_bom_handling(tail)
+        .0
+        .into_owned();
+    let sure = chinese_share(&text) >= 0.8;
+    if decoder.encoding() == encoding_rs::UTF_8 {
+        (Encoding::Utf8, "UTF-8", sure)
+    } else if encoding_rs::GBK
+        .decode_without_bom_handling_and_without_replacement(tail)
+        .is_some()
+    {
+        (Encoding::Gbk, "GBK", sure)
+    } else {
+        (Encoding::Gb18030, name, sure)
+    }
+}
+
 fn newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|b| **b == b'\n').count() as u64
 }
