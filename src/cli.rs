@@ -405,11 +405,19 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
                 });
             }
             let files = crate::profile::files(&paths)?;
-            let mut profiles = Vec::new();
-            for (i, f) in files.iter().enumerate() {
-                eprintln!("[{}/{}] {}", i + 1, files.len(), f.display());
-                profiles.push(crate::profile::profile_file(f)?);
+            // Drawn on a terminal only (indicatif hides it elsewhere).
+            let bar = ProgressBar::new(files.len() as u64).with_prefix("profile");
+            if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+            {
+                bar.set_style(style);
             }
+            let mut profiles = Vec::new();
+            for f in &files {
+                bar.set_message(f.display().to_string());
+                profiles.push(crate::profile::profile_file(f)?);
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
             crate::profile::name_columns(&mut profiles);
             print!("{}", crate::profile::report(&profiles, mask));
             if let Some(w) = write {
