@@ -810,7 +810,7 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
                 path: "spark-submit".into(),
                 message: "not found: put Spark's bin folder on PATH, set SPARK_SUBMIT, or `pip install pyspark` (see the README)".into(),
             })?;
-            crate::output::create_private_dir(&output_dir)?;
+            crate::private::create_private_dir(&output_dir)?;
             let bundle = if args.keep_bundle {
                 output_dir.join(format!("{run_id}.spark"))
             } else {

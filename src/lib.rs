@@ -12,6 +12,7 @@ pub mod intern;
 pub mod job;
 pub mod output;
 pub mod plan;
+pub mod private;
 pub mod profile;
 pub mod samplecity;
 

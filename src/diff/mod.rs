@@ -3,9 +3,13 @@
 //! folder). Persisting leads reported as rectified come first: inspectors must see them.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use polars::prelude::{Column, DataFrame, ParquetWriter};
 use serde::Serialize;
+
+use crate::private::create_private_file;
 
 use crate::error::{Error, Result};
 use crate::output::{StoredLead, read_leads};
@@ -215,6 +219,120 @@ pub fn write(diff: &Diff, out: &Path) -> Result<(PathBuf, PathBuf)> {
     let base = format!("diff-{}", diff.old_run);
     let xlsx = out.join(format!("{base}.xlsx"));
     let parquet = out.join(format!("{base}.parquet"));
-    crate::output::write_diff(diff, &xlsx, &parquet)?;
+    write_files(diff, &xlsx, &parquet)?;
     Ok((xlsx, parquet))
+}
+
+/// The look-back as a workbook (a summary, then every lead with its change, rectified-but-
+/// persisting first) and as Parquet.
+fn write_files(diff: &Diff, xlsx: &Path, parquet: &Path) -> Result<()> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let err =
+        |e: rust_xlsxwriter::XlsxError| Error::Bug(format!("writing {}: {e}", xlsx.display()));
+    let bold = Format::new().set_bold().set_background_color("#DDEBF7");
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("汇总 Summary").map_err(err)?;
+    let headers = [
+        "规则编号 Rule ID",
+        "新增 New",
+        "仍存在 Persisting",
+        "已消除 Resolved",
+        "再次出现 Reappeared",
+        "已排除（误报）Cleared as false positive",
+        "整改后仍存在 Rectified but persisting",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(err)?;
+        ws.set_column_width(c as u16, if c == 0 { 40 } else { 18 })
+            .map_err(err)?;
+    }
+    for (i, (rule, n)) in diff.counts.iter().enumerate() {
+        let r = i as u32 + 1;
+        ws.write_string(r, 0, rule).map_err(err)?;
+        for (c, v) in [
+            n.new,
+            n.persisting,
+            n.resolved,
+            n.reappeared,
+            n.cleared,
+            n.rectified_but_persisting,
+        ]
+        .iter()
+        .enumerate()
+        {
+            ws.write_number(r, c as u16 + 1, *v as f64).map_err(err)?;
+        }
+    }
+    ws.set_freeze_panes(1, 0).map_err(err)?;
+    let ws = wb.add_worksheet();
+    ws.set_name("明细 Leads").map_err(err)?;
+    let headers = [
+        "需优先核查 Attention",
+        "规则编号 Rule ID",
+        "规则名称 Title",
+        "线索编号 Lead ID",
+        "线索键 Key",
+        "变化 Change",
+        "核查状态 Status",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(err)?;
+        ws.set_column_width(c as u16, [14, 36, 50, 20, 40, 20, 18][c])
+            .map_err(err)?;
+    }
+    for (i, d) in diff.rows.iter().enumerate() {
+        let r = i as u32 + 1;
+        let attention = if d.attention {
+            "整改后仍存在 rectified but persisting"
+        } else {
+            ""
+        };
+        let status = d
+            .disposition
+            .as_deref()
+            .and_then(crate::engine::Disposition::parse)
+            .map(|s| s.label())
+            .unwrap_or("");
+        for (c, t) in [
+            attention,
+            &d.rule_id,
+            &d.rule_title,
+            &d.lead_id,
+            &d.key,
+            d.change.label(),
+            status,
+        ]
+        .iter()
+        .enumerate()
+        {
+            ws.write_string(r, c as u16, *t).map_err(err)?;
+        }
+    }
+    ws.set_freeze_panes(1, 0).map_err(err)?;
+    ws.autofilter(0, 0, diff.rows.len() as u32, (headers.len() - 1) as u16)
+        .map_err(err)?;
+    create_private_file(xlsx)?.write_all(&wb.save_to_buffer().map_err(err)?)?;
+
+    let col = |f: &dyn Fn(&DiffRow) -> Option<String>| -> Vec<Option<String>> {
+        diff.rows.iter().map(f).collect()
+    };
+    let mut df = DataFrame::new_infer_height(vec![
+        Column::new("rule_id".into(), col(&|d| Some(d.rule_id.clone()))),
+        Column::new("lead_id".into(), col(&|d| Some(d.lead_id.clone()))),
+        Column::new("key".into(), col(&|d| Some(d.key.clone()))),
+        Column::new(
+            "change".into(),
+            col(&|d| Some(format!("{:?}", d.change).to_lowercase())),
+        ),
+        Column::new("disposition".into(), col(&|d| d.disposition.clone())),
+        Column::new(
+            "attention".into(),
+            diff.rows.iter().map(|d| d.attention).collect::<Vec<bool>>(),
+        ),
+    ])?;
+    ParquetWriter::new(create_private_file(parquet)?).finish(&mut df)?;
+    Ok(())
 }

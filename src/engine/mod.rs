@@ -3,7 +3,6 @@
 //! into a deterministic order. Progress goes through `Reporter`; drawing is the CLI's job.
 
 pub mod fixtures;
-pub mod lead_key;
 pub mod spark;
 
 use std::collections::{BTreeMap, HashMap};
@@ -14,10 +13,11 @@ use indexmap::IndexMap;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+pub use crate::ingest::dispositions::Disposition;
 use crate::ingest::{self, DatasetReport, RejectedRow};
+pub use crate::job::lead_key::LeadKey;
 use crate::job::{Job, Severity};
 use crate::plan::{CompiledRule, lower};
-pub use lead_key::LeadKey;
 
 /// The phases a run reports progress on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,52 +60,6 @@ pub struct LeadRow {
     /// The inspectors' status carried forward from a dispositions file, and their note.
     pub disposition: Option<Disposition>,
     pub disposition_note: Option<String>,
-}
-
-/// What inspectors recorded for a lead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Disposition {
-    Confirmed,
-    Rectified,
-    Explained,
-    FalsePositive,
-}
-
-impl Disposition {
-    pub const ALL: [Disposition; 4] = [
-        Disposition::Confirmed,
-        Disposition::Rectified,
-        Disposition::Explained,
-        Disposition::FalsePositive,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Disposition::Confirmed => "confirmed",
-            Disposition::Rectified => "rectified",
-            Disposition::Explained => "explained",
-            Disposition::FalsePositive => "false_positive",
-        }
-    }
-
-    /// How the workbook shows it: Chinese first.
-    pub fn label(self) -> &'static str {
-        match self {
-            Disposition::Confirmed => "属实 confirmed",
-            Disposition::Rectified => "已整改 rectified",
-            Disposition::Explained => "已说明 explained",
-            Disposition::FalsePositive => "误报 false_positive",
-        }
-    }
-
-    /// Reads what an inspector typed: English code or Chinese word, any case.
-    pub fn parse(s: &str) -> Option<Disposition> {
-        let t = s.trim().to_lowercase().replace([' ', '-'], "_");
-        Disposition::ALL.into_iter().find(|d| {
-            let label = d.label().to_lowercase().replace(' ', "_");
-            t == d.as_str() || t == label || label.split('_').next() == Some(t.as_str())
-        })
-    }
 }
 
 #[derive(Debug, Clone)]

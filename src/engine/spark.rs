@@ -89,8 +89,8 @@ pub fn write_bundle(
             "already holds a bundle; choose another folder or remove it",
         ));
     }
-    crate::output::create_private_dir(dir)?;
-    crate::output::create_private_dir(&dir.join("inputs"))?;
+    crate::private::create_private_dir(dir)?;
+    crate::private::create_private_dir(&dir.join("inputs"))?;
 
     // Every input as the rules see it, and an empty frame of its schema to lower against.
     let mut empty = HashMap::new();
@@ -103,7 +103,7 @@ pub fn write_bundle(
         let path = dir.join("inputs").join(format!("{}.parquet", d.name));
         // Streamed to the file, never collected: an input may be larger than memory. The
         // file is created private first; the sink truncates it and keeps its mode.
-        drop(crate::output::create_private_file(&path)?);
+        drop(crate::private::create_private_file(&path)?);
         let schema = frame
             .clone()
             .collect_schema()
@@ -220,7 +220,7 @@ pub fn write_bundle(
         "rules": manifest_rules,
     });
     let mpath = dir.join("manifest.json");
-    let mut f = crate::output::create_private_file(&mpath)?;
+    let mut f = crate::private::create_private_file(&mpath)?;
     std::io::Write::write_all(
         &mut f,
         serde_json::to_string_pretty(&manifest)
@@ -229,7 +229,7 @@ pub fn write_bundle(
     )
     .map_err(|e| io(&mpath, e))?;
     let rpath = dir.join("runner.py");
-    let mut f = crate::output::create_private_file(&rpath)?;
+    let mut f = crate::private::create_private_file(&rpath)?;
     std::io::Write::write_all(&mut f, RUNNER.as_bytes()).map_err(|e| io(&rpath, e))?;
     Ok(Bundle {
         dir: dir.to_path_buf(),
@@ -384,7 +384,7 @@ pub fn run(
     let bundle = write_bundle(job, rules, &loaded, &opts.bundle, Some(&opts.master))?;
     reporter.start(Phase::Rules, rules.len() as u64);
     let log_path = opts.bundle.join("spark.log");
-    let log = crate::output::create_private_file(&log_path)?;
+    let log = crate::private::create_private_file(&log_path)?;
     // pip's spark-submit finds Spark through the `python` beside it: put its folder first.
     let mut path = std::env::var_os("PATH").unwrap_or_default();
     if let Some(bin) = opts

@@ -6,8 +6,53 @@ use std::path::Path;
 
 use calamine::{Data, Reader};
 
-use crate::engine::Disposition;
 use crate::error::{Error, Result};
+
+/// What inspectors recorded for a lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Disposition {
+    Confirmed,
+    Rectified,
+    Explained,
+    FalsePositive,
+}
+
+impl Disposition {
+    pub const ALL: [Disposition; 4] = [
+        Disposition::Confirmed,
+        Disposition::Rectified,
+        Disposition::Explained,
+        Disposition::FalsePositive,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Confirmed => "confirmed",
+            Disposition::Rectified => "rectified",
+            Disposition::Explained => "explained",
+            Disposition::FalsePositive => "false_positive",
+        }
+    }
+
+    /// How the workbook shows it: Chinese first.
+    pub fn label(self) -> &'static str {
+        match self {
+            Disposition::Confirmed => "属实 confirmed",
+            Disposition::Rectified => "已整改 rectified",
+            Disposition::Explained => "已说明 explained",
+            Disposition::FalsePositive => "误报 false_positive",
+        }
+    }
+
+    /// Reads what an inspector typed: English code or Chinese word, any case.
+    pub fn parse(s: &str) -> Option<Disposition> {
+        let t = s.trim().to_lowercase().replace([' ', '-'], "_");
+        Disposition::ALL.into_iter().find(|d| {
+            let label = d.label().to_lowercase().replace(' ', "_");
+            t == d.as_str() || t == label || label.split('_').next() == Some(t.as_str())
+        })
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DispositionRecord {

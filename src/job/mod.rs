@@ -2,6 +2,7 @@
 //! folder; loaded with every rule file, all problems collected before anything runs.
 
 pub mod catalog;
+pub mod lead_key;
 pub mod names;
 pub mod rule;
 pub mod yaml;
@@ -64,7 +65,7 @@ pub struct Job {
     /// the others so that a job's problems surface together.
     pub problems: Vec<Diagnostic>,
     /// The secret lead IDs are keyed with, kept beside the job file.
-    pub lead_key: crate::engine::LeadKey,
+    pub lead_key: lead_key::LeadKey,
     /// The job's calendar file, in use for this process's working-day rules.
     pub calendar: Option<PathBuf>,
 }
@@ -142,7 +143,7 @@ impl Job {
             return Err(Error::Invalid(diags));
         };
         rules.sort_by(|a, b| a.id().cmp(b.id()));
-        let lead_key = crate::engine::LeadKey::beside(&base)?;
+        let lead_key = lead_key::LeadKey::beside(&base)?;
         // A calendar file that does not read fails the job: working days would be miscounted.
         let before = diags.len();
         let calendar = match &file.calendar {

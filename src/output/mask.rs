@@ -1,6 +1,6 @@
 //! `--mask`: hides personal data in every export. ID numbers keep their region code (first six
 //! characters) and last four; names keep the surname. Lead IDs are keyed hashes computed
-//! before masking (`engine::lead_key`), so a masked and an unmasked run give the same lead IDs
+//! before masking (`job::lead_key`), so a masked and an unmasked run give the same lead IDs
 //! and a masked ID cannot be found again by hashing candidates.
 
 use std::collections::HashSet;

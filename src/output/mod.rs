@@ -6,6 +6,8 @@ pub mod mask;
 pub mod report;
 pub mod workbook;
 
+use crate::private::{create_private_dir, create_private_file, sweep_leftovers};
+
 use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,84 +34,6 @@ pub const CSV_HEADERS: [&str; 12] = [
     "说明 message",
     "证据 evidence",
 ];
-
-#[cfg(unix)]
-pub fn create_private_dir(path: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|e| Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })
-}
-
-#[cfg(not(unix))]
-pub fn create_private_dir(path: &Path) -> Result<()> {
-    fs_err::create_dir_all(path).map_err(Error::from)
-}
-
-/// Creates a file readable and writable by its owner only.
-pub fn create_private_file(path: &Path) -> Result<std::fs::File> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })
-}
-
-/// Removes what processes that no longer run left in `dir`: files and folders named
-/// `…<marker><pid>` or `…<marker><pid>-…` (a partial cache file, a run's partial output
-/// folder, a Spark bundle), which a process killed outright cannot remove itself. A live
-/// process's are left alone, and so is anything written to in the last quarter hour (a
-/// process in another container sharing the folder has a number this one cannot see), and
-/// everything on a system without `/proc`. `hidden_only`: only names starting with `.`, so a
-/// run folder is never taken for a leftover.
-pub fn sweep_leftovers(dir: &Path, markers: &[&str], hidden_only: bool) {
-    const QUIET: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if hidden_only && !name.starts_with('.') {
-            continue;
-        }
-        let pid = markers
-            .iter()
-            .find_map(|m| name.rsplit_once(m))
-            .map(|(_, suffix)| suffix.split_once('-').map_or(suffix, |(pid, _)| pid))
-            .and_then(|pid| pid.parse::<u32>().ok());
-        let quiet = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > QUIET));
-        if let Some(pid) = pid
-            && pid != std::process::id()
-            && quiet
-            && !Path::new(&format!("/proc/{pid}")).exists()
-        {
-            let path = entry.path();
-            let _ = if path.is_dir() {
-                std::fs::remove_dir_all(path)
-            } else {
-                std::fs::remove_file(path)
-            };
-        }
-    }
-}
 
 /// A run id from the local time; a suffix keeps it unique in the output folder.
 pub fn new_run_id(output_dir: &Path) -> String {
@@ -553,120 +477,6 @@ pub fn read_leads(run: &Path) -> Result<Vec<StoredLead>> {
         }
     }
     Ok(out)
-}
-
-/// The look-back as a workbook (a summary, then every lead with its change, rectified-but-
-/// persisting first) and as Parquet.
-pub fn write_diff(diff: &crate::diff::Diff, xlsx: &Path, parquet: &Path) -> Result<()> {
-    use rust_xlsxwriter::{Format, Workbook};
-    let err =
-        |e: rust_xlsxwriter::XlsxError| Error::Bug(format!("writing {}: {e}", xlsx.display()));
-    let bold = Format::new().set_bold().set_background_color("#DDEBF7");
-    let mut wb = Workbook::new();
-    let ws = wb.add_worksheet();
-    ws.set_name("汇总 Summary").map_err(err)?;
-    let headers = [
-        "规则编号 Rule ID",
-        "新增 New",
-        "仍存在 Persisting",
-        "已消除 Resolved",
-        "再次出现 Reappeared",
-        "已排除（误报）Cleared as false positive",
-        "整改后仍存在 Rectified but persisting",
-    ];
-    for (c, h) in headers.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold)
-            .map_err(err)?;
-        ws.set_column_width(c as u16, if c == 0 { 40 } else { 18 })
-            .map_err(err)?;
-    }
-    for (i, (rule, n)) in diff.counts.iter().enumerate() {
-        let r = i as u32 + 1;
-        ws.write_string(r, 0, rule).map_err(err)?;
-        for (c, v) in [
-            n.new,
-            n.persisting,
-            n.resolved,
-            n.reappeared,
-            n.cleared,
-            n.rectified_but_persisting,
-        ]
-        .iter()
-        .enumerate()
-        {
-            ws.write_number(r, c as u16 + 1, *v as f64).map_err(err)?;
-        }
-    }
-    ws.set_freeze_panes(1, 0).map_err(err)?;
-    let ws = wb.add_worksheet();
-    ws.set_name("明细 Leads").map_err(err)?;
-    let headers = [
-        "需优先核查 Attention",
-        "规则编号 Rule ID",
-        "规则名称 Title",
-        "线索编号 Lead ID",
-        "线索键 Key",
-        "变化 Change",
-        "核查状态 Status",
-    ];
-    for (c, h) in headers.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold)
-            .map_err(err)?;
-        ws.set_column_width(c as u16, [14, 36, 50, 20, 40, 20, 18][c])
-            .map_err(err)?;
-    }
-    for (i, d) in diff.rows.iter().enumerate() {
-        let r = i as u32 + 1;
-        let attention = if d.attention {
-            "整改后仍存在 rectified but persisting"
-        } else {
-            ""
-        };
-        let status = d
-            .disposition
-            .as_deref()
-            .and_then(crate::engine::Disposition::parse)
-            .map(|s| s.label())
-            .unwrap_or("");
-        for (c, t) in [
-            attention,
-            &d.rule_id,
-            &d.rule_title,
-            &d.lead_id,
-            &d.key,
-            d.change.label(),
-            status,
-        ]
-        .iter()
-        .enumerate()
-        {
-            ws.write_string(r, c as u16, *t).map_err(err)?;
-        }
-    }
-    ws.set_freeze_panes(1, 0).map_err(err)?;
-    ws.autofilter(0, 0, diff.rows.len() as u32, (headers.len() - 1) as u16)
-        .map_err(err)?;
-    create_private_file(xlsx)?.write_all(&wb.save_to_buffer().map_err(err)?)?;
-
-    let col = |f: &dyn Fn(&crate::diff::DiffRow) -> Option<String>| -> Vec<Option<String>> {
-        diff.rows.iter().map(f).collect()
-    };
-    let mut df = DataFrame::new_infer_height(vec![
-        Column::new("rule_id".into(), col(&|d| Some(d.rule_id.clone()))),
-        Column::new("lead_id".into(), col(&|d| Some(d.lead_id.clone()))),
-        Column::new("key".into(), col(&|d| Some(d.key.clone()))),
-        Column::new(
-            "change".into(),
-            col(&|d| Some(format!("{:?}", d.change).to_lowercase())),
-        ),
-        Column::new("disposition".into(), col(&|d| d.disposition.clone())),
-        Column::new(
-            "attention".into(),
-            diff.rows.iter().map(|d| d.attention).collect::<Vec<bool>>(),
-        ),
-    ])?;
-    ParquetWriter::new(create_private_file(parquet)?).finish(&mut df)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -235,7 +235,7 @@ pub fn elide_raw(raw: &StringChunked, id: &StringChunked) -> PolarsResult<String
 /// anything fails): a reader sees the whole file or none.
 fn write_whole(to: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = PathBuf::from(format!("{}.partial-{}", to.display(), unique()));
-    let written = crate::output::create_private_file(&tmp)
+    let written = crate::private::create_private_file(&tmp)
         .and_then(|mut f| Ok(f.write_all(bytes)?))
         .and_then(|()| Ok(fs_err::rename(&tmp, to)?));
     if written.is_err() {
@@ -262,8 +262,8 @@ pub fn id_columns(spec: &DatasetSpec) -> Vec<String> {
 
 impl Cache {
     pub fn new(dir: &Path) -> Result<Cache> {
-        crate::output::create_private_dir(dir)?;
-        crate::output::sweep_leftovers(dir, &[".partial-"], false);
+        crate::private::create_private_dir(dir)?;
+        crate::private::sweep_leftovers(dir, &[".partial-"], false);
         Ok(Cache {
             dir: dir.to_path_buf(),
             recall_hashes: true,
@@ -486,7 +486,7 @@ impl CacheWriter<'_> {
         let w = match &mut self.writer {
             Some(w) => w,
             None => self.writer.insert(pages::PageWriter::new(
-                crate::output::create_private_file(&self.tmp)?,
+                crate::private::create_private_file(&self.tmp)?,
                 frame.schema(),
                 ROW_GROUP,
             )?),

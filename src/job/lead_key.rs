@@ -119,8 +119,8 @@ impl LeadKey {
             return Ok(());
         }
         use std::io::Write;
-        let mut f = crate::output::create_private_file(&self.path)?;
-        f.write_all(format!("{}\n", crate::ingest::hex(&self.secret)).as_bytes())?;
+        let mut f = crate::private::create_private_file(&self.path)?;
+        f.write_all(format!("{}\n", hex(&self.secret)).as_bytes())?;
         f.sync_all()?;
         self.is_new = false;
         Ok(())
@@ -155,8 +155,12 @@ impl LeadKey {
     /// A name for the key that does not reveal it, written to the manifest so that two runs
     /// can tell whether their lead IDs are comparable.
     pub fn id(&self) -> String {
-        crate::ingest::hex(&self.mac(&[b"crosscheck lead key id"])[..6])
+        hex(&self.mac(&[b"crosscheck lead key id"])[..6])
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn parse_hex32(s: &str) -> Option<[u8; 32]> {
@@ -190,11 +194,11 @@ mod tests {
             }
         };
         assert_eq!(
-            crate::ingest::hex(&key(&[0x0b; 20]).hmac(b"Hi There")),
+            hex(&key(&[0x0b; 20]).hmac(b"Hi There")),
             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
         );
         assert_eq!(
-            crate::ingest::hex(&key(b"Jefe").hmac(b"what do ya want for nothing?")),
+            hex(&key(b"Jefe").hmac(b"what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
     }

@@ -1,0 +1,69 @@
+//! Keeps the house as built: data flows one way (cli → output → engine → plan → job/ingest,
+//! diff after output), so no module reaches up into one that uses it.
+
+use std::path::Path;
+
+/// Every `crate::<module>` the Rust files under `path` (a folder or one file) name.
+fn uses(path: &Path, out: &mut Vec<(String, String)>) {
+    if path.is_dir() {
+        for e in std::fs::read_dir(path).unwrap() {
+            uses(&e.unwrap().path(), out);
+        }
+    } else if path.extension().is_some_and(|x| x == "rs") {
+        let text = std::fs::read_to_string(path).unwrap();
+        for (i, _) in text.match_indices("crate::") {
+            let m: String = text[i + 7..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            out.push((path.display().to_string(), m));
+        }
+    }
+}
+
+#[test]
+fn no_module_reaches_up_into_one_that_uses_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    // Each module, and the modules above it it must not name.
+    let forbidden: &[(&str, &[&str])] = &[
+        (
+            "private",
+            &[
+                "job", "ingest", "plan", "engine", "output", "diff", "cli", "profile",
+            ],
+        ),
+        (
+            "job",
+            &[
+                "ingest", "plan", "engine", "output", "diff", "cli", "profile",
+            ],
+        ),
+        (
+            "ingest",
+            &["plan", "engine", "output", "diff", "cli", "profile"],
+        ),
+        ("plan", &["engine", "output", "diff", "cli", "profile"]),
+        ("engine", &["output", "diff", "cli", "profile"]),
+        ("output", &["diff", "cli", "profile"]),
+        ("diff", &["cli", "profile"]),
+    ];
+    let mut broken = Vec::new();
+    for (module, above) in forbidden {
+        let mut found = Vec::new();
+        let dir = src.join(module);
+        uses(
+            &if dir.is_dir() {
+                dir
+            } else {
+                src.join(format!("{module}.rs"))
+            },
+            &mut found,
+        );
+        for (file, m) in found {
+            if above.contains(&m.as_str()) {
+                broken.push(format!("{file} names crate::{m}"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
