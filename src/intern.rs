@@ -8,7 +8,7 @@ use std::hash::BuildHasher;
 use polars::prelude::{PolarsResult, polars_err};
 
 /// `a == b` for byte strings, without a call to `memcmp` for those of 4 to 32 bytes (ID
-/// numbers, bank accounts, names), which took 8 % of the shared-bank-account rule's time.
+/// numbers, bank accounts, names), which showed in the shared-bank-account rule's profile.
 #[inline]
 pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
@@ -238,10 +238,9 @@ fn hasher() -> foldhash::fast::FixedState {
 /// It also remembers which value followed which: a monthly extract lists its people in the
 /// same order every month (a roster, or sorted by ID), so the value after the one just
 /// numbered is most often the one that followed it the month before. Checking that guess
-/// reads two arrays in order instead of hashing the value and probing the table at random:
-/// `cargo bench -- number/` numbers ten million IDs, one in twenty written short, in 0.14 s
-/// listed in roster order and in 0.20 s (hashed) listed in another order every month. Where
-/// guesses mostly fail (names, which repeat), it hashes.
+/// reads two arrays in order instead of hashing the value and probing the table at random
+/// (`cargo bench -- number/` measures both orders). Where guesses mostly fail (names, which
+/// repeat), it hashes.
 #[derive(Default)]
 pub struct Numbering {
     pub table: Table,
@@ -296,9 +295,8 @@ impl Numbering {
             guess,
         } = self;
         // Filled a slice at a time just before its lookups, while still in the processor's
-        // cache (hashing every row of a batch first took 0.38 s instead of 0.20 s on the
-        // reordered IDs of `number/`); written before read, so what the call before left
-        // needs no clearing.
+        // cache (hashing a whole batch first left the hashes out of cache: the bench
+        // `number/`); written before read, so what the call before left needs no clearing.
         if hashes.len() < n {
             hashes.resize(n, 0);
         }

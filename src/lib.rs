@@ -19,12 +19,11 @@ pub mod samplecity;
 /// Sets glibc's malloc to keep freed memory for reuse: blocks up to 32 MiB come from its
 /// heaps (not fresh mappings), and a heap keeps up to 64 MiB free before handing pages back.
 /// Converting an extract allocates the same few MB per column for every batch, on several
-/// threads; with glibc's adaptive defaults the heaps were trimmed and the kernel cleared
-/// fresh pages every batch (ten million payments: 0.4 M page faults, 1.1 s of system time;
-/// 60 K and 0.35 s with these). Every heap keeps that much, so there are only as many heaps
-/// as cores, not glibc's eight per core: the threads reading, typing, writing and hashing an
-/// extract each took a heap of their own, and the nine-rule job's peak rose by a fifth
-/// (0.55 → 0.66 GB) for no gain in time. Other platforms keep their allocator's defaults.
+/// threads; with glibc's adaptive defaults the heaps are trimmed and the kernel clears fresh
+/// pages every batch. Every heap keeps that much, so there are only as many heaps as cores,
+/// not glibc's eight per core: a heap per thread reading, typing, writing and hashing an
+/// extract raised the peak for no gain in time. Figures in benches/HISTORY.md. Other
+/// platforms keep their allocator's defaults.
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

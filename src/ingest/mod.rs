@@ -958,8 +958,8 @@ fn load_batched(
         cache_rebuilt: None,
     };
     // The hash, taken on its own thread while the file is converted when nothing can be
-    // found under it (no cache, or a file this cache never saw): hashing 300 MB first kept
-    // one core idle for 0.2 s.
+    // found under it (no cache, or a file this cache never saw): hashing first would keep
+    // one core idle while the whole file is read.
     let Some(cache) = cache else {
         // The typed batches accumulate here: smaller batches keep the peak near them.
         let mut kept: Option<DataFrame> = None;
@@ -1013,8 +1013,8 @@ fn load_batched(
     let writer = cache.writer(cache::id_columns(spec));
     // Batches go to the writer's thread while the next is read and typed: half the usual
     // batch size, as several are in memory. The writer encodes a row group once it has
-    // gathered four batches; two more may wait meanwhile, so the typing goes on (with none,
-    // each fourth batch waited on the encoding: the first run took 5 % longer).
+    // gathered four batches; two more may wait meanwhile, so the typing goes on rather than
+    // waiting on the encoding every fourth batch.
     let (writer, read, hash) = std::thread::scope(|s| -> Result<_> {
         let (tap, hashing) = match known {
             Some(known) => (None, s.spawn(|| Ok(known))),

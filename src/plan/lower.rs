@@ -1,6 +1,9 @@
-//! Lowering the logical plan to Polars LazyFrames. Polars types stay in this file (with
-//! `group_by.rs`, its hand-written group-by), ingest and output, so a Polars upgrade touches
-//! three places.
+//! Lowering the logical plan to Polars LazyFrames. Polars types appear where data is held or
+//! moved: here and in the hand-written group-by (`group_by/`), the `sql` kind's schema check,
+//! the Spark lowering's types, ingest (readers, typing, the cache's pages), `intern`, the engine
+//! (running and collecting frames), output and diff (Parquet), and `profile` — not in the
+//! logical plan, the rules' model or the expression language, which a Polars upgrade leaves
+//! alone.
 
 use std::collections::HashMap;
 
@@ -301,7 +304,7 @@ enum Side {
 /// A side at most this many rows is small enough to compute before its join.
 const SMALL_SIDE_ROWS: u64 = 2_000_000;
 /// Below this many rows on the other side, the extra step costs more than the decoding it
-/// saves (the 10x city's payments check took 3.1 ms instead of 2.0 ms).
+/// saves (measured in benches/HISTORY.md).
 const BIG_SIDE_ROWS: u64 = 1_000_000;
 
 /// The side of a join worth computing first, to cut the other side to its keys: an aggregate's
@@ -335,9 +338,9 @@ fn small_side(
 
 /// Computes a join's small side first and cuts the big side to its keys. The cut is a filter
 /// the Parquet scan applies while decoding, so the other columns of rows without a partner are
-/// never decoded: on the 100x city the join of an aggregate's groups back to ten million
-/// payments went from about 0.6 s to 0.1 s. Holding the small side costs no more than the
-/// join's hash table (or the group-by below it) did.
+/// never decoded (benches/HISTORY.md has the join of an aggregate's groups back to ten million
+/// payments). Holding the small side costs no more than the join's hash table (or the
+/// group-by below it) did.
 fn narrow_by_small_side(
     small: LazyFrame,
     mut big: LazyFrame,
@@ -557,8 +560,7 @@ struct Partials {
 }
 
 /// count(DISTINCT x) as two group-bys — by the keys and x, then by the keys — which Polars
-/// runs two to three times faster than a distinct count per group (on ten million payments,
-/// 0.43 s instead of 0.94 s). Every other aggregate in the measures must split into a partial
+/// runs two to three times faster than a distinct count per group (benches/HISTORY.md). Every other aggregate in the measures must split into a partial
 /// and a total (count, sum, min, max), and every distinct count must be of the same x;
 /// otherwise `None` and the measures run as written. Returns the partials and the measures
 /// rewritten over them.

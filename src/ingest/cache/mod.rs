@@ -284,8 +284,8 @@ impl Cache {
     }
 
     /// The SHA-256 and size of `path` computed by an earlier run, if the file has not changed
-    /// since (same device, inode, size, modification and change times): hashing a 26 GB
-    /// extract again only to find it unchanged took minutes.
+    /// since (same device, inode, size, modification and change times): hashing an extract of
+    /// many gigabytes again only to find it unchanged takes minutes.
     pub fn recall_hash(&self, path: &Path) -> Option<(String, u64)> {
         if !self.recall_hashes {
             return None;
@@ -442,9 +442,9 @@ impl Cache {
     }
 }
 
-/// Rows of a cache file's row group: a scan decodes a row group whole (one group per 4 M-row
-/// batch held 800 MB while the rules streamed), and each group repeats its text columns'
-/// dictionaries (at 256 Ki rows, a third of ten million payments' cache).
+/// Rows of a cache file's row group: a scan decodes a row group whole (larger groups hold
+/// more memory while the rules stream), and each group repeats its text columns'
+/// dictionaries (smaller groups make the cache larger).
 const ROW_GROUP: usize = 1 << 20;
 
 pub struct CacheWriter<'a> {

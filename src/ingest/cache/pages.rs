@@ -321,8 +321,8 @@ impl Open {
     }
 
     /// Encodes the batches gathered so far as plain text: a column found mostly distinct is
-    /// encoded batch by batch, not held as text until its group is complete (the CSV
-    /// extracts' columns of names and addresses held 0.2 GB).
+    /// encoded batch by batch, not held as text until its group is complete (names and
+    /// addresses would otherwise be held whole for a group).
     fn spill(&mut self, field: &ParquetType, options: WriteOptions) -> PolarsResult<()> {
         if self.texts.is_empty() {
             return Ok(());

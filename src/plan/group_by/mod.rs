@@ -11,11 +11,9 @@
 //! reads the cache's Parquet files itself instead (`parquet.rs`): each row group's dictionary
 //! of keys is looked up once, and every row maps through its index, no text decoded per row.
 //!
-//! On the 100x city (10.4 M payments, 62 K accounts) the shared-bank-account rule alone took
-//! 1.1-1.25 s with Polars' two group-bys, 0.7-0.8 s fed by the streaming scan, with half the
-//! peak memory (0.47 GB instead of 0.88 GB); reading the cache's files, 0.22-0.23 s for the
-//! whole run of that rule (0.45 s fed by the scan, on the same day), peak 0.22 GB. The README
-//! has the whole job's figures.
+//! Why it exists: Polars groups a text column in two group-bys and holds the rows; this one
+//! holds only the groups, and served by the cache it decodes no text per row. The figures
+//! (the shared-bank-account rule on the 100x city) are in benches/HISTORY.md.
 
 use std::hash::BuildHasher;
 use std::path::PathBuf;
@@ -292,7 +290,7 @@ impl State {
 /// key bytes and states, aggregated by its own thread (the two cores of the machine we
 /// measure on; Polars decodes on the same cores). More partitions, visited one after another
 /// to keep each one's table in the CPU's cache, were slower: the rows are then read out of
-/// order (2.5 s instead of 1.1 s on the 100x city's payments).
+/// order (benches/HISTORY.md).
 const PARTITION_BITS: u32 = 1;
 const PARTITIONS: usize = 1 << PARTITION_BITS;
 
