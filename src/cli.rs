@@ -1,16 +1,16 @@
-//! The command line: argument structs, the commands, and the progress bars. Messages and
-//! progress go to stderr; stdout carries data only (`--format json`).
+//! The command line: argument structs, the progress bars, and what each command found, printed.
+//! The commands themselves live in `commands`. Messages and progress go to stderr; stdout
+//! carries data only (`--format json`).
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::{self, Phase, Reporter, RuleStatus};
+use crate::commands;
+use crate::engine::{Phase, Reporter, RuleStatus};
 use crate::error::Error;
-use crate::job::{Job, Severity};
-use crate::plan::{self, CompiledRule};
+use crate::job::Severity;
 
 /// Exit codes: 0 the job ran, 1 a `--fail-on` threshold was met, 2 an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,52 +204,6 @@ pub struct RunArgs {
     pub inputs: Vec<String>,
 }
 
-/// Replaces datasets' files for this run (`run --input DATASET=FILE`); the names replaced.
-fn replace_inputs(job: &mut Job, inputs: &[String]) -> Result<Vec<String>, Error> {
-    let mut replaced = Vec::new();
-    for given in inputs {
-        let bad = |message: String| Error::Input {
-            path: job.path.clone(),
-            message,
-        };
-        let Some((name, file)) = given.split_once('=') else {
-            return Err(bad(format!(
-                "--input {given}: write DATASET=FILE, e.g. --input pension_payments=next_month.xlsx"
-            )));
-        };
-        let names: Vec<String> = job.catalog.datasets.keys().cloned().collect();
-        let Some(spec) = job.catalog.datasets.get_mut(name) else {
-            let hint = crate::error::nearest(name, names.iter().map(String::as_str))
-                .map(|n| format!("; did you mean `{n}`?"))
-                .unwrap_or_default();
-            return Err(bad(format!(
-                "--input {given}: no dataset `{name}` in the catalog{hint}"
-            )));
-        };
-        let path = std::path::absolute(file).map_err(|e| Error::Io {
-            path: file.into(),
-            source: e,
-        })?;
-        if !path.is_file() {
-            return Err(Error::Input {
-                path,
-                message: format!("--input {given}: no such file"),
-            });
-        }
-        // The file's own format when it differs from the declared one (this month's payments
-        // as a workbook, say); a sheet named for another format does not apply.
-        let declared = crate::ingest::read::format_of(&path, spec.format).ok();
-        let own = crate::ingest::read::format_of(&path, None).ok();
-        if declared != own {
-            spec.format = None;
-            spec.sheet = None;
-        }
-        spec.path.value = glob::Pattern::escape(&path.to_string_lossy());
-        replaced.push(name.to_string());
-    }
-    Ok(replaced)
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineArg {
     Polars,
@@ -333,59 +287,44 @@ impl Reporter for Bars {
     }
 }
 
-/// Loads and compiles a job; every problem is reported together.
-pub fn load_and_compile(config: &std::path::Path) -> Result<(Job, Vec<CompiledRule>), Error> {
-    let job = Job::load(config)?;
-    let compiled = plan::compile_rules(&job);
-    if compiled.diagnostics.is_empty() {
-        Ok((job, compiled.rules))
-    } else {
-        Err(Error::Invalid(compiled.diagnostics))
-    }
-}
-
 pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
+    let bars = Bars {
+        quiet: cli.quiet,
+        bar: std::sync::Mutex::new(None),
+    };
     match cli.command {
         Command::Check { target, config: c } => {
-            let (job, rules) = load_and_compile(&c.config)?;
-            // Files, formats, encodings and headers — without reading the data.
-            let mut problems = Vec::new();
-            for name in job.catalog.datasets.keys() {
-                if let Err(e) = crate::ingest::check_dataset(&job.catalog, name) {
-                    problems.push(e.to_string());
-                }
+            let spark = target == Some(TargetArg::Spark);
+            let report = commands::check::check(&c.config, spark)?;
+            for p in &report.dataset_problems {
+                eprintln!("{p}");
             }
-            if !problems.is_empty() {
-                for p in &problems {
-                    eprintln!("{p}");
-                }
-                eprintln!("{} dataset(s) cannot be loaded as declared", problems.len());
+            if !report.dataset_problems.is_empty() {
+                eprintln!(
+                    "{} dataset(s) cannot be loaded as declared",
+                    report.dataset_problems.len()
+                );
                 return Ok(ExitStatus::Error);
             }
-            if target == Some(TargetArg::Spark) {
-                let mut refused = 0;
-                for rule in &rules {
-                    let frames = crate::ingest::empty_frames(&job.catalog, &rule.datasets)?;
-                    if let Err(why) = plan::spark::refusal(&rule.id, &rule.plan, &frames) {
-                        refused += 1;
-                        eprintln!(
-                            "error: {}: rule `{}` cannot run on Spark: {why}",
-                            rule.path.display(),
-                            rule.id
-                        );
-                    }
-                }
-                if refused > 0 {
-                    eprintln!("{refused} rule(s) cannot run on Spark; the others can");
-                    return Ok(ExitStatus::Error);
-                }
+            for (file, rule, why) in &report.spark_refusals {
+                eprintln!(
+                    "error: {}: rule `{rule}` cannot run on Spark: {why}",
+                    file.display()
+                );
+            }
+            if !report.spark_refusals.is_empty() {
+                eprintln!(
+                    "{} rule(s) cannot run on Spark; the others can",
+                    report.spark_refusals.len()
+                );
+                return Ok(ExitStatus::Error);
             }
             eprintln!(
                 "ok: {} datasets, {} rules ({} enabled) compiled against the catalog{}",
-                job.catalog.datasets.len(),
-                job.rules.len(),
-                rules.len(),
-                if target == Some(TargetArg::Spark) {
+                report.datasets,
+                report.rules,
+                report.enabled,
+                if spark {
                     "; every enabled rule lowers to Spark SQL"
                 } else {
                     ""
@@ -394,49 +333,22 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             Ok(ExitStatus::Ran)
         }
         Command::Profile { paths, write, mask } => {
-            if let Some(w) = &write
-                && w.exists()
-            {
-                return Err(Error::Input {
-                    path: w.clone(),
-                    message:
-                        "already exists; profile never overwrites a catalog: name another file"
-                            .into(),
-                });
+            if let Some(w) = &write {
+                commands::profile::check_draft_free(w)?;
             }
-            let files = crate::profile::files(&paths)?;
             // Drawn on a terminal only (indicatif hides it elsewhere).
-            let bar = ProgressBar::new(files.len() as u64).with_prefix("profile");
-            if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
-            {
+            let bar = ProgressBar::new(0).with_prefix("profile");
+            if let Ok(style) = ProgressStyle::with_template("{prefix} {spinner} {msg}") {
                 bar.set_style(style);
             }
-            let mut profiles = Vec::new();
-            for f in &files {
+            let profiles = commands::profile::profile(&paths, &|f| {
                 bar.set_message(f.display().to_string());
-                profiles.push(crate::profile::profile_file(f)?);
-                bar.inc(1);
-            }
+                bar.tick();
+            })?;
             bar.finish_and_clear();
-            crate::profile::name_columns(&mut profiles);
             print!("{}", crate::profile::report(&profiles, mask));
             if let Some(w) = write {
-                let dir = w
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .map(std::path::Path::to_path_buf)
-                    .unwrap_or_else(|| PathBuf::from("."));
-                let text = crate::profile::draft(&profiles, &dir);
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&w)
-                    .map_err(|e| Error::Io {
-                        path: w.clone(),
-                        source: e,
-                    })?;
-                use std::io::Write;
-                f.write_all(text.as_bytes())?;
+                commands::profile::write_draft(&profiles, &w)?;
                 eprintln!("wrote the draft catalog {}", w.display());
             }
             Ok(ExitStatus::Ran)
@@ -446,36 +358,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             Ok(ExitStatus::Ran)
         }
         Command::Explain { rule_id, config } => {
-            let (job, rules) = load_and_compile(&config.config)?;
-            let Some(rule) = rules.iter().find(|r| r.id == rule_id) else {
-                let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
-                let hint = crate::error::nearest(&rule_id, ids.iter().copied())
-                    .map(|n| format!("did you mean `{n}`?"))
-                    .unwrap_or_else(|| format!("rules: {}", ids.join(", ")));
-                return Err(Error::Input {
-                    path: config.config,
-                    message: format!("no enabled rule `{rule_id}`; {hint}"),
-                });
-            };
-            println!(
-                "rule {} ({}) — {}\n\nlogical plan:\n{}",
-                rule.id, rule.kind, rule.title, rule.plan
-            );
-            // The Polars plan needs schemas only: lower over empty frames of the catalog's types.
-            let frames = crate::ingest::empty_frames(&job.catalog, &rule.datasets)?;
-            let lf = plan::lower::lower(&rule.plan, &frames)?;
-            println!(
-                "polars plan (optimised):\n{}",
-                lf.describe_optimized_plan()?
-            );
-            let own = plan::lower::own_group_bys(&rule.plan, &frames)?;
-            if own > 0 {
-                println!(
-                    "\n{own} aggregate(s) grouped by one text column run on crosscheck's own \
-                     group-by, not on Polars' group_by shown: fed by the scan above, or reading \
-                     the cache's files itself when the cache serves the dataset"
-                );
-            }
+            print!("{}", commands::explain::explain(&config.config, &rule_id)?);
             Ok(ExitStatus::Ran)
         }
         Command::Generate {
@@ -490,51 +373,27 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             eprintln!("wrote the sample city to {} ({summary})", out.display());
             Ok(ExitStatus::Ran)
         }
-        Command::Run(args) => run_job(args, cli.quiet),
+        Command::Run(args) => run_job(args, &bars),
         Command::Compile {
             target: TargetArg::Spark,
             out,
-            rules: selection,
+            rules,
             no_cache,
             config,
         } => {
-            let mut job = Job::load(&config.config)?;
-            if no_cache {
-                job.cache_dir = None;
-            }
-            select_rules(&mut job, &selection, &[])?;
-            let plan::Compiled { rules, diagnostics } = plan::compile_rules(&job);
-            if !diagnostics.is_empty() {
-                return Err(Error::Invalid(diagnostics));
-            }
-            let reporter = Bars {
-                quiet: cli.quiet,
-                bar: std::sync::Mutex::new(None),
-            };
-            let loaded = engine::load(&job, &rules, &reporter);
-            if let Some(d) = loaded.datasets.iter().find(|d| d.error.is_some()) {
-                return Err(Error::Input {
-                    path: config.config,
-                    message: format!(
-                        "dataset `{}` could not be loaded: {}",
-                        d.name,
-                        d.error.as_deref().unwrap_or_default()
-                    ),
-                });
-            }
-            let bundle = engine::spark::write_bundle(&job, &rules, &loaded, &out, None)?;
-            for (rule, why) in &bundle.refused {
+            let c = commands::compile::compile(&config.config, &out, &rules, no_cache, &bars)?;
+            for (rule, why) in &c.bundle.refused {
                 eprintln!("error: rule `{}` cannot run on Spark: {why}", rule.id);
             }
             eprintln!(
                 "wrote {} ({} rules, {} datasets); run it with:\n  spark-submit --master URL {} {}",
                 out.display(),
-                bundle.rules.len(),
-                loaded.datasets.len(),
+                c.bundle.rules.len(),
+                c.datasets,
                 out.join("runner.py").display(),
                 out.join("manifest.json").display()
             );
-            Ok(if bundle.refused.is_empty() {
+            Ok(if c.bundle.refused.is_empty() {
                 ExitStatus::Ran
             } else {
                 ExitStatus::Error
@@ -579,141 +438,24 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
     }
 }
 
-/// `--param RULE.NAME=VALUE`: the value is read as a YAML scalar (number, bool or text).
-fn apply_param_overrides(job: &mut Job, params: &[String]) -> Result<(), Error> {
-    for p in params {
-        let bad = |why: &str| Error::Input {
-            path: job.path.clone(),
-            message: format!("--param {p}: {why}"),
-        };
-        let (target, value) = p
-            .split_once('=')
-            .ok_or_else(|| bad("expected RULE_ID.NAME=VALUE"))?;
-        let (rule, name) = target
-            .split_once('.')
-            .ok_or_else(|| bad("expected RULE_ID.NAME=VALUE"))?;
-        if !job.rules.iter().any(|r| r.id() == rule) {
-            let hint = crate::error::nearest(rule, job.rules.iter().map(|r| r.id()))
-                .map(|n| format!("; did you mean `{n}`?"))
-                .unwrap_or_default();
-            return Err(bad(&format!("no rule `{rule}`{hint}")));
-        }
-        let value: crate::job::rule::ParamValue = serde_saphyr::from_str(value)
-            .map_err(|e| bad(&format!("cannot read the value: {e}")))?;
-        job.params
-            .entry(rule.to_string())
-            .or_default()
-            .insert(name.to_string(), value);
-    }
-    Ok(())
-}
-
-/// `--rules` (ids, or folders / files of rules) and `--tags` keep a subset of the job's rules.
-fn select_rules(job: &mut Job, rules: &[String], tags: &[String]) -> Result<(), Error> {
-    let mut roots = Vec::new();
-    if !rules.is_empty() {
-        let mut keep = Vec::new();
-        for sel in rules {
-            let path = std::path::Path::new(sel);
-            let matched: Vec<String> = if path.exists() {
-                let root = fs_err::canonicalize(path)?;
-                roots.push(root.clone());
-                job.rules
-                    .iter()
-                    .filter(|r| std::fs::canonicalize(&r.path).is_ok_and(|p| p.starts_with(&root)))
-                    .map(|r| r.id().to_string())
-                    .collect()
-            } else {
-                job.rules
-                    .iter()
-                    .filter(|r| r.id() == sel)
-                    .map(|r| r.id().to_string())
-                    .collect()
-            };
-            if matched.is_empty() {
-                let hint = crate::error::nearest(sel, job.rules.iter().map(|r| r.id()))
-                    .map(|n| format!("; did you mean `{n}`?"))
-                    .unwrap_or_default();
-                return Err(Error::Input {
-                    path: job.path.clone(),
-                    message: format!(
-                        "--rules {sel}: no rule with that id, and no rule file under that path{hint}"
-                    ),
-                });
-            }
-            keep.extend(matched);
-        }
-        job.rules.retain(|r| keep.iter().any(|k| k == r.id()));
-    }
-    if !tags.is_empty() {
-        job.rules
-            .retain(|r| r.spec.tags.iter().any(|t| tags.contains(t)));
-        if job.rules.is_empty() {
-            return Err(Error::Input {
-                path: job.path.clone(),
-                message: format!("--tags {}: no rule carries these tags", tags.join(",")),
-            });
-        }
-    }
-    // Problems in rule files that are not selected do not stop this run; a broken file under
-    // a selected folder does.
-    let kept: Vec<std::path::PathBuf> = job.rules.iter().map(|r| r.path.clone()).collect();
-    if !rules.is_empty() || !tags.is_empty() {
-        job.problems.retain(|d| {
-            kept.contains(&d.file)
-                || std::fs::canonicalize(&d.file)
-                    .is_ok_and(|f| roots.iter().any(|r| f.starts_with(r)))
-        });
-    }
-    Ok(())
-}
-
 fn test_rules(paths: &[PathBuf], config: &std::path::Path) -> Result<ExitStatus, Error> {
-    let (job, rules) = load_and_compile(config)?;
-    let roots: Vec<PathBuf> = paths
-        .iter()
-        .map(|p| fs_err::canonicalize(p).map_err(Error::from))
-        .collect::<Result<_, _>>()?;
-    let selected = |file: &std::path::Path| {
-        roots.is_empty()
-            || std::fs::canonicalize(file).is_ok_and(|f| roots.iter().any(|r| f.starts_with(r)))
-    };
-    let (mut passed, mut failed, mut tested) = (0, 0, 0);
-    for rule in &rules {
-        let Some(file) = job.rules.iter().find(|f| f.id() == rule.id) else {
-            continue;
-        };
-        if !selected(&file.path) {
-            continue;
-        }
-        tested += 1;
-        if file.spec.tests.is_empty() {
-            eprintln!(
-                "warning: rule {} ({}) has no fixtures",
-                rule.id,
-                file.path.display()
-            );
-        }
-        for o in engine::fixtures::run_fixtures(&job.catalog, file, rule) {
-            match &o.failure {
-                None => {
-                    passed += 1;
-                    eprintln!("ok     {} :: {}", o.rule_id, o.name);
-                }
-                Some(why) => {
-                    failed += 1;
-                    eprintln!(
-                        "FAILED {} :: {} ({}:{})\n       {why}",
-                        o.rule_id,
-                        o.name,
-                        o.file.display(),
-                        o.line
-                    );
-                }
-            }
+    let run = commands::fixtures::test(paths, config)?;
+    for (rule, file) in &run.without_fixtures {
+        eprintln!("warning: rule {rule} ({}) has no fixtures", file.display());
+    }
+    for o in &run.outcomes {
+        match &o.failure {
+            None => eprintln!("ok     {} :: {}", o.rule_id, o.name),
+            Some(why) => eprintln!(
+                "FAILED {} :: {} ({}:{})\n       {why}",
+                o.rule_id,
+                o.name,
+                o.file.display(),
+                o.line
+            ),
         }
     }
-    if tested == 0 {
+    if run.rules == 0 {
         eprintln!(
             "error: no rule under {}",
             paths
@@ -724,8 +466,9 @@ fn test_rules(paths: &[PathBuf], config: &std::path::Path) -> Result<ExitStatus,
         );
         return Ok(ExitStatus::Error);
     }
+    let failed = run.failed();
     // The closing line CI tools read.
-    println!("{passed} passed, {failed} failed");
+    println!("{} passed, {failed} failed", run.outcomes.len() - failed);
     Ok(if failed == 0 {
         ExitStatus::Ran
     } else {
@@ -733,127 +476,30 @@ fn test_rules(paths: &[PathBuf], config: &std::path::Path) -> Result<ExitStatus,
     })
 }
 
-fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
-    let t0 = Instant::now();
-    // A broken rule is reported and skipped; the others still run, and the exit code is 2.
-    let mut job = Job::load(&args.config.config)?;
-    if args.no_cache {
-        job.cache_dir = None;
-    }
-    job.rehash = args.rehash;
-    apply_param_overrides(&mut job, &args.params)?;
-    select_rules(&mut job, &args.rules, &args.tags)?;
-    let replaced = replace_inputs(&mut job, &args.inputs)?;
-    let plan::Compiled {
-        mut rules,
-        diagnostics,
-    } = plan::compile_rules(&job);
-    // Screening a file: only the rules that read it.
-    let mut skipped = Vec::new();
-    if !replaced.is_empty() {
-        rules.retain(|r| {
-            let reads = r.datasets.iter().any(|d| replaced.contains(d));
-            if !reads {
-                skipped.push(r.id.clone());
-            }
-            reads
-        });
-        eprintln!(
-            "screening {}: {} rule(s) read it; {} skipped (they do not read it)",
-            replaced.join(", "),
-            rules.len(),
-            skipped.len()
-        );
-        if rules.is_empty() {
-            return Err(Error::Input {
-                path: job.path.clone(),
-                message: format!(
-                    "no selected rule reads {}: choose rules with --rules",
-                    replaced.join(", ")
-                ),
-            });
-        }
-    }
-    if !diagnostics.is_empty() {
-        eprintln!("{}", Error::Invalid(diagnostics.clone()));
-        eprintln!(
-            "the rules above do not run; the other {} rules do",
-            rules.len()
-        );
-    }
-    let reporter = Bars {
-        quiet,
-        bar: std::sync::Mutex::new(None),
-    };
-    // Read before any data: a bad dispositions file is an error, not a half-applied run.
-    let dispositions = match &args.dispositions {
-        Some(p) => Some(crate::ingest::dispositions::read_dispositions(p)?),
-        None => None,
-    };
-    let output_dir = args.out.clone().unwrap_or_else(|| job.output_dir.clone());
-    let run_id = args
-        .run_id
-        .clone()
-        .unwrap_or_else(|| crate::output::new_run_id(&output_dir));
-    // Checked again when writing; here so a taken name fails before minutes of loading.
-    crate::output::check_run_folder_free(&output_dir, &run_id)?;
-    if let Some(warning) = job
-        .lead_key
-        .keep_for_run(&output_dir, args.dispositions.is_some())?
-    {
-        eprintln!("{warning}");
-    }
-    let mut result = match args.engine {
-        EngineArg::Polars => engine::run(&job, &rules, &reporter),
-        EngineArg::Spark => {
-            let spark_submit = engine::spark::find_spark_submit().ok_or_else(|| Error::Input {
-                path: "spark-submit".into(),
-                message: "not found: put Spark's bin folder on PATH, set SPARK_SUBMIT, or `pip install pyspark` (see the README)".into(),
-            })?;
-            crate::private::create_private_dir(&output_dir)?;
-            let bundle = if args.keep_bundle {
-                output_dir.join(format!("{run_id}.spark"))
-            } else {
-                output_dir.join(format!(".{run_id}.spark-{}", std::process::id()))
-            };
-            let opts = engine::spark::SparkOptions {
-                master: args.master.clone(),
-                spark_submit,
-                bundle,
-                keep_bundle: args.keep_bundle,
-            };
-            engine::spark::run(&job, &rules, &opts, &reporter)?
-        }
-    };
-    if let Some(d) = &dispositions {
-        engine::apply_dispositions(&mut result, d);
-    }
-    if args.mask {
-        crate::output::mask::apply(&mut result);
-    }
-    let t_write = Instant::now();
-    reporter.start(Phase::Writing, 1);
-    let timings = serde_json::json!({
-        "load": result.load_ms,
-        "rules": result.rules_ms,
-        "compile_and_load_total": t0.elapsed().as_millis(),
-    });
-    let dir = crate::output::write_run(
-        &job,
-        &result,
-        &diagnostics,
-        match args.lang {
+fn run_job(args: RunArgs, bars: &Bars) -> Result<ExitStatus, Error> {
+    let options = commands::run::RunOptions {
+        config: args.config.config.clone(),
+        out: args.out.clone(),
+        run_id: args.run_id.clone(),
+        rules: args.rules.clone(),
+        tags: args.tags.clone(),
+        params: args.params.clone(),
+        inputs: args.inputs.clone(),
+        dispositions: args.dispositions.clone(),
+        no_cache: args.no_cache,
+        rehash: args.rehash,
+        mask: args.mask,
+        lang: match args.lang {
             LangArg::Zh => crate::output::report::Lang::Zh,
             LangArg::En => crate::output::report::Lang::En,
         },
-        &output_dir,
-        &run_id,
-        timings,
-    )?;
-    reporter.advance(Phase::Writing, "outputs");
-    reporter.finish(Phase::Writing);
-    let write_ms = t_write.elapsed().as_millis();
-
+        spark: (args.engine == EngineArg::Spark).then(|| commands::run::SparkRun {
+            master: args.master.clone(),
+            keep_bundle: args.keep_bundle,
+        }),
+    };
+    let outcome = commands::run::run(&options, bars, &|note| eprintln!("{note}"))?;
+    let result = &outcome.result;
     for d in &result.datasets {
         match (&d.report, &d.error) {
             (Some(r), _) => eprintln!(
@@ -877,21 +523,15 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
     }
     eprintln!(
         "wrote {} (total {} ms, writing {} ms)",
-        dir.display(),
-        t0.elapsed().as_millis(),
-        write_ms
+        outcome.dir.display(),
+        outcome.total_ms,
+        outcome.write_ms
     );
-
-    let threshold_met = args.fail_on.map(Severity::from).is_some_and(|min| {
-        result
-            .outcomes
-            .iter()
-            .any(|o| o.rule.severity >= min && !o.rows.is_empty())
-    });
+    let threshold_met = outcome.threshold_met(args.fail_on.map(Severity::from));
     if args.format == Format::Json {
         let summary = serde_json::json!({
-            "run_id": run_id,
-            "output": dir.to_string_lossy(),
+            "run_id": outcome.run_id,
+            "output": outcome.dir.to_string_lossy(),
             "rules": result.outcomes.iter().map(|o| serde_json::json!({
                 "id": o.rule.id,
                 "severity": o.rule.severity.as_str(),
@@ -899,17 +539,15 @@ fn run_job(args: RunArgs, quiet: bool) -> Result<ExitStatus, Error> {
                 "leads": o.lead_count(),
             })).collect::<Vec<_>>(),
             "failed_rules": result.failed_rules(),
-            "inputs_replaced": replaced,
-            "skipped_rules": skipped,
-            "rule_errors": diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+            "inputs_replaced": outcome.replaced,
+            "skipped_rules": outcome.skipped,
+            "rule_errors": outcome.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
             "threshold_met": threshold_met,
         });
         println!("{}", serde_json::to_string_pretty(&summary).expect("json"));
     }
-    let failed_datasets = result.datasets.iter().any(|d| d.error.is_some());
-    let broken_files: std::collections::BTreeSet<_> = diagnostics.iter().map(|d| &d.file).collect();
-    let failed = result.failed_rules() + broken_files.len();
-    if failed > 0 || failed_datasets {
+    let failed = outcome.failed();
+    if failed > 0 || outcome.failed_datasets() {
         eprintln!("error: {failed} rule(s) failed; the other rules' leads were written");
         return Ok(ExitStatus::Error);
     }

@@ -4,6 +4,7 @@
 
 pub mod calendar;
 pub mod cli;
+pub mod commands;
 pub mod diff;
 pub mod engine;
 pub mod error;

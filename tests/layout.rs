@@ -1,5 +1,5 @@
-//! Keeps the house as built: data flows one way (cli → output → engine → plan → job/ingest,
-//! diff after output), so no module reaches up into one that uses it.
+//! Keeps the house as built: data flows one way (cli → commands → output → engine → plan →
+//! job/ingest, diff after output), so no module reaches up into one that uses it.
 
 use std::path::Path;
 
@@ -25,27 +25,25 @@ fn uses(path: &Path, out: &mut Vec<(String, String)>) {
 fn no_module_reaches_up_into_one_that_uses_it() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     // Each module, and the modules above it it must not name.
-    let forbidden: &[(&str, &[&str])] = &[
+    const TOP: &[&str] = &["cli", "commands", "profile"];
+    let above = |names: &[&'static str]| -> Vec<&'static str> {
+        names.iter().chain(TOP).copied().collect()
+    };
+    let forbidden: Vec<(&str, Vec<&str>)> = vec![
         (
             "private",
-            &[
-                "job", "ingest", "plan", "engine", "output", "diff", "cli", "profile",
-            ],
+            above(&["job", "ingest", "plan", "engine", "output", "diff"]),
         ),
         (
             "job",
-            &[
-                "ingest", "plan", "engine", "output", "diff", "cli", "profile",
-            ],
+            above(&["ingest", "plan", "engine", "output", "diff"]),
         ),
-        (
-            "ingest",
-            &["plan", "engine", "output", "diff", "cli", "profile"],
-        ),
-        ("plan", &["engine", "output", "diff", "cli", "profile"]),
-        ("engine", &["output", "diff", "cli", "profile"]),
-        ("output", &["diff", "cli", "profile"]),
-        ("diff", &["cli", "profile"]),
+        ("ingest", above(&["plan", "engine", "output", "diff"])),
+        ("plan", above(&["engine", "output", "diff"])),
+        ("engine", above(&["output", "diff"])),
+        ("output", above(&["diff"])),
+        ("diff", above(&[])),
+        ("commands", vec!["cli"]),
     ];
     let mut broken = Vec::new();
     for (module, above) in forbidden {

@@ -1,0 +1,55 @@
+//! `crosscheck check`: the job, the catalog and every rule validated, every input's header
+//! opened, and (for Spark) every rule lowered — without reading the data.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::plan;
+
+pub struct CheckReport {
+    pub datasets: usize,
+    pub rules: usize,
+    pub enabled: usize,
+    /// Inputs that cannot be read as declared: each dataset's error.
+    pub dataset_problems: Vec<String>,
+    /// Rules that cannot run on Spark: file, rule id, why.
+    pub spark_refusals: Vec<(PathBuf, String, String)>,
+}
+
+impl CheckReport {
+    pub fn ok(&self) -> bool {
+        self.dataset_problems.is_empty() && self.spark_refusals.is_empty()
+    }
+}
+
+/// Checks the job at `config`; a bad job, catalog or rule is the error itself.
+pub fn check(config: &Path, spark: bool) -> Result<CheckReport, Error> {
+    let (job, rules) = super::load_and_compile(config)?;
+    // Files, formats, encodings and headers — without reading the data.
+    let dataset_problems: Vec<String> = job
+        .catalog
+        .datasets
+        .keys()
+        .filter_map(|name| {
+            crate::ingest::check_dataset(&job.catalog, name)
+                .err()
+                .map(|e| e.to_string())
+        })
+        .collect();
+    let mut spark_refusals = Vec::new();
+    if spark && dataset_problems.is_empty() {
+        for rule in &rules {
+            let frames = crate::ingest::empty_frames(&job.catalog, &rule.datasets)?;
+            if let Err(why) = plan::spark::refusal(&rule.id, &rule.plan, &frames) {
+                spark_refusals.push((rule.path.clone(), rule.id.clone(), why));
+            }
+        }
+    }
+    Ok(CheckReport {
+        datasets: job.catalog.datasets.len(),
+        rules: job.rules.len(),
+        enabled: rules.len(),
+        dataset_problems,
+        spark_refusals,
+    })
+}

@@ -1,0 +1,199 @@
+//! `crosscheck run`: load the datasets, run the rules (here or on Spark), carry the previous
+//! round's dispositions, mask, and write the run folder.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::engine::{self, Phase, Reporter, RunResult};
+use crate::error::{Diagnostic, Error};
+use crate::job::{Job, Severity};
+use crate::plan;
+
+/// A run's options, as plain values.
+pub struct RunOptions {
+    pub config: PathBuf,
+    pub out: Option<PathBuf>,
+    pub run_id: Option<String>,
+    pub rules: Vec<String>,
+    pub tags: Vec<String>,
+    pub params: Vec<String>,
+    /// `DATASET=FILE`: files screened in place of a dataset's declared ones.
+    pub inputs: Vec<String>,
+    pub dispositions: Option<PathBuf>,
+    pub no_cache: bool,
+    pub rehash: bool,
+    pub mask: bool,
+    pub lang: crate::output::report::Lang,
+    /// Run the rules on Spark instead of here.
+    pub spark: Option<SparkRun>,
+}
+
+pub struct SparkRun {
+    pub master: String,
+    pub keep_bundle: bool,
+}
+
+/// What a run did.
+pub struct RunOutcome {
+    pub result: RunResult,
+    pub dir: PathBuf,
+    pub run_id: String,
+    /// Rule files that did not compile (their rules did not run).
+    pub diagnostics: Vec<Diagnostic>,
+    /// Datasets screened from another file, and the rules skipped as they do not read them.
+    pub replaced: Vec<String>,
+    pub skipped: Vec<String>,
+    pub total_ms: u128,
+    pub write_ms: u128,
+}
+
+impl RunOutcome {
+    /// Rules that failed, counting each rule file that did not compile.
+    pub fn failed(&self) -> usize {
+        let broken: std::collections::BTreeSet<_> =
+            self.diagnostics.iter().map(|d| &d.file).collect();
+        self.result.failed_rules() + broken.len()
+    }
+
+    pub fn failed_datasets(&self) -> bool {
+        self.result.datasets.iter().any(|d| d.error.is_some())
+    }
+
+    /// A lead at or above `min` exists.
+    pub fn threshold_met(&self, min: Option<Severity>) -> bool {
+        min.is_some_and(|min| {
+            self.result
+                .outcomes
+                .iter()
+                .any(|o| o.rule.severity >= min && !o.rows.is_empty())
+        })
+    }
+}
+
+/// Runs a job. A broken rule file is reported through `notify` and skipped; the others run.
+pub fn run(
+    o: &RunOptions,
+    reporter: &dyn Reporter,
+    notify: &dyn Fn(&str),
+) -> Result<RunOutcome, Error> {
+    let t0 = Instant::now();
+    let mut job = Job::load(&o.config)?;
+    if o.no_cache {
+        job.cache_dir = None;
+    }
+    job.rehash = o.rehash;
+    super::apply_param_overrides(&mut job, &o.params)?;
+    super::select_rules(&mut job, &o.rules, &o.tags)?;
+    let replaced = super::replace_inputs(&mut job, &o.inputs)?;
+    let plan::Compiled {
+        mut rules,
+        diagnostics,
+    } = plan::compile_rules(&job);
+    // Screening a file: only the rules that read it.
+    let mut skipped = Vec::new();
+    if !replaced.is_empty() {
+        rules.retain(|r| {
+            let reads = r.datasets.iter().any(|d| replaced.contains(d));
+            if !reads {
+                skipped.push(r.id.clone());
+            }
+            reads
+        });
+        notify(&format!(
+            "screening {}: {} rule(s) read it; {} skipped (they do not read it)",
+            replaced.join(", "),
+            rules.len(),
+            skipped.len()
+        ));
+        if rules.is_empty() {
+            return Err(Error::Input {
+                path: job.path.clone(),
+                message: format!(
+                    "no selected rule reads {}: choose rules with --rules",
+                    replaced.join(", ")
+                ),
+            });
+        }
+    }
+    if !diagnostics.is_empty() {
+        notify(&format!(
+            "{}\nthe rules above do not run; the other {} rules do",
+            Error::Invalid(diagnostics.clone()),
+            rules.len()
+        ));
+    }
+    // Read before any data: a bad dispositions file is an error, not a half-applied run.
+    let dispositions = match &o.dispositions {
+        Some(p) => Some(crate::ingest::dispositions::read_dispositions(p)?),
+        None => None,
+    };
+    let output_dir = o.out.clone().unwrap_or_else(|| job.output_dir.clone());
+    let run_id = o
+        .run_id
+        .clone()
+        .unwrap_or_else(|| crate::output::new_run_id(&output_dir));
+    // Checked again when writing; here so a taken name fails before minutes of loading.
+    crate::output::check_run_folder_free(&output_dir, &run_id)?;
+    if let Some(warning) = job
+        .lead_key
+        .keep_for_run(&output_dir, o.dispositions.is_some())?
+    {
+        notify(&warning);
+    }
+    let mut result = match &o.spark {
+        None => engine::run(&job, &rules, reporter),
+        Some(spark) => {
+            let spark_submit = engine::spark::find_spark_submit().ok_or_else(|| Error::Input {
+                path: "spark-submit".into(),
+                message: "not found: put Spark's bin folder on PATH, set SPARK_SUBMIT, or `pip install pyspark` (see the README)".into(),
+            })?;
+            crate::private::create_private_dir(&output_dir)?;
+            let bundle = if spark.keep_bundle {
+                output_dir.join(format!("{run_id}.spark"))
+            } else {
+                output_dir.join(format!(".{run_id}.spark-{}", std::process::id()))
+            };
+            let opts = engine::spark::SparkOptions {
+                master: spark.master.clone(),
+                spark_submit,
+                bundle,
+                keep_bundle: spark.keep_bundle,
+            };
+            engine::spark::run(&job, &rules, &opts, reporter)?
+        }
+    };
+    if let Some(d) = &dispositions {
+        engine::apply_dispositions(&mut result, d);
+    }
+    if o.mask {
+        crate::output::mask::apply(&mut result);
+    }
+    let t_write = Instant::now();
+    reporter.start(Phase::Writing, 1);
+    let timings = serde_json::json!({
+        "load": result.load_ms,
+        "rules": result.rules_ms,
+        "compile_and_load_total": t0.elapsed().as_millis(),
+    });
+    let dir = crate::output::write_run(
+        &job,
+        &result,
+        &diagnostics,
+        o.lang,
+        &output_dir,
+        &run_id,
+        timings,
+    )?;
+    reporter.advance(Phase::Writing, "outputs");
+    reporter.finish(Phase::Writing);
+    Ok(RunOutcome {
+        result,
+        dir,
+        run_id,
+        diagnostics,
+        replaced,
+        skipped,
+        total_ms: t0.elapsed().as_millis(),
+        write_ms: t_write.elapsed().as_millis(),
+    })
+}
