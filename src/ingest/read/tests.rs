@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// Property: any text GBK or GB18030 can hold survives encode → detect → decode unchanged,

@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn scope(cols: &[(&str, ValueType)], params: &[(String, ValueType, Lit)]) -> Scope<'static> {

@@ -1,4 +1,3 @@
-
 use super::super::expr::{BinOp, Lit};
 use super::super::lower::expr;
 use super::*;

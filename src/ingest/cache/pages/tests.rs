@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn texts(values: &[Option<&str>]) -> Utf8ViewArray {
