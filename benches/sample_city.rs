@@ -73,7 +73,7 @@ fn bench(c: &mut Criterion) {
     let history = env_list("CROSSCHECK_BENCH_HISTORY", &[0])[0];
     for scale in env_list("CROSSCHECK_BENCH_SCALES", &[1, 10]) {
         let dir = tempfile::tempdir().unwrap();
-        crosscheck::samplecity::generate_city(dir.path(), scale, 20251231, 1, history).unwrap();
+        samplecity::generate_city(dir.path(), scale, 20251231, 1, history).unwrap();
         // Every iteration parses: the cache has groups of its own below.
         let job = job_for(dir.path(), None);
         let compiled = plan::compile_rules(&job);

@@ -368,8 +368,11 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             round,
             payment_history,
         } => {
-            let summary =
-                crate::samplecity::generate_city(&out, scale, seed, round, payment_history)?;
+            let summary = samplecity::generate_city(&out, scale, seed, round, payment_history)
+                .map_err(|e| Error::Input {
+                    path: out.clone(),
+                    message: e.to_string(),
+                })?;
             eprintln!("wrote the sample city to {} ({summary})", out.display());
             Ok(ExitStatus::Ran)
         }

@@ -15,7 +15,6 @@ pub mod output;
 pub mod plan;
 pub mod private;
 pub mod profile;
-pub mod samplecity;
 
 /// Sets glibc's malloc to keep freed memory for reuse: blocks up to 32 MiB come from its
 /// heaps (not fresh mappings), and a heap keeps up to 64 MiB free before handing pages back.

@@ -45,7 +45,7 @@ fn json_summary_goes_to_stdout_and_messages_to_stderr() {
             )
         })
         .collect();
-    let truth: crosscheck::samplecity::GroundTruth = serde_json::from_str(
+    let truth: samplecity::GroundTruth = serde_json::from_str(
         &std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap(),
     )
     .unwrap();
@@ -134,7 +134,7 @@ fn a_taken_run_id_fails_before_any_data_is_read_and_keeps_the_earlier_run() {
 fn a_file_is_screened_against_the_registers_before_it_is_paid() {
     let dir = tempfile::tempdir().unwrap();
     let job = sample_job(dir.path());
-    let truth: crosscheck::samplecity::GroundTruth = serde_json::from_slice(
+    let truth: samplecity::GroundTruth = serde_json::from_slice(
         &std::fs::read(repo().join("sample_data/ground_truth.json")).unwrap(),
     )
     .unwrap();

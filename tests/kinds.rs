@@ -443,7 +443,7 @@ fn having_may_apply_functions_to_a_grouped_column() {
         .iter()
         .map(|r| r[4].clone())
         .collect();
-    let truth: crosscheck::samplecity::GroundTruth = serde_json::from_str(
+    let truth: samplecity::GroundTruth = serde_json::from_str(
         &std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap(),
     )
     .unwrap();
@@ -506,7 +506,7 @@ fn a_match_with_alternatives_flags_a_lead_when_any_holds() {
     let dir = tempfile::tempdir().unwrap();
     let job = job_with_rules(dir.path(), &[("homes_or_car.yaml", HOMES_OR_CAR)]);
     let run = run_ok(&job, "r", &["--rules", "homes_or_car"]);
-    let truth: crosscheck::samplecity::GroundTruth = serde_json::from_slice(
+    let truth: samplecity::GroundTruth = serde_json::from_slice(
         &std::fs::read(repo().join("sample_data/ground_truth.json")).unwrap(),
     )
     .unwrap();

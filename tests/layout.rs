@@ -65,3 +65,31 @@ fn no_module_reaches_up_into_one_that_uses_it() {
     }
     assert!(broken.is_empty(), "{}", broken.join("\n"));
 }
+
+/// The sample city generator knows nothing of the engine it tests: its crate does not depend
+/// on crosscheck, so its IDs and its ground truth come from the standard, not the normaliser.
+#[test]
+fn the_sample_city_generator_does_not_depend_on_the_engine() {
+    let manifest = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samplecity/Cargo.toml"),
+    )
+    .unwrap();
+    let deps = manifest.split("[dependencies]").nth(1).unwrap();
+    assert!(
+        !deps
+            .lines()
+            .any(|l| l.trim_start().starts_with("crosscheck")),
+        "{deps}"
+    );
+    let mut names = Vec::new();
+    uses(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("samplecity/src"),
+        &mut names,
+    );
+    assert!(
+        names
+            .iter()
+            .all(|(_, m)| ["error", "people", "write", "grain", "packs"].contains(&m.as_str())),
+        "{names:?}"
+    );
+}

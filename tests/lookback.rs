@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use common::*;
-use crosscheck::samplecity::GroundTruth;
+use samplecity::GroundTruth;
 
 fn leads_of(truth: &GroundTruth) -> BTreeSet<(String, String)> {
     truth
@@ -20,7 +20,7 @@ fn leads_of(truth: &GroundTruth) -> BTreeSet<(String, String)> {
 /// Generates round `n` into `dir/round<n>` and returns its job file (output: `dir/out`).
 fn round(dir: &Path, n: u32) -> (PathBuf, GroundTruth) {
     let data = dir.join(format!("round{n}"));
-    crosscheck::samplecity::generate_round(&data, 1, 20251231, n).unwrap();
+    samplecity::generate_round(&data, 1, 20251231, n).unwrap();
     let job = dir.join(format!("audit{n}.yaml"));
     std::fs::write(
         &job,

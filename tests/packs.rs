@@ -6,7 +6,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
-use crosscheck::samplecity::GroundTruth;
+use samplecity::GroundTruth;
 
 #[test]
 fn each_pack_runs_alone_and_finds_exactly_its_planted_leads() {

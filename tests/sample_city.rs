@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
-use crosscheck::samplecity::GroundTruth;
+use samplecity::GroundTruth;
 
 fn truth() -> GroundTruth {
     serde_json::from_str(
@@ -202,7 +202,7 @@ fn outputs_are_private_to_the_owner() {
 #[test]
 fn the_generator_reproduces_the_committed_sample_city() {
     let dir = tempfile::tempdir().unwrap();
-    crosscheck::samplecity::generate(dir.path(), 1, 20251231).unwrap();
+    samplecity::generate(dir.path(), 1, 20251231).unwrap();
     for f in [
         "ground_truth.json",
         "datasets.yaml",

@@ -137,7 +137,7 @@ fn every_bundled_rule_gives_the_same_leads_on_spark_as_on_polars() {
         ms["totals"]["leads"], ml["totals"]["leads"],
         "lead totals agree"
     );
-    let truth: crosscheck::samplecity::GroundTruth = serde_json::from_slice(
+    let truth: samplecity::GroundTruth = serde_json::from_slice(
         &std::fs::read(repo().join("sample_data/ground_truth.json")).unwrap(),
     )
     .unwrap();

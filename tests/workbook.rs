@@ -77,7 +77,7 @@ fn the_workbook_holds_per_rule_exactly_the_leads_of_the_parquet_file() {
         );
     }
     assert_eq!(from_xlsx, from_parquet);
-    let truth_x: BTreeSet<String> = serde_json::from_str::<crosscheck::samplecity::GroundTruth>(
+    let truth_x: BTreeSet<String> = serde_json::from_str::<samplecity::GroundTruth>(
         &std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap(),
     )
     .unwrap()

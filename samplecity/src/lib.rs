@@ -4,6 +4,7 @@
 //! ground-truth file of the leads every bundled rule must find. `scale` multiplies the
 //! background population (the planted cases stay the same), for benchmarks.
 
+mod error;
 mod grain;
 mod packs;
 mod people;
@@ -15,7 +16,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::error::Result;
+pub use error::{Error, Result};
 use people::{Person, Pool, Rng, decorate, legacy15};
 use write::{Cell, Table};
 
@@ -91,7 +92,7 @@ pub fn generate_city(
     history: u32,
 ) -> Result<String> {
     if !(1..=3).contains(&round) {
-        return Err(crate::error::Error::Input {
+        return Err(Error::Input {
             path: out.to_path_buf(),
             message: format!("round {round}: the sample city has rounds 1, 2 and 3"),
         });
@@ -530,10 +531,7 @@ pub fn generate_city(
             (&other, &p.id)
         };
         truth.lead("pension_same_person_two_ids", format!("{a}~{b}"));
-        if crate::ingest::id_card::normalize_id_card(&other)
-            .issue
-            .is_some()
-        {
+        if !people::check_fits(&other) {
             truth.lead("id_check_character_wrong", other.clone());
         }
     }
@@ -922,7 +920,7 @@ pub fn generate_city(
         let (p, damaged) = loop {
             let p = pool.next_retiree();
             let damaged = format!("{}000", &p.id[..15]);
-            if crate::ingest::id_card::check_character(&damaged.as_bytes()[..17]) != '0' {
+            if people::check_character(&damaged.as_bytes()[..17]) != '0' {
                 break (p, damaged);
             }
         };
@@ -1007,9 +1005,7 @@ pub fn generate_city(
     // same row for row.
     payments.retain(|row| {
         let id = match &row[0] {
-            Cell::Text(t) => crate::ingest::id_card::normalize_id_card(t)
-                .valid
-                .unwrap_or_default(),
+            Cell::Text(t) => people::undecorate(t),
             _ => String::new(),
         };
         let month = match &row[2] {
@@ -1088,7 +1084,7 @@ pub fn generate_city(
                 .map(|e| &e.table),
         );
     if let Some(t) = sheets.into_iter().find(|t| t.len() > XLSX_ROWS) {
-        return Err(crate::error::Error::Input {
+        return Err(Error::Input {
             path: out.to_path_buf(),
             message: format!(
                 "at scale {scale} the xlsx extract `{}` would have {} rows, more than a sheet \

@@ -22,7 +22,7 @@ impl Cell {
     fn as_text(&self) -> String {
         match self {
             Cell::Text(s) => s.clone(),
-            Cell::Num(v) => crate::ingest::normalize::format_number(*v),
+            Cell::Num(v) => format_number(*v),
             Cell::Date(d) => d.to_string(),
         }
     }
@@ -193,4 +193,13 @@ fn frame(t: &Table) -> Result<DataFrame> {
         }
     }
     Ok(DataFrame::new_infer_height(columns)?)
+}
+
+/// A number as a spreadsheet shows it: integers without `.0`, others in their shortest form.
+fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
 }
