@@ -337,13 +337,15 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
                 commands::profile::check_draft_free(w)?;
             }
             // Drawn on a terminal only (indicatif hides it elsewhere).
-            let bar = ProgressBar::new(0).with_prefix("profile");
-            if let Ok(style) = ProgressStyle::with_template("{prefix} {spinner} {msg}") {
-                bar.set_style(style);
+            let bar = ProgressBar::new(0).with_prefix("分析文件 profile");
+            if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+            {
+                bar.set_style(style.progress_chars("=> "));
             }
-            let profiles = commands::profile::profile(&paths, &|f| {
+            let profiles = commands::profile::profile(&paths, &|f, total| {
+                bar.set_length(total as u64);
                 bar.set_message(f.display().to_string());
-                bar.tick();
+                bar.inc(1);
             })?;
             bar.finish_and_clear();
             print!("{}", crate::profile::report(&profiles, mask));

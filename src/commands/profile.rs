@@ -6,12 +6,16 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::profile::{self, FileProfile};
 
-/// Profiles every file under `paths`; `progress` is called with each file before it is read.
-pub fn profile(paths: &[PathBuf], progress: &dyn Fn(&Path)) -> Result<Vec<FileProfile>, Error> {
+/// Profiles every file under `paths`; `progress` is told each file before it is read, with
+/// how many files there are.
+pub fn profile(
+    paths: &[PathBuf],
+    progress: &dyn Fn(&Path, usize),
+) -> Result<Vec<FileProfile>, Error> {
     let files = profile::files(paths)?;
     let mut profiles = Vec::new();
     for f in &files {
-        progress(f);
+        progress(f, files.len());
         profiles.push(profile::profile_file(f)?);
     }
     profile::name_columns(&mut profiles);
