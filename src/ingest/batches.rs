@@ -4,22 +4,29 @@
 
 use super::*;
 
+/// A source file of a dataset as it is read: the catalog, the dataset's name, the file, and how
+/// to read it.
+#[derive(Clone, Copy)]
+pub(super) struct Source<'a> {
+    pub(super) catalog: &'a Catalog,
+    pub(super) name: &'a str,
+    pub(super) path: &'a Path,
+    pub(super) options: &'a read::ReadOptions<'a>,
+}
+
 /// A Parquet or CSV extract in batches, each typed on its own. Through the cache, each batch is
 /// written as it goes and the rules then scan the cache like any cached file: memory stays at
 /// a batch or two, whatever the extract's size. Without the cache, only the columns the rules
 /// read are kept from each batch: memory is those columns and one batch, never the whole
 /// source beside its typed copy.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn load_batched(
-    catalog: &Catalog,
-    name: &str,
+    src: &Source,
     spec: &DatasetSpec,
     cache: Option<&cache::Cache>,
-    path: &Path,
-    options: &read::ReadOptions,
     shown: String,
     columns: Option<&[String]>,
 ) -> Result<(InputFile, Part)> {
+    let Source { path, options, .. } = *src;
     // Unchanged since an earlier run hashed it: not read again.
     let recalled = cache.and_then(|c| c.recall_hash(path));
     let sha256_recalled = recalled.is_some();
@@ -44,10 +51,7 @@ pub(super) fn load_batched(
             let (tap, hash) = hash_beside(path, options);
             let hashing = s.spawn(hash);
             let read = typed_batches(
-                catalog,
-                name,
-                path,
-                options,
+                src,
                 tap,
                 &shown,
                 read::PARQUET_BATCH_ROWS / 4,
@@ -110,10 +114,7 @@ pub(super) fn load_batched(
         });
         // A send fails only once the writer stopped on an error, which its join gives.
         let read = typed_batches(
-            catalog,
-            name,
-            path,
-            options,
+            src,
             tap,
             &shown,
             read::PARQUET_BATCH_ROWS / 2,
@@ -158,18 +159,20 @@ pub(super) struct BatchesRead {
 /// handing each typed batch (and its columns typed once per distinct value, with `by_value`)
 /// to `each`, which returns false to stop. With `by_value` the batches are for the cache's
 /// writer only: the texts typed by value are in `coded`, not in the frame.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn typed_batches(
-    catalog: &Catalog,
-    name: &str,
-    path: &Path,
-    options: &read::ReadOptions,
+    src: &Source,
     tap: Option<read::Tap>,
     shown: &str,
     parquet_rows: usize,
     by_value: bool,
     mut each: impl FnMut(DataFrame, cache::Coded) -> Result<bool>,
 ) -> Result<BatchesRead> {
+    let Source {
+        catalog,
+        name,
+        path,
+        options,
+    } = *src;
     let mut tables = Vec::new();
     let mut read = BatchesRead {
         rows: 0,

@@ -205,16 +205,13 @@ pub fn load_dataset_cached(
             let options = read::ReadOptions::of(&path, spec)?;
             // A Parquet or CSV extract is converted batch by batch, never held whole.
             if options.format != Format::Xlsx {
-                return load_batched(
+                let src = Source {
                     catalog,
                     name,
-                    spec,
-                    cache,
-                    &path,
-                    &options,
-                    shown,
-                    columns.as_deref(),
-                );
+                    path: &path,
+                    options: &options,
+                };
+                return load_batched(&src, spec, cache, shown, columns.as_deref());
             }
             // Unchanged since an earlier run hashed it: served without reading it at all.
             if let Some(c) = cache
