@@ -233,3 +233,20 @@ fn bytes_invalid_in_the_declared_encoding_are_an_error_not_a_replacement() {
     // A GBK lead byte followed by a space is not GBK.
     assert!(decode(Path::new("x.csv"), b"a\x81 ", Encoding::Gbk).is_err());
 }
+
+/// A workbook whose shared strings unpack past the limit is refused from the zip's table of
+/// contents, before calamine holds them: a zip bomb in the strings, not the sheet.
+#[test]
+fn a_workbook_whose_shared_strings_unpack_too_large_is_refused() {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for r in 0..200u32 {
+        ws.write_string(r, 0, format!("文本 {r}")).unwrap();
+    }
+    let bytes = wb.save_to_buffer().unwrap();
+    assert_eq!(xlsx::check_shared_strings(&bytes, 1 << 30), Ok(()));
+    let err = xlsx::check_shared_strings(&bytes, 100).unwrap_err();
+    assert!(err.contains("shared strings unpack to"), "{err}");
+    // Not a zip at all: left to calamine's own message.
+    assert_eq!(xlsx::check_shared_strings(b"not a workbook", 100), Ok(()));
+}

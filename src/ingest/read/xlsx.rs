@@ -49,6 +49,7 @@ pub fn read_xlsx(path: &Path, bytes: &[u8], o: &ReadOptions) -> Result<SourceTab
         path: path.to_path_buf(),
         message,
     };
+    check_shared_strings(bytes, SHARED_STRINGS_LIMIT).map_err(&err)?;
     let mut wb = calamine::Xlsx::new(std::io::Cursor::new(bytes))
         .map_err(|e| err(format!("not a readable xlsx workbook: {e}")))?;
     let names = wb.sheet_names();
@@ -175,4 +176,32 @@ impl SheetRows {
         debug_assert_eq!(headers.len(), self.columns.len());
         Ok(())
     }
+}
+
+/// The most a workbook's shared strings may unpack to. calamine holds the whole table in
+/// memory (the sheet itself is streamed); a sheet of a million rows of distinct texts needs a
+/// few hundred MB, a zip bomb many GB.
+const SHARED_STRINGS_LIMIT: u64 = 1 << 30;
+
+/// Refuses a workbook whose shared-strings part unpacks to more than `limit` bytes, read from
+/// the zip's table of contents before anything is unpacked.
+pub(super) fn check_shared_strings(bytes: &[u8], limit: u64) -> std::result::Result<(), String> {
+    let Ok(mut zip) = ::zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
+        // Not a zip: calamine says what it is not.
+        return Ok(());
+    };
+    let Ok(part) = zip.by_name("xl/sharedStrings.xml") else {
+        return Ok(());
+    };
+    let size = part.size();
+    if size > limit {
+        return Err(format!(
+            "its shared strings unpack to {} MB, more than a workbook of a million rows needs \
+             ({} MB at most): the file is damaged or made to exhaust memory; export the data \
+             again, or as CSV",
+            size >> 20,
+            limit >> 20
+        ));
+    }
+    Ok(())
 }
