@@ -38,6 +38,8 @@ pub struct ColumnProfile {
     pub ty: SemanticType,
     /// For dates: the forms seen (`2024-03-01`, `20240301`, …).
     pub forms: Vec<&'static str>,
+    /// Decimal places to declare: the values have more than the type's default.
+    pub scale: Option<u8>,
     pub empty: usize,
     pub distinct: usize,
     pub samples: Vec<String>,
@@ -403,6 +405,36 @@ fn profile_column(header: &str, t: &SourceTable, i: usize, n: usize) -> ColumnPr
     } else {
         SemanticType::Text
     };
+    // The decimal places the values have, beyond a type's default scale: declared in the draft,
+    // or past the most a decimal keeps, a float.
+    // (binary noise, 2093.7899999999995, counts as the places it stands for, as the loader
+    // reads it).
+    let places = filled
+        .iter()
+        .filter_map(|c| parse_decimal(*c).ok().flatten())
+        .map(|v| {
+            (0..=9)
+                .find(|p| {
+                    let f = 10f64.powi(*p);
+                    (v - (v * f).round() / f).abs() <= 1e-9 * v.abs().max(1.0)
+                })
+                .map_or(10, |p| p as usize)
+        })
+        .max()
+        .unwrap_or(0);
+    let default_places = match ty {
+        SemanticType::Money => 4,
+        SemanticType::Decimal => 6,
+        _ => usize::MAX,
+    };
+    let (ty, scale) =
+        if places > usize::from(crate::job::catalog::MAX_SCALE) && default_places != usize::MAX {
+            (SemanticType::Float, None)
+        } else if places > default_places {
+            (ty, Some(places as u8))
+        } else {
+            (ty, None)
+        };
     let forms: Vec<&'static str> = if matches!(ty, SemanticType::Date | SemanticType::Datetime) {
         let mut f: BTreeSet<&'static str> = BTreeSet::new();
         for c in &filled {
@@ -437,6 +469,7 @@ fn profile_column(header: &str, t: &SourceTable, i: usize, n: usize) -> ColumnPr
         distinct: values.len(),
         samples,
         ids: (ty == SemanticType::IdCard).then_some(ids),
+        scale,
         name: String::new(),
         values,
     }
@@ -648,8 +681,9 @@ pub fn draft(files: &[FileProfile], dir: &Path) -> String {
         }
         out.push_str("    columns:\n");
         for c in &f.columns {
+            let scale = c.scale.map_or(String::new(), |s| format!(", scale: {s}"));
             out.push_str(&format!(
-                "      {}: {{ type: {}, aliases: [{}] }}\n",
+                "      {}: {{ type: {}{scale}, aliases: [{}] }}\n",
                 c.name,
                 type_word(c.ty),
                 quoted(&c.header)

@@ -67,3 +67,38 @@ fn more_places_than_the_column_keeps_rejects_the_row() {
         rejected[1]
     );
 }
+
+/// `float` is a binary double with no scale: a measurement with many places loads as read.
+#[test]
+fn a_float_column_has_no_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = "datasets:
+  points:
+    path: points.csv
+    columns:
+      name: { type: text, aliases: [名称] }
+      lon: { type: float, aliases: [经度] }
+";
+    let rule = "id: east
+title: 东经118度以东 / East of 118
+description: d
+severity: low
+evidence:
+  - { label: 经度 / Longitude, expr: lon }
+row_check:
+  sources: [{ dataset: points }]
+  condition: \"lon > 118\"
+  key: [name]
+";
+    let job = custom_job(dir.path(), catalog, &[("east.yaml", rule)]);
+    std::fs::write(
+        data_dir(dir.path()).join("points.csv"),
+        "名称,经度\nA,118.7968751\nB,117.5\n",
+    )
+    .unwrap();
+    let run = run_ok(&job, "r1", &[]);
+    let rows = read_csv(&run.join("anomalies.csv"));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[1][11], "经度 / Longitude: 118.7968751");
+    assert!(!run.join("rejected").exists());
+}

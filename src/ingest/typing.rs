@@ -195,12 +195,11 @@ pub(super) fn push_cell(
         Buffer::Same(_) | Buffer::IdSame(_) | Buffer::Coded { .. } => {
             unreachable!("a reused or coded column is complete, never filled cell by cell")
         }
-        Buffer::Float(v) => v.push(normalize::parse_decimal_at(
-            cell,
-            cspec
-                .decimal_scale()
-                .unwrap_or(crate::job::catalog::MAX_SCALE),
-        )?),
+        // `decimal` and `money` are exact at their scale; `float` is a binary double as read.
+        Buffer::Float(v) => v.push(match cspec.decimal_scale() {
+            Some(scale) => normalize::parse_decimal_at(cell, scale)?,
+            None => normalize::parse_decimal(cell)?,
+        }),
         Buffer::Int(v) => v.push(normalize::parse_int(cell)?),
         Buffer::Bool(v) => v.push(normalize::parse_bool(cell)?),
         Buffer::Date(v) => {

@@ -76,8 +76,9 @@ pub struct ColumnSpec {
     /// The file may lack this column entirely; it is loaded as NULL.
     #[serde(default)]
     pub optional: bool,
-    /// Decimal places a `decimal`, `money` or `float` column holds (default: 4 for money, 6
-    /// otherwise, at most 9): a value with more is rejected, never rounded.
+    /// Decimal places a `decimal` or `money` column holds (default: 4 for money, 6 for decimal,
+    /// at most 9): a value with more is rejected, never rounded. A `float` column holds binary
+    /// doubles as read, with no scale.
     #[serde(default)]
     pub scale: Option<u8>,
 }
@@ -91,7 +92,7 @@ impl ColumnSpec {
     pub fn decimal_scale(&self) -> Option<u8> {
         match self.ty {
             SemanticType::Money => Some(self.scale.unwrap_or(4)),
-            SemanticType::Decimal | SemanticType::Float => Some(self.scale.unwrap_or(6)),
+            SemanticType::Decimal => Some(self.scale.unwrap_or(6)),
             _ => None,
         }
     }
@@ -210,7 +211,7 @@ impl Catalog {
             for (col, spec) in &ds.columns {
                 if spec.scale.is_some() && spec.decimal_scale().is_none() {
                     diags.push(super::yaml::at(path, &ds.path, format!(
-                        "dataset `{name}`: column `{col}` has a `scale` but is not decimal, money or float"
+                        "dataset `{name}`: column `{col}` has a `scale` but is not decimal or money"
                     )));
                 }
                 if spec.scale.is_some_and(|s| s > MAX_SCALE) {
