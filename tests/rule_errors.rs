@@ -353,3 +353,19 @@ fn two_headers_matching_one_column_are_an_error_not_a_guess() {
         "{err}"
     );
 }
+
+#[test]
+fn an_amount_that_is_not_a_number_fails_check_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = broken_rules(
+        dir.path(),
+        "pension/paid_after_death.yaml",
+        "amount: l.amount",
+        "amount: l.name",
+    );
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("pension/paid_after_death.yaml:23:"), "{err}");
+    assert!(err.contains("`amount` must be a number"), "{err}");
+}

@@ -305,3 +305,58 @@ fn a_second_run_over_unchanged_extracts_is_served_from_the_cache() {
         std::fs::read(third.join("anomalies.csv")).unwrap()
     );
 }
+
+/// Cents from an exact decimal as written (`2345.60`), failing on anything else.
+fn cents(text: &str) -> i64 {
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    assert!(frac.len() <= 2, "{text}: more than two places");
+    whole.parse::<i64>().unwrap() * 100 + format!("{frac:0<2}").parse::<i64>().unwrap()
+}
+
+#[test]
+fn money_at_stake_adds_up_to_what_was_paid_after_death() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_sample(dir.path(), "r1");
+    let rows = read_csv(&run.join("anomalies.csv"));
+    assert_eq!(rows[0][12], "涉及金额 amount");
+    let mut found: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for r in &rows[1..] {
+        if !r[12].is_empty() {
+            *found
+                .entry(r[0].clone())
+                .or_default()
+                .entry(r[4].clone())
+                .or_default() += cents(&r[12]);
+        }
+    }
+    // Per lead, the payments made after the month of death, to the cent.
+    let truth = truth().amounts;
+    assert_eq!(found, truth);
+    let total: i64 = truth.values().flat_map(|k| k.values()).sum();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(cents(manifest["totals"]["amount"].as_str().unwrap()), total);
+    assert_eq!(
+        cents(
+            manifest["totals"]["amount_by_severity"]["critical"]
+                .as_str()
+                .unwrap()
+        ),
+        total
+    );
+    let rule = manifest["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "pension_paid_after_death")
+        .unwrap();
+    assert_eq!(cents(rule["amount"].as_str().unwrap()), total);
+    // A rule without `amount` reports none rather than zero.
+    let other = manifest["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "dibao_recipient_deceased")
+        .unwrap();
+    assert!(other["amount"].is_null());
+}

@@ -100,6 +100,39 @@ fn the_workbook_holds_per_rule_exactly_the_leads_of_the_parquet_file() {
         row1[at("死亡日期 / Date of death")]
     );
     assert!(matches!(row1[at("发放金额 / Amount")], Data::Float(_)));
+    // The money at stake is a number column before the message; the summary totals it.
+    let amount = at("涉及金额 Amount");
+    assert_eq!(amount + 5, header.len());
+    let mut cents = 0i64;
+    for r in range.rows().skip(1) {
+        match r[amount] {
+            Data::Float(v) => cents += (v * 100.0).round() as i64,
+            ref other => panic!("amount cell {other:?}"),
+        }
+    }
+    let truth: samplecity::GroundTruth = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap(),
+    )
+    .unwrap();
+    let expected: i64 = truth.amounts["pension_paid_after_death"].values().sum();
+    assert_eq!(cents, expected);
+    let summary = wb.worksheet_range("汇总 Summary").unwrap();
+    let top: Vec<String> = summary
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(cell_text)
+        .collect();
+    let col = top.iter().position(|h| h == "涉及金额 Amount").unwrap();
+    let paid = summary
+        .rows()
+        .find(|r| cell_text(&r[0]) == "pension_paid_after_death")
+        .unwrap();
+    match paid[col] {
+        Data::Float(v) => assert_eq!((v * 100.0).round() as i64, expected),
+        ref other => panic!("summary amount {other:?}"),
+    }
     assert!(header.ends_with(&[
         "说明 Message".to_string(),
         "证据指纹 Evidence hash".to_string(),

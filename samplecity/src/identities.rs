@@ -29,7 +29,8 @@ pub(super) fn identities(
         let account = new_account(&mut c.account_seq, rng);
         pay(&mut c.payments, &p, &[1, 2, 3, 4, 5], &account, 2345.6, rng);
         death(&mut c.deaths, &p, d(2025, 3, 9), rng);
-        truth.lead("pension_paid_after_death", p.id.clone());
+        // Paid for April and May after a death in March.
+        truth.lead_amount("pension_paid_after_death", &p.id, 2, 2345.6);
 
         let p = pool.next_ending_000(|_| true);
         household(&mut c.dibao, &p, Cell::text(&p.id), rng);

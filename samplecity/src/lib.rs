@@ -38,6 +38,9 @@ pub struct GroundTruth {
     pub rejected: BTreeMap<String, Vec<(String, u64)>>,
     /// dataset → data rows written.
     pub rows: BTreeMap<String, u64>,
+    /// rule id → lead key → money at stake in cents, for rules that declare `amount`.
+    #[serde(default)]
+    pub amounts: BTreeMap<String, BTreeMap<String, i64>>,
 }
 
 impl GroundTruth {
@@ -46,6 +49,17 @@ impl GroundTruth {
             .entry(rule.to_string())
             .or_default()
             .push(key.into());
+    }
+
+    /// A lead with money at stake: `months` payments of `each` yuan.
+    fn lead_amount(&mut self, rule: &str, key: &str, months: u32, each: f64) {
+        self.lead(rule, key);
+        *self
+            .amounts
+            .entry(rule.to_string())
+            .or_default()
+            .entry(key.to_string())
+            .or_default() += i64::from(months) * (each * 100.0).round() as i64;
     }
 }
 

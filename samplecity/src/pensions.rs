@@ -137,8 +137,14 @@ pub(super) fn pensions(
                 until
             }
             0..=4 => {
-                truth.lead("pension_paid_after_death", p.id.clone());
-                (death_month + 1 + rng.below(2) as u32).min(6)
+                let until = (death_month + 1 + rng.below(2) as u32).min(6);
+                truth.lead_amount(
+                    "pension_paid_after_death",
+                    &p.id,
+                    until - death_month,
+                    amount,
+                );
+                until
             }
             5..=7 => death_month,
             _ => death_month - 1,

@@ -60,6 +60,8 @@ pub struct LeadRow {
     /// The inspectors' status carried forward from a dispositions file, and their note.
     pub disposition: Option<Disposition>,
     pub disposition_note: Option<String>,
+    /// This row's money at stake, for a rule that declares `amount` (exact, as text).
+    pub amount: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +89,23 @@ impl RuleOutcome {
         let mut keys: Vec<&str> = self.rows.iter().map(|r| r.key.as_str()).collect();
         keys.dedup();
         keys.len()
+    }
+
+    /// The money at stake over all this rule's leads (`None` without `amount`).
+    pub fn amount(&self) -> Option<String> {
+        if !self.rule.has_amount {
+            return None;
+        }
+        let amounts: Vec<&str> = self
+            .rows
+            .iter()
+            .filter_map(|r| r.amount.as_deref())
+            .collect();
+        if amounts.is_empty() {
+            return Some("0.00".into());
+        }
+        // `None` where a value is not a plain decimal: no total rather than a wrong one.
+        exact_total(amounts)
     }
 }
 
@@ -172,6 +191,42 @@ pub fn precision(dispositions: &BTreeMap<Disposition, usize>) -> Option<f64> {
 /// A lead's ID: the same rule and key give the same ID in every round under the same lead key.
 pub fn lead_id(secret: &LeadKey, rule_id: &str, key: &str) -> String {
     ingest::hex(&secret.mac(&[rule_id.as_bytes(), key.as_bytes()])[..8])
+}
+
+/// The exact sum of decimal amounts written as text (`1200.50`, `-3`, `0.125`), shown with at
+/// least two places as amounts are written; `None` when there is none, or one is not a plain
+/// decimal of at most 12 places.
+pub fn exact_total<'a>(amounts: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    const SCALE: u32 = 12;
+    let mut total: i128 = 0;
+    let mut any = false;
+    for a in amounts {
+        let (neg, digits) = match a.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, a),
+        };
+        let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        if whole.is_empty()
+            || !whole.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+            || frac.len() > SCALE as usize
+        {
+            return None;
+        }
+        let v = whole.parse::<i128>().ok()? * 10i128.pow(SCALE)
+            + format!("{frac:0<12}").parse::<i128>().ok()?;
+        total = total.checked_add(if neg { -v } else { v })?;
+        any = true;
+    }
+    if !any {
+        return None;
+    }
+    let sign = if total < 0 { "-" } else { "" };
+    let t = total.unsigned_abs();
+    let unit = 10u128.pow(SCALE);
+    let frac = format!("{:012}", t % unit);
+    let frac = frac.trim_end_matches('0');
+    Some(format!("{sign}{}.{frac:0<2}", t / unit))
 }
 
 /// Fills `{label}` placeholders from the evidence.
@@ -449,6 +504,11 @@ pub fn leads_from_frame(
     let evidence: Vec<Vec<Option<String>>> = (0..rule.evidence_labels.len())
         .map(|i| text(&format!("__ev{i}")))
         .collect::<Result<_, _>>()?;
+    let amounts = if rule.has_amount {
+        Some(text(&format!("__ev{}", rule.evidence_labels.len()))?)
+    } else {
+        None
+    };
     let mut out = Vec::with_capacity(df.height());
     for i in 0..df.height() {
         let key = keys[i].clone().ok_or_else(|| {
@@ -478,6 +538,7 @@ pub fn leads_from_frame(
             row: rows[i].as_deref().and_then(|r| r.parse().ok()).unwrap_or(0),
             partner: partners[i].clone(),
             evidence: ev,
+            amount: amounts.as_ref().and_then(|a| a[i].clone()),
         });
     }
     // Evidence breaks ties by comparing values in place (no allocation per comparison).
@@ -509,4 +570,30 @@ pub fn leads_from_frame(
         start = end;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exact_total;
+
+    #[test]
+    fn amounts_sum_the_way_a_calculator_does() {
+        // 0.1 + 0.2 is 0.3 here, not 0.30000000000000004.
+        assert_eq!(exact_total(["0.1", "0.2"]).as_deref(), Some("0.30"));
+        assert_eq!(
+            exact_total(["2345.60", "2345.6", "-1.005"]).as_deref(),
+            Some("4690.195")
+        );
+        assert_eq!(exact_total(["-3", "1"]).as_deref(), Some("-2.00"));
+        // Beyond a double's 15–17 digits, still exact.
+        assert_eq!(
+            exact_total(["99999999999999999.99", "0.01"]).as_deref(),
+            Some("100000000000000000.00")
+        );
+        // Not a plain decimal: no total rather than a wrong one.
+        assert_eq!(exact_total(["1e3"]), None);
+        assert_eq!(exact_total(["12", "abc"]), None);
+        assert_eq!(exact_total([".5"]), None);
+        assert_eq!(exact_total(std::iter::empty()), None);
+    }
 }

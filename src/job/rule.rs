@@ -50,6 +50,9 @@ pub struct RuleSpec {
     /// Columns shown to inspectors beside each lead, each with a label.
     #[serde(default)]
     pub evidence: Vec<EvidenceSpec>,
+    /// Money at stake (涉及金额): an expression summed over each lead's rows, exactly.
+    #[serde(default)]
+    pub amount: Option<Spanned<String>>,
     /// A sentence per lead; `{label}` is replaced by that evidence value.
     #[serde(default)]
     pub message: Option<Spanned<String>>,

@@ -20,7 +20,7 @@ use crate::error::{Diagnostic, Error, Result};
 use crate::job::Job;
 
 /// Header of anomalies.csv: Chinese first, the Parquet column name beside it.
-pub const CSV_HEADERS: [&str; 12] = [
+pub const CSV_HEADERS: [&str; 13] = [
     "规则编号 rule_id",
     "规则名称 rule_title",
     "严重程度 severity",
@@ -33,6 +33,7 @@ pub const CSV_HEADERS: [&str; 12] = [
     "关联记录 partner",
     "说明 message",
     "证据 evidence",
+    "涉及金额 amount",
 ];
 
 /// A run id from the local time; a suffix keeps it unique in the output folder.
@@ -173,6 +174,8 @@ pub fn leads_frame(result: &RunResult) -> PolarsResult<DataFrame> {
             "disposition_note".into(),
             s(&|r, _| r.disposition_note.clone()),
         ),
+        // Exact, as text: a double could not hold every amount a sum of them gives.
+        Column::new("amount".into(), s(&|r, _| r.amount.clone())),
     ])
 }
 
@@ -277,6 +280,7 @@ fn write_csv(result: &RunResult, path: &Path) -> Result<()> {
                 r.partner.as_deref().unwrap_or(""),
                 r.message.as_deref().unwrap_or(""),
                 &evidence.join("; "),
+                r.amount.as_deref().unwrap_or(""),
             ])?;
         }
     }
@@ -341,6 +345,8 @@ pub fn manifest(
             "error": error,
             "leads": o.lead_count(),
             "rows": o.rows.len(),
+            // 涉及金额: the money at stake over the rule's leads, exact (rules with `amount`).
+            "amount": o.amount(),
             "elapsed_ms": o.elapsed_ms,
             "dispositions": o.dispositions.iter().map(|(d, n)| (d.as_str().to_string(), *n)).collect::<indexmap::IndexMap<String, usize>>(),
             "suppressed_false_positives": o.suppressed.len(),
@@ -397,6 +403,8 @@ pub fn manifest(
             "leads": result.outcomes.iter().map(|o| o.lead_count()).sum::<usize>(),
             "rows": result.outcomes.iter().map(|o| o.rows.len()).sum::<usize>(),
             "rules_ok": result.outcomes.len() - result.failed_rules(),
+            "amount": crate::engine::exact_total(result.outcomes.iter().filter_map(|o| o.amount()).collect::<Vec<_>>().iter().map(String::as_str)),
+            "amount_by_severity": amount_by_severity(result),
             // Rules that failed while running, and rule files that did not compile.
             "rules_failed": result.failed_rules()
                 + rule_errors.iter().map(|d| &d.file).collect::<std::collections::BTreeSet<_>>().len(),
@@ -407,6 +415,23 @@ pub fn manifest(
             "peak_rss_bytes": peak_rss_bytes(),
         },
     }))
+}
+
+/// The money at stake per severity, over the rules that declare `amount`.
+fn amount_by_severity(result: &RunResult) -> serde_json::Value {
+    let mut by: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for o in &result.outcomes {
+        if let Some(a) = o.amount() {
+            by.entry(o.rule.severity.as_str()).or_default().push(a);
+        }
+    }
+    by.into_iter()
+        .map(|(s, v)| {
+            let total = crate::engine::exact_total(v.iter().map(String::as_str));
+            (s.to_string(), json!(total))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// The process's peak resident memory so far (Linux: VmHWM), for the manifest.

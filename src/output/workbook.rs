@@ -23,6 +23,8 @@ pub const LEAD_HEADERS: [&str; 6] = [
     "行号 Row",
     "关联记录 Partner",
 ];
+/// The column of a rule's money at stake (rules that declare `amount`), per row and per rule.
+pub const AMOUNT_HEADER: &str = "涉及金额 Amount";
 /// Columns every rule sheet ends with; inspectors fill in the last two.
 pub const TAIL_HEADERS: [&str; 4] = [
     "说明 Message",
@@ -190,6 +192,9 @@ pub fn workbook_bytes(result: &RunResult, max_rows: usize) -> Result<Vec<u8>, Xl
             ws.set_name(&name)?;
             let mut headers: Vec<String> = LEAD_HEADERS.iter().map(|s| s.to_string()).collect();
             headers.extend(o.rule.evidence_labels.iter().cloned());
+            if o.rule.has_amount {
+                headers.push(AMOUNT_HEADER.to_string());
+            }
             headers.extend(TAIL_HEADERS.iter().map(|s| s.to_string()));
             let mut widths = Widths(Vec::new());
             header_row(&mut ws, &headers, &fmt, &mut widths)?;
@@ -217,7 +222,15 @@ pub fn workbook_bytes(result: &RunResult, max_rows: usize) -> Result<Vec<u8>, Xl
                     }
                     widths.see(c, v);
                 }
-                let c = LEAD_HEADERS.len() + o.rule.evidence_labels.len();
+                let mut c = LEAD_HEADERS.len() + o.rule.evidence_labels.len();
+                if o.rule.has_amount {
+                    let a = r.amount.as_deref().unwrap_or("");
+                    if !a.is_empty() {
+                        write_value(&mut ws, row, c as u16, a, ValueType::Float, &fmt)?;
+                    }
+                    widths.see(c, a);
+                    c += 1;
+                }
                 let tail = [
                     r.message.as_deref().unwrap_or(""),
                     r.evidence_hash.as_str(),
@@ -251,6 +264,7 @@ pub fn workbook_bytes(result: &RunResult, max_rows: usize) -> Result<Vec<u8>, Xl
         "核查结果 Dispositions",
         "不再提示的误报 Cleared false positives",
         "精确率 Precision",
+        AMOUNT_HEADER,
     ]
     .iter()
     .map(|s| s.to_string())
@@ -301,6 +315,10 @@ pub fn workbook_bytes(result: &RunResult, max_rows: usize) -> Result<Vec<u8>, Xl
         summary.write_number(row, 9, o.suppressed.len() as f64)?;
         if let Some(p) = crate::engine::precision(&o.dispositions) {
             summary.write_number(row, 10, (p * 1000.0).round() / 1000.0)?;
+        }
+        if let Some(a) = o.amount() {
+            write_value(&mut summary, row, 11, &a, ValueType::Float, &fmt)?;
+            widths.see(11, &a);
         }
     }
     let last_rule_row = result.outcomes.len() as u32;

@@ -30,6 +30,8 @@ pub struct CompiledRule {
     pub evidence_types: Vec<ValueType>,
     /// Evidence values holding names or ID numbers, which `--mask` hides.
     pub evidence_personal: Vec<Option<Personal>>,
+    /// The rule declares `amount`: its value per row is the `__ev` column after the evidence.
+    pub has_amount: bool,
     pub message: Option<String>,
     pub plan: Plan,
 }
@@ -118,7 +120,16 @@ pub fn compile_rule(
         }
     }
     use super::kinds;
-    let ev = &spec.evidence;
+    // The amount is compiled as one more evidence expression, in the kind's own scope, and
+    // read apart from the evidence (the last `__ev` column).
+    let mut ev_specs = spec.evidence.clone();
+    if let Some(a) = &spec.amount {
+        ev_specs.push(EvidenceSpec {
+            label: "涉及金额 / Amount".into(),
+            expr: a.clone(),
+        });
+    }
+    let ev = &ev_specs;
     let mut chosen: Vec<(&'static str, Option<Plan>)> = Vec::new();
     if let Some(k) = &spec.row_check {
         chosen.push(("row_check", kinds::row_check::plan(&mut ctx, k, ev)));
@@ -177,6 +188,22 @@ pub fn compile_rule(
         }
     }
     let datasets = ctx.datasets.clone();
+    let mut evidence_types = ctx.evidence_types.clone();
+    let mut evidence_personal = ctx.evidence_personal();
+    if let Some(a) = &spec.amount {
+        let ty = evidence_types.pop();
+        evidence_personal.pop();
+        if !matches!(ty, Some(ValueType::Int | ValueType::Float) | None) {
+            ctx.diags.push(yaml::at(
+                ctx.path,
+                a,
+                format!(
+                    "`amount` must be a number summed over a lead's rows; this is a {}",
+                    ty.unwrap_or(ValueType::Null)
+                ),
+            ));
+        }
+    }
     if ctx.diags.len() > before {
         return None;
     }
@@ -191,8 +218,9 @@ pub fn compile_rule(
         params: shown_params,
         datasets,
         evidence_labels: labels,
-        evidence_types: ctx.evidence_types.clone(),
-        evidence_personal: ctx.evidence_personal(),
+        evidence_types,
+        evidence_personal,
+        has_amount: spec.amount.is_some(),
         message: spec.message.as_ref().map(|m| m.value.clone()),
         plan: super::exact::exact(plan?, &|dataset| numeric_columns(ctx.catalog, dataset)),
     })
