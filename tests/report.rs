@@ -57,6 +57,22 @@ fn the_report_is_self_contained_and_complete() {
             )));
         }
     }
+    // Money at stake: the card and the per-rule row carry the ground truth's total, exact.
+    let truth: samplecity::GroundTruth = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap(),
+    )
+    .unwrap();
+    let cents: i64 = truth.amounts.values().flat_map(|k| k.values()).sum();
+    let total = format!("{}.{:02}", cents / 100, cents % 100);
+    assert!(
+        zh.contains(&format!("<b>{total}</b>涉及金额（元）")),
+        "the card {total}"
+    );
+    assert!(en.contains(&format!("<b>{total}</b>Money at stake (yuan)")));
+    let leads = truth.amounts["pension_paid_after_death"].len();
+    assert!(zh.contains(&format!(
+        r#"<td>critical</td><td class="n">{leads}</td><td class="n">{total}</td>"#
+    )));
     assert!(zh.contains("数据质量") && zh.contains(r#"lang="zh-CN""#));
     assert!(en.contains("Data quality") && en.contains(r#"lang="en""#));
 }

@@ -52,6 +52,11 @@ fn t(lang: Lang, key: &str) -> &'static str {
         "outcomes" => ("核查结果（精确率）", "Field outcomes (precision)"),
         "cleared" => ("不再提示的误报", "cleared false positives"),
         "other" => ("其他", "other"),
+        "amount" => ("涉及金额（元）", "Money at stake (yuan)"),
+        "by_amount" => (
+            "涉及金额（元，按声明 amount 的规则）",
+            "Money at stake (yuan, rules that declare amount)",
+        ),
         _ => ("", ""),
     };
     if lang == Lang::Zh { pair.0 } else { pair.1 }
@@ -157,6 +162,50 @@ code{{font-size:12px;word-break:break-all}}
         t(lang, "read"),
         t(lang, "rejected"),
     );
+
+    // Money at stake: the exact totals the manifest carries, per rule and per severity.
+    if let Some(total) = manifest["totals"]["amount"].as_str() {
+        let _ = write!(
+            h,
+            r#"<div class="cards"><div class="card"><b>{}</b>{}</div></div>"#,
+            esc(total),
+            t(lang, "amount"),
+        );
+        let _ = write!(
+            h,
+            "<h2>{}</h2><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            t(lang, "by_amount"),
+            t(lang, "rules"),
+            t(lang, "severity"),
+            t(lang, "leads"),
+            t(lang, "amount"),
+        );
+        for o in &result.outcomes {
+            if let Some(a) = o.amount() {
+                let _ = write!(
+                    h,
+                    r#"<tr><td>{}<br>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+                    esc(&o.rule.id),
+                    esc(&o.rule.title),
+                    o.rule.severity.as_str(),
+                    o.lead_count(),
+                    esc(&a),
+                );
+            }
+        }
+        if let Some(by) = manifest["totals"]["amount_by_severity"].as_object() {
+            for (sev, a) in by {
+                let _ = write!(
+                    h,
+                    r#"<tr><td>{}</td><td>{}</td><td></td><td class="n">{}</td></tr>"#,
+                    t(lang, "severity"),
+                    esc(sev),
+                    esc(a.as_str().unwrap_or("")),
+                );
+            }
+        }
+        h.push_str("</table>");
+    }
 
     let per_rule: Vec<(String, usize, &'static str)> = result
         .outcomes
