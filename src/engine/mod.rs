@@ -196,11 +196,12 @@ pub fn lead_id(secret: &LeadKey, rule_id: &str, key: &str) -> String {
 /// The exact sum of decimal amounts written as text (`1200.50`, `-3`, `0.125`), shown with at
 /// least two places as amounts are written; `None` when there is none, or one is not a plain
 /// decimal of at most 12 places.
-pub fn exact_total<'a>(amounts: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn exact_total<S: AsRef<str>>(amounts: impl IntoIterator<Item = S>) -> Option<String> {
     const SCALE: u32 = 12;
     let mut total: i128 = 0;
     let mut any = false;
     for a in amounts {
+        let a = a.as_ref();
         let (neg, digits) = match a.strip_prefix('-') {
             Some(d) => (true, d),
             None => (false, a),
@@ -594,6 +595,6 @@ mod tests {
         assert_eq!(exact_total(["1e3"]), None);
         assert_eq!(exact_total(["12", "abc"]), None);
         assert_eq!(exact_total([".5"]), None);
-        assert_eq!(exact_total(std::iter::empty()), None);
+        assert_eq!(exact_total(std::iter::empty::<&str>()), None);
     }
 }

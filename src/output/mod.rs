@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde_json::json;
 
-use crate::engine::{RuleStatus, RunResult};
+use crate::engine::{RuleOutcome, RuleStatus, RunResult};
 use crate::error::{Diagnostic, Error, Result};
 use crate::job::Job;
+use crate::job::rule::Severity;
 
 /// Header of anomalies.csv: Chinese first, the Parquet column name beside it.
 pub const CSV_HEADERS: [&str; 13] = [
@@ -403,7 +404,7 @@ pub fn manifest(
             "leads": result.outcomes.iter().map(|o| o.lead_count()).sum::<usize>(),
             "rows": result.outcomes.iter().map(|o| o.rows.len()).sum::<usize>(),
             "rules_ok": result.outcomes.len() - result.failed_rules(),
-            "amount": crate::engine::exact_total(result.outcomes.iter().filter_map(|o| o.amount()).collect::<Vec<_>>().iter().map(String::as_str)),
+            "amount": rules_total(result.outcomes.iter()),
             "amount_by_severity": amount_by_severity(result),
             // Rules that failed while running, and rule files that did not compile.
             "rules_failed": result.failed_rules()
@@ -417,18 +418,31 @@ pub fn manifest(
     }))
 }
 
-/// The money at stake per severity, over the rules that declare `amount`.
+/// The money at stake over the rules that declare `amount`; none when one rule's total is
+/// unknown, since leaving it out would give a total that looks right and is not.
+fn rules_total<'a>(outcomes: impl Iterator<Item = &'a RuleOutcome>) -> Option<String> {
+    let totals = outcomes
+        .filter(|o| o.rule.has_amount)
+        .map(RuleOutcome::amount)
+        .collect::<Option<Vec<_>>>()?;
+    crate::engine::exact_total(totals)
+}
+
+/// The money at stake per severity, as `rules_total`.
 fn amount_by_severity(result: &RunResult) -> serde_json::Value {
-    let mut by: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-    for o in &result.outcomes {
-        if let Some(a) = o.amount() {
-            by.entry(o.rule.severity.as_str()).or_default().push(a);
-        }
-    }
-    by.into_iter()
-        .map(|(s, v)| {
-            let total = crate::engine::exact_total(v.iter().map(String::as_str));
-            (s.to_string(), json!(total))
+    let mut severities: Vec<Severity> = result
+        .outcomes
+        .iter()
+        .filter(|o| o.rule.has_amount)
+        .map(|o| o.rule.severity)
+        .collect();
+    severities.sort();
+    severities.dedup();
+    severities
+        .into_iter()
+        .map(|s| {
+            let of_s = result.outcomes.iter().filter(|o| o.rule.severity == s);
+            (s.as_str().to_string(), json!(rules_total(of_s)))
         })
         .collect::<serde_json::Map<_, _>>()
         .into()
