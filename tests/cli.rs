@@ -45,10 +45,7 @@ fn json_summary_goes_to_stdout_and_messages_to_stderr() {
             )
         })
         .collect();
-    let truth: samplecity::GroundTruth = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap(),
-    )
-    .unwrap();
+    let truth: samplecity::GroundTruth = sample_truth();
     let expected: Vec<(String, u64)> = truth
         .leads
         .iter()

@@ -443,10 +443,7 @@ fn having_may_apply_functions_to_a_grouped_column() {
         .iter()
         .map(|r| r[4].clone())
         .collect();
-    let truth: samplecity::GroundTruth = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap(),
-    )
-    .unwrap();
+    let truth: samplecity::GroundTruth = sample_truth();
     assert_eq!(
         keys.into_iter().collect::<Vec<_>>(),
         truth.leads["pension_shared_bank_account"]

@@ -10,10 +10,7 @@ use samplecity::GroundTruth;
 
 #[test]
 fn each_pack_runs_alone_and_finds_exactly_its_planted_leads() {
-    let truth: GroundTruth = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap(),
-    )
-    .unwrap();
+    let truth: GroundTruth = sample_truth();
     let dir = tempfile::tempdir().unwrap();
     let job = sample_job(dir.path());
     for pack in ["debt", "zones", "business", "funds"] {

@@ -58,10 +58,7 @@ fn the_report_is_self_contained_and_complete() {
         }
     }
     // Money at stake: the card and the per-rule row carry the ground truth's total, exact.
-    let truth: samplecity::GroundTruth = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap(),
-    )
-    .unwrap();
+    let truth: samplecity::GroundTruth = sample_truth();
     let cents: i64 = truth.amounts.values().flat_map(|k| k.values()).sum();
     let total = format!("{}.{:02}", cents / 100, cents % 100);
     assert!(

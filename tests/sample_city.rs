@@ -7,14 +7,6 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
-use samplecity::GroundTruth;
-
-fn truth() -> GroundTruth {
-    serde_json::from_str(
-        &std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap(),
-    )
-    .unwrap()
-}
 
 fn run_sample(dir: &std::path::Path, run_id: &str) -> std::path::PathBuf {
     run_ok(&sample_job(dir), run_id, &[])
@@ -30,7 +22,7 @@ fn every_bundled_rule_finds_exactly_the_planted_leads() {
     for r in &rows[1..] {
         found.entry(r[0].clone()).or_default().insert(r[4].clone());
     }
-    let expected: BTreeMap<String, BTreeSet<String>> = truth()
+    let expected: BTreeMap<String, BTreeSet<String>> = sample_truth()
         .leads
         .into_iter()
         .map(|(rule, keys)| (rule, keys.into_iter().collect()))
@@ -109,7 +101,7 @@ fn two_runs_over_the_same_inputs_are_byte_identical() {
 fn rejected_rows_are_listed_with_reasons_and_the_accounting_adds_up() {
     let dir = tempfile::tempdir().unwrap();
     let run = run_sample(dir.path(), "r1");
-    let truth = truth();
+    let truth = sample_truth();
     let rejected = read_csv(&run.join("rejected/pension_enrolment.csv"));
     let got: Vec<(String, u64)> = rejected[1..]
         .iter()
@@ -250,8 +242,8 @@ fn a_second_run_over_unchanged_extracts_is_served_from_the_cache() {
     };
     let cached = |run: &std::path::Path| field(run, "cached");
     assert!(cached(&first).iter().all(|c| *c == false));
-    assert_eq!(cached(&second).len(), truth().rows.len());
-    assert_eq!(truth().rows.len(), 33);
+    assert_eq!(cached(&second).len(), sample_truth().rows.len());
+    assert_eq!(sample_truth().rows.len(), 33);
     assert!(
         cached(&second).iter().all(|c| *c == true),
         "{:?}",
@@ -330,7 +322,7 @@ fn money_at_stake_adds_up_to_what_was_paid_after_death() {
         }
     }
     // Per lead, the payments made after the month of death, to the cent.
-    let truth = truth().amounts;
+    let truth = sample_truth().amounts;
     assert_eq!(found, truth);
     let total: i64 = truth.values().flat_map(|k| k.values()).sum();
     let manifest: serde_json::Value =

@@ -110,10 +110,7 @@ fn the_workbook_holds_per_rule_exactly_the_leads_of_the_parquet_file() {
             ref other => panic!("amount cell {other:?}"),
         }
     }
-    let truth: samplecity::GroundTruth = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap(),
-    )
-    .unwrap();
+    let truth: samplecity::GroundTruth = sample_truth();
     let expected: i64 = truth.amounts["pension_paid_after_death"].values().sum();
     assert_eq!(cents, expected);
     let summary = wb.worksheet_range("汇总 Summary").unwrap();

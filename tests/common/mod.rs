@@ -10,6 +10,12 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// What the committed sample city's generator planted (`sample_data/ground_truth.json`).
+pub fn sample_truth() -> samplecity::GroundTruth {
+    let path = repo().join("sample_data/ground_truth.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 /// Writes an audit.yaml into `dir` naming the given catalog and rule folder.
 pub fn write_job(dir: &Path, catalog: &Path, rules: &Path) -> PathBuf {
     let job = dir.join("audit.yaml");
