@@ -61,6 +61,25 @@ fn a_time_window_partition_above_the_guard_stops_with_the_guard_error() {
     run_ok(&job, "s", &[]);
 }
 
+#[test]
+fn a_failed_rule_has_no_money_total_rather_than_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_amount = format!("{EVERY_TICKET_PAIR}amount: l.net_kg\n");
+    let job = job_with_rules(dir.path(), &[("every_pair.yaml", with_amount.as_str())]);
+    assert_eq!(run_job(&job, "r", &[]).status.code(), Some(2));
+    let m = manifest_of(&dir.path().join("out/r"));
+    assert!(m["rules"][0]["amount"].is_null(), "{}", m["rules"][0]);
+    assert!(m["totals"]["amount"].is_null(), "{}", m["totals"]);
+    assert!(m["totals"]["amount_by_severity"]["low"].is_null());
+    // Once it runs, the total is there.
+    let relaxed = with_amount.replace("max_pairs: 50", "max_pairs: 100000");
+    let job = job_with_rules(dir.path(), &[("every_pair.yaml", relaxed.as_str())]);
+    let m = manifest_of(&run_ok(&job, "s", &[]));
+    let total = m["totals"]["amount"].as_str().unwrap();
+    assert_eq!(m["rules"][0]["amount"].as_str(), Some(total));
+    assert!(total.parse::<f64>().unwrap() > 0.0, "{total}");
+}
+
 const SQL_RULE: &str = "id: big_payments
 title: 大额发放 / Large payments
 description: payments above 4,000 yuan in a month

@@ -91,9 +91,10 @@ impl RuleOutcome {
         keys.len()
     }
 
-    /// The money at stake over all this rule's leads (`None` without `amount`).
+    /// The money at stake over all this rule's leads (`None` without `amount`, and for a rule
+    /// that failed: its leads, and so its money, are unknown, not zero).
     pub fn amount(&self) -> Option<String> {
-        if !self.rule.has_amount {
+        if !self.rule.has_amount || matches!(self.status, RuleStatus::Failed(_)) {
             return None;
         }
         let amounts: Vec<&str> = self
