@@ -331,7 +331,7 @@ fn rewrite(e: &Expr, env: &Env) -> (Expr, Option<Places>) {
                 }),
             )
         }
-        Expr::Func(Func::Coalesce, args) => {
+        Expr::Func(f @ (Func::Coalesce | Func::Greatest | Func::Least), args) => {
             let (args, places): (Vec<Expr>, Vec<Option<Places>>) = args.iter().map(r).unzip();
             let p = places
                 .iter()
@@ -343,7 +343,7 @@ fn rewrite(e: &Expr, env: &Env) -> (Expr, Option<Places>) {
                     }))
                 })
                 .flatten();
-            (Expr::Func(Func::Coalesce, args), p)
+            (Expr::Func(*f, args), p)
         }
         Expr::Func(f, args) => {
             let args = args.iter().map(|a| r(a).0).collect();

@@ -86,6 +86,9 @@ pub enum Func {
     Substr,
     Concat,
     Coalesce,
+    /// The largest / smallest of its arguments, NULLs skipped (NULL only when all are).
+    Greatest,
+    Least,
     Abs,
     Round,
     HoursBetween,
@@ -134,6 +137,8 @@ pub const FUNCTIONS: &[&str] = &[
     "substr",
     "concat",
     "coalesce",
+    "greatest",
+    "least",
     "abs",
     "round",
     "count",

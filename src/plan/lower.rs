@@ -658,6 +658,13 @@ fn func(f: Func, args: &[E]) -> Expr {
                 when(expr(x).is_not_null()).then(expr(x)).otherwise(acc)
             })
         }
+        // Both skip NULLs, as Spark's greatest / least do.
+        Func::Greatest => {
+            polars::lazy::dsl::max_horizontal(args.iter().map(expr).collect::<Vec<_>>())
+                .expect("greatest has arguments")
+        }
+        Func::Least => polars::lazy::dsl::min_horizontal(args.iter().map(expr).collect::<Vec<_>>())
+            .expect("least has arguments"),
         Func::Abs => a(0).abs(),
         Func::HoursBetween => {
             let ms = |x: Expr| {

@@ -552,6 +552,8 @@ fn func(f: Func, args: &[E], sc: &Schema) -> Result<String, String> {
                 .join(", ")
         ),
         Func::Coalesce => format!("coalesce({})", a.join(", ")),
+        Func::Greatest => format!("greatest({})", a.join(", ")),
+        Func::Least => format!("least({})", a.join(", ")),
         Func::Abs => format!("abs({})", a[0]),
         Func::Round => {
             let digits = match args.get(1) {

@@ -797,6 +797,41 @@ impl Compiler<'_> {
                 }
                 (Func::Coalesce, t)
             }
+            "greatest" | "least" => {
+                arity(2..=32)?;
+                let known: Vec<ValueType> = args
+                    .iter()
+                    .map(|a| a.1.1)
+                    .filter(|t| *t != ValueType::Null)
+                    .collect();
+                let t = known.first().copied().unwrap_or(ValueType::Null);
+                for (x, (_, at)) in &args {
+                    if !comparable(*at, t)
+                        || !matches!(at, ValueType::Null) && !ORDERED.contains(at)
+                    {
+                        return Err(err_at(
+                            x.span(),
+                            format!(
+                                "{name} compares numbers, or dates; this mixes a {t} and a {at}"
+                            ),
+                        ));
+                    }
+                }
+                // A float among ints, a datetime among dates: the wider type.
+                let t = if known.contains(&ValueType::Float) {
+                    ValueType::Float
+                } else if known.contains(&ValueType::Datetime) {
+                    ValueType::Datetime
+                } else {
+                    t
+                };
+                let f = if name == "greatest" {
+                    Func::Greatest
+                } else {
+                    Func::Least
+                };
+                (f, t)
+            }
             "abs" => {
                 arity(1..=1)?;
                 want(0, NUMS)?;
@@ -825,6 +860,14 @@ impl Compiler<'_> {
         ))
     }
 }
+
+/// Types `greatest` and `least` order.
+const ORDERED: &[ValueType] = &[
+    ValueType::Int,
+    ValueType::Float,
+    ValueType::Date,
+    ValueType::Datetime,
+];
 
 pub(super) fn comparable(a: ValueType, b: ValueType) -> bool {
     a == b
