@@ -29,7 +29,7 @@ fn unknown_column_fails_check_with_file_line_column_and_nearest_name() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
-        err.contains("dibao/owns_car.yaml:27:10: unknown column `id_crad` in dataset `dibao_roll`"),
+        err.contains("dibao/owns_car.yaml:36:10: unknown column `id_crad` in dataset `dibao_roll`"),
         "{err}"
     );
     assert!(err.contains("help: did you mean `l.id_card`?"), "{err}");
@@ -55,7 +55,7 @@ fn every_problem_of_a_job_is_reported_at_once() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
-        err.contains("public_payroll.yaml:7:11: unknown variant `warning`"),
+        err.contains("public_payroll.yaml:10:11: unknown variant `warning`"),
         "{err}"
     );
     assert!(
@@ -108,7 +108,7 @@ fn run_with_one_broken_rule_runs_the_others_and_exits_2() {
         .collect();
     assert_eq!(ran.len(), 31, "every bundled rule but the broken one");
     assert!(!ran.contains(&"dibao_owns_car"));
-    assert_eq!(manifest["rule_errors"][0]["line"], 27);
+    assert_eq!(manifest["rule_errors"][0]["line"], 36);
     let leads = read_csv(&dir.path().join("out/r/anomalies.csv"));
     assert!(
         leads[1..]
@@ -368,4 +368,58 @@ fn an_amount_that_is_not_a_number_fails_check_at_its_line() {
     let err = stderr(&out);
     assert!(err.contains("pension/paid_after_death.yaml:23:"), "{err}");
     assert!(err.contains("`amount` must be a number"), "{err}");
+}
+
+#[test]
+fn money_counted_to_the_extract_date_needs_the_jobs_as_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = sample_job(dir.path());
+    let text = std::fs::read_to_string(&job).unwrap();
+    std::fs::write(&job, text.replace("as_of: 2025-06-30\n", "")).unwrap();
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    // Each dibao rule, at its `default: as_of` line, and how to fix it.
+    for file in [
+        "deceased",
+        "multiple_properties",
+        "owns_car",
+        "public_payroll",
+    ] {
+        let at = format!("dibao/{file}.yaml:");
+        let line = err
+            .lines()
+            .find(|l| l.contains(&at))
+            .unwrap_or_else(|| panic!("{at} in {err}"));
+        assert!(
+            line.contains("parameter `paid_through` is the job's `as_of`"),
+            "{line}"
+        );
+    }
+    assert!(err.contains("add `as_of: 2025-12-31`"), "{err}");
+
+    // Set under `params:` instead, the rule compiles without `as_of`.
+    let text = std::fs::read_to_string(&job).unwrap();
+    std::fs::write(
+        &job,
+        format!(
+            "{text}params:\n  dibao_recipient_deceased: {{ paid_through: 2025-06-30 }}\n  \
+             dibao_multiple_properties: {{ paid_through: 2025-06-30 }}\n  \
+             dibao_owns_car: {{ paid_through: 2025-06-30 }}\n  \
+             dibao_on_public_payroll: {{ paid_through: 2025-06-30 }}\n"
+        ),
+    )
+    .unwrap();
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // A job date that is no date is an error at the job file.
+    std::fs::write(&job, format!("{text}as_of: 2025-13-01\n")).unwrap();
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("as_of `2025-13-01`"),
+        "{}",
+        stderr(&out)
+    );
 }

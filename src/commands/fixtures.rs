@@ -51,6 +51,7 @@ pub fn test(paths: &[PathBuf], config: &Path) -> Result<FixtureRun, Error> {
             &job.catalog,
             file,
             rule,
+            job.as_of.as_deref(),
         ));
     }
     Ok(run)

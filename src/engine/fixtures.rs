@@ -37,6 +37,7 @@ pub fn run_fixtures(
     catalog: &Catalog,
     file: &RuleFile,
     rule: &CompiledRule,
+    as_of: Option<&str>,
 ) -> Vec<FixtureOutcome> {
     file.spec
         .tests
@@ -46,8 +47,13 @@ pub fn run_fixtures(
                 run_one(catalog, rule, f).err()
             } else {
                 let mut diags = Vec::new();
-                match crate::plan::compile::compile_rule(file, catalog, Some(&f.params), &mut diags)
-                {
+                match crate::plan::compile::compile_rule(
+                    file,
+                    catalog,
+                    Some(&f.params),
+                    as_of,
+                    &mut diags,
+                ) {
                     Some(with_params) if diags.is_empty() => {
                         run_one(catalog, &with_params, f).err()
                     }
@@ -126,6 +132,17 @@ fn run_one(catalog: &Catalog, rule: &CompiledRule, f: &FixtureSpec) -> Result<()
         &HashMap::new(),
         &super::LeadKey::fixed(),
     )?;
+    if let Some(want) = &f.expect.amount {
+        if !rule.has_amount {
+            return Err("`expect.amount` needs the rule to declare `amount`".into());
+        }
+        let total = super::exact_total(rows.iter().filter_map(|r| r.amount.as_deref()))
+            .unwrap_or_else(|| "0.00".into());
+        // Compared as numbers: `3720` and `3720.00` are the same money.
+        if super::exact_total([want.as_str()]).as_deref() != Some(total.as_str()) {
+            return Err(format!("expected an amount of {want}, got {total}"));
+        }
+    }
     let got: BTreeSet<String> = rows.into_iter().map(|r| r.key).collect();
     if let Some(keys) = &f.expect.keys {
         let want: BTreeSet<String> = keys.iter().cloned().collect();

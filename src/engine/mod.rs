@@ -194,30 +194,40 @@ pub fn lead_id(secret: &LeadKey, rule_id: &str, key: &str) -> String {
     ingest::hex(&secret.mac(&[rule_id.as_bytes(), key.as_bytes()])[..8])
 }
 
+/// Scale of the fixed-point amounts below: 12 places, as `plan::exact` rounds a quotient.
+const AMOUNT_SCALE: u32 = 12;
+
+/// A plain decimal written as text (`1200.50`, `-3`, `0.125`) as an integer of 10^-12 units;
+/// `None` for anything else (an exponent, a missing whole part, more than 12 places).
+fn fixed_point(a: &str) -> Option<i128> {
+    let (neg, digits) = match a.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, a),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > AMOUNT_SCALE as usize
+    {
+        return None;
+    }
+    let v = whole
+        .parse::<i128>()
+        .ok()?
+        .checked_mul(10i128.pow(AMOUNT_SCALE))?
+        + format!("{frac:0<12}").parse::<i128>().ok()?;
+    Some(if neg { -v } else { v })
+}
+
 /// The exact sum of decimal amounts written as text (`1200.50`, `-3`, `0.125`), shown with at
 /// least two places as amounts are written; `None` when there is none, or one is not a plain
 /// decimal of at most 12 places.
 pub fn exact_total<S: AsRef<str>>(amounts: impl IntoIterator<Item = S>) -> Option<String> {
-    const SCALE: u32 = 12;
     let mut total: i128 = 0;
     let mut any = false;
     for a in amounts {
-        let a = a.as_ref();
-        let (neg, digits) = match a.strip_prefix('-') {
-            Some(d) => (true, d),
-            None => (false, a),
-        };
-        let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
-        if whole.is_empty()
-            || !whole.bytes().all(|b| b.is_ascii_digit())
-            || !frac.bytes().all(|b| b.is_ascii_digit())
-            || frac.len() > SCALE as usize
-        {
-            return None;
-        }
-        let v = whole.parse::<i128>().ok()? * 10i128.pow(SCALE)
-            + format!("{frac:0<12}").parse::<i128>().ok()?;
-        total = total.checked_add(if neg { -v } else { v })?;
+        total = total.checked_add(fixed_point(a.as_ref())?)?;
         any = true;
     }
     if !any {
@@ -225,10 +235,55 @@ pub fn exact_total<S: AsRef<str>>(amounts: impl IntoIterator<Item = S>) -> Optio
     }
     let sign = if total < 0 { "-" } else { "" };
     let t = total.unsigned_abs();
-    let unit = 10u128.pow(SCALE);
+    let unit = 10u128.pow(AMOUNT_SCALE);
     let frac = format!("{:012}", t % unit);
     let frac = frac.trim_end_matches('0');
     Some(format!("{sign}{}.{frac:0<2}", t / unit))
+}
+
+/// A record shown beside several partners (a dibao household with two cars) is money paid
+/// once: its amount stays on one row, the others' are blanked, so that the amount column adds
+/// up to the lead's total. The amount kept is the largest its rows give — with `min_partners:
+/// N`, the N-th largest: the amount that the N partners making it a lead all support (two
+/// homes make a dibao household ineligible from the second's date, not the first's). `rows`
+/// are sorted by key and record.
+fn amount_once_per_record(rows: &mut [LeadRow], support: usize) {
+    let record = |r: &LeadRow| {
+        (
+            r.key.clone(),
+            r.dataset.clone(),
+            r.file.clone(),
+            r.sheet.clone(),
+            r.row,
+        )
+    };
+    let mut start = 0;
+    while start < rows.len() {
+        let this = record(&rows[start]);
+        let end = start
+            + rows[start..]
+                .iter()
+                .take_while(|r| record(r) == this)
+                .count();
+        if end - start > 1 {
+            // Largest first; a value that is not a plain decimal ranks last; among equals the
+            // first row keeps it.
+            let mut order: Vec<usize> = (start..end).collect();
+            order.sort_by_key(|&i| {
+                (
+                    std::cmp::Reverse(rows[i].amount.as_deref().and_then(fixed_point)),
+                    i,
+                )
+            });
+            let keep = order[support.clamp(1, order.len()) - 1];
+            for (i, r) in rows[start..end].iter_mut().enumerate() {
+                if start + i != keep {
+                    r.amount = None;
+                }
+            }
+        }
+        start = end;
+    }
 }
 
 /// Fills `{label}` placeholders from the evidence.
@@ -550,6 +605,9 @@ pub fn leads_from_frame(
             .then_with(|| a.evidence.values().cmp(b.evidence.values()))
     });
     out.dedup();
+    if rule.has_amount {
+        amount_once_per_record(&mut out, rule.amount_support);
+    }
     // One fingerprint per lead over all its rows' evidence (rows are sorted, so it is stable).
     let mut start = 0;
     while start < out.len() {
@@ -576,7 +634,64 @@ pub fn leads_from_frame(
 
 #[cfg(test)]
 mod tests {
-    use super::exact_total;
+    use super::{LeadRow, amount_once_per_record, exact_total};
+    use crate::job::Severity;
+
+    fn row(key: &str, record: i64, partner: &str, amount: &str) -> LeadRow {
+        LeadRow {
+            rule_id: "r".into(),
+            lead_id: String::new(),
+            severity: Severity::High,
+            key: key.into(),
+            dataset: "dibao_roll".into(),
+            file: "dibao_roll.xlsx".into(),
+            sheet: None,
+            row: record,
+            partner: Some(partner.into()),
+            evidence: Default::default(),
+            message: None,
+            evidence_hash: String::new(),
+            disposition: None,
+            disposition_note: None,
+            amount: Some(amount.into()),
+        }
+    }
+
+    fn amounts(rows: &[LeadRow]) -> Vec<Option<&str>> {
+        rows.iter().map(|r| r.amount.as_deref()).collect()
+    }
+
+    #[test]
+    fn a_record_beside_several_partners_counts_once() {
+        // Two cars: from the earlier one, once. Another household's row is its own.
+        let mut rows = vec![
+            row("A", 2, "v:1", "7000.00"),
+            row("A", 2, "v:2", "34300.00"),
+            row("B", 3, "v:3", "600"),
+        ];
+        amount_once_per_record(&mut rows, 1);
+        assert_eq!(amounts(&rows), [None, Some("34300.00"), Some("600")]);
+        assert_eq!(
+            exact_total(rows.iter().filter_map(|r| r.amount.as_deref())).as_deref(),
+            Some("34900.00")
+        );
+        // Three homes with two needed: from the second home, the second largest amount.
+        let mut rows = vec![
+            row("A", 2, "p:1", "46200.00"),
+            row("A", 2, "p:2", "3500.00"),
+            row("A", 2, "p:3", "9100.00"),
+        ];
+        amount_once_per_record(&mut rows, 2);
+        assert_eq!(amounts(&rows), [None, None, Some("9100.00")]);
+        // Equal amounts: the first row keeps it.
+        let mut rows = vec![row("A", 2, "s:1", "700"), row("A", 2, "s:2", "700.00")];
+        amount_once_per_record(&mut rows, 1);
+        assert_eq!(amounts(&rows), [Some("700"), None]);
+        // Different records of one lead (payments) each count.
+        let mut rows = vec![row("A", 2, "d:1", "2100"), row("A", 3, "d:1", "2100")];
+        amount_once_per_record(&mut rows, 1);
+        assert_eq!(amounts(&rows), [Some("2100"), Some("2100")]);
+    }
 
     #[test]
     fn amounts_sum_the_way_a_calculator_does() {

@@ -43,6 +43,10 @@ pub struct JobFile {
     /// shipped one: next year's holidays without a new build.
     #[serde(default)]
     pub calendar: Option<String>,
+    /// The date the extracts were taken (数据截至日期): rule parameters declared
+    /// `default: as_of` take it, e.g. the month a dibao benefit is counted through.
+    #[serde(default)]
+    pub as_of: Option<String>,
 }
 
 fn default_output() -> String {
@@ -68,6 +72,9 @@ pub struct Job {
     pub lead_key: lead_key::LeadKey,
     /// The job's calendar file, in use for this process's working-day rules.
     pub calendar: Option<PathBuf>,
+    /// The date the extracts were taken, as the job file writes it (checked to be a date when
+    /// the rules compile).
+    pub as_of: Option<String>,
 }
 
 impl Job {
@@ -192,6 +199,7 @@ impl Job {
             problems: diags,
             lead_key,
             calendar,
+            as_of: file.as_of,
         })
     }
 }

@@ -100,6 +100,10 @@ pub struct ExpectSpec {
     /// The number of leads (distinct keys).
     #[serde(default)]
     pub count: Option<usize>,
+    /// The money at stake over all the leads, as a calculator writes it (`"3720.00"`), for a
+    /// rule that declares `amount`.
+    #[serde(default)]
+    pub amount: Option<String>,
 }
 
 fn yes() -> bool {
@@ -315,6 +319,11 @@ pub struct ReconcileSpec {
     /// Aggregate over the left rows of a key, e.g. `sum(book_tonnes)`.
     pub left_value: Spanned<String>,
     pub right_value: Spanned<String>,
+    /// More aggregates per key, for evidence and `amount`: `{ paid: "sum(amount)" }`.
+    #[serde(default)]
+    pub left_measures: IndexMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub right_measures: IndexMap<String, Spanned<String>>,
     pub direction: Direction,
     #[serde(default)]
     pub tolerance: Option<Tolerance>,

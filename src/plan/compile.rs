@@ -9,7 +9,7 @@ use super::Plan;
 use super::expr::{self, Expr, ExprError, Lit, Scope};
 use crate::error::{Diagnostic, nearest};
 use crate::job::catalog::{Catalog, Personal, ValueType};
-use crate::job::rule::{EvidenceSpec, ParamValue, RuleFile, SourceSpec};
+use crate::job::rule::{EvidenceSpec, ParamType, ParamValue, RuleFile, SourceSpec};
 use crate::job::{Job, Severity, yaml};
 
 /// A rule ready to run: its header and its logical plan.
@@ -32,6 +32,9 @@ pub struct CompiledRule {
     pub evidence_personal: Vec<Option<Personal>>,
     /// The rule declares `amount`: its value per row is the `__ev` column after the evidence.
     pub has_amount: bool,
+    /// How many partners make a lead (`match`'s `min_partners`; 1 otherwise): a record shown
+    /// beside several counts once, at the amount that many of its rows support.
+    pub amount_support: usize,
     pub message: Option<String>,
     pub plan: Plan,
 }
@@ -51,11 +54,25 @@ pub const KINDS: [&str; 8] = [
 /// Compiles every enabled rule of a job; all diagnostics of all rules are returned together.
 pub fn compile_rules(job: &Job) -> Compiled {
     let mut diagnostics = job.problems.clone();
+    if let Some(a) = &job.as_of
+        && let Err(e) = expr::param_literal(&ParamValue::Text(a.clone()), ParamType::Date)
+    {
+        diagnostics.push(
+            Diagnostic::new(&job.path, 0, 0, format!("as_of `{a}`: {e}"))
+                .with_help("the date the extracts were taken, e.g. `as_of: 2025-12-31`"),
+        );
+    }
     let mut rules = Vec::new();
     for rule in job.rules.iter().filter(|r| r.spec.enabled) {
         let overrides = job.params.get(rule.id());
         let before = diagnostics.len();
-        let compiled = compile_rule(rule, &job.catalog, overrides, &mut diagnostics);
+        let compiled = compile_rule(
+            rule,
+            &job.catalog,
+            overrides,
+            job.as_of.as_deref(),
+            &mut diagnostics,
+        );
         // A rule file with any problem (including a duplicate id) does not run.
         let clean = diagnostics[..before].iter().all(|d| d.file != rule.path)
             && diagnostics.len() == before;
@@ -76,6 +93,7 @@ pub fn compile_rule(
     rule: &RuleFile,
     catalog: &Catalog,
     overrides: Option<&indexmap::IndexMap<String, ParamValue>>,
+    as_of: Option<&str>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<CompiledRule> {
     let before = diags.len();
@@ -83,9 +101,40 @@ pub fn compile_rule(
     let mut params = Vec::new();
     let mut shown_params = Vec::new();
     for (name, p) in &spec.params {
-        let value = overrides
+        let mut value = overrides
             .and_then(|o| o.get(name))
             .unwrap_or(&p.default.value);
+        // `default: as_of`: the job's date the extracts were taken, never a date frozen into
+        // the rule (money counted to a stale month would be wrong without a sign).
+        let job_date;
+        if p.ty == ParamType::Date && *value == ParamValue::Text("as_of".into()) {
+            match as_of {
+                Some(a) => {
+                    job_date = ParamValue::Text(a.to_string());
+                    value = &job_date;
+                }
+                None => {
+                    diags.push(
+                        yaml::at(
+                            &rule.path,
+                            &p.default,
+                            format!(
+                                "parameter `{name}` is the job's `as_of`, the date the extracts \
+                                 were taken, and the job has none"
+                            ),
+                        )
+                        .with_help(format!(
+                            "add `as_of: 2025-12-31` (your extracts' date) to the job file, or \
+                             set `params: {{ {}: {{ {name}: 2025-12-31 }} }}`",
+                            spec.id.value
+                        )),
+                    );
+                    // Typed as declared, so that its uses are not reported as unknown too.
+                    params.push((name.clone(), ValueType::Date, Lit::Null));
+                    continue;
+                }
+            }
+        }
         match expr::param_literal(value, p.ty) {
             Ok((lit, ty)) => {
                 shown_params.push((name.clone(), value.to_string()));
@@ -221,6 +270,11 @@ pub fn compile_rule(
         evidence_types,
         evidence_personal,
         has_amount: spec.amount.is_some(),
+        amount_support: spec
+            .matching
+            .as_ref()
+            .and_then(|m| m.min_partners.as_ref())
+            .map_or(1, |n| n.value.max(1) as usize),
         message: spec.message.as_ref().map(|m| m.value.clone()),
         plan: super::exact::exact(plan?, &|dataset| numeric_columns(ctx.catalog, dataset)),
     })

@@ -81,7 +81,39 @@ pub fn plan(ctx: &mut Ctx, spec: &ReconcileSpec, evidence: &[EvidenceSpec]) -> O
     let on = equi_keys(ctx, &spec.on, &pair);
     let lv = side_value(ctx, &spec.left_value, lcols, lname);
     let rv = side_value(ctx, &spec.right_value, rcols, rname);
+    let mut measures = |specs: &indexmap::IndexMap<String, serde_saphyr::Spanned<String>>,
+                        cols: &[(String, ValueType)],
+                        side: &str| {
+        specs
+            .iter()
+            .map(|(n, e)| Some((n.clone(), side_value(ctx, e, cols, side)?)))
+            .collect::<Vec<_>>()
+    };
+    let lm = measures(&spec.left_measures, lcols, lname);
+    let rm = measures(&spec.right_measures, rcols, rname);
     let (on, lv, rv) = (on?, lv?, rv?);
+    let lm: Vec<(String, Expr)> = lm.into_iter().collect::<Option<_>>()?;
+    let rm: Vec<(String, Expr)> = rm.into_iter().collect::<Option<_>>()?;
+    let reserved = ["left_value", "right_value", "difference", "status"];
+    for (n, _) in lm.iter().chain(&rm) {
+        let clash = reserved.contains(&n.as_str())
+            || lm.iter().chain(&rm).filter(|(m, _)| m == n).count() > 1
+            || lcols.iter().any(|(c, _)| c == n);
+        if clash {
+            ctx.diags.push(
+                crate::job::yaml::at(
+                    ctx.path,
+                    &spec.left_value,
+                    format!(
+                        "measure `{n}` is named like a column, another measure or `{}`",
+                        reserved.join("`, `")
+                    ),
+                )
+                .with_help("give each measure a name of its own"),
+            );
+            return None;
+        }
+    }
 
     // Key columns are named after the left expressions (`depot`, `bin`), for evidence.
     let key_names: Vec<String> = on
@@ -113,6 +145,9 @@ pub fn plan(ctx: &mut Ctx, spec: &ReconcileSpec, evidence: &[EvidenceSpec]) -> O
     ] {
         ev_cols.push((n.into(), t));
     }
+    for (n, _) in lm.iter().chain(&rm) {
+        ev_cols.push((n.clone(), ValueType::Float));
+    }
     let ev_scope = ctx.scope(ev_cols, lname);
     let evidence = ctx.evidence(evidence, &ev_scope)?;
 
@@ -122,8 +157,12 @@ pub fn plan(ctx: &mut Ctx, spec: &ReconcileSpec, evidence: &[EvidenceSpec]) -> O
                 exprs: Vec<&Expr>,
                 value: &Expr,
                 value_name: &str,
+                more: &[(String, Expr)],
                 prov: [&str; 4]| {
         let mut measures = vec![(value_name.to_string(), prefixed(value, prefix))];
+        for (n, e) in more {
+            measures.push((n.clone(), prefixed(e, prefix)));
+        }
         for (name, src) in prov.iter().zip(["__dataset", "__file", "__sheet", "__row"]) {
             // The key's first source row (smallest row id): all four from the same row.
             let first = Expr::FirstBy(
@@ -147,6 +186,7 @@ pub fn plan(ctx: &mut Ctx, spec: &ReconcileSpec, evidence: &[EvidenceSpec]) -> O
         on.iter().map(|(l, _)| l).collect(),
         &lv,
         "left_value",
+        &lm,
         ["__dataset", "__file", "__sheet", "__row"],
     );
     let ragg = side(
@@ -155,6 +195,7 @@ pub fn plan(ctx: &mut Ctx, spec: &ReconcileSpec, evidence: &[EvidenceSpec]) -> O
         on.iter().map(|(_, r)| r).collect(),
         &rv,
         "right_value",
+        &rm,
         ["__rdataset", "__rfile", "__rsheet", "__rrow"],
     );
     let keys_on: Vec<(Expr, Expr)> = ks.iter().map(|k| (col(k), col(k))).collect();
@@ -223,6 +264,22 @@ pub fn plan(ctx: &mut Ctx, spec: &ReconcileSpec, evidence: &[EvidenceSpec]) -> O
             if matched { diff.clone() } else { null() },
         ));
         c.push(("status".into(), text(status)));
+        for (n, _) in &lm {
+            c.push((
+                n.clone(),
+                if left_side || matched { col(n) } else { null() },
+            ));
+        }
+        for (n, _) in &rm {
+            c.push((
+                n.clone(),
+                if !left_side || matched {
+                    col(n)
+                } else {
+                    null()
+                },
+            ));
+        }
         let prov = if left_side {
             ["__dataset", "__file", "__sheet", "__row"]
         } else {

@@ -169,6 +169,18 @@ pub const REFERENCE: &[KindDoc] = &[
             ),
             key("right_value", "scalar", "required", "an aggregate per key"),
             key(
+                "left_measures",
+                "map",
+                "none",
+                "more aggregates per key over the left rows, by name, e.g. `{ paid: \"sum(amount)\" }`: for evidence and `amount`",
+            ),
+            key(
+                "right_measures",
+                "map",
+                "none",
+                "the same over the right rows",
+            ),
+            key(
                 "direction",
                 "scalar",
                 "required",
@@ -187,7 +199,7 @@ pub const REFERENCE: &[KindDoc] = &[
                 "keys on one side only: `both`, `left`, `right` or `none`",
             ),
         ],
-        evidence: "`key1`… or the key columns by their left names, `left_value`, `right_value`, `difference` (left − right), `status`",
+        evidence: "`key1`… or the key columns by their left names, `left_value`, `right_value`, `difference` (left − right), `status`, the measures (NULL for a key absent from their side)",
         lead: "the key values joined by `|`",
         bounds: "a difference exactly at a tolerance is not flagged (more than each tolerance is)",
     },
