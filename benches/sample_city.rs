@@ -22,7 +22,7 @@ fn job_for(dir: &Path, cache: Option<&Path>) -> Job {
     std::fs::write(
         &job,
         format!(
-            "catalog: {}\nrules: [{}]\noutput: {}\n",
+            "catalog: {}\nrules: [{}]\noutput: {}\nas_of: 2025-06-30\n",
             dir.join("datasets.yaml").display(),
             repo.join("rules").display(),
             dir.join("out").display()

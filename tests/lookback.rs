@@ -25,7 +25,7 @@ fn round(dir: &Path, n: u32) -> (PathBuf, GroundTruth) {
     std::fs::write(
         &job,
         format!(
-            "catalog: {}\nrules: [{}]\noutput: {}\n",
+            "catalog: {}\nrules: [{}]\noutput: {}\nas_of: 2025-06-30\n",
             data.join("datasets.yaml").display(),
             repo().join("rules").display(),
             dir.join("out").display()

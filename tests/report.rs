@@ -66,10 +66,20 @@ fn the_report_is_self_contained_and_complete() {
         "the card {total}"
     );
     assert!(en.contains(&format!("<b>{total}</b>Money at stake (yuan)")));
-    let leads = truth.amounts["pension_paid_after_death"].len();
-    assert!(zh.contains(&format!(
-        r#"<td>critical</td><td class="n">{leads}</td><td class="n">{total}</td>"#
-    )));
+    let yuan = |cents: i64| format!("{}.{:02}", cents / 100, cents % 100);
+    for (rule, leads) in &truth.amounts {
+        let severity = if rule.contains("death") || rule.contains("deceased") {
+            "critical"
+        } else {
+            "high"
+        };
+        let row = format!(
+            r#"<td>{severity}</td><td class="n">{}</td><td class="n">{}</td>"#,
+            leads.len(),
+            yuan(leads.values().sum())
+        );
+        assert!(zh.contains(&row), "{rule}: {row}");
+    }
     assert!(zh.contains("数据质量") && zh.contains(r#"lang="zh-CN""#));
     assert!(en.contains("Data quality") && en.contains(r#"lang="en""#));
 }

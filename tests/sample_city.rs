@@ -306,7 +306,7 @@ fn cents(text: &str) -> i64 {
 }
 
 #[test]
-fn money_at_stake_adds_up_to_what_was_paid_after_death() {
+fn money_at_stake_is_what_the_generator_planted_to_the_cent() {
     let dir = tempfile::tempdir().unwrap();
     let run = run_sample(dir.path(), "r1");
     let rows = read_csv(&run.join("anomalies.csv"));
@@ -321,34 +321,46 @@ fn money_at_stake_adds_up_to_what_was_paid_after_death() {
                 .or_default() += cents(&r[12]);
         }
     }
-    // Per lead, the payments made after the month of death, to the cent.
+    // Per lead: pensions paid after the month of death; dibao paid after death, or while
+    // owning a car, a second home, a public salary (a household with several cars, homes or
+    // salary months counted once); the subsidy for the area above the contract.
     let truth = sample_truth().amounts;
-    assert_eq!(found, truth);
-    let total: i64 = truth.values().flat_map(|k| k.values()).sum();
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(cents(manifest["totals"]["amount"].as_str().unwrap()), total);
+    let with_money: Vec<&str> = truth.keys().map(String::as_str).collect();
     assert_eq!(
-        cents(
-            manifest["totals"]["amount_by_severity"]["critical"]
-                .as_str()
-                .unwrap()
-        ),
-        total
+        with_money,
+        [
+            "dibao_multiple_properties",
+            "dibao_on_public_payroll",
+            "dibao_owns_car",
+            "dibao_recipient_deceased",
+            "pension_paid_after_death",
+            "subsidy_area_above_contract"
+        ]
     );
-    let rule = manifest["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == "pension_paid_after_death")
-        .unwrap();
-    assert_eq!(cents(rule["amount"].as_str().unwrap()), total);
-    // A rule without `amount` reports none rather than zero.
-    let other = manifest["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == "dibao_recipient_deceased")
-        .unwrap();
-    assert!(other["amount"].is_null());
+    assert_eq!(found, truth);
+    let manifest = manifest_of(&run);
+    let rule_total = |id: &str| -> i64 { truth[id].values().sum() };
+    let total: i64 = truth.keys().map(|id| rule_total(id)).sum();
+    assert_eq!(cents(manifest["totals"]["amount"].as_str().unwrap()), total);
+    let by_severity = &manifest["totals"]["amount_by_severity"];
+    assert_eq!(
+        cents(by_severity["critical"].as_str().unwrap()),
+        rule_total("pension_paid_after_death") + rule_total("dibao_recipient_deceased")
+    );
+    assert_eq!(
+        cents(by_severity["high"].as_str().unwrap()),
+        rule_total("dibao_multiple_properties")
+            + rule_total("dibao_on_public_payroll")
+            + rule_total("dibao_owns_car")
+            + rule_total("subsidy_area_above_contract")
+    );
+    for r in manifest["rules"].as_array().unwrap() {
+        let id = r["id"].as_str().unwrap();
+        if truth.contains_key(id) {
+            assert_eq!(cents(r["amount"].as_str().unwrap()), rule_total(id), "{id}");
+        } else {
+            // A rule without `amount` reports none rather than zero.
+            assert!(r["amount"].is_null(), "{id}");
+        }
+    }
 }

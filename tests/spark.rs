@@ -65,7 +65,7 @@ fn job_with_extra_rules(dir: &Path, extra: &[(&str, &str)]) -> PathBuf {
     std::fs::write(
         &job,
         format!(
-            "name: spark\ncatalog: {}\nrules: [{}, {}]\noutput: {}\n",
+            "name: spark\ncatalog: {}\nrules: [{}, {}]\noutput: {}\nas_of: 2025-06-30\n",
             repo().join("sample_data/datasets.yaml").display(),
             repo().join("rules").display(),
             folder.display(),

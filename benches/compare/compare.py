@@ -227,7 +227,7 @@ def main():
     run([cc, "generate", "--out", city, "--scale", str(a.scale), "--payment-history", str(a.payment_history)])
     rules = ", ".join(str(repo / "rules" / f"{r}.yaml") for r in RULES)
     job = city / "audit.yaml"
-    job.write_text(f"catalog: datasets.yaml\nrules: [{rules}]\noutput: {work / 'out'}\ncache: {work / 'cache'}\n")
+    job.write_text(f"catalog: datasets.yaml\nrules: [{rules}]\noutput: {work / 'out'}\ncache: {work / 'cache'}\nas_of: 2025-06-30\n")
 
     # Raw extracts: crosscheck without its cache, cold (filling the cache), then served by it.
     t_cc_nocache, _ = peak_kb([cc, "run", "-c", job, "--run-id", "nocache", "--quiet", "--no-cache"])

@@ -101,59 +101,75 @@ pub fn requisitioned(requisition: &mut Table, p: &Person, id_text: String, rng: 
     ]);
 }
 
-pub fn household(dibao: &mut Table, p: &Person, id: Cell, rng: &mut Rng) {
+/// A dibao household; returns its monthly benefit (whole yuan) and its enrolment date.
+pub fn household(dibao: &mut Table, p: &Person, id: Cell, rng: &mut Rng) -> (i64, NaiveDate) {
+    let size = Cell::Num(1.0 + rng.below(5) as f64);
+    let benefit = 400 + rng.below(400) as i64;
+    let street = Cell::text(format!(
+        "{}{}街道",
+        p.district_name(),
+        ["东", "西", "南", "北", "中"][rng.below(5) as usize]
+    ));
+    let enrolled = d(
+        2015 + rng.below(10) as i32,
+        1 + rng.below(12) as u32,
+        1 + rng.below(28) as u32,
+    );
     dibao.push(vec![
         Cell::text(&p.name),
         id,
-        Cell::Num(1.0 + rng.below(5) as f64),
-        Cell::Num(400.0 + rng.below(400) as f64),
-        Cell::text(format!(
-            "{}{}街道",
-            p.district_name(),
-            ["东", "西", "南", "北", "中"][rng.below(5) as usize]
-        )),
-        Cell::Date(d(
-            2015 + rng.below(10) as i32,
-            1 + rng.below(12) as u32,
-            1 + rng.below(28) as u32,
-        )),
+        size,
+        Cell::Num(benefit as f64),
+        street,
+        Cell::Date(enrolled),
     ]);
+    (benefit, enrolled)
 }
 
-pub fn home(property: &mut Table, p: &Person, id_text: String, area: f64, rng: &mut Rng) {
+/// A property record; returns its registration date.
+pub fn home(
+    property: &mut Table,
+    p: &Person,
+    id_text: String,
+    area: f64,
+    rng: &mut Rng,
+) -> NaiveDate {
+    let unit = Cell::text(format!(
+        "320100{:06}GB{:05}F{:08}",
+        rng.below(1_000_000),
+        rng.below(100_000),
+        rng.below(100_000_000)
+    ));
+    let address = Cell::text(format!(
+        "{}{}路{}号{}室",
+        p.district_name(),
+        ["和平", "建设", "人民", "解放", "中山", "长江"][rng.below(6) as usize],
+        1 + rng.below(300),
+        101 + rng.below(1500)
+    ));
+    let registered = d(
+        1998 + rng.below(26) as i32,
+        1 + rng.below(12) as u32,
+        1 + rng.below(28) as u32,
+    );
     property.push(vec![
         Cell::text(&p.name),
         Cell::text(id_text),
-        Cell::text(format!(
-            "320100{:06}GB{:05}F{:08}",
-            rng.below(1_000_000),
-            rng.below(100_000),
-            rng.below(100_000_000)
-        )),
-        Cell::text(format!(
-            "{}{}路{}号{}室",
-            p.district_name(),
-            ["和平", "建设", "人民", "解放", "中山", "长江"][rng.below(6) as usize],
-            1 + rng.below(300),
-            101 + rng.below(1500)
-        )),
+        unit,
+        address,
         Cell::text(format!("{area:.2}")),
-        Cell::text(
-            d(
-                1998 + rng.below(26) as i32,
-                1 + rng.below(12) as u32,
-                1 + rng.below(28) as u32,
-            )
-            .format("%Y年%-m月%-d日")
-            .to_string(),
-        ),
+        Cell::text(registered.format("%Y年%-m月%-d日").to_string()),
     ]);
+    registered
 }
+
+/// The months of 2025 a salary is paid for.
+pub const SALARY_MONTHS: [u32; 3] = [4, 5, 6];
 
 pub fn salary(payroll: &mut Table, p: &Person, rng: &mut Rng) {
     let unit = UNITS[rng.below(UNITS.len() as u64) as usize];
     let wage = 5200.0 + rng.below(600_000) as f64 / 100.0;
-    for m in [4u32, 5, 6] {
+    for m in SALARY_MONTHS {
         payroll.push(vec![
             Cell::text(&p.name),
             Cell::text(decorate(rng, &p.id, 0.05)),
@@ -164,7 +180,15 @@ pub fn salary(payroll: &mut Table, p: &Person, rng: &mut Rng) {
     }
 }
 
-pub fn car(seq: &mut u32, vehicles: &mut Table, p: &Person, kind: &str, price: f64, rng: &mut Rng) {
+/// A vehicle record; returns its first registration date.
+pub fn car(
+    seq: &mut u32,
+    vehicles: &mut Table,
+    p: &Person,
+    kind: &str,
+    price: f64,
+    rng: &mut Rng,
+) -> NaiveDate {
     *seq += 1;
     let letters = ["A", "B", "C", "D", "E", "F", "G", "H", "J", "K"];
     let plate = format!("苏A{}{:04}", letters[rng.below(10) as usize], seq);
@@ -173,20 +197,20 @@ pub fn car(seq: &mut u32, vehicles: &mut Table, p: &Person, kind: &str, price: f
     } else {
         plate
     };
+    let id = Cell::text(decorate(rng, &p.id, 0.05));
+    let price = Cell::text(money_text(rng, price));
+    let registered = d(
+        2012 + rng.below(13) as i32,
+        1 + rng.below(12) as u32,
+        1 + rng.below(28) as u32,
+    );
     vehicles.push(vec![
         Cell::text(&p.name),
-        Cell::text(decorate(rng, &p.id, 0.05)),
+        id,
         Cell::text(plate),
         Cell::text(kind),
-        Cell::text(money_text(rng, price)),
-        Cell::text(
-            d(
-                2012 + rng.below(13) as i32,
-                1 + rng.below(12) as u32,
-                1 + rng.below(28) as u32,
-            )
-            .format("%Y/%-m/%-d")
-            .to_string(),
-        ),
+        price,
+        Cell::text(registered.format("%Y/%-m/%-d").to_string()),
     ]);
+    registered
 }

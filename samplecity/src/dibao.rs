@@ -23,14 +23,12 @@ pub(super) fn dibao_and_registers(
     // Planted dibao leads.
     for _ in 0..3 {
         let p = pool.next();
-        household(&mut c.dibao, &p, Cell::text(&p.id), rng);
-        death(
-            &mut c.deaths,
-            &p,
-            d(2025, 1 + rng.below(5) as u32, 1 + rng.below(28) as u32),
-            rng,
-        );
-        truth.lead("dibao_recipient_deceased", p.id.clone());
+        let (benefit, _) = household(&mut c.dibao, &p, Cell::text(&p.id), rng);
+        let died = d(2025, 1 + rng.below(5) as u32, 1 + rng.below(28) as u32);
+        death(&mut c.deaths, &p, died, rng);
+        // Paid for every month after the month of death.
+        let months = months_to_as_of(died).max(0);
+        truth.lead_cents("dibao_recipient_deceased", &p.id, months * benefit * 100);
     }
     for i in 0..4 {
         let p = if i == 0 {
@@ -39,7 +37,8 @@ pub(super) fn dibao_and_registers(
             pool.next()
         };
         let id_text = decorate(rng, &p.id, 0.3);
-        household(&mut c.dibao, &p, Cell::text(id_text), rng);
+        let (benefit, enrolled) = household(&mut c.dibao, &p, Cell::text(id_text), rng);
+        let mut registered = Vec::new();
         for j in 0..(2 + i % 2) {
             // One owner's older record carries the 15-digit ID.
             let id_text = if i == 0 && j == 1 {
@@ -47,28 +46,32 @@ pub(super) fn dibao_and_registers(
             } else {
                 p.id.clone()
             };
-            home(
+            registered.push(home(
                 &mut c.property,
                 &p,
                 id_text,
                 60.0 + rng.below(8000) as f64 / 100.0,
                 rng,
-            );
+            ));
         }
-        truth.lead("dibao_multiple_properties", p.id.clone());
+        // Ineligible from the later of enrolment and the second home, that month included.
+        registered.sort();
+        let since = enrolled.max(registered[1]);
+        let months = months_since(since);
+        truth.lead_cents("dibao_multiple_properties", &p.id, months * benefit * 100);
     }
     for (i, kind) in ["小型轿车", "小型普通客车", "小型轿车"]
         .into_iter()
         .enumerate()
     {
         let p = pool.next();
-        household(&mut c.dibao, &p, Cell::text(&p.id), rng);
+        let (benefit, enrolled) = household(&mut c.dibao, &p, Cell::text(&p.id), rng);
         // Sold in round 2 (the row goes to a scratch table so the rest of the city is the
         // same), bought back in round 3.
         let sold = i == 0 && round == 2;
         let mut scratch = Table::new("sold", &[]);
         let target = if sold { &mut scratch } else { &mut c.vehicles };
-        car(
+        let registered = car(
             &mut c.plate_seq,
             target,
             &p,
@@ -77,14 +80,17 @@ pub(super) fn dibao_and_registers(
             rng,
         );
         if !sold {
-            truth.lead("dibao_owns_car", p.id.clone());
+            let months = months_since(enrolled.max(registered));
+            truth.lead_cents("dibao_owns_car", &p.id, months * benefit * 100);
         }
     }
     for _ in 0..3 {
         let p = pool.next();
-        household(&mut c.dibao, &p, Cell::text(&p.id), rng);
+        let (benefit, enrolled) = household(&mut c.dibao, &p, Cell::text(&p.id), rng);
         salary(&mut c.payroll, &p, rng);
-        truth.lead("dibao_on_public_payroll", p.id.clone());
+        let first_salary = d(2025, city::SALARY_MONTHS[0], 1);
+        let months = months_since(enrolled.max(first_salary));
+        truth.lead_cents("dibao_on_public_payroll", &p.id, months * benefit * 100);
     }
     // Near-misses: one modest home; an electric tricycle; a motorbike; a cheap old car; a
     // namesake (same name, another ID) in the death register.

@@ -361,16 +361,18 @@ pub fn generate(
                 Cell::Num(a),
             ]);
         }
+        // The subsidy for the area above the contract: 108.5 yuan a mu, 1085 cents a tenth.
         let claimed = match i {
             0..=3 => {
-                truth.lead("subsidy_area_above_contract", p.id.clone());
-                area + (30 + rng.below(120)) as f64 / 10.0
+                let excess = 30 + rng.below(120) as i64;
+                truth.lead_cents("subsidy_area_above_contract", &p.id, excess * 1085);
+                area + excess as f64 / 10.0
             }
             4 => area + 0.3, // rounding: within the tolerance
             5 => (area - 1.0).max(0.5),
             6 => {
-                // Claimed with no contract at all.
-                truth.lead("subsidy_area_above_contract", p.id.clone());
+                // Claimed with no contract at all: all of it.
+                truth.lead_cents("subsidy_area_above_contract", &p.id, 45 * 1085);
                 4.5
             }
             _ => area,
@@ -412,7 +414,8 @@ pub fn generate(
             )),
         ]);
         if lead {
-            truth.lead("subsidy_area_above_contract", p.id.clone());
+            // 0.6 mu above the contract.
+            truth.lead_cents("subsidy_area_above_contract", &p.id, 6 * 1085);
         }
     }
     GrainTables {

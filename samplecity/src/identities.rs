@@ -33,14 +33,21 @@ pub(super) fn identities(
         truth.lead_amount("pension_paid_after_death", &p.id, 2, 2345.6);
 
         let p = pool.next_ending_000(|_| true);
-        household(&mut c.dibao, &p, Cell::text(&p.id), rng);
+        let (benefit, _) = household(&mut c.dibao, &p, Cell::text(&p.id), rng);
         death(&mut c.deaths, &p, d(2025, 4, 2), rng);
-        truth.lead("dibao_recipient_deceased", p.id.clone());
+        // Paid for May and June after a death in April.
+        truth.lead_cents("dibao_recipient_deceased", &p.id, 2 * benefit * 100);
 
         let p = pool.next_ending_000(|_| true);
-        household(&mut c.dibao, &p, Cell::text(people::fullwidth(&p.id)), rng);
+        let (benefit, enrolled) =
+            household(&mut c.dibao, &p, Cell::text(people::fullwidth(&p.id)), rng);
         salary(&mut c.payroll, &p, rng);
-        truth.lead("dibao_on_public_payroll", p.id.clone());
+        let since = enrolled.max(d(2025, city::SALARY_MONTHS[0], 1));
+        truth.lead_cents(
+            "dibao_on_public_payroll",
+            &p.id,
+            months_since(since) * benefit * 100,
+        );
 
         // Near-miss: a farmer with a contract for all the land claimed.
         let p = pool.next_ending_000(|_| true);
@@ -108,16 +115,22 @@ pub(super) fn identities(
         );
         requisitioned(&mut c.requisition, &p, people::fifteen_digits(&p.id), rng);
         let p = pool.next_sequence_996_to_999();
-        household(&mut c.dibao, &p, Cell::text(&p.id), rng);
-        home(&mut c.property, &p, p.id.clone(), 88.4, rng);
-        home(
+        let (benefit, enrolled) = household(&mut c.dibao, &p, Cell::text(&p.id), rng);
+        let first = home(&mut c.property, &p, p.id.clone(), 88.4, rng);
+        let second = home(
             &mut c.property,
             &p,
             people::fifteen_digits(&p.id),
             63.2,
             rng,
         );
-        truth.lead("dibao_multiple_properties", p.id.clone());
+        // Ineligible from the later home (the second one owned), or enrolment if later.
+        let since = enrolled.max(first.max(second));
+        truth.lead_cents(
+            "dibao_multiple_properties",
+            &p.id,
+            months_since(since) * benefit * 100,
+        );
 
         // On the car price threshold (at or above 50,000): exactly 50,000.00 (a lead), and
         // 49,999.99 (not).
@@ -126,7 +139,7 @@ pub(super) fn identities(
             ("49999.99", "苏AZ9002", false),
         ] {
             let p = pool.next();
-            household(&mut c.dibao, &p, Cell::text(&p.id), rng);
+            let (benefit, enrolled) = household(&mut c.dibao, &p, Cell::text(&p.id), rng);
             c.vehicles.push(vec![
                 Cell::text(&p.name),
                 Cell::text(&p.id),
@@ -136,7 +149,8 @@ pub(super) fn identities(
                 Cell::text("2021/5/6"),
             ]);
             if lead {
-                truth.lead("dibao_owns_car", p.id.clone());
+                let since = enrolled.max(d(2021, 5, 6));
+                truth.lead_cents("dibao_owns_car", &p.id, months_since(since) * benefit * 100);
             }
         }
     }

@@ -53,13 +53,18 @@ impl GroundTruth {
 
     /// A lead with money at stake: `months` payments of `each` yuan.
     fn lead_amount(&mut self, rule: &str, key: &str, months: u32, each: f64) {
+        self.lead_cents(rule, key, i64::from(months) * (each * 100.0).round() as i64);
+    }
+
+    /// A lead with money at stake, in cents.
+    fn lead_cents(&mut self, rule: &str, key: &str, cents: i64) {
         self.lead(rule, key);
         *self
             .amounts
             .entry(rule.to_string())
             .or_default()
             .entry(key.to_string())
-            .or_default() += i64::from(months) * (each * 100.0).round() as i64;
+            .or_default() += cents;
     }
 }
 
@@ -67,6 +72,23 @@ const PENSION_SCHEMES: [&str; 2] = ["城镇职工基本养老保险", "城乡居
 const LAND_LOST: &str = "被征地农民养老保障";
 const ACTIVE: [&str; 2] = ["正常领取", "参保缴费"];
 const MONTHS: [u32; 6] = [1, 2, 3, 4, 5, 6];
+
+/// The date the sample city's extracts were taken (the bundled job's `as_of`): benefits are
+/// counted through its month.
+pub const AS_OF: (i32, u32) = (2025, 6);
+
+/// Months from `from`'s month to `AS_OF`'s (0 for the same month).
+fn months_to_as_of(from: NaiveDate) -> i64 {
+    use chrono::Datelike;
+    i64::from(AS_OF.0) * 12 + i64::from(AS_OF.1)
+        - (i64::from(from.year()) * 12 + i64::from(from.month()))
+}
+
+/// Months from `since`'s month through `AS_OF`'s, both included (0 when `since` is later):
+/// the months a dibao benefit was paid while ineligible from `since`.
+fn months_since(since: NaiveDate) -> i64 {
+    (months_to_as_of(since) + 1).max(0)
+}
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).expect("valid generator date")
@@ -249,9 +271,14 @@ pub fn generate_city(
         let mut later = Rng::new(seed ^ 0x2026);
         for _ in 0..2 {
             let p = pool.next();
-            household(&mut dibao, &p, Cell::text(&p.id), &mut later);
+            let (benefit, enrolled) = household(&mut dibao, &p, Cell::text(&p.id), &mut later);
             salary(&mut payroll, &p, &mut later);
-            truth.lead("dibao_on_public_payroll", p.id.clone());
+            let since = enrolled.max(d(2025, city::SALARY_MONTHS[0], 1));
+            truth.lead_cents(
+                "dibao_on_public_payroll",
+                &p.id,
+                months_since(since) * benefit * 100,
+            );
         }
         let p = pool.next_retiree();
         enrol(

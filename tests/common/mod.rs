@@ -22,7 +22,7 @@ pub fn write_job(dir: &Path, catalog: &Path, rules: &Path) -> PathBuf {
     std::fs::write(
         &job,
         format!(
-            "name: test\ncatalog: {}\nrules: [{}]\noutput: {}\n",
+            "name: test\ncatalog: {}\nrules: [{}]\noutput: {}\nas_of: 2025-06-30\n",
             catalog.display(),
             rules.display(),
             dir.join("out").display()
