@@ -433,6 +433,23 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
                     c.rectified_but_persisting
                 );
             }
+            let with_money: Vec<_> = d
+                .counts
+                .iter()
+                .filter_map(|(rule, c)| c.amounts.as_ref().map(|a| (rule, a)))
+                .collect();
+            if !with_money.is_empty() {
+                eprintln!(
+                    "{:<40} {:>14} {:>14} {:>14} {:>14} {:>14}",
+                    "money (yuan)", "new", "persisting", "resolved", "rectified", "confirmed"
+                );
+                for (rule, a) in with_money {
+                    eprintln!(
+                        "{rule:<40} {:>14} {:>14} {:>14} {:>14} {:>14}",
+                        a.new, a.persisting, a.resolved, a.rectified, a.confirmed
+                    );
+                }
+            }
             eprintln!("wrote {}", xlsx.display());
             if format == Format::Json {
                 println!("{}", serde_json::to_string_pretty(&d.counts).expect("json"));

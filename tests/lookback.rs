@@ -82,14 +82,19 @@ fn three_rounds_diff_into_exactly_the_planted_changes() {
     let r1 = run_ok(&job1, "2025Q4", &[]);
     assert_eq!(found(&r1), leads_of(&t1));
 
-    // Inspectors report one payroll lead as rectified; it is still there in round 2.
+    // Inspectors report one payroll lead as rectified (it is still there in round 2) and
+    // confirm a car owner's.
     let index = lead_index(&r1);
     let payroll_key = t1.leads["dibao_on_public_payroll"][0].clone();
-    let (lead, _) = &index[&("dibao_on_public_payroll".to_string(), payroll_key)];
+    let (lead, _) = &index[&("dibao_on_public_payroll".to_string(), payroll_key.clone())];
+    let car_key = t2.leads["dibao_owns_car"][0].clone();
+    let (car_lead, _) = &index[&("dibao_owns_car".to_string(), car_key.clone())];
     let dispositions = dir.path().join("round1_dispositions.csv");
     std::fs::write(
         &dispositions,
-        format!("lead_id,status,note\n{lead},已整改,已停发低保\n"),
+        format!(
+            "lead_id,status,note\n{lead},已整改,已停发低保\n{car_lead},属实,车辆登记在户主名下\n"
+        ),
     )
     .unwrap();
     let r2 = run_ok(
@@ -123,6 +128,64 @@ fn three_rounds_diff_into_exactly_the_planted_changes() {
             "{rule} rectified but persisting"
         );
     }
+    // The money of each change, to the cent, from what the generator planted: new and
+    // persisting leads at the newer round's amount, resolved ones at the older's.
+    let yuan = |cents: i64| format!("{}.{:02}", cents / 100, cents % 100);
+    let money = |t: &GroundTruth, rule: &str, keys: &mut dyn Iterator<Item = &String>| {
+        yuan(keys.map(|k| t.amounts[rule][k]).sum())
+    };
+    for rule in t1.amounts.keys() {
+        let (old, new): (BTreeSet<&String>, BTreeSet<&String>) = (
+            t1.leads[rule].iter().collect(),
+            t2.leads[rule].iter().collect(),
+        );
+        let m = &counts[rule]["amounts"];
+        assert_eq!(
+            m["new"],
+            money(&t2, rule, &mut new.difference(&old).copied()),
+            "{rule}"
+        );
+        assert_eq!(
+            m["persisting"],
+            money(&t2, rule, &mut new.intersection(&old).copied()),
+            "{rule}"
+        );
+        assert_eq!(
+            m["resolved"],
+            money(&t1, rule, &mut old.difference(&new).copied()),
+            "{rule}"
+        );
+        let reported = |status_rule: &str, key: &String| {
+            if rule == status_rule {
+                money(&t2, rule, &mut std::iter::once(key))
+            } else {
+                "0.00".into()
+            }
+        };
+        assert_eq!(
+            m["rectified"],
+            reported("dibao_on_public_payroll", &payroll_key),
+            "{rule}"
+        );
+        assert_eq!(
+            m["confirmed"],
+            reported("dibao_owns_car", &car_key),
+            "{rule}"
+        );
+    }
+    let resolved_pensions = counts["pension_paid_after_death"]["amounts"]["resolved"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Resolved money is real money: two pensions stopped and a car sold.
+    assert_ne!(
+        counts["pension_paid_after_death"]["amounts"]["resolved"],
+        "0.00"
+    );
+    assert_ne!(counts["dibao_owns_car"]["amounts"]["resolved"], "0.00");
+    // A rule without `amount` has no money, not zero money.
+    assert!(counts["pension_duplicate_active"].get("amounts").is_none());
+
     // The planted changes, spelled out.
     assert_eq!(
         (
@@ -162,6 +225,25 @@ fn three_rounds_diff_into_exactly_the_planted_changes() {
         .collect();
     assert_eq!(first[0], "整改后仍存在 rectified but persisting");
     assert_eq!(first[3], *lead);
+    // Its summary carries the resolved money as a number an inspector can add up.
+    let summary = wb.worksheet_range("汇总 Summary").unwrap();
+    let header: Vec<String> = summary
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    let col = header
+        .iter()
+        .position(|h| h == "已消除金额 Resolved amount")
+        .unwrap();
+    let pension = summary
+        .rows()
+        .find(|r| r[0].to_string() == "pension_paid_after_death")
+        .unwrap();
+    let resolved: f64 = resolved_pensions.parse().unwrap();
+    assert_eq!(pension[col], calamine::Data::Float(resolved));
 }
 
 #[test]

@@ -49,6 +49,8 @@ pub struct DiffRow {
     pub disposition: Option<String>,
     /// Persisting although reported as rectified.
     pub attention: bool,
+    /// The lead's money at stake (the newer run's; the older's for a lead no longer raised).
+    pub amount: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -59,6 +61,21 @@ pub struct RuleCounts {
     pub reappeared: usize,
     pub cleared: usize,
     pub rectified_but_persisting: usize,
+    /// For a rule that declares `amount`: the money of each kind of change, and of the leads
+    /// inspectors reported rectified or confirmed (exact, as text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amounts: Option<ChangeAmounts>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ChangeAmounts {
+    pub new: String,
+    pub persisting: String,
+    pub resolved: String,
+    pub reappeared: String,
+    pub cleared: String,
+    pub rectified: String,
+    pub confirmed: String,
 }
 
 pub struct Diff {
@@ -161,6 +178,7 @@ pub fn diff(old: &Path, new: &Path) -> Result<Diff> {
             change,
             disposition,
             attention,
+            amount: l.amount.clone(),
         });
     }
     for l in old_leads
@@ -179,6 +197,7 @@ pub fn diff(old: &Path, new: &Path) -> Result<Diff> {
             },
             disposition: l.disposition.clone(),
             attention: false,
+            amount: l.amount.clone(),
         });
     }
     rows.sort_by(|a, b| {
@@ -201,6 +220,9 @@ pub fn diff(old: &Path, new: &Path) -> Result<Diff> {
         }
         c.rectified_but_persisting += usize::from(r.attention);
     }
+    for (rule, c) in counts.iter_mut() {
+        c.amounts = change_amounts(rows.iter().filter(|r| &r.rule_id == rule));
+    }
     let name = |p: &Path| {
         p.file_name()
             .map(|n| n.to_string_lossy().to_string())
@@ -211,6 +233,32 @@ pub fn diff(old: &Path, new: &Path) -> Result<Diff> {
         new_run: name(new),
         rows,
         counts,
+    })
+}
+
+/// The money of a rule's changes; `None` when none of its leads carries an amount (a rule
+/// without `amount`).
+fn change_amounts<'a>(rows: impl Iterator<Item = &'a DiffRow> + Clone) -> Option<ChangeAmounts> {
+    if !rows.clone().any(|r| r.amount.is_some()) {
+        return None;
+    }
+    let total = |keep: &dyn Fn(&DiffRow) -> bool| {
+        crate::engine::exact_total(
+            rows.clone()
+                .filter(|r| keep(r))
+                .filter_map(|r| r.amount.as_deref()),
+        )
+        .unwrap_or_else(|| "0.00".into())
+    };
+    let status = |s: &'static str| move |r: &DiffRow| r.disposition.as_deref() == Some(s);
+    Some(ChangeAmounts {
+        new: total(&|r| r.change == Change::New),
+        persisting: total(&|r| r.change == Change::Persisting),
+        resolved: total(&|r| r.change == Change::Resolved),
+        reappeared: total(&|r| r.change == Change::Reappeared),
+        cleared: total(&|r| r.change == Change::Cleared),
+        rectified: total(&status("rectified")),
+        confirmed: total(&status("confirmed")),
     })
 }
 
@@ -230,6 +278,13 @@ fn write_files(diff: &Diff, xlsx: &Path, parquet: &Path) -> Result<()> {
     let err =
         |e: rust_xlsxwriter::XlsxError| Error::Bug(format!("writing {}: {e}", xlsx.display()));
     let bold = Format::new().set_bold().set_background_color("#DDEBF7");
+    let money = Format::new().set_num_format("#,##0.00");
+    // Amounts are exact text; the cell is the double nearest, shown to the cent.
+    let amount_cell =
+        |ws: &mut rust_xlsxwriter::Worksheet, r: u32, c: u16, a: &str| match a.parse::<f64>() {
+            Ok(v) => ws.write_number_with_format(r, c, v, &money).map(|_| ()),
+            Err(_) => ws.write_string(r, c, a).map(|_| ()),
+        };
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name("汇总 Summary").map_err(err)?;
@@ -241,6 +296,13 @@ fn write_files(diff: &Diff, xlsx: &Path, parquet: &Path) -> Result<()> {
         "再次出现 Reappeared",
         "已排除（误报）Cleared as false positive",
         "整改后仍存在 Rectified but persisting",
+        "新增金额 New amount",
+        "仍存在金额 Persisting amount",
+        "已消除金额 Resolved amount",
+        "再次出现金额 Reappeared amount",
+        "已排除金额 Cleared amount",
+        "已整改金额 Rectified amount",
+        "属实金额 Confirmed amount",
     ];
     for (c, h) in headers.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, *h, &bold)
@@ -264,6 +326,23 @@ fn write_files(diff: &Diff, xlsx: &Path, parquet: &Path) -> Result<()> {
         {
             ws.write_number(r, c as u16 + 1, *v as f64).map_err(err)?;
         }
+        // Blank for a rule without `amount`: no money, not zero money.
+        if let Some(a) = &n.amounts {
+            for (c, v) in [
+                &a.new,
+                &a.persisting,
+                &a.resolved,
+                &a.reappeared,
+                &a.cleared,
+                &a.rectified,
+                &a.confirmed,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                amount_cell(ws, r, c as u16 + 7, v).map_err(err)?;
+            }
+        }
     }
     ws.set_freeze_panes(1, 0).map_err(err)?;
     let ws = wb.add_worksheet();
@@ -276,11 +355,12 @@ fn write_files(diff: &Diff, xlsx: &Path, parquet: &Path) -> Result<()> {
         "线索键 Key",
         "变化 Change",
         "核查状态 Status",
+        "涉及金额 Amount",
     ];
     for (c, h) in headers.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, *h, &bold)
             .map_err(err)?;
-        ws.set_column_width(c as u16, [14, 36, 50, 20, 40, 20, 18][c])
+        ws.set_column_width(c as u16, [14, 36, 50, 20, 40, 20, 18, 16][c])
             .map_err(err)?;
     }
     for (i, d) in diff.rows.iter().enumerate() {
@@ -310,6 +390,9 @@ fn write_files(diff: &Diff, xlsx: &Path, parquet: &Path) -> Result<()> {
         {
             ws.write_string(r, c as u16, *t).map_err(err)?;
         }
+        if let Some(a) = &d.amount {
+            amount_cell(ws, r, 7, a).map_err(err)?;
+        }
     }
     ws.set_freeze_panes(1, 0).map_err(err)?;
     ws.autofilter(0, 0, diff.rows.len() as u32, (headers.len() - 1) as u16)
@@ -332,6 +415,7 @@ fn write_files(diff: &Diff, xlsx: &Path, parquet: &Path) -> Result<()> {
             "attention".into(),
             diff.rows.iter().map(|d| d.attention).collect::<Vec<bool>>(),
         ),
+        Column::new("amount".into(), col(&|d| d.amount.clone())),
     ])?;
     ParquetWriter::new(create_private_file(parquet)?).finish(&mut df)?;
     Ok(())

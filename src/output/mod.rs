@@ -471,6 +471,9 @@ pub struct StoredLead {
     pub lead_id: String,
     pub key: String,
     pub disposition: Option<String>,
+    /// The money at stake over the lead's rows (exact), for a rule that declares `amount`;
+    /// `None` otherwise, and for a run written before amounts were kept.
+    pub amount: Option<String>,
 }
 
 /// Reads the leads of a run folder's anomalies.parquet, in file order, one per lead ID.
@@ -500,11 +503,17 @@ pub fn read_leads(run: &Path) -> Result<Vec<StoredLead>> {
         col("key")?,
         col("disposition")?,
     );
-    let mut seen = std::collections::BTreeSet::new();
+    let amounts = if df.column("amount").is_ok() {
+        col("amount")?
+    } else {
+        vec![None; df.height()]
+    };
+    let mut at: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let mut rows_of: Vec<Vec<String>> = Vec::new();
     let mut out = Vec::new();
     for i in 0..df.height() {
         let lead_id = ids[i].clone().unwrap_or_default();
-        if seen.insert(lead_id.clone()) {
+        let n = *at.entry(lead_id.clone()).or_insert_with(|| {
             out.push(StoredLead {
                 rule_id: rules[i].clone().unwrap_or_default(),
                 rule_title: titles[i].clone().unwrap_or_default(),
@@ -512,8 +521,17 @@ pub fn read_leads(run: &Path) -> Result<Vec<StoredLead>> {
                 lead_id,
                 key: keys[i].clone().unwrap_or_default(),
                 disposition: disp[i].clone(),
+                amount: None,
             });
+            rows_of.push(Vec::new());
+            out.len() - 1
+        });
+        if let Some(a) = amounts[i].as_deref().filter(|a| !a.is_empty()) {
+            rows_of[n].push(a.to_string());
         }
+    }
+    for (lead, amounts) in out.iter_mut().zip(rows_of) {
+        lead.amount = crate::engine::exact_total(&amounts);
     }
     Ok(out)
 }
