@@ -167,12 +167,15 @@ fn bench(c: &mut Criterion) {
                 n += 1;
                 let run = output::write_run(
                     &job,
-                    &result,
-                    &[],
-                    output::report::Lang::Zh,
+                    output::RunOutputs {
+                        result: &result,
+                        rule_errors: &[],
+                        lang: output::report::Lang::Zh,
+                        timings: serde_json::json!({}),
+                        teams: None,
+                    },
                     &out,
                     &format!("w{n}"),
-                    serde_json::json!({}),
                 )
                 .unwrap();
                 std::fs::remove_dir_all(run).unwrap();

@@ -167,9 +167,15 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',')]
     pub tags: Vec<String>,
     /// Inspectors' dispositions from the previous round: its anomalies.xlsx with the status
-    /// column filled in, or a CSV with lead_id, status, note.
+    /// column filled in, a CSV with lead_id, status, note, or a folder of them (the teams'
+    /// returned workbooks); repeatable, merged by lead ID.
     #[arg(long)]
-    pub dispositions: Option<PathBuf>,
+    pub dispositions: Vec<PathBuf>,
+    /// Also write one workbook per value of this expression over the leads under teams/
+    /// (e.g. `region`, or an evidence label in double quotes); empty values go to
+    /// teams/unassigned.xlsx.
+    #[arg(long, value_name = "EXPR")]
+    pub split_by: Option<String>,
     /// The language of report.html.
     #[arg(long, value_enum, default_value = "zh")]
     pub lang: LangArg,
@@ -511,6 +517,7 @@ fn run_job(args: RunArgs, bars: &Bars) -> Result<ExitStatus, Error> {
         no_cache: args.no_cache,
         rehash: args.rehash,
         mask: args.mask,
+        split_by: args.split_by.clone(),
         lang: match args.lang {
             LangArg::Zh => crate::output::report::Lang::Zh,
             LangArg::En => crate::output::report::Lang::En,
@@ -542,6 +549,9 @@ fn run_job(args: RunArgs, bars: &Bars) -> Result<ExitStatus, Error> {
             ),
             RuleStatus::Failed(e) => eprintln!("error: rule {} failed: {e}", o.rule.id),
         }
+    }
+    for (file, leads) in &outcome.teams {
+        eprintln!("team   teams/{file:<36} {leads:>5} leads");
     }
     eprintln!(
         "wrote {} (total {} ms, writing {} ms)",

@@ -240,7 +240,7 @@ fn three_rounds_diff_into_exactly_the_planted_changes() {
         .unwrap();
     let pension = summary
         .rows()
-        .find(|r| r[0].to_string() == "pension_paid_after_death")
+        .find(|r| r[0] == "pension_paid_after_death")
         .unwrap();
     let resolved: f64 = resolved_pensions.parse().unwrap();
     assert_eq!(pension[col], calamine::Data::Float(resolved));

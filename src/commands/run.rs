@@ -19,10 +19,12 @@ pub struct RunOptions {
     pub params: Vec<String>,
     /// `DATASET=FILE`: files screened in place of a dataset's declared ones.
     pub inputs: Vec<String>,
-    pub dispositions: Option<PathBuf>,
+    pub dispositions: Vec<PathBuf>,
     pub no_cache: bool,
     pub rehash: bool,
     pub mask: bool,
+    /// `--split-by`: one workbook per value under `teams/`.
+    pub split_by: Option<String>,
     pub lang: crate::output::report::Lang,
     /// Run the rules on Spark instead of here.
     pub spark: Option<SparkRun>,
@@ -45,6 +47,8 @@ pub struct RunOutcome {
     pub skipped: Vec<String>,
     pub total_ms: u128,
     pub write_ms: u128,
+    /// The team workbooks written (`--split-by`): file name, leads.
+    pub teams: Vec<(String, usize)>,
 }
 
 impl RunOutcome {
@@ -123,8 +127,14 @@ pub fn run(
         ));
     }
     // Read before any data: a bad dispositions file is an error, not a half-applied run.
-    let dispositions = match &o.dispositions {
-        Some(p) => Some(crate::ingest::dispositions::read_dispositions(p)?),
+    let dispositions = if o.dispositions.is_empty() {
+        None
+    } else {
+        Some(crate::ingest::dispositions::read_all(&o.dispositions)?)
+    };
+    // Checked before any data too: a typo in it must not cost the minutes of loading.
+    let split = match &o.split_by {
+        Some(text) => Some(crate::output::teams::SplitBy::compile(text, &rules)?),
         None => None,
     };
     let output_dir = o.out.clone().unwrap_or_else(|| job.output_dir.clone());
@@ -136,7 +146,7 @@ pub fn run(
     crate::output::check_run_folder_free(&output_dir, &run_id)?;
     if let Some(warning) = job
         .lead_key
-        .keep_for_run(&output_dir, o.dispositions.is_some())?
+        .keep_for_run(&output_dir, !o.dispositions.is_empty())?
     {
         notify(&warning);
     }
@@ -168,6 +178,11 @@ pub fn run(
     if o.mask {
         crate::output::mask::apply(&mut result);
     }
+    // After masking: a team's file name and contents come from what it may see.
+    let teams = match &split {
+        Some(s) => Some((s.text().to_string(), s.split(&result)?)),
+        None => None,
+    };
     let t_write = Instant::now();
     reporter.start(Phase::Writing, 1);
     let timings = serde_json::json!({
@@ -177,12 +192,17 @@ pub fn run(
     });
     let dir = crate::output::write_run(
         &job,
-        &result,
-        &diagnostics,
-        o.lang,
+        crate::output::RunOutputs {
+            result: &result,
+            rule_errors: &diagnostics,
+            lang: o.lang,
+            timings,
+            teams: teams
+                .as_ref()
+                .map(|(t, teams)| (t.as_str(), teams.as_slice())),
+        },
         &output_dir,
         &run_id,
-        timings,
     )?;
     reporter.advance(Phase::Writing, "outputs");
     reporter.finish(Phase::Writing);
@@ -195,5 +215,8 @@ pub fn run(
         skipped,
         total_ms: t0.elapsed().as_millis(),
         write_ms: t_write.elapsed().as_millis(),
+        teams: teams
+            .map(|(_, t)| t.into_iter().map(|t| (t.file, t.leads)).collect())
+            .unwrap_or_default(),
     })
 }

@@ -89,6 +89,63 @@ fn columns(headers: &[String]) -> Option<Columns> {
     })
 }
 
+/// Reads several dispositions files — a folder stands for every `.xlsx` and `.csv` in it, as
+/// the teams return their workbooks — merged by lead ID. The same lead with two different
+/// statuses, in one file or two, is an error naming both places.
+pub fn read_all(paths: &[std::path::PathBuf]) -> Result<BTreeMap<String, DispositionRecord>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut inside: Vec<std::path::PathBuf> = fs_err::read_dir(p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    // Not hidden files, nor the lock files a spreadsheet leaves (`~$a.xlsx`).
+                    let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
+                    f.is_file()
+                        && !name.starts_with('.')
+                        && !name.starts_with("~$")
+                        && (ext.eq_ignore_ascii_case("xlsx") || ext.eq_ignore_ascii_case("csv"))
+                })
+                .collect();
+            if inside.is_empty() {
+                return Err(Error::Input {
+                    path: p.clone(),
+                    message: "a folder of dispositions with no .xlsx or .csv file in it".into(),
+                });
+            }
+            inside.sort();
+            files.extend(inside);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut out: BTreeMap<String, DispositionRecord> = BTreeMap::new();
+    for f in &files {
+        for (lead, record) in read_dispositions(f)? {
+            match out.get(&lead) {
+                Some(prev) if prev.status != record.status => {
+                    return Err(Error::Input {
+                        path: f.clone(),
+                        message: format!(
+                            "lead {lead} has two statuses: {} at {} and {} at {}; keep one",
+                            prev.status.as_str(),
+                            prev.place,
+                            record.status.as_str(),
+                            record.place
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    out.insert(lead, record);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Reads a dispositions file (xlsx or CSV). Rows without a status are skipped; an unknown
 /// status, or two different statuses for one lead, is an error naming the place.
 pub fn read_dispositions(path: &Path) -> Result<BTreeMap<String, DispositionRecord>> {

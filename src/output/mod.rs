@@ -4,6 +4,7 @@
 
 pub mod mask;
 pub mod report;
+pub mod teams;
 pub mod workbook;
 
 use crate::private::{create_private_dir, create_private_file, sweep_leftovers};
@@ -70,15 +71,23 @@ pub fn check_run_folder_free(output_dir: &Path, run_id: &str) -> Result<PathBuf>
     Ok(final_dir)
 }
 
+/// What a run folder is written from.
+pub struct RunOutputs<'a> {
+    pub result: &'a RunResult,
+    /// Rule files that did not compile.
+    pub rule_errors: &'a [Diagnostic],
+    pub lang: report::Lang,
+    pub timings: serde_json::Value,
+    /// `--split-by`: the expression and the teams' shares.
+    pub teams: Option<(&'a str, &'a [teams::Team])>,
+}
+
 /// Writes every output of a run; returns the final folder.
 pub fn write_run(
     job: &Job,
-    result: &RunResult,
-    rule_errors: &[Diagnostic],
-    lang: report::Lang,
+    outputs: RunOutputs,
     output_dir: &Path,
     run_id: &str,
-    timings: serde_json::Value,
 ) -> Result<PathBuf> {
     let final_dir = check_run_folder_free(output_dir, run_id)?;
     create_private_dir(output_dir)?;
@@ -86,7 +95,7 @@ pub fn write_run(
     sweep_leftovers(output_dir, &[".partial-", ".spark-"], true);
     let tmp = output_dir.join(format!(".{run_id}.partial-{}", std::process::id()));
     create_private_dir(&tmp)?;
-    let written = write_all(job, result, rule_errors, lang, &tmp, run_id, timings);
+    let written = write_all(job, outputs, &tmp, run_id);
     match written {
         Ok(()) => {
             fs_err::rename(&tmp, &final_dir)?;
@@ -99,22 +108,39 @@ pub fn write_run(
     }
 }
 
-fn write_all(
-    job: &Job,
-    result: &RunResult,
-    rule_errors: &[Diagnostic],
-    lang: report::Lang,
-    dir: &Path,
-    run_id: &str,
-    timings: serde_json::Value,
-) -> Result<()> {
+fn write_all(job: &Job, outputs: RunOutputs, dir: &Path, run_id: &str) -> Result<()> {
+    let RunOutputs {
+        result,
+        rule_errors,
+        lang,
+        timings,
+        teams,
+    } = outputs;
     write_parquet(result, &dir.join("anomalies.parquet"))?;
     write_csv(result, &dir.join("anomalies.csv"))?;
     let xlsx = workbook::workbook_bytes(result, workbook::MAX_ROWS)
         .map_err(|e| Error::Bug(format!("writing anomalies.xlsx: {e}")))?;
     create_private_file(&dir.join("anomalies.xlsx"))?.write_all(&xlsx)?;
     write_rejected(result, &dir.join("rejected"))?;
-    let manifest = manifest(job, result, rule_errors, run_id, timings)?;
+    let mut manifest = manifest(job, result, rule_errors, run_id, timings)?;
+    if let Some((split_by, teams)) = teams {
+        let folder = dir.join("teams");
+        create_private_dir(&folder)?;
+        for t in teams {
+            let xlsx = workbook::workbook_bytes(&t.result, workbook::MAX_ROWS)
+                .map_err(|e| Error::Bug(format!("writing teams/{}: {e}", t.file)))?;
+            create_private_file(&folder.join(&t.file))?.write_all(&xlsx)?;
+        }
+        manifest["teams"] = serde_json::json!({
+            "split_by": split_by,
+            "workbooks": teams.iter().map(|t| serde_json::json!({
+                "value": t.value,
+                "file": format!("teams/{}", t.file),
+                "leads": t.leads,
+                "rows": t.rows,
+            })).collect::<Vec<_>>(),
+        });
+    }
     create_private_file(&dir.join("report.html"))?
         .write_all(report::render(result, &manifest, lang).as_bytes())?;
     let mut f = create_private_file(&dir.join("manifest.json"))?;

@@ -107,7 +107,7 @@ fn bars(items: &[(String, usize, &'static str)]) -> String {
 }
 
 /// The region of a lead: the first six digits of an ID-like key.
-fn region_of(key: &str) -> Option<&str> {
+pub(crate) fn region_of(key: &str) -> Option<&str> {
     // A fuzzy pair key `ID1~ID2` counts under its first ID.
     let id = key.split('~').next().unwrap_or(key);
     let b = id.as_bytes();
