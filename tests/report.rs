@@ -25,16 +25,22 @@ fn the_report_is_self_contained_and_complete() {
         }
         assert!(html.starts_with("<!DOCTYPE html>"));
         let manifest: serde_json::Value = manifest_of(&dir.path().join("out/zh"));
+        // The leads-per-rule chart (the money chart above it has bars per rule too).
+        let leads_chart = html
+            .find("<h2>各规则线索数</h2>")
+            .or_else(|| html.find("<h2>Leads per rule</h2>"))
+            .expect("the leads-per-rule chart");
+        let chart = &html[leads_chart..];
         for r in manifest["rules"].as_array().unwrap() {
             let id = r["id"].as_str().unwrap();
             // The bar chart row: the rule id, then its lead count.
             let label = format!(">{id}</text>");
-            let at = html
+            let at = chart
                 .find(&label)
                 .unwrap_or_else(|| panic!("{id} in the chart"))
                 + label.len();
             // The row's next text element (after its bar) is its count.
-            let bar_and_count = &html[at..at + html[at..].find("</text>").unwrap()];
+            let bar_and_count = &chart[at..at + chart[at..].find("</text>").unwrap()];
             assert!(
                 bar_and_count.starts_with("<rect")
                     && bar_and_count.ends_with(&format!(">{}", r["leads"])),
@@ -67,18 +73,35 @@ fn the_report_is_self_contained_and_complete() {
     );
     assert!(en.contains(&format!("<b>{total}</b>Money at stake (yuan)")));
     let yuan = |cents: i64| format!("{}.{:02}", cents / 100, cents % 100);
+    let manifest = manifest_of(&dir.path().join("out/zh"));
+    let severity_of = |rule: &str| -> String {
+        manifest["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == rule)
+            .unwrap()["severity"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // A table row and a bar per rule with money, each with the exact total.
+    let chart = &zh[zh.find("<h2>").unwrap()..zh.find("<h2>各规则线索数</h2>").unwrap()];
     for (rule, leads) in &truth.amounts {
-        let severity = if rule.contains("death") || rule.contains("deceased") {
-            "critical"
-        } else {
-            "high"
-        };
+        let amount = yuan(leads.values().sum());
         let row = format!(
-            r#"<td>{severity}</td><td class="n">{}</td><td class="n">{}</td>"#,
+            r#"<td>{}</td><td class="n">{}</td><td class="n">{amount}</td>"#,
+            severity_of(rule),
             leads.len(),
-            yuan(leads.values().sum())
         );
         assert!(zh.contains(&row), "{rule}: {row}");
+        let bar = chart
+            .find(&format!(">{rule}</text><rect"))
+            .unwrap_or_else(|| panic!("{rule} in the money chart"));
+        assert!(
+            chart[bar..].split("</text>").nth(1).unwrap().ends_with(&format!(">{amount}")),
+            "{rule}: the bar shows {amount}"
+        );
     }
     assert!(zh.contains("数据质量") && zh.contains(r#"lang="zh-CN""#));
     assert!(en.contains("Data quality") && en.contains(r#"lang="en""#));

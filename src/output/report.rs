@@ -81,22 +81,33 @@ fn severity_colour(s: Severity) -> &'static str {
 
 /// A horizontal bar chart as inline SVG.
 fn bars(items: &[(String, usize, &'static str)]) -> String {
-    let max = items.iter().map(|i| i.1).max().unwrap_or(0).max(1);
+    let items: Vec<(String, f64, String, &'static str)> = items
+        .iter()
+        .map(|(l, n, c)| (l.clone(), *n as f64, n.to_string(), *c))
+        .collect();
+    scaled_bars(&items)
+}
+
+/// Bars of any size: (label, length, the value shown beside the bar, colour).
+fn scaled_bars(items: &[(String, f64, String, &'static str)]) -> String {
+    let max = items.iter().map(|i| i.1).fold(0.0, f64::max);
+    let max = if max > 0.0 { max } else { 1.0 };
     let (label_w, bar_w, row_h) = (330.0, 360.0, 22.0);
     let height = row_h * items.len() as f64 + 8.0;
     let mut svg = format!(
         r#"<svg role="img" width="{w}" height="{height}" viewBox="0 0 {w} {height}">"#,
         w = label_w + bar_w + 60.0
     );
-    for (i, (label, n, colour)) in items.iter().enumerate() {
+    for (i, (label, len, n, colour)) in items.iter().enumerate() {
         let y = i as f64 * row_h + 4.0;
-        let w = bar_w * *n as f64 / max as f64;
+        let w = bar_w * len.max(0.0) / max;
         let _ = write!(
             svg,
             r#"<text x="{lx}" y="{ty}" text-anchor="end" font-size="12">{label}</text><rect x="{bx}" y="{y}" width="{w:.1}" height="{h}" fill="{colour}"/><text x="{nx:.1}" y="{ty}" font-size="12">{n}</text>"#,
             lx = label_w - 6.0,
             ty = y + 14.0,
             label = esc(label),
+            n = esc(n),
             bx = label_w,
             h = row_h - 6.0,
             nx = label_w + w + 4.0,
@@ -193,6 +204,17 @@ code{{font-size:12px;word-break:break-all}}
                 );
             }
         }
+        // Per-rule bars, each labelled with its exact total.
+        let money_bars: Vec<(String, f64, String, &'static str)> = result
+            .outcomes
+            .iter()
+            .filter_map(|o| {
+                let a = o.amount()?;
+                let len = a.parse::<f64>().unwrap_or(0.0);
+                Some((o.rule.id.clone(), len, a, severity_colour(o.rule.severity)))
+            })
+            .collect();
+        let chart = scaled_bars(&money_bars);
         if let Some(by) = manifest["totals"]["amount_by_severity"].as_object() {
             for (sev, a) in by {
                 let _ = write!(
@@ -205,6 +227,7 @@ code{{font-size:12px;word-break:break-all}}
             }
         }
         h.push_str("</table>");
+        h.push_str(&chart);
     }
 
     let per_rule: Vec<(String, usize, &'static str)> = result

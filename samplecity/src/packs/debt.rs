@@ -247,7 +247,8 @@ pub(super) fn debt(rng: &mut Rng, scale: usize, truth: &mut GroundTruth, out: &m
             d(2024, 6, 18),
             40.0,
         );
-        truth.lead("debt_unregistered_intermediary", name);
+        // 40 ten-thousand yuan.
+        truth.lead_cents("debt_unregistered_intermediary", name, 40 * 10_000 * 100);
     }
     {
         let late = "南京启元咨询服务有限公司";
@@ -266,7 +267,7 @@ pub(super) fn debt(rng: &mut Rng, scale: usize, truth: &mut GroundTruth, out: &m
             d(2024, 7, 15),
             30.0,
         );
-        truth.lead("debt_unregistered_intermediary", late);
+        truth.lead_cents("debt_unregistered_intermediary", late, 30 * 10_000 * 100);
         // Near-miss: paid on the day it was registered.
         let same_day = "南京衡信会计师事务所有限公司";
         registry.push(vec![
@@ -307,7 +308,7 @@ pub(super) fn debt(rng: &mut Rng, scale: usize, truth: &mut GroundTruth, out: &m
     for kind in ["资金管理费", "财务顾问费", "承诺费"] {
         let no = contract(&mut contracts, rng, 12_000.0, 4.35, 60, None);
         let id = fee(&mut fees, &no, kind, BANKS[2], "银行", d(2024, 4, 9), 36.0);
-        truth.lead("debt_prohibited_bank_fee", id);
+        truth.lead_cents("debt_prohibited_bank_fee", &id, 36 * 10_000 * 100);
     }
     // Near-miss: a financial adviser's fee paid to a registered adviser, not to the bank.
     let no = contract(&mut contracts, rng, 12_000.0, 4.35, 60, None);

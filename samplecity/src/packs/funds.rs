@@ -109,8 +109,13 @@ pub(super) fn funds(
         );
         truth.lead("funds_meal_pupils_above_enrolment", code);
     }
-    // Received well below the allocation, or nothing.
+    // Received well below the allocation, or nothing: what did not arrive is the money.
     for parts in [&[0.6][..], &[0.5, 0.3][..], &[][..]] {
+        let allocated = (480.0 * STANDARD * 100.0) as i64;
+        let received: i64 = parts
+            .iter()
+            .map(|s| (480.0 * STANDARD * s * 100.0).round() as i64)
+            .sum();
         let code = add(
             &mut enrolment,
             &mut allocation,
@@ -120,7 +125,7 @@ pub(super) fn funds(
             480,
             parts,
         );
-        truth.lead("funds_meal_received_below_allocated", code);
+        truth.lead_cents("funds_meal_received_below_allocated", &code, allocated - received);
     }
     // Near-misses: funded exactly as enrolled; 50 yuan short (a bank charge).
     add(
@@ -171,7 +176,8 @@ pub(super) fn funds(
             ]);
         }
         if lead {
-            truth.lead("funds_meal_received_below_allocated", code);
+            // 550,000 allocated, 549,899.99 received.
+            truth.lead_cents("funds_meal_received_below_allocated", &code, 10_001);
         }
     }
 
@@ -232,7 +238,9 @@ pub(super) fn funds(
         ("年终一次性奖励", &[0usize, 3][..]),
         ("加班工作补助", &[2][..]),
     ] {
+        let mut paid = 0;
         for (u, p) in staff.iter().filter(|(u, _)| units.contains(u)).take(8) {
+            paid += 2_000 * 100;
             allowances.push(vec![
                 Cell::text(UNITS[*u]),
                 Cell::text(&p.name),
@@ -242,7 +250,7 @@ pub(super) fn funds(
                 money(2_000.0),
             ]);
         }
-        truth.lead("funds_unapproved_allowance", item);
+        truth.lead_cents("funds_unapproved_allowance", item, paid);
     }
 
     // Expense claims: invoices, voucher numbers per unit, amounts.
