@@ -121,9 +121,13 @@ pub enum Command {
     Generate {
         #[arg(long, default_value = "sample_data")]
         out: PathBuf,
-        /// Size multiplier: 1 is the committed sample city.
-        #[arg(long, default_value_t = 1)]
+        /// Size multiplier: 1 is the committed sample city (4,000 people).
+        #[arg(long, default_value_t = 1, conflicts_with = "people")]
         scale: u32,
+        /// Grow the city by people instead: about this many (enrolments, registers, deaths,
+        /// dibao and payments grow with them), e.g. 2000000.
+        #[arg(long)]
+        people: Option<u64>,
         /// The inspection round: 1 is the committed city; 2 and 3 are later extracts of the
         /// same city with leads put right, new leads, and one lead back in round 3.
         #[arg(long, default_value_t = 1)]
@@ -372,10 +376,12 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Generate {
             out,
             scale,
+            people,
             seed,
             round,
             payment_history,
         } => {
+            let scale = people.map_or(scale, samplecity::scale_for_people);
             let summary = samplecity::generate_city(&out, scale, seed, round, payment_history)
                 .map_err(|e| Error::Input {
                     path: out.clone(),

@@ -99,7 +99,11 @@ fn the_report_is_self_contained_and_complete() {
             .find(&format!(">{rule}</text><rect"))
             .unwrap_or_else(|| panic!("{rule} in the money chart"));
         assert!(
-            chart[bar..].split("</text>").nth(1).unwrap().ends_with(&format!(">{amount}")),
+            chart[bar..]
+                .split("</text>")
+                .nth(1)
+                .unwrap()
+                .ends_with(&format!(">{amount}")),
             "{rule}: the bar shows {amount}"
         );
     }

@@ -73,6 +73,16 @@ const LAND_LOST: &str = "被征地农民养老保障";
 const ACTIVE: [&str; 2] = ["正常领取", "参保缴费"];
 const MONTHS: [u32; 6] = [1, 2, 3, 4, 5, 6];
 
+/// The people a city holds per unit of `scale`: every register grows with them.
+pub const PEOPLE_PER_SCALE: usize = 4000;
+
+/// The scale of a city of about `people` people (at least 1).
+pub fn scale_for_people(people: u64) -> u32 {
+    u32::try_from(people.div_ceil(PEOPLE_PER_SCALE as u64))
+        .unwrap_or(u32::MAX)
+        .max(1)
+}
+
 /// The date the sample city's extracts were taken (the bundled job's `as_of`): benefits are
 /// counted through its month.
 pub const AS_OF: (i32, u32) = (2025, 6);
@@ -145,7 +155,7 @@ pub fn generate_city(
     fs_err::create_dir_all(out)?;
     let scale = scale.max(1) as usize;
     let mut rng = Rng::new(seed);
-    let mut pool = Pool::new(&mut rng, 4000 * scale + 400);
+    let mut pool = Pool::new(&mut rng, PEOPLE_PER_SCALE * scale + 400);
     let mut truth = GroundTruth::default();
     // Retirees paid before 2025: their rows are written month by month at the end, never
     // held (a billion-row table does not fit in memory).
@@ -442,7 +452,8 @@ pub fn generate_city(
     fs_err::write(out.join("ground_truth.json"), json + "\n")?;
     let rows: u64 = truth.rows.values().sum();
     Ok(format!(
-        "{rows} rows in {} datasets, {} planted leads",
+        "{} people, {rows} rows in {} datasets, {} planted leads",
+        PEOPLE_PER_SCALE * scale.max(1) as usize,
         truth.rows.len(),
         truth.leads.values().map(Vec::len).sum::<usize>()
     ))

@@ -125,7 +125,11 @@ pub(super) fn funds(
             480,
             parts,
         );
-        truth.lead_cents("funds_meal_received_below_allocated", &code, allocated - received);
+        truth.lead_cents(
+            "funds_meal_received_below_allocated",
+            &code,
+            allocated - received,
+        );
     }
     // Near-misses: funded exactly as enrolled; 50 yuan short (a bank charge).
     add(
