@@ -453,7 +453,7 @@ pub fn generate_city(
     let rows: u64 = truth.rows.values().sum();
     Ok(format!(
         "{} people, {rows} rows in {} datasets, {} planted leads",
-        PEOPLE_PER_SCALE * scale.max(1) as usize,
+        PEOPLE_PER_SCALE * scale.max(1),
         truth.rows.len(),
         truth.leads.values().map(Vec::len).sum::<usize>()
     ))
