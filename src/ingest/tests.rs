@@ -261,7 +261,7 @@ fn typing_each_distinct_value_once_gives_what_typing_each_cell_gives() {
         ],
     );
     let catalog = Catalog::load(&path).unwrap();
-    // Every row's note differs: numbering gives up on them.
+    // Every row's note differs within a batch.
     let notes: Vec<String> = (0..600).map(|i| format!("第{i}笔")).collect();
     let ids = [
         "11010519491231002X",
@@ -383,8 +383,9 @@ fn typing_each_distinct_value_once_gives_what_typing_each_cell_gives() {
         let id = ["id_card", "id_card_issue", "id_card_raw"];
         assert_eq!(coded, [&id[..], &["name", "note", "plate"]].concat());
         assert!(by_cell.coded.is_empty());
-        // Mostly distinct: stored plain, no dictionary tried.
-        assert!(by_value.coded["note"].is_none());
+        // Every note distinct within the batch, but the same notes batch after batch: numbered
+        // (a month of payments longer than a batch is the same).
+        assert!(by_value.coded["note"].is_some());
         // Each row's number names its value (the writer makes each row group's dictionary
         // of the values its rows hold: `cache::pages` tests).
         for (column, coded) in &by_value.coded {
@@ -696,4 +697,49 @@ fn numbering_is_tried_again_after_the_batches_it_skips() {
     assert_eq!(typed(&five), "typed");
     assert_eq!(typed(&three), "typed");
     assert_eq!(typed(&distinct), "distinct");
+}
+
+/// A column whose values never come back (ticket numbers) is numbered in its first batch,
+/// which cannot tell, then found distinct in the next and typed cell by cell for
+/// `SKIP_WHEN_DISTINCT` batches; one whose values come back in the next batch (a month of
+/// payments longer than a batch) stays numbered.
+#[test]
+fn values_that_never_come_back_are_typed_cell_by_cell_after_one_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = catalog_file(
+        dir.path(),
+        "p.csv",
+        &["note: { type: text, aliases: [备注] }"],
+    );
+    let catalog = Catalog::load(&path).unwrap();
+    let spec = &catalog.datasets["p"].columns["note"];
+    let batch = |from: usize| {
+        let mut data = String::new();
+        let mut ends = Vec::new();
+        for i in from..from + 600 {
+            data.push_str(&format!("票{i}"));
+            ends.push(data.len());
+        }
+        read::SourceColumn::Text { data, ends }
+    };
+    let malformed = vec![None; 600];
+    let kind = |v: &ByValue| match v {
+        ByValue::Typed(_) => "numbered",
+        ByValue::Distinct => "distinct",
+        ByValue::No => "no",
+    };
+    let mut never = ByValueState::default();
+    let mut back = ByValueState::default();
+    let mut seen = (Vec::new(), Vec::new());
+    for b in 0..3 {
+        let fresh = batch(b * 600);
+        let v = type_by_value("note", spec, "备注", &fresh, &malformed, &mut never).unwrap();
+        seen.0.push(kind(&v));
+        // The same 600 values each batch, as people come back month after month.
+        let again = batch(0);
+        let v = type_by_value("note", spec, "备注", &again, &malformed, &mut back).unwrap();
+        seen.1.push(kind(&v));
+    }
+    assert_eq!(seen.0, ["numbered", "distinct", "distinct"]);
+    assert_eq!(seen.1, ["numbered", "numbered", "numbered"]);
 }

@@ -273,7 +273,7 @@ impl ByValueState {
 /// what it keeps stays near one batch's worth whatever the extract holds. Not more: numbering
 /// pays while the values' table stays in the CPU's cache (62 thousand people); a month of 620
 /// thousand kept from batch to batch made converting it 15 % slower than typing each cell.
-pub(super) const KEEP_VALUES: usize = 1 << 18;
+pub(super) const KEEP_VALUES: usize = 1 << 20;
 
 /// Types a column of text cells once per distinct value rather than once per row, for the
 /// cache: the cache stores such a column as a dictionary anyway, so numbering the rows' values
@@ -309,7 +309,14 @@ pub(super) fn type_by_value(
     let before = state.numbering.table.len();
     let numbering = &mut state.numbering;
     let n = malformed.len();
-    let limit = crate::intern::distinct_limit(n);
+    // A column's first batch cannot tell values that come back (a month of payments longer
+    // than a batch) from values that never do: it is numbered whole, and the next batches,
+    // where the values of the month before come back, judge.
+    let limit = if before == 0 {
+        n
+    } else {
+        crate::intern::distinct_limit(n)
+    };
     let keep = |i: usize| malformed[i].is_none();
     let mut keys = Vec::new();
     let numbered = match src {
