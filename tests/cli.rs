@@ -196,3 +196,21 @@ fn a_file_is_screened_against_the_registers_before_it_is_paid() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_master_spark_cannot_take_is_refused_before_anything_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = sample_job(dir.path());
+    for (master, says) in [
+        ("local[two]", "is not a Spark master"),
+        ("sc://host:15002", "Spark Connect is not supported"),
+    ] {
+        let out = run_job(&job, "spark", &["--engine", "spark", "--master", master]);
+        assert_eq!(out.status.code(), Some(2), "{master}");
+        let err = stderr(&out);
+        assert!(err.contains(says), "{master}: {err}");
+        // Refused before loading: no progress past the check, nothing written.
+        assert!(!err.contains("dataset "), "{err}");
+        assert!(!dir.path().join("out").exists());
+    }
+}

@@ -126,6 +126,13 @@ pub fn run(
             rules.len()
         ));
     }
+    // A master Spark cannot take fails before the extracts are read.
+    if let Some(spark) = &o.spark {
+        engine::spark::check_master(&spark.master).map_err(|message| Error::Input {
+            path: "--master".into(),
+            message,
+        })?;
+    }
     // Read before any data: a bad dispositions file is an error, not a half-applied run.
     let dispositions = if o.dispositions.is_empty() {
         None

@@ -372,6 +372,57 @@ mod stop_signals {
     }
 }
 
+/// A master spark-submit can run the bundle on, checked before anything is loaded: `local`,
+/// `local[N]`, `local[*]`, `local[N,F]`, `spark://host:port[,host:port]`, `yarn`,
+/// `k8s://https://…`. Spark Connect (`sc://`) runs no Python bundle, and anything else would
+/// fail only after the extracts were read.
+pub fn check_master(master: &str) -> std::result::Result<(), String> {
+    let threads = |t: &str| t == "*" || t.parse::<u32>().is_ok_and(|n| n > 0);
+    let ok = match master {
+        "local" | "yarn" => true,
+        m if m.starts_with("local[") && m.ends_with(']') => {
+            let inner = &m[6..m.len() - 1];
+            match inner.split_once(',') {
+                Some((t, f)) => threads(t) && f.parse::<u32>().is_ok(),
+                None => threads(inner),
+            }
+        }
+        m if m.starts_with("spark://") => m[8..].split(',').all(|hp| {
+            hp.rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
+        }),
+        m if m.starts_with("k8s://") => m.len() > 6,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else if master.starts_with("sc://") {
+        Err(format!(
+            "--master {master}: Spark Connect is not supported (the bundle is a Python \
+             application for spark-submit); give the cluster's master URL: spark://host:7077, \
+             yarn or k8s://…"
+        ))
+    } else {
+        Err(format!(
+            "--master {master} is not a Spark master; use local[2], local[*], \
+             spark://host:7077, yarn or k8s://https://host:443"
+        ))
+    }
+}
+
+/// The line of a Spark log that says why the job failed: the first exception or error raised
+/// (Python's `…Error:` / `…Exception:` lines, Java's `Exception in thread`), not the stack
+/// frames around it.
+fn failure_cause(log: &str) -> Option<&str> {
+    log.lines().map(str::trim).find(|l| {
+        l.starts_with("Exception in thread")
+            || l.starts_with("pyspark.errors")
+            || l.split_once(": ").is_some_and(|(head, _)| {
+                !head.contains(' ') && (head.ends_with("Exception") || head.ends_with("Error"))
+            })
+    })
+}
+
 /// Runs the rules on Spark: load here, submit the bundle, read the leads back.
 pub fn run(
     job: &Job,
@@ -431,12 +482,26 @@ pub fn run(
         let text = fs_err::read_to_string(&log_path).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(15).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
+        let cause = failure_cause(&text)
+            .map(|c| format!("\ncause: {c}"))
+            .unwrap_or_default();
+        // The bundle holds copies of the extracts: removed unless asked for.
+        let kept = if opts.keep_bundle {
+            format!(
+                "the bundle and its log are kept in {}",
+                opts.bundle.display()
+            )
+        } else {
+            let _ = std::fs::remove_dir_all(&opts.bundle);
+            "the bundle (copies of the data) was removed; run again with --keep-bundle to keep \
+             it and Spark's whole log"
+                .to_string()
+        };
         return Err(io(
             &opts.spark_submit,
             format!(
-                "spark-submit --master {} failed ({status}); the bundle is kept in {}; last lines of its log:\n{}",
+                "spark-submit --master {} failed ({status}){cause}\n{kept}; last lines of its log:\n{}",
                 opts.master,
-                opts.bundle.display(),
                 tail.join("\n")
             ),
         ));
@@ -533,4 +598,60 @@ pub fn run(
         load_ms: loaded.load_ms,
         rules_ms: t1.elapsed().as_millis(),
     })
+}
+
+#[cfg(test)]
+mod master_tests {
+    use super::{check_master, failure_cause};
+
+    #[test]
+    fn masters_spark_submit_takes_and_those_it_does_not() {
+        for ok in [
+            "local",
+            "local[2]",
+            "local[*]",
+            "local[4,3]",
+            "yarn",
+            "spark://10.0.0.5:7077",
+            "spark://a:7077,b:7077",
+            "k8s://https://k8s.example:443",
+        ] {
+            assert_eq!(check_master(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "local[two]",
+            "local[0]",
+            "local[2",
+            "spark://host",
+            "spark://:7077",
+            "",
+            "yarn-cluster",
+        ] {
+            let e = check_master(bad).unwrap_err();
+            assert!(e.contains("is not a Spark master"), "{bad}: {e}");
+        }
+        let e = check_master("sc://host:15002").unwrap_err();
+        assert!(e.contains("Spark Connect is not supported"), "{e}");
+    }
+
+    #[test]
+    fn the_cause_of_a_failure_is_the_exception_not_the_frames() {
+        let log = "26/12/07 INFO SparkContext: Running Spark version 4.0\n\
+                   Traceback (most recent call last):\n  File \"runner.py\", line 12, in <module>\n\
+                   pyspark.errors.exceptions.captured.AnalysisException: [PATH_NOT_FOUND] Path does not exist\n\
+                   \tat org.apache.spark.sql.Dataset.ofRows(Dataset.scala:91)\n";
+        assert_eq!(
+            failure_cause(log),
+            Some(
+                "pyspark.errors.exceptions.captured.AnalysisException: [PATH_NOT_FOUND] Path does not exist"
+            )
+        );
+        let java = "Exception in thread \"main\" org.apache.spark.SparkException: Master must either be yarn or start with spark, k8s, or local\n\tat x";
+        assert!(
+            failure_cause(java)
+                .unwrap()
+                .starts_with("Exception in thread")
+        );
+        assert_eq!(failure_cause("all fine\nINFO done"), None);
+    }
 }
