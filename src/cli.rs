@@ -316,6 +316,12 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
                 );
                 return Ok(ExitStatus::Error);
             }
+            for (file, rule, why) in &report.spark_warnings {
+                eprintln!(
+                    "warning: {}: rule `{rule}` may give other leads on Spark: {why}",
+                    file.display()
+                );
+            }
             for (file, rule, why) in &report.spark_refusals {
                 eprintln!(
                     "error: {}: rule `{rule}` cannot run on Spark: {why}",

@@ -423,3 +423,32 @@ fn money_counted_to_the_extract_date_needs_the_jobs_as_of() {
         stderr(&out)
     );
 }
+
+#[test]
+fn check_for_spark_warns_where_an_sql_query_means_something_else_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = broken_rules(
+        dir.path(),
+        "zones/low_tax_per_mu.yaml",
+        "SELECT holder_code, SUM(area_m2) / 666.67 AS area_mu FROM land_registry GROUP BY holder_code",
+        "SELECT holder_code, ROUND(SUM(area_m2) / 666.67, 2) AS area_mu FROM land_registry \
+         WHERE SUBSTR(holder_code, 0, 2) <> 'xx' GROUP BY holder_code",
+    );
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap(), "--target", "spark"]);
+    // Warnings, not errors: the query runs on both engines.
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 2, "{err}");
+    for w in &warnings {
+        assert!(
+            w.contains("zones/low_tax_per_mu.yaml: rule `zones_low_tax_per_mu` may give other leads on Spark: the query's line 8"),
+            "{w}"
+        );
+    }
+    assert!(warnings[0].contains("ROUND rounds a half to even on Polars"));
+    assert!(warnings[1].contains("SUBSTR from position 0"));
+    // Without a target, nothing to warn about.
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert!(!stderr(&out).contains("warning:"));
+}

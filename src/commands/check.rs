@@ -14,6 +14,9 @@ pub struct CheckReport {
     pub dataset_problems: Vec<String>,
     /// Rules that cannot run on Spark: file, rule id, why.
     pub spark_refusals: Vec<(PathBuf, String, String)>,
+    /// `sql` rules whose query runs on both engines but means something else on Spark: file,
+    /// rule id, where and what.
+    pub spark_warnings: Vec<(PathBuf, String, String)>,
 }
 
 impl CheckReport {
@@ -37,8 +40,18 @@ pub fn check(config: &Path, spark: bool) -> Result<CheckReport, Error> {
         })
         .collect();
     let mut spark_refusals = Vec::new();
+    let mut spark_warnings = Vec::new();
     if spark && dataset_problems.is_empty() {
         for rule in &rules {
+            for q in plan::spark::sql_queries(&rule.plan) {
+                for (line, column, why) in plan::spark::dialect_differences(q) {
+                    spark_warnings.push((
+                        rule.path.clone(),
+                        rule.id.clone(),
+                        format!("the query's line {line}, column {column}: {why}"),
+                    ));
+                }
+            }
             let frames = crate::ingest::empty_frames(&job.catalog, &rule.datasets)?;
             if let Err(why) = plan::spark::refusal(&rule.id, &rule.plan, &frames) {
                 spark_refusals.push((rule.path.clone(), rule.id.clone(), why));
@@ -51,5 +64,6 @@ pub fn check(config: &Path, spark: bool) -> Result<CheckReport, Error> {
         enabled: rules.len(),
         dataset_problems,
         spark_refusals,
+        spark_warnings,
     })
 }

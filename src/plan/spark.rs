@@ -729,6 +729,85 @@ pub fn unsupported_functions(query: &str) -> Vec<(u64, u64, String)> {
     out
 }
 
+/// Where an `sql` rule's query means something else on Spark than on Polars, with line and
+/// column: both run it, and the leads differ without an error. Measured on Polars 0.55 and
+/// Spark 4: `SUBSTR(s, 0, n)` is `n - 1` characters on Polars and `n` on Spark (Spark reads
+/// a start of 0 as 1), and `ROUND` rounds a half to even on Polars (2.5 → 2) and up on Spark
+/// (2.5 → 3). Division agrees (both divide integers exactly, 1 / 2 = 0.5).
+pub fn dialect_differences(query: &str) -> Vec<(u64, u64, String)> {
+    use sqlparser::dialect::GenericDialect;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, query).tokenize_with_location() else {
+        return Vec::new();
+    };
+    let words: Vec<_> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let mut out = Vec::new();
+    for (i, t) in words.iter().enumerate() {
+        let Token::Word(w) = &t.token else { continue };
+        if w.quote_style.is_some()
+            || !matches!(words.get(i + 1).map(|n| &n.token), Some(Token::LParen))
+        {
+            continue;
+        }
+        let at = (t.span.start.line, t.span.start.column);
+        match w.value.to_lowercase().as_str() {
+            "round" => out.push((
+                at.0,
+                at.1,
+                "ROUND rounds a half to even on Polars (2.5 → 2) and up on Spark (2.5 → 3): \
+                 the two engines can give different leads; use FLOOR(x + 0.5) for halves up on \
+                 both"
+                    .to_string(),
+            )),
+            "substr" | "substring" => {
+                // The second argument, after the first top-level `,` or `FROM`.
+                let mut depth = 0;
+                let mut start = None;
+                for (j, a) in words.iter().enumerate().skip(i + 2) {
+                    match &a.token {
+                        Token::LParen => depth += 1,
+                        Token::RParen if depth == 0 => break,
+                        Token::RParen => depth -= 1,
+                        Token::Comma if depth == 0 => {
+                            start = Some(j + 1);
+                            break;
+                        }
+                        Token::Word(k) if depth == 0 && k.value.eq_ignore_ascii_case("from") => {
+                            start = Some(j + 1);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                let Some(s) = start else { continue };
+                let (negative, number) = match words.get(s).map(|a| &a.token) {
+                    Some(Token::Minus) => (true, words.get(s + 1).map(|a| &a.token)),
+                    other => (false, other),
+                };
+                if let Some(Token::Number(n, _)) = number
+                    && (negative || n.parse::<f64>().is_ok_and(|v| v <= 0.0))
+                {
+                    out.push((
+                        at.0,
+                        at.1,
+                        format!(
+                            "SUBSTR from position {}{n}: Polars counts it as a character before \
+                             the first and returns one fewer, Spark starts at the first; \
+                             positions start at 1",
+                            if negative { "-" } else { "" }
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The `sql` queries inside a plan.
 pub fn sql_queries(plan: &Plan) -> Vec<&str> {
     match plan {
@@ -750,4 +829,20 @@ pub fn refusal(
         }
     }
     lower_rule(rule_id, plan, frames)
+}
+
+#[cfg(test)]
+mod dialect_tests {
+    use super::dialect_differences;
+
+    #[test]
+    fn substrings_from_zero_and_rounding_are_the_known_differences() {
+        let q = "SELECT id_card FROM p\nWHERE SUBSTR(id_card, 0, 4) = '3201'\n  AND ROUND(x + 0.5) > 2\n  AND substring(name FROM -1 FOR 2) = 'a'\n  AND SUBSTR(id_card, 1, 4) = '3201' AND substr(concat(a, b), 2) = 'x'";
+        let found: Vec<(u64, u64, bool)> = dialect_differences(q)
+            .into_iter()
+            .map(|(l, c, why)| (l, c, why.starts_with("SUBSTR")))
+            .collect();
+        assert_eq!(found, [(2, 7, true), (3, 7, false), (4, 7, true)]);
+        assert!(dialect_differences("SELECT floor(x + 0.5), x / 2, 'round(' FROM p").is_empty());
+    }
 }
