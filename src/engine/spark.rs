@@ -182,9 +182,10 @@ pub fn write_bundle(
     }
 
     let (cum, workday) = crate::calendar::running_counts();
+    // One-row views rather than session variables, which Spark 3.5 does not have.
     let setup = vec![
         format!(
-            "DECLARE OR REPLACE VARIABLE {} ARRAY<INT> DEFAULT array({})",
+            "CREATE OR REPLACE TEMPORARY VIEW {} AS SELECT CAST(array({}) AS ARRAY<INT>) AS v",
             spark::CALENDAR_CUM,
             cum.iter()
                 .map(|c| c.to_string())
@@ -192,7 +193,7 @@ pub fn write_bundle(
                 .join(",")
         ),
         format!(
-            "DECLARE OR REPLACE VARIABLE {} ARRAY<BOOLEAN> DEFAULT array({})",
+            "CREATE OR REPLACE TEMPORARY VIEW {} AS SELECT CAST(array({}) AS ARRAY<BOOLEAN>) AS v",
             spark::CALENDAR_WORKDAY,
             workday
                 .iter()

@@ -3,7 +3,7 @@
     spark-submit --master URL runner.py manifest.json [results-folder]
 
 Registers each input (Parquet written by crosscheck, read with the schema the manifest
-declares) as a view of the dataset's name, declares the working-day calendar, then runs each
+declares) as a view of the dataset's name, creates the working-day calendar's views, then runs each
 rule's statements in order and writes its result as Parquet under results/<rule id>/. A rule
 that fails does not stop the others: results/status.json says, per rule, ok / failed / guard.
 """
@@ -14,6 +14,22 @@ import sys
 import time
 
 RUNNER_VERSION = 1
+
+
+def reason(e):
+    """Why a rule failed, in one line. Spark 4 raises Python exceptions that say it; Spark 3.5
+    wraps a failure inside a job (a `raise_error`, a date outside the calendar) in Java
+    exceptions whose innermost cause holds the words."""
+    java = getattr(e, "java_exception", None)
+    innermost = None
+    while java is not None:
+        message = java.getMessage()
+        if message:
+            innermost = str(message)
+        java = java.getCause()
+    text = innermost or str(e)
+    lines = text.strip().splitlines()
+    return lines[0] if lines else type(e).__name__
 
 
 def main():
@@ -78,7 +94,7 @@ def main():
                 out = os.path.join(results, rule["id"])
                 spark.table(rule["result"]).write.mode("overwrite").parquet(out)
         except Exception as e:  # one rule's failure is its outcome; the others still run
-            outcome = {"status": "failed", "error": str(e).strip().splitlines()[0]}
+            outcome = {"status": "failed", "error": reason(e)}
         outcome["elapsed_ms"] = int((time.time() - started) * 1000)
         return rule["id"], outcome
 

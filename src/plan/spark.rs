@@ -15,7 +15,8 @@ use polars::prelude::{DataFrame, DataType, IntoLazy, LazyFrame, Schema, TimeUnit
 use super::expr::{AggFunc, BinOp, Expr as E, Func, Lit};
 use super::{JoinKind, Plan};
 
-/// The session variables holding the working-day calendar (declared by the runner).
+/// The one-row views holding the working-day calendar (created by the runner's setup), each
+/// an array in column `v`.
 pub const CALENDAR_CUM: &str = "__cc_workday_cum";
 pub const CALENDAR_WORKDAY: &str = "__cc_workday";
 
@@ -623,9 +624,10 @@ fn func(f: Func, args: &[E], sc: &Schema) -> Result<String, String> {
     })
 }
 
-/// A lookup in the working-day calendar (a session variable indexed by days since its first
-/// day); a date outside it stops the rule with the same words as a local run.
-fn calendar(var: &str, name: &str, x: &str) -> String {
+/// A lookup in the working-day calendar (an array, in a one-row view, indexed by days since its
+/// first day); a date outside it stops the rule with the same words as a local run.
+fn calendar(view: &str, name: &str, x: &str) -> String {
+    let var = format!("(SELECT v FROM {view})");
     let first = format!("DATE '{}-01-01'", crate::calendar::FIRST_YEAR);
     let i = format!("(datediff(CAST({x} AS DATE), {first}) + 1)");
     let outside = format!(
