@@ -47,7 +47,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a job: load the datasets, run every rule, write out/<run-id>/.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate a job (catalog, rules, expressions, types) without scanning any data.
     Check {
         /// Also check that every rule runs on this engine (`spark`: lowered to Spark SQL, and
@@ -200,9 +200,26 @@ pub struct RunArgs {
     /// ($SPARK_SUBMIT, else spark-submit on PATH).
     #[arg(long, value_enum, default_value = "polars")]
     pub engine: EngineArg,
-    /// The Spark master for `--engine spark`: local[2], spark://host:7077, yarn, …
-    #[arg(long, default_value = "local[*]")]
-    pub master: String,
+    /// The Spark master for `--engine spark`: local[2], spark://host:7077, yarn, … (default:
+    /// the job's `spark.master`, else local[*]).
+    #[arg(long)]
+    pub master: Option<String>,
+    /// A Spark setting passed to spark-submit as --conf K=V (repeatable; wins over the job's
+    /// `spark.conf`).
+    #[arg(long = "spark-conf", value_name = "K=V")]
+    pub spark_conf: Vec<String>,
+    /// spark-submit's --deploy-mode: `client` (the results come back through this machine).
+    #[arg(long)]
+    pub deploy_mode: Option<String>,
+    /// The YARN queue to submit to.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Kerberos principal for spark-submit (with --keytab).
+    #[arg(long)]
+    pub principal: Option<String>,
+    /// Kerberos keytab file for the principal.
+    #[arg(long)]
+    pub keytab: Option<PathBuf>,
     /// Keep the Spark bundle (inputs, SQL, runner, Spark's log) beside the run folder as
     /// <run-id>.spark; by default it is removed, as it holds copies of the data.
     #[arg(long)]
@@ -396,7 +413,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             eprintln!("wrote the sample city to {} ({summary})", out.display());
             Ok(ExitStatus::Ran)
         }
-        Command::Run(args) => run_job(args, &bars),
+        Command::Run(args) => run_job(*args, &bars),
         Command::Compile {
             target: TargetArg::Spark,
             out,
@@ -537,6 +554,11 @@ fn run_job(args: RunArgs, bars: &Bars) -> Result<ExitStatus, Error> {
         spark: (args.engine == EngineArg::Spark).then(|| commands::run::SparkRun {
             master: args.master.clone(),
             keep_bundle: args.keep_bundle,
+            conf: args.spark_conf.clone(),
+            deploy_mode: args.deploy_mode.clone(),
+            queue: args.queue.clone(),
+            principal: args.principal.clone(),
+            keytab: args.keytab.clone(),
         }),
     };
     let outcome = commands::run::run(&options, bars, &|note| eprintln!("{note}"))?;

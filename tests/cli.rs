@@ -214,3 +214,119 @@ fn a_master_spark_cannot_take_is_refused_before_anything_is_read() {
         assert!(!dir.path().join("out").exists());
     }
 }
+
+/// The site's options reach spark-submit — the job's `spark:` section under the command
+/// line's — without a cluster: a stand-in spark-submit records its arguments and fails, and
+/// the run fails with it, leaving no bundle behind. Cluster deploy mode and a missing keytab
+/// are refused before anything is read.
+#[test]
+fn site_options_reach_spark_submit_and_what_cannot_work_is_refused_first() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let job = sample_job(dir.path());
+    let text = std::fs::read_to_string(&job).unwrap();
+    std::fs::write(
+        &job,
+        format!(
+            "{text}spark:\n  master: yarn\n  queue: audit\n  conf: {{ spark.executor.memory: 4g, \
+             spark.dynamicAllocation.enabled: 'true' }}\n"
+        ),
+    )
+    .unwrap();
+    let keytab = dir.path().join("audit.keytab");
+    std::fs::write(&keytab, b"keytab").unwrap();
+    let recorded = dir.path().join("args.txt");
+    let fake = dir.path().join("spark-submit");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\necho 'Exception in thread \"main\" org.apache.hadoop.security.AccessControlException: queue audit is closed' >&2\nexit 3\n",
+            recorded.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "-q",
+            "--config",
+            job.to_str().unwrap(),
+            "--run-id",
+            "s",
+            "--engine",
+            "spark",
+            "--rules",
+            "pension_paid_after_death",
+        ];
+        args.extend_from_slice(extra);
+        std::process::Command::new(env!("CARGO_BIN_EXE_crosscheck"))
+            .args(&args)
+            .env("SPARK_SUBMIT", &fake)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "--spark-conf",
+        "spark.executor.memory=8g",
+        "--principal",
+        "audit@CITY.GOV",
+        "--keytab",
+        keytab.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cause: Exception in thread \"main\" org.apache.hadoop.security.AccessControlException: queue audit is closed"),
+        "{err}"
+    );
+    let args = std::fs::read_to_string(&recorded).unwrap();
+    let args: Vec<&str> = args.lines().collect();
+    assert_eq!(
+        args[..12],
+        [
+            "--master",
+            "yarn",
+            "--queue",
+            "audit",
+            "--principal",
+            "audit@CITY.GOV",
+            "--keytab",
+            keytab.to_str().unwrap(),
+            "--conf",
+            "spark.executor.memory=8g",
+            "--conf",
+            "spark.dynamicAllocation.enabled=true",
+        ]
+    );
+    assert!(args[12].ends_with("runner.py") && args[13].ends_with("manifest.json"));
+    // The failed run's bundle (copies of the data) is gone.
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains("spark"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    std::fs::remove_file(&recorded).unwrap();
+    for (extra, says) in [
+        (
+            &["--deploy-mode", "cluster"][..],
+            "--deploy-mode cluster: the results come back through this machine's disk",
+        ),
+        (
+            &["--principal", "audit@CITY.GOV"][..],
+            "Kerberos needs both",
+        ),
+        (
+            &["--principal", "a@B", "--keytab", "/nonexistent/k.keytab"][..],
+            "no such file",
+        ),
+        (&["--spark-conf", "noequals"][..], "write KEY=VALUE"),
+    ] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(stderr(&out).contains(says), "{extra:?}: {}", stderr(&out));
+        assert!(!recorded.exists(), "{extra:?} reached spark-submit");
+    }
+}

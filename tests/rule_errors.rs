@@ -434,7 +434,13 @@ fn check_for_spark_warns_where_an_sql_query_means_something_else_there() {
         "SELECT holder_code, ROUND(SUM(area_m2) / 666.67, 2) AS area_mu FROM land_registry \
          WHERE SUBSTR(holder_code, 0, 2) <> 'xx' GROUP BY holder_code",
     );
-    let out = crosscheck(&["check", "--config", job.to_str().unwrap(), "--target", "spark"]);
+    let out = crosscheck(&[
+        "check",
+        "--config",
+        job.to_str().unwrap(),
+        "--target",
+        "spark",
+    ]);
     // Warnings, not errors: the query runs on both engines.
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);

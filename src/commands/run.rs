@@ -31,8 +31,107 @@ pub struct RunOptions {
 }
 
 pub struct SparkRun {
-    pub master: String,
+    /// `--master`; else the job's `spark.master`; else `local[*]`.
+    pub master: Option<String>,
     pub keep_bundle: bool,
+    /// `--spark-conf K=V`, `--deploy-mode`, `--queue`, `--principal`, `--keytab`: over the
+    /// job's `spark:` section.
+    pub conf: Vec<String>,
+    pub deploy_mode: Option<String>,
+    pub queue: Option<String>,
+    pub principal: Option<String>,
+    pub keytab: Option<PathBuf>,
+}
+
+/// The master and the spark-submit options of a run: the command line over the job's `spark:`
+/// section, checked before anything is loaded.
+fn submit_options(
+    spark: &SparkRun,
+    site: &crate::job::SparkSite,
+) -> Result<(String, Vec<String>), Error> {
+    let bad = |message: String| Error::Input {
+        path: "--engine spark".into(),
+        message,
+    };
+    let master = spark
+        .master
+        .clone()
+        .or_else(|| site.master.clone())
+        .unwrap_or_else(|| "local[*]".into());
+    engine::spark::check_master(&master).map_err(bad)?;
+    let mut conf: indexmap::IndexMap<String, String> = site.conf.clone();
+    for kv in &spark.conf {
+        let Some((k, v)) = kv.split_once('=').filter(|(k, _)| !k.trim().is_empty()) else {
+            return Err(bad(format!(
+                "--spark-conf {kv}: write KEY=VALUE, e.g. --spark-conf spark.executor.memory=8g"
+            )));
+        };
+        conf.insert(k.trim().to_string(), v.to_string());
+    }
+    let mut args = Vec::new();
+    let deploy = spark
+        .deploy_mode
+        .clone()
+        .or_else(|| site.deploy_mode.clone());
+    match deploy.as_deref() {
+        None | Some("client") => {}
+        Some("cluster") => {
+            return Err(bad(
+                "--deploy-mode cluster: the results come back through this machine's disk, \
+                 which a driver on the cluster cannot write; use client mode (the default)"
+                    .into(),
+            ));
+        }
+        Some(other) => {
+            return Err(bad(format!(
+                "--deploy-mode {other}: spark-submit takes client or cluster"
+            )));
+        }
+    }
+    if let Some(d) = deploy {
+        args.extend(["--deploy-mode".to_string(), d]);
+    }
+    if let Some(q) = spark.queue.clone().or_else(|| site.queue.clone()) {
+        args.extend(["--queue".to_string(), q]);
+    }
+    let principal = spark.principal.clone().or_else(|| site.principal.clone());
+    let keytab = spark
+        .keytab
+        .clone()
+        .or_else(|| site.keytab.clone().map(PathBuf::from));
+    match (&principal, &keytab) {
+        (Some(p), Some(k)) => {
+            if !k.is_file() {
+                return Err(bad(format!(
+                    "--keytab {}: no such file; give the principal's keytab",
+                    k.display()
+                )));
+            }
+            args.extend([
+                "--principal".to_string(),
+                p.clone(),
+                "--keytab".to_string(),
+                k.to_string_lossy().to_string(),
+            ]);
+        }
+        (None, None) => {}
+        _ => {
+            return Err(bad(
+                "Kerberos needs both --principal and --keytab (or spark.principal and \
+                 spark.keytab in the job)"
+                    .into(),
+            ));
+        }
+    }
+    let local = master.starts_with("local");
+    if local && !conf.contains_key("spark.sql.shuffle.partitions") {
+        // One machine: Spark's 200 shuffle partitions would be 200 tiny tasks per exchange.
+        conf.insert("spark.sql.shuffle.partitions".into(), "4".into());
+    }
+    for (k, v) in conf {
+        args.extend(["--conf".to_string(), format!("{k}={v}")]);
+    }
+    Ok((master, args))
 }
 
 /// What a run did.
@@ -126,13 +225,11 @@ pub fn run(
             rules.len()
         ));
     }
-    // A master Spark cannot take fails before the extracts are read.
-    if let Some(spark) = &o.spark {
-        engine::spark::check_master(&spark.master).map_err(|message| Error::Input {
-            path: "--master".into(),
-            message,
-        })?;
-    }
+    // A master or an option Spark cannot take fails before the extracts are read.
+    let submit = match &o.spark {
+        Some(spark) => Some(submit_options(spark, &job.spark)?),
+        None => None,
+    };
     // Read before any data: a bad dispositions file is an error, not a half-applied run.
     let dispositions = if o.dispositions.is_empty() {
         None
@@ -157,9 +254,8 @@ pub fn run(
     {
         notify(&warning);
     }
-    let mut result = match &o.spark {
-        None => engine::run(&job, &rules, reporter),
-        Some(spark) => {
+    let mut result = match (&o.spark, submit) {
+        (Some(spark), Some((master, submit_args))) => {
             let spark_submit = engine::spark::find_spark_submit().ok_or_else(|| Error::Input {
                 path: "spark-submit".into(),
                 message: "not found: put Spark's bin folder on PATH, set SPARK_SUBMIT, or `pip install pyspark` (see the README)".into(),
@@ -171,13 +267,15 @@ pub fn run(
                 output_dir.join(format!(".{run_id}.spark-{}", std::process::id()))
             };
             let opts = engine::spark::SparkOptions {
-                master: spark.master.clone(),
+                master,
+                submit_args,
                 spark_submit,
                 bundle,
                 keep_bundle: spark.keep_bundle,
             };
             engine::spark::run(&job, &rules, &opts, reporter)?
         }
+        _ => engine::run(&job, &rules, reporter),
     };
     if let Some(d) = &dispositions {
         engine::apply_dispositions(&mut result, d);

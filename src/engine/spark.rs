@@ -31,6 +31,9 @@ pub const RUNNER_VERSION: u32 = 1;
 pub struct SparkOptions {
     /// `local[2]`, `spark://host:7077`, `yarn`, …
     pub master: String,
+    /// More spark-submit options: `--conf K=V`, `--deploy-mode`, `--queue`, `--principal`,
+    /// `--keytab` (checked by the caller).
+    pub submit_args: Vec<String>,
     /// The spark-submit executable.
     pub spark_submit: PathBuf,
     /// The bundle folder (created; must not hold a bundle already).
@@ -453,11 +456,8 @@ pub fn run(
         .args(["-c", "umask 077 && exec \"$0\" \"$@\""])
         .arg(&opts.spark_submit)
         .arg("--master")
-        .arg(&opts.master);
-    if opts.master.starts_with("local") {
-        // One machine: Spark's 200 shuffle partitions would be 200 tiny tasks per exchange.
-        cmd.args(["--conf", "spark.sql.shuffle.partitions=4"]);
-    }
+        .arg(&opts.master)
+        .args(&opts.submit_args);
     cmd.arg(opts.bundle.join("runner.py"))
         .arg(opts.bundle.join("manifest.json"))
         .stdout(log.try_clone().map_err(|e| io(&log_path, e))?)

@@ -47,6 +47,30 @@ pub struct JobFile {
     /// `default: as_of` take it, e.g. the month a dibao benefit is counted through.
     #[serde(default)]
     pub as_of: Option<String>,
+    /// How `run --engine spark` submits on this site's cluster.
+    #[serde(default)]
+    pub spark: SparkSite,
+}
+
+/// A site's spark-submit options, from the job's `spark:` section; the command line's
+/// `--master`, `--spark-conf`, `--queue`, … win over them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparkSite {
+    #[serde(default)]
+    pub master: Option<String>,
+    #[serde(default)]
+    pub deploy_mode: Option<String>,
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Kerberos: the principal and its keytab (relative to the job file).
+    #[serde(default)]
+    pub principal: Option<String>,
+    #[serde(default)]
+    pub keytab: Option<String>,
+    /// `--conf` pairs: executor sizing, dynamic allocation, the cluster's file systems.
+    #[serde(default)]
+    pub conf: IndexMap<String, String>,
 }
 
 fn default_output() -> String {
@@ -75,6 +99,8 @@ pub struct Job {
     /// The date the extracts were taken, as the job file writes it (checked to be a date when
     /// the rules compile).
     pub as_of: Option<String>,
+    /// The job's `spark:` section, its keytab made relative to the job file's folder.
+    pub spark: SparkSite,
 }
 
 impl Job {
@@ -200,6 +226,14 @@ impl Job {
             lead_key,
             calendar,
             as_of: file.as_of,
+            spark: SparkSite {
+                keytab: file
+                    .spark
+                    .keytab
+                    .as_ref()
+                    .map(|k| base.join(k).to_string_lossy().to_string()),
+                ..file.spark
+            },
         })
     }
 }
