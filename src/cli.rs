@@ -333,6 +333,9 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
                 );
                 return Ok(ExitStatus::Error);
             }
+            for (file, rule, why) in &report.amount_warnings {
+                eprintln!("warning: {}: rule `{rule}`: {why}", file.display());
+            }
             for (file, rule, why) in &report.spark_warnings {
                 eprintln!(
                     "warning: {}: rule `{rule}` may give other leads on Spark: {why}",

@@ -371,50 +371,110 @@ fn an_amount_that_is_not_a_number_fails_check_at_its_line() {
 }
 
 #[test]
-fn money_counted_to_the_extract_date_needs_the_jobs_as_of() {
+fn without_the_jobs_as_of_the_leads_run_and_their_money_is_unknown() {
     let dir = tempfile::tempdir().unwrap();
     let job = sample_job(dir.path());
     let text = std::fs::read_to_string(&job).unwrap();
     std::fs::write(&job, text.replace("as_of: 2025-06-30\n", "")).unwrap();
-    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    // Each dibao rule, at its `default: as_of` line, and how to fix it.
-    for file in [
+    let dibao = [
         "deceased",
         "multiple_properties",
         "owns_car",
         "public_payroll",
-    ] {
-        let at = format!("dibao/{file}.yaml:");
+    ];
+    // `check` warns for each dibao rule, and passes: the leads do not need the date.
+    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    for file in dibao {
         let line = err
             .lines()
-            .find(|l| l.contains(&at))
-            .unwrap_or_else(|| panic!("{at} in {err}"));
-        assert!(
-            line.contains("parameter `paid_through` is the job's `as_of`"),
-            "{line}"
-        );
+            .find(|l| l.contains(&format!("dibao/{file}.yaml")))
+            .unwrap_or_else(|| panic!("{file} in {err}"));
+        assert!(line.starts_with("warning:"), "{line}");
+        assert!(line.contains("its money is not counted"), "{line}");
+        assert!(line.contains("add `as_of: 2025-12-31`"), "{line}");
     }
-    assert!(err.contains("add `as_of: 2025-12-31`"), "{err}");
+    // `run`: every lead as planted, the dibao rules' money unknown, not zero, and so the
+    // totals over them; the pensions' money still counted.
+    let run = run_ok(&job, "no-as-of", &[]);
+    let rows = read_csv(&run.join("anomalies.csv"));
+    let truth = sample_truth();
+    let manifest = manifest_of(&run);
+    for r in manifest["rules"].as_array().unwrap() {
+        let id = r["id"].as_str().unwrap();
+        assert_eq!(
+            r["leads"].as_u64().unwrap() as usize,
+            truth.leads[id].len(),
+            "{id}"
+        );
+        if id.starts_with("dibao_") {
+            assert!(r["amount"].is_null(), "{id}");
+            assert!(
+                r["amount_unknown"]
+                    .as_str()
+                    .unwrap()
+                    .contains("paid_through")
+            );
+            assert!(rows.iter().filter(|x| x[0] == id).all(|x| x[12].is_empty()));
+        }
+    }
+    let pensions = manifest["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "pension_paid_after_death")
+        .unwrap();
+    assert_eq!(pensions["amount"], "23353.50");
+    assert!(manifest["totals"]["amount"].is_null());
+    assert!(manifest["totals"]["amount_by_severity"]["critical"].is_null());
 
-    // Set under `params:` instead, the rule compiles without `as_of`.
-    let text = std::fs::read_to_string(&job).unwrap();
+    // A `default: as_of` parameter that decides the leads, not only the money: without the
+    // date the rule does not run.
+    let rules = dir.path().join("rules");
+    copy_tree(&repo().join("rules"), &rules);
+    let deceased = rules.join("dibao/deceased.yaml");
+    let text = std::fs::read_to_string(&deceased).unwrap();
     std::fs::write(
-        &job,
-        format!(
-            "{text}params:\n  dibao_recipient_deceased: {{ paid_through: 2025-06-30 }}\n  \
-             dibao_multiple_properties: {{ paid_through: 2025-06-30 }}\n  \
-             dibao_owns_car: {{ paid_through: 2025-06-30 }}\n  \
-             dibao_on_public_payroll: {{ paid_through: 2025-06-30 }}\n"
+        &deceased,
+        text.replace(
+            "  mode: exists\namount:",
+            "  condition: \"r.death_date <= :paid_through\"\n  mode: exists\namount:",
         ),
     )
     .unwrap();
-    let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let job2 = dir.path().join("audit2.yaml");
+    std::fs::write(
+        &job2,
+        format!(
+            "catalog: {}\nrules: [{}]\noutput: {}\n",
+            repo().join("sample_data/datasets.yaml").display(),
+            rules.display(),
+            dir.path().join("out2").display()
+        ),
+    )
+    .unwrap();
+    let out = crosscheck(&["check", "--config", job2.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("dibao/deceased.yaml:") && err.contains("error:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("parameter `paid_through` is the job's `as_of`"),
+        "{err}"
+    );
 
     // A job date that is no date is an error at the job file.
-    std::fs::write(&job, format!("{text}as_of: 2025-13-01\n")).unwrap();
+    std::fs::write(
+        &job,
+        format!(
+            "{text}as_of: 2025-13-01\n",
+            text = std::fs::read_to_string(&job).unwrap()
+        ),
+    )
+    .unwrap();
     let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

@@ -17,6 +17,8 @@ pub struct CheckReport {
     /// `sql` rules whose query runs on both engines but means something else on Spark: file,
     /// rule id, where and what.
     pub spark_warnings: Vec<(PathBuf, String, String)>,
+    /// Rules whose money this job cannot count: file, rule id, why.
+    pub amount_warnings: Vec<(PathBuf, String, String)>,
 }
 
 impl CheckReport {
@@ -65,5 +67,12 @@ pub fn check(config: &Path, spark: bool) -> Result<CheckReport, Error> {
         dataset_problems,
         spark_refusals,
         spark_warnings,
+        amount_warnings: rules
+            .iter()
+            .filter_map(|r| {
+                let why = r.amount_unknown.clone()?;
+                Some((r.path.clone(), r.id.clone(), why))
+            })
+            .collect(),
     })
 }

@@ -218,6 +218,13 @@ pub fn run(
             });
         }
     }
+    for r in rules.iter().filter(|r| r.amount_unknown.is_some()) {
+        notify(&format!(
+            "warning: rule {}: {}",
+            r.id,
+            r.amount_unknown.as_deref().unwrap_or_default()
+        ));
+    }
     if !diagnostics.is_empty() {
         notify(&format!(
             "{}\nthe rules above do not run; the other {} rules do",

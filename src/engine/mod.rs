@@ -94,7 +94,10 @@ impl RuleOutcome {
     /// The money at stake over all this rule's leads (`None` without `amount`, and for a rule
     /// that failed: its leads, and so its money, are unknown, not zero).
     pub fn amount(&self) -> Option<String> {
-        if !self.rule.has_amount || matches!(self.status, RuleStatus::Failed(_)) {
+        if !self.rule.has_amount
+            || self.rule.amount_unknown.is_some()
+            || matches!(self.status, RuleStatus::Failed(_))
+        {
             return None;
         }
         let amounts: Vec<&str> = self
@@ -561,7 +564,8 @@ pub fn leads_from_frame(
     let evidence: Vec<Vec<Option<String>>> = (0..rule.evidence_labels.len())
         .map(|i| text(&format!("__ev{i}")))
         .collect::<Result<_, _>>()?;
-    let amounts = if rule.has_amount {
+    // Money the job cannot count (`amount_unknown`) is left blank, never a guess.
+    let amounts = if rule.has_amount && rule.amount_unknown.is_none() {
         Some(text(&format!("__ev{}", rule.evidence_labels.len()))?)
     } else {
         None

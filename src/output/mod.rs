@@ -374,6 +374,8 @@ pub fn manifest(
             "rows": o.rows.len(),
             // 涉及金额: the money at stake over the rule's leads, exact (rules with `amount`).
             "amount": o.amount(),
+            // Why the money is unknown where the job cannot count it (no `as_of`).
+            "amount_unknown": o.rule.amount_unknown,
             "elapsed_ms": o.elapsed_ms,
             "dispositions": o.dispositions.iter().map(|(d, n)| (d.as_str().to_string(), *n)).collect::<indexmap::IndexMap<String, usize>>(),
             "suppressed_false_positives": o.suppressed.len(),

@@ -32,6 +32,9 @@ pub struct CompiledRule {
     pub evidence_personal: Vec<Option<Personal>>,
     /// The rule declares `amount`: its value per row is the `__ev` column after the evidence.
     pub has_amount: bool,
+    /// Why the rule's money cannot be counted in this job (a `default: as_of` parameter its
+    /// `amount` reads, and no `as_of`): its leads run, their amounts are unknown.
+    pub amount_unknown: Option<String>,
     /// How many partners make a lead (`match`'s `min_partners`; 1 otherwise): a record shown
     /// beside several counts once, at the amount that many of its rows support.
     pub amount_support: usize,
@@ -100,6 +103,7 @@ pub fn compile_rule(
     let spec = &rule.spec;
     let mut params = Vec::new();
     let mut shown_params = Vec::new();
+    let mut amount_unknown = None;
     for (name, p) in &spec.params {
         let mut value = overrides
             .and_then(|o| o.get(name))
@@ -114,23 +118,41 @@ pub fn compile_rule(
                     value = &job_date;
                 }
                 None => {
-                    diags.push(
-                        yaml::at(
-                            &rule.path,
-                            &p.default,
-                            format!(
-                                "parameter `{name}` is the job's `as_of`, the date the extracts \
-                                 were taken, and the job has none"
-                            ),
-                        )
-                        .with_help(format!(
-                            "add `as_of: 2025-12-31` (your extracts' date) to the job file, or \
-                             set `params: {{ {}: {{ {name}: 2025-12-31 }} }}`",
-                            spec.id.value
-                        )),
+                    // Used by `amount` alone, the leads do not need it: they run, and their
+                    // money is unknown (never counted to a guessed month). Used anywhere
+                    // else, the leads would change without it: the rule does not run.
+                    let text = fs_err::read_to_string(&rule.path).unwrap_or_default();
+                    let in_amount = spec
+                        .amount
+                        .as_ref()
+                        .map_or(0, |a| param_uses(&a.value, name));
+                    let fix = format!(
+                        "add `as_of: 2025-12-31` (your extracts' date) to the job file, or \
+                         set `params: {{ {}: {{ {name}: 2025-12-31 }} }}`",
+                        spec.id.value
                     );
-                    // Typed as declared, so that its uses are not reported as unknown too.
-                    params.push((name.clone(), ValueType::Date, Lit::Null));
+                    if in_amount > 0 && param_uses(&text, name) == in_amount {
+                        amount_unknown = Some(format!(
+                            "its money is not counted: parameter `{name}` is the job's `as_of`, \
+                             the date the extracts were taken, and the job has none; {fix}"
+                        ));
+                    } else {
+                        diags.push(
+                            yaml::at(
+                                &rule.path,
+                                &p.default,
+                                format!(
+                                    "parameter `{name}` is the job's `as_of`, the date the \
+                                     extracts were taken, and the job has none"
+                                ),
+                            )
+                            .with_help(fix),
+                        );
+                    }
+                    // A date to compute with (an untyped NULL stops date functions); the
+                    // amounts it gives are discarded (`amount_unknown`), and in the error case
+                    // the rule does not run. Declared, its uses are not reported unknown too.
+                    params.push((name.clone(), ValueType::Date, Lit::Date(0)));
                     continue;
                 }
             }
@@ -270,6 +292,7 @@ pub fn compile_rule(
         evidence_types,
         evidence_personal,
         has_amount: spec.amount.is_some(),
+        amount_unknown,
         amount_support: spec
             .matching
             .as_ref()
@@ -278,6 +301,19 @@ pub fn compile_rule(
         message: spec.message.as_ref().map(|m| m.value.clone()),
         plan: super::exact::exact(plan?, &|dataset| numeric_columns(ctx.catalog, dataset)),
     })
+}
+
+/// How many times text uses parameter `:name` (not a longer name it begins).
+fn param_uses(text: &str, name: &str) -> usize {
+    let needle = format!(":{name}");
+    text.match_indices(&needle)
+        .filter(|(i, _)| {
+            text[i + needle.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+        })
+        .count()
 }
 
 /// `{name}` placeholders in a message template.
