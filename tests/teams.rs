@@ -336,3 +336,39 @@ fn which(program: &str) -> Option<PathBuf> {
             .find(|p| p.is_file())
     })
 }
+
+#[test]
+fn a_split_into_more_teams_than_a_city_has_is_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    // A rule with a lead per enrolment (1,400 and more), split by its key: a workbook per lead.
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("every.yaml"),
+        "id: every_enrolment\ntitle: 每条参保记录 / Every enrolment\ndescription: 测试 / a test\nseverity: info\n\
+         evidence:\n  - { label: 姓名 / Name, expr: name }\nrow_check:\n  sources: [{ dataset: \
+         pension_enrolment }]\n  condition: \"scheme IS NOT NULL\"\n  key: [\"concat(coalesce(\
+         id_card_raw, ''), '#', coalesce(name, ''), '#', coalesce(status, ''), '#', \
+         coalesce(region, ''), '#', coalesce(scheme, ''))\"]\n",
+    )
+    .unwrap();
+    let job = write_job(
+        dir.path(),
+        &repo().join("sample_data/datasets.yaml"),
+        &rules,
+    );
+    let out = run_job(&job, "many", &["--split-by", "key"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("more than 1000: split by a coarser value"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out/many").exists(), "nothing written");
+    // The same run by the key's first six characters (the region of the raw ID): a handful.
+    run_ok(&job, "few", &["--split-by", "substr(key, 1, 6)"]);
+    let books = std::fs::read_dir(dir.path().join("out/few/teams"))
+        .unwrap()
+        .count();
+    assert!((2..=40).contains(&books), "{books}");
+}

@@ -18,6 +18,10 @@ use crate::plan::expr::{self, Expr, Scope};
 /// The workbook of leads whose value is empty.
 pub const UNASSIGNED: &str = "unassigned";
 
+/// More teams than this is a split by the wrong value (`key`: a workbook per lead): refused
+/// before anything is written.
+pub const MAX_TEAMS: usize = 1000;
+
 /// The fixed columns a split expression may read, besides evidence labels.
 const LEAD_COLUMNS: [&str; 7] = [
     "key", "region", "rule_id", "severity", "dataset", "file", "sheet",
@@ -119,6 +123,17 @@ impl SplitBy {
             .into_iter()
             .collect();
         values.sort_by_key(|v| v.is_none());
+        if values.len() > MAX_TEAMS {
+            return Err(Error::Input {
+                path: "--split-by".into(),
+                message: format!(
+                    "`{}` gives {} teams, more than {MAX_TEAMS}: split by a coarser value \
+                     (region, a county or department column); nothing was written",
+                    self.text,
+                    values.len()
+                ),
+            });
+        }
         let mut used: BTreeSet<String> = BTreeSet::new();
         let mut teams = Vec::new();
         for value in values {
