@@ -87,6 +87,17 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Turn the results of a bundle submitted by hand (compile --target spark, then
+    /// spark-submit) into the usual outputs, as `run --engine spark` would have written them.
+    ImportResults {
+        /// The bundle folder (`compile --target spark --out BUNDLE`).
+        bundle: PathBuf,
+        /// Where spark-submit wrote the results (default: BUNDLE/results).
+        #[arg(long)]
+        results: Option<PathBuf>,
+        #[command(flatten)]
+        run: Box<RunArgs>,
+    },
     /// Write a job as a bundle another engine runs (`--target spark`): the rows the rules read
     /// as Parquet, every rule as Spark SQL, and a PySpark runner for spark-submit.
     Compile {
@@ -416,7 +427,15 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             eprintln!("wrote the sample city to {} ({summary})", out.display());
             Ok(ExitStatus::Ran)
         }
-        Command::Run(args) => run_job(*args, &bars),
+        Command::Run(args) => run_job(*args, None, &bars),
+        Command::ImportResults {
+            bundle,
+            results,
+            run,
+        } => {
+            let results = results.unwrap_or_else(|| bundle.join("results"));
+            run_job(*run, Some((bundle, results)), &bars)
+        }
         Command::Compile {
             target: TargetArg::Spark,
             out,
@@ -536,8 +555,14 @@ fn test_rules(paths: &[PathBuf], config: &std::path::Path) -> Result<ExitStatus,
     })
 }
 
-fn run_job(args: RunArgs, bars: &Bars) -> Result<ExitStatus, Error> {
+/// `run`, or with `import` (bundle, results) `import-results`.
+fn run_job(
+    args: RunArgs,
+    import: Option<(PathBuf, PathBuf)>,
+    bars: &Bars,
+) -> Result<ExitStatus, Error> {
     let options = commands::run::RunOptions {
+        import,
         config: args.config.config.clone(),
         out: args.out.clone(),
         run_id: args.run_id.clone(),

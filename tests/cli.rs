@@ -330,3 +330,53 @@ fn site_options_reach_spark_submit_and_what_cannot_work_is_refused_first() {
         assert!(!recorded.exists(), "{extra:?} reached spark-submit");
     }
 }
+
+/// `import-results` refuses what is not this job's: a bundle without results yet, and results
+/// of a rule whose parameters changed since the bundle was compiled.
+#[test]
+fn import_results_takes_only_the_bundle_of_these_rules_and_extracts() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = sample_job(dir.path());
+    let bundle = dir.path().join("bundle");
+    let out = crosscheck(&[
+        "compile",
+        "--target",
+        "spark",
+        "--out",
+        bundle.to_str().unwrap(),
+        "--config",
+        job.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "import-results",
+            bundle.to_str().unwrap(),
+            "-q",
+            "--config",
+            job.to_str().unwrap(),
+            "--run-id",
+            "imported",
+        ];
+        args.extend_from_slice(extra);
+        crosscheck(&args)
+    };
+    let out = import(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no results here") && err.contains("spark-submit"),
+        "{err}"
+    );
+    // Results there, but the job's parameters moved on since the bundle was compiled.
+    std::fs::create_dir_all(bundle.join("results")).unwrap();
+    std::fs::write(bundle.join("results/status.json"), "{\"rules\": {}}").unwrap();
+    let out = import(&["--param", "pension_shared_bank_account.min_people=4"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("rule `pension_shared_bank_account`: the bundle ran other statements"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out/imported").exists());
+}

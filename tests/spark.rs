@@ -401,3 +401,75 @@ fn a_match_with_alternatives_gives_the_same_leads_on_spark() {
     assert_eq!(a, b);
     assert!(a.lines().count() > 5, "{a}");
 }
+
+/// A bundle submitted by hand — compiled, spark-submit run by the site's own tooling — comes
+/// back through `import-results` as the same outputs: the leads byte for byte those of a local
+/// run.
+#[test]
+#[ignore = "needs Apache Spark (spark-submit and Java 17): `bash .ci/run` installs it and runs this"]
+fn a_hand_submitted_bundle_imports_as_the_same_leads() {
+    require_spark();
+    let dir = tempfile::tempdir().unwrap();
+    let job = sample_job(dir.path());
+    let local = run_ok(&job, "local", &[]);
+    let bundle = dir.path().join("bundle");
+    let out = crosscheck(&[
+        "compile",
+        "--target",
+        "spark",
+        "--out",
+        bundle.to_str().unwrap(),
+        "--config",
+        job.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let results = dir.path().join("spark-results");
+    let spark_submit = crosscheck::engine::spark::find_spark_submit().unwrap();
+    let mut path = std::env::var_os("PATH").unwrap_or_default();
+    if let Some(bin) = spark_submit.parent() {
+        let dirs = std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&path));
+        path = std::env::join_paths(dirs).unwrap();
+    }
+    let submitted = std::process::Command::new(&spark_submit)
+        .env("PATH", path)
+        .args([
+            "--master",
+            "local[2]",
+            "--conf",
+            "spark.sql.shuffle.partitions=4",
+        ])
+        .arg(bundle.join("runner.py"))
+        .arg(bundle.join("manifest.json"))
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert!(
+        submitted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&submitted.stderr)
+    );
+    let imported = run_ok_with(
+        &[
+            "import-results",
+            bundle.to_str().unwrap(),
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        &job,
+        "imported",
+    );
+    assert_eq!(
+        std::fs::read(local.join("anomalies.csv")).unwrap(),
+        std::fs::read(imported.join("anomalies.csv")).unwrap()
+    );
+    assert_eq!(manifest_of(&imported)["engine"]["backend"], "spark");
+}
+
+/// `crosscheck <command…> -q --config <job> --run-id <run_id>`, which must succeed.
+fn run_ok_with(command: &[&str], job: &Path, run_id: &str) -> PathBuf {
+    let mut args = command.to_vec();
+    args.extend(["-q", "--config", job.to_str().unwrap(), "--run-id", run_id]);
+    let out = crosscheck(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    job.parent().unwrap().join("out").join(run_id)
+}

@@ -11,6 +11,9 @@ use crate::plan;
 
 /// A run's options, as plain values.
 pub struct RunOptions {
+    /// `import-results`: the bundle and the results folder of a hand-submitted Spark run,
+    /// read instead of running the rules.
+    pub import: Option<(PathBuf, PathBuf)>,
     pub config: PathBuf,
     pub out: Option<PathBuf>,
     pub run_id: Option<String>,
@@ -262,6 +265,10 @@ pub fn run(
         notify(&warning);
     }
     let mut result = match (&o.spark, submit) {
+        _ if o.import.is_some() => {
+            let (bundle, results) = o.import.as_ref().expect("checked");
+            engine::spark::import(&job, &rules, bundle, results, reporter)?
+        }
         (Some(spark), Some((master, submit_args))) => {
             let spark_submit = engine::spark::find_spark_submit().ok_or_else(|| Error::Input {
                 path: "spark-submit".into(),

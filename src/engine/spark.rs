@@ -164,17 +164,7 @@ pub fn write_bundle(
             Ok(s) => {
                 manifest_rules.push(json!({
                     "id": rule.id,
-                    "statements": s.statements.iter().map(|st| {
-                        let mut v = json!({"name": st.name, "sql": st.sql});
-                        match st.role {
-                            spark::Role::View => v["role"] = json!("view"),
-                            spark::Role::Guard { max_pairs } => {
-                                v["role"] = json!("guard");
-                                v["max_pairs"] = json!(max_pairs);
-                            }
-                        }
-                        v
-                    }).collect::<Vec<_>>(),
+                    "statements": statements_json(&s),
                     "result": s.result,
                     "output": format!("results/{}", rule.id),
                 }));
@@ -240,6 +230,163 @@ pub fn write_bundle(
         rules: lowered,
         refused,
     })
+}
+
+/// Turns the results of a bundle submitted by hand (`compile --target spark`, then
+/// `spark-submit … runner.py manifest.json RESULTS`) into a run, as `run --engine spark` would
+/// have: the job's datasets are loaded here again (from the cache), checked to be the files the
+/// bundle was made from, and every rule lowered again and checked to be the statements the
+/// bundle ran — results of other rules, parameters or extracts are refused, never mixed in.
+pub fn import(
+    job: &Job,
+    rules: &[CompiledRule],
+    bundle: &Path,
+    results: &Path,
+    reporter: &dyn Reporter,
+) -> Result<RunResult> {
+    let mpath = bundle.join("manifest.json");
+    let manifest: serde_json::Value = fs_err::read_to_string(&mpath)
+        .map_err(|e| io(&mpath, e))
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| io(&mpath, e)))?;
+    if manifest["format"] != "crosscheck-spark-bundle" {
+        return Err(io(
+            &mpath,
+            "not a crosscheck bundle (compile --target spark writes one)",
+        ));
+    }
+    if manifest["runner_version"] != RUNNER_VERSION {
+        return Err(io(
+            &mpath,
+            format!(
+                "written for runner version {}, this crosscheck reads version {RUNNER_VERSION}: \
+                 compile the bundle again",
+                manifest["runner_version"]
+            ),
+        ));
+    }
+    if !results.join("status.json").is_file() {
+        return Err(io(
+            results,
+            format!(
+                "no results here (status.json): run `spark-submit --master URL {} {} {}` first",
+                bundle.join("runner.py").display(),
+                mpath.display(),
+                results.display()
+            ),
+        ));
+    }
+    let loaded = super::load(job, rules, reporter);
+    // The extracts: the ones the bundle was made from, by their SHA-256.
+    let hashes = |files: &serde_json::Value| -> Vec<String> {
+        files
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["sha256"].as_str().map(str::to_string))
+            .collect()
+    };
+    for input in manifest["inputs"].as_array().into_iter().flatten() {
+        let name = input["dataset"].as_str().unwrap_or_default();
+        let Some(report) = loaded
+            .datasets
+            .iter()
+            .find(|d| d.name == name)
+            .and_then(|d| d.report.as_ref())
+        else {
+            continue;
+        };
+        let now = hashes(&serde_json::to_value(&report.files).expect("serialises"));
+        if now != hashes(&input["sources"]) {
+            return Err(io(
+                bundle,
+                format!(
+                    "dataset `{name}`: the bundle was made from other files than the job reads \
+                     now (SHA-256 differ): its results are not these extracts' leads; compile \
+                     and submit again"
+                ),
+            ));
+        }
+    }
+    // The rules: lowered now, statement for statement the bundle's.
+    let empty = empty_inputs(&loaded, bundle)?;
+    let mut lowered = Vec::new();
+    let mut refused = Vec::new();
+    for rule in rules {
+        if loaded.missing(rule).is_some() {
+            continue;
+        }
+        match spark::refusal(&rule.id, &rule.plan, &empty) {
+            Ok(s) => {
+                let ran = manifest["rules"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|r| r["id"] == rule.id.as_str());
+                if ran.is_none_or(|r| r["statements"] != statements_json(&s)) {
+                    return Err(io(
+                        bundle,
+                        format!(
+                            "rule `{}`: the bundle ran {} than the job's rule now (its file or \
+                             parameters changed since): compile and submit again, or select \
+                             the rules it ran with --rules",
+                            rule.id,
+                            if ran.is_some() {
+                                "other statements"
+                            } else {
+                                "no such rule, rather"
+                            }
+                        ),
+                    ));
+                }
+                lowered.push((rule.clone(), s));
+            }
+            Err(e) => refused.push((rule.clone(), e)),
+        }
+    }
+    reporter.start(Phase::Rules, rules.len() as u64);
+    let master = manifest["master"]
+        .as_str()
+        .unwrap_or("submitted by hand")
+        .to_string();
+    collect(
+        job, rules, loaded, &lowered, &refused, results, master, reporter,
+    )
+}
+
+/// An empty frame of each loaded dataset's schema, to lower rules against.
+fn empty_inputs(loaded: &super::Loaded, dir: &Path) -> Result<HashMap<String, LazyFrame>> {
+    let mut empty = HashMap::new();
+    for d in &loaded.datasets {
+        let Some(frame) = loaded.frames.get(&d.name) else {
+            continue;
+        };
+        let schema = frame
+            .clone()
+            .collect_schema()
+            .map_err(|e| io(dir, format!("dataset `{}`: {e}", d.name)))?;
+        empty.insert(d.name.clone(), DataFrame::empty_with_schema(&schema).lazy());
+    }
+    Ok(empty)
+}
+
+/// A rule's statements as the bundle's manifest lists them.
+fn statements_json(s: &SparkRule) -> serde_json::Value {
+    json!(
+        s.statements
+            .iter()
+            .map(|st| {
+                let mut v = json!({"name": st.name, "sql": st.sql});
+                match st.role {
+                    spark::Role::View => v["role"] = json!("view"),
+                    spark::Role::Guard { max_pairs } => {
+                        v["role"] = json!("guard");
+                        v["max_pairs"] = json!(max_pairs);
+                    }
+                }
+                v
+            })
+            .collect::<Vec<_>>()
+    )
 }
 
 /// Reads one rule's result from Spark's Parquet folder, cast to the types a local run gives.
@@ -507,21 +654,48 @@ pub fn run(
             ),
         ));
     }
+    let result = collect(
+        job,
+        rules,
+        loaded,
+        &bundle.rules,
+        &bundle.refused,
+        &opts.bundle.join("results"),
+        opts.master.clone(),
+        reporter,
+    );
+    if !opts.keep_bundle {
+        // The inputs are copies of personal data: not left behind.
+        let _ = fs_err::remove_dir_all(&opts.bundle);
+    }
+    let mut result = result?;
+    result.rules_ms = t1.elapsed().as_millis();
+    Ok(result)
+}
+
+/// The run's result from a Spark run's `results/` folder: `status.json` and each rule's
+/// Parquet, for the rules as lowered now (`lowered`, `refused`).
+#[allow(clippy::too_many_arguments)]
+fn collect(
+    job: &Job,
+    rules: &[CompiledRule],
+    loaded: super::Loaded,
+    lowered: &[(CompiledRule, SparkRule)],
+    refused: &[(CompiledRule, String)],
+    results: &Path,
+    master: String,
+    reporter: &dyn Reporter,
+) -> Result<RunResult> {
+    let t1 = Instant::now();
+    let status_path = results.join("status.json");
     let spark_status: serde_json::Value = serde_json::from_str(
         &fs_err::read_to_string(&status_path).map_err(|e| io(&status_path, e))?,
     )
     .map_err(|e| io(&status_path, e))?;
 
-    let lowered: HashMap<&str, &SparkRule> = bundle
-        .rules
-        .iter()
-        .map(|(r, s)| (r.id.as_str(), s))
-        .collect();
-    let refused: HashMap<&str, &String> = bundle
-        .refused
-        .iter()
-        .map(|(r, e)| (r.id.as_str(), e))
-        .collect();
+    let lowered: HashMap<&str, &SparkRule> =
+        lowered.iter().map(|(r, s)| (r.id.as_str(), s)).collect();
+    let refused: HashMap<&str, &String> = refused.iter().map(|(r, e)| (r.id.as_str(), e)).collect();
     let mut outcomes = Vec::new();
     for rule in rules {
         let st = &spark_status["rules"][&rule.id];
@@ -531,11 +705,10 @@ pub fn run(
             Err(format!("rule `{}` cannot run on Spark: {e}", rule.id))
         } else {
             match st["status"].as_str() {
-                Some("ok") => read_result(
-                    &opts.bundle.join("results").join(&rule.id),
-                    &lowered[rule.id.as_str()].schema,
-                )
-                .and_then(|df| leads_from_frame(rule, &df, &job.lead_key)),
+                Some("ok") => {
+                    read_result(&results.join(&rule.id), &lowered[rule.id.as_str()].schema)
+                        .and_then(|df| leads_from_frame(rule, &df, &job.lead_key))
+                }
                 Some("guard") => Err(format!(
                     "rule `{}` failed while running: the key {} would form {} pairs, more than max_pairs = {}; narrow `on` or the `where` filters, or raise `max_pairs` if this is expected",
                     rule.id,
@@ -580,13 +753,9 @@ pub fn run(
     }
     reporter.finish(Phase::Rules);
     outcomes.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
-    if !opts.keep_bundle {
-        // The inputs are copies of personal data: not left behind.
-        let _ = fs_err::remove_dir_all(&opts.bundle);
-    }
     Ok(RunResult {
         backend: Backend::Spark {
-            master: opts.master.clone(),
+            master,
             spark_version: spark_status["spark_version"]
                 .as_str()
                 .unwrap_or("unknown")
