@@ -337,17 +337,7 @@ fn site_options_reach_spark_submit_and_what_cannot_work_is_refused_first() {
 fn import_results_takes_only_the_bundle_of_these_rules_and_extracts() {
     let dir = tempfile::tempdir().unwrap();
     let job = sample_job(dir.path());
-    let bundle = dir.path().join("bundle");
-    let out = crosscheck(&[
-        "compile",
-        "--target",
-        "spark",
-        "--out",
-        bundle.to_str().unwrap(),
-        "--config",
-        job.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let bundle = compile_bundle(&job, dir.path());
     let import = |extra: &[&str]| {
         let mut args = vec![
             "import-results",

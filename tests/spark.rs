@@ -412,17 +412,7 @@ fn a_hand_submitted_bundle_imports_as_the_same_leads() {
     let dir = tempfile::tempdir().unwrap();
     let job = sample_job(dir.path());
     let local = run_ok(&job, "local", &[]);
-    let bundle = dir.path().join("bundle");
-    let out = crosscheck(&[
-        "compile",
-        "--target",
-        "spark",
-        "--out",
-        bundle.to_str().unwrap(),
-        "--config",
-        job.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let bundle = compile_bundle(&job, dir.path());
     let results = dir.path().join("spark-results");
     let spark_submit = crosscheck::engine::spark::find_spark_submit().unwrap();
     let mut path = std::env::var_os("PATH").unwrap_or_default();

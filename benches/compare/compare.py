@@ -203,6 +203,17 @@ def polars_phase(files):
     return {(rule, k) for rule, f in zip(queries, frames) for k in f["key"].to_list()}
 
 
+def decode_csv(raw, enc):
+    """A CSV extract's bytes as text, by Python's codecs: GBK read as GB18030 (its superset),
+    `auto` as UTF-8 with or without a BOM, else GB18030."""
+    if enc == "auto":
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return raw.decode("gb18030")
+    return raw.decode({"gbk": "gb18030", "utf-8": "utf-8-sig"}.get(enc, enc))
+
+
 def convert_raw(city, catalog, out):
     """What a DuckDB or Polars user does first: every extract to Parquet, GBK decoded, xlsx read."""
     text = catalog.read_text(encoding="utf-8")
@@ -219,14 +230,7 @@ def convert_raw(city, catalog, out):
         elif path.endswith(".xlsx"):
             pl.read_excel(src, sheet_name=sheet.group(1), engine="calamine").write_parquet(dst)
         else:
-            raw = src.read_bytes()
-            if enc == "auto":
-                try:
-                    data = raw.decode("utf-8-sig")
-                except UnicodeDecodeError:
-                    data = raw.decode("gb18030")
-            else:
-                data = raw.decode({"gbk": "gb18030", "utf-8": "utf-8-sig"}.get(enc, enc))
+            data = decode_csv(src.read_bytes(), enc)
             pl.read_csv(data.encode("utf-8"), infer_schema=False).write_parquet(dst)
         files[name] = dst
     return files
@@ -298,15 +302,7 @@ def read_raw(con, name, ds, city, tmp):
         con.register(f"arrow_{name}", sheet.to_arrow())
         con.execute(f"CREATE TEMP VIEW raw_{name} AS SELECT * FROM arrow_{name}")
     else:
-        raw = path.read_bytes()
-        enc = ds.get("encoding", "utf-8")
-        if enc == "auto":
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                text = raw.decode("gb18030")
-        else:
-            text = raw.decode({"gbk": "gb18030", "utf-8": "utf-8-sig"}.get(enc, enc))
+        text = decode_csv(path.read_bytes(), ds.get("encoding", "utf-8"))
         utf8 = tmp / f"{name}.csv"
         utf8.write_text(text, encoding="utf-8")
         # A ragged row is skipped, as crosscheck rejects it.

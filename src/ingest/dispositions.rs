@@ -123,27 +123,37 @@ pub fn read_all(paths: &[std::path::PathBuf]) -> Result<BTreeMap<String, Disposi
     let mut out: BTreeMap<String, DispositionRecord> = BTreeMap::new();
     for f in &files {
         for (lead, record) in read_dispositions(f)? {
-            match out.get(&lead) {
-                Some(prev) if prev.status != record.status => {
-                    return Err(Error::Input {
-                        path: f.clone(),
-                        message: format!(
-                            "lead {lead} has two statuses: {} at {} and {} at {}; keep one",
-                            prev.status.as_str(),
-                            prev.place,
-                            record.status.as_str(),
-                            record.place
-                        ),
-                    });
-                }
-                Some(_) => {}
-                None => {
-                    out.insert(lead, record);
-                }
-            }
+            merge(&mut out, &lead, record, f)?;
         }
     }
     Ok(out)
+}
+
+/// Adds one lead's record; the same lead with another status, in this file or an earlier one,
+/// is an error naming both places.
+fn merge(
+    out: &mut BTreeMap<String, DispositionRecord>,
+    lead: &str,
+    record: DispositionRecord,
+    path: &Path,
+) -> Result<()> {
+    match out.get(lead) {
+        Some(prev) if prev.status != record.status => Err(Error::Input {
+            path: path.to_path_buf(),
+            message: format!(
+                "lead {lead} has two statuses: {} at {} and {} at {}; keep one",
+                prev.status.as_str(),
+                prev.place,
+                record.status.as_str(),
+                record.place
+            ),
+        }),
+        Some(_) => Ok(()),
+        None => {
+            out.insert(lead.to_string(), record);
+            Ok(())
+        }
+    }
 }
 
 /// Reads a dispositions file (xlsx or CSV). Rows without a status are skipped; an unknown
@@ -227,24 +237,7 @@ pub fn read_dispositions(path: &Path) -> Result<BTreeMap<String, DispositionReco
                 evidence_hash: cols.hash.and_then(cell).map(str::to_string),
                 place,
             };
-            match out.get(lead) {
-                Some(prev) if prev.status != record.status => {
-                    return Err(Error::Input {
-                        path: path.to_path_buf(),
-                        message: format!(
-                            "lead {lead} has two statuses: {} at {} and {} at {}; keep one",
-                            prev.status.as_str(),
-                            prev.place,
-                            record.status.as_str(),
-                            record.place
-                        ),
-                    });
-                }
-                Some(_) => {}
-                None => {
-                    out.insert(lead.to_string(), record);
-                }
-            }
+            merge(&mut out, lead, record, path)?;
         }
     }
     if !found_columns {

@@ -689,31 +689,51 @@ const SYNTAX: &[&str] = &[
     "with",
 ];
 
+/// A query's tokens with their places, whitespace left out; none if it does not tokenize
+/// (parsing it reports that).
+fn query_tokens(query: &str) -> Vec<sqlparser::tokenizer::TokenWithSpan> {
+    use sqlparser::dialect::GenericDialect;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    Tokenizer::new(&GenericDialect {}, query)
+        .tokenize_with_location()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect()
+}
+
+/// The calls among a query's tokens: each unquoted word followed by `(`, with its position.
+fn calls(
+    words: &[sqlparser::tokenizer::TokenWithSpan],
+) -> Vec<(usize, &sqlparser::tokenizer::Word)> {
+    use sqlparser::tokenizer::Token;
+    words
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| match &t.token {
+            Token::Word(w)
+                if w.quote_style.is_none()
+                    && matches!(words.get(i + 1).map(|n| &n.token), Some(Token::LParen)) =>
+            {
+                Some((i, w))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// The functions an `sql` rule's query calls that Spark SQL does not have, with their line
 /// and column in the query: the construct that stops the query from running on Spark as
 /// written.
 pub fn unsupported_functions(query: &str) -> Vec<(u64, u64, String)> {
-    use sqlparser::dialect::GenericDialect;
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, query).tokenize_with_location() else {
-        return Vec::new();
-    };
     let known: std::collections::HashSet<&str> = SPARK_FUNCTIONS
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .collect();
-    let words: Vec<_> = tokens
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
+    let words = query_tokens(query);
     let mut out = Vec::new();
-    for (i, t) in words.iter().enumerate() {
-        let Token::Word(w) = &t.token else { continue };
-        if w.quote_style.is_some()
-            || !matches!(words.get(i + 1).map(|n| &n.token), Some(Token::LParen))
-        {
-            continue;
-        }
+    for (i, w) in calls(&words) {
+        let t = &words[i];
         // `x.y(` is not a call Spark would resolve either, but Polars SQL has none such.
         let name = w.value.to_lowercase();
         if SYNTAX.contains(&name.as_str()) || known.contains(name.as_str()) {
@@ -737,23 +757,11 @@ pub fn unsupported_functions(query: &str) -> Vec<(u64, u64, String)> {
 /// a start of 0 as 1), and `ROUND` rounds a half to even on Polars (2.5 → 2) and up on Spark
 /// (2.5 → 3). Division agrees (both divide integers exactly, 1 / 2 = 0.5).
 pub fn dialect_differences(query: &str) -> Vec<(u64, u64, String)> {
-    use sqlparser::dialect::GenericDialect;
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, query).tokenize_with_location() else {
-        return Vec::new();
-    };
-    let words: Vec<_> = tokens
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
+    use sqlparser::tokenizer::Token;
+    let words = query_tokens(query);
     let mut out = Vec::new();
-    for (i, t) in words.iter().enumerate() {
-        let Token::Word(w) = &t.token else { continue };
-        if w.quote_style.is_some()
-            || !matches!(words.get(i + 1).map(|n| &n.token), Some(Token::LParen))
-        {
-            continue;
-        }
+    for (i, w) in calls(&words) {
+        let t = &words[i];
         let at = (t.span.start.line, t.span.start.column);
         match w.value.to_lowercase().as_str() {
             "round" => out.push((

@@ -293,3 +293,19 @@ match:
       on: \"l.id_card = r.owner_id\"
   mode: exists
 ";
+
+/// `crosscheck compile --target spark` of a job into `dir/bundle`, which must succeed.
+pub fn compile_bundle(job: &Path, dir: &Path) -> PathBuf {
+    let bundle = dir.join("bundle");
+    let out = crosscheck(&[
+        "compile",
+        "--target",
+        "spark",
+        "--out",
+        bundle.to_str().unwrap(),
+        "--config",
+        job.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    bundle
+}
