@@ -61,6 +61,13 @@ pub enum Command {
     Test {
         /// Rule folders or files to test (default: every rule of the job).
         paths: Vec<PathBuf>,
+        /// Where the fixtures run: `polars` here, or `spark` (all fixtures in one
+        /// spark-submit), where an `sql` query that means something else shows as a failure.
+        #[arg(long, value_enum, default_value = "polars")]
+        engine: EngineArg,
+        /// The Spark master for `--engine spark`.
+        #[arg(long, default_value = "local[2]")]
+        master: String,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -513,12 +520,25 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             }
             Ok(ExitStatus::Ran)
         }
-        Command::Test { paths, config } => test_rules(&paths, &config.config),
+        Command::Test {
+            paths,
+            engine,
+            master,
+            config,
+        } => test_rules(
+            &paths,
+            &config.config,
+            (engine == EngineArg::Spark).then_some(master.as_str()),
+        ),
     }
 }
 
-fn test_rules(paths: &[PathBuf], config: &std::path::Path) -> Result<ExitStatus, Error> {
-    let run = commands::fixtures::test(paths, config)?;
+fn test_rules(
+    paths: &[PathBuf],
+    config: &std::path::Path,
+    spark: Option<&str>,
+) -> Result<ExitStatus, Error> {
+    let run = commands::fixtures::test(paths, config, spark)?;
     for (rule, file) in &run.without_fixtures {
         eprintln!("warning: rule {rule} ({}) has no fixtures", file.display());
     }

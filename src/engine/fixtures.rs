@@ -78,6 +78,24 @@ pub fn run_fixtures(
 }
 
 fn run_one(catalog: &Catalog, rule: &CompiledRule, f: &FixtureSpec) -> Result<(), String> {
+    let frames = fixture_frames(catalog, rule, f)?;
+    let rows = super::run_rule(
+        rule,
+        &frames,
+        &HashMap::new(),
+        &HashMap::new(),
+        &super::LeadKey::fixed(),
+    )?;
+    check(rule, f, rows)
+}
+
+/// Each dataset the rule reads, from the fixture's rows through the real loader (empty where
+/// the fixture gives none).
+fn fixture_frames(
+    catalog: &Catalog,
+    rule: &CompiledRule,
+    f: &FixtureSpec,
+) -> Result<HashMap<String, polars::prelude::LazyFrame>, String> {
     for name in f.given.keys() {
         if !rule.datasets.contains(name) {
             return Err(format!(
@@ -125,13 +143,11 @@ fn run_one(catalog: &Catalog, rule: &CompiledRule, f: &FixtureSpec) -> Result<()
         };
         frames.insert(name.clone(), frame);
     }
-    let rows = super::run_rule(
-        rule,
-        &frames,
-        &HashMap::new(),
-        &HashMap::new(),
-        &super::LeadKey::fixed(),
-    )?;
+    Ok(frames)
+}
+
+/// The fixture's expectations against the leads a rule gave.
+fn check(rule: &CompiledRule, f: &FixtureSpec, rows: Vec<super::LeadRow>) -> Result<(), String> {
     if let Some(want) = &f.expect.amount {
         if !rule.has_amount {
             return Err("`expect.amount` needs the rule to declare `amount`".into());
@@ -159,4 +175,156 @@ fn run_one(catalog: &Catalog, rule: &CompiledRule, f: &FixtureSpec) -> Result<()
         return Err("`expect` needs `keys` or `count`".into());
     }
     Ok(())
+}
+
+/// Runs every fixture of `rules` on Spark in one spark-submit: each fixture a bundle of its own
+/// (its rows as the rule's inputs), the runner taking them one after another in one session.
+/// An `sql` rule's query runs as written on each engine, so a fixture that passes here and
+/// fails there is a dialect difference the leads would show. `dir` holds the bundles (the
+/// caller removes it).
+pub fn run_fixtures_on_spark(
+    job: &crate::job::Job,
+    rules: &[(&RuleFile, &CompiledRule)],
+    spark_submit: &std::path::Path,
+    master: &str,
+    dir: &std::path::Path,
+) -> crate::error::Result<Vec<FixtureOutcome>> {
+    use super::{DatasetOutcome, Loaded};
+    let catalog = &job.catalog;
+    let mut outcomes: Vec<FixtureOutcome> = Vec::new();
+    // (outcome index, rule as the fixture compiles it, fixture, loaded, bundle).
+    let mut pending = Vec::new();
+    crate::private::create_private_dir(dir)?;
+    for (file, rule) in rules {
+        for (k, f) in file.spec.tests.iter().enumerate() {
+            let variant = if f.params.is_empty() {
+                Ok((*rule).clone())
+            } else {
+                let mut diags = Vec::new();
+                match crate::plan::compile::compile_rule(
+                    file,
+                    catalog,
+                    Some(&f.params),
+                    job.as_of.as_deref(),
+                    &mut diags,
+                ) {
+                    Some(r) if diags.is_empty() => Ok(r),
+                    _ => Err(diags
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")),
+                }
+            };
+            let prepared = variant.and_then(|v| {
+                let frames = fixture_frames(catalog, &v, f)?;
+                let mut datasets = Vec::new();
+                let mut rows = HashMap::new();
+                for (name, frame) in &frames {
+                    let height =
+                        frame.clone().collect().map_err(|e| e.to_string())?.height() as u64;
+                    rows.insert(name.clone(), height);
+                    datasets.push(DatasetOutcome {
+                        name: name.clone(),
+                        report: Some(ingest::DatasetReport {
+                            name: name.clone(),
+                            title: None,
+                            files: Vec::new(),
+                            rows_read: height,
+                            rows_loaded: height,
+                            rows_rejected: 0,
+                            id_quality: Default::default(),
+                            columns_loaded: Vec::new(),
+                            bytes_loaded: 0,
+                        }),
+                        rejected: Vec::new(),
+                        error: None,
+                    });
+                }
+                Ok((v, frames, datasets, rows))
+            });
+            outcomes.push(FixtureOutcome {
+                rule_id: rule.id.clone(),
+                name: f.name.value.clone(),
+                file: file.path.clone(),
+                line: f.name.referenced.line(),
+                failure: None,
+            });
+            match prepared {
+                Err(why) => outcomes.last_mut().expect("pushed").failure = Some(why),
+                Ok((v, frames, datasets, rows)) => {
+                    let loaded = Loaded {
+                        started_at: String::new(),
+                        datasets,
+                        frames,
+                        rows,
+                        stored: HashMap::new(),
+                        failed: HashMap::new(),
+                        load_ms: 0,
+                    };
+                    let bundle_dir = dir.join(format!("{}-{k}", v.id));
+                    let bundle = super::spark::write_bundle(
+                        job,
+                        std::slice::from_ref(&v),
+                        &loaded,
+                        &bundle_dir,
+                        Some(master),
+                    )?;
+                    pending.push((outcomes.len() - 1, v, f, loaded, bundle));
+                }
+            }
+        }
+    }
+    if pending.is_empty() {
+        return Ok(outcomes);
+    }
+    let list: Vec<serde_json::Value> = pending
+        .iter()
+        .map(|(_, _, _, _, b)| {
+            serde_json::json!({
+                "manifest": b.dir.join("manifest.json"),
+                "results": b.dir.join("results"),
+            })
+        })
+        .collect();
+    let list_path = dir.join("fixtures.json");
+    std::io::Write::write_all(
+        &mut crate::private::create_private_file(&list_path)?,
+        serde_json::to_string(&list).expect("serialises").as_bytes(),
+    )?;
+    let log_path = dir.join("spark.log");
+    let log = crate::private::create_private_file(&log_path)?;
+    // Fixtures are a few rows: one shuffle partition each, not Spark's 200.
+    let mut cmd = super::spark::submit_command(
+        spark_submit,
+        master,
+        &["--conf".into(), "spark.sql.shuffle.partitions=1".into()],
+    );
+    cmd.arg(pending[0].4.dir.join("runner.py"))
+        .arg("--many")
+        .arg(&list_path)
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    super::spark::submit_and_wait(&mut cmd, spark_submit, master, &log_path)?;
+    for (at, v, f, loaded, bundle) in pending {
+        let result = super::spark::collect(
+            job,
+            std::slice::from_ref(&v),
+            loaded,
+            &bundle.rules,
+            &bundle.refused,
+            &bundle.dir.join("results"),
+            master.to_string(),
+            &super::Silent,
+        )?;
+        let outcome = result.outcomes.into_iter().next();
+        outcomes[at].failure = match outcome {
+            None => Some("the rule did not run on Spark".into()),
+            Some(o) => match o.status {
+                super::RuleStatus::Failed(e) => Some(e),
+                super::RuleStatus::Ok => check(&v, f, o.rows).err(),
+            },
+        };
+    }
+    Ok(outcomes)
 }

@@ -574,6 +574,62 @@ fn failure_cause(log: &str) -> Option<&str> {
     })
 }
 
+/// spark-submit with its master and options, the runner's arguments to follow.
+pub(crate) fn submit_command(spark_submit: &Path, master: &str, submit_args: &[String]) -> Command {
+    // pip's spark-submit finds Spark through the `python` beside it: put its folder first.
+    let mut path = std::env::var_os("PATH").unwrap_or_default();
+    if let Some(bin) = spark_submit.parent().filter(|b| !b.as_os_str().is_empty()) {
+        let dirs = std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&path));
+        path = std::env::join_paths(dirs).unwrap_or(path);
+    }
+    // Through sh for `umask 077`: what Spark writes (the results) is readable by the owner only.
+    let mut cmd = Command::new("/bin/sh");
+    cmd.env("PATH", path)
+        .args(["-c", "umask 077 && exec \"$0\" \"$@\""])
+        .arg(spark_submit)
+        .arg("--master")
+        .arg(master)
+        .args(submit_args);
+    cmd
+}
+
+/// Submits a prepared command and waits, stopping Spark on SIGTERM / SIGINT; on failure, the
+/// error carries the cause Spark's log gives and the log's last lines.
+pub(crate) fn submit_and_wait(
+    cmd: &mut Command,
+    spark_submit: &Path,
+    master: &str,
+    log_path: &Path,
+) -> Result<()> {
+    let status = run_stoppable(cmd).map_err(|e| match e {
+        Stopped::Start(e) => io(
+            spark_submit,
+            format!("cannot start spark-submit: {e}; install Spark (pip install pyspark) or set SPARK_SUBMIT"),
+        ),
+        Stopped::Wait(e) => io(spark_submit, format!("lost the Spark job: {e}")),
+        Stopped::Signal(sig) => io(
+            spark_submit,
+            format!("interrupted (signal {sig}): the Spark job was stopped"),
+        ),
+    })?;
+    if status.success() {
+        return Ok(());
+    }
+    let text = fs_err::read_to_string(log_path).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(15).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    let cause = failure_cause(&text)
+        .map(|c| format!("\ncause: {c}"))
+        .unwrap_or_default();
+    Err(io(
+        spark_submit,
+        format!(
+            "spark-submit --master {master} failed ({status}){cause}\nlast lines of its log:\n{}",
+            tail.join("\n")
+        ),
+    ))
+}
+
 /// Runs the rules on Spark: load here, submit the bundle, read the leads back.
 pub fn run(
     job: &Job,
@@ -587,24 +643,7 @@ pub fn run(
     reporter.start(Phase::Rules, rules.len() as u64);
     let log_path = opts.bundle.join("spark.log");
     let log = crate::private::create_private_file(&log_path)?;
-    // pip's spark-submit finds Spark through the `python` beside it: put its folder first.
-    let mut path = std::env::var_os("PATH").unwrap_or_default();
-    if let Some(bin) = opts
-        .spark_submit
-        .parent()
-        .filter(|b| !b.as_os_str().is_empty())
-    {
-        let dirs = std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&path));
-        path = std::env::join_paths(dirs).unwrap_or(path);
-    }
-    // Through sh for `umask 077`: what Spark writes (the results) is readable by the owner only.
-    let mut cmd = Command::new("/bin/sh");
-    cmd.env("PATH", path)
-        .args(["-c", "umask 077 && exec \"$0\" \"$@\""])
-        .arg(&opts.spark_submit)
-        .arg("--master")
-        .arg(&opts.master)
-        .args(&opts.submit_args);
+    let mut cmd = submit_command(&opts.spark_submit, &opts.master, &opts.submit_args);
     cmd.arg(opts.bundle.join("runner.py"))
         .arg(opts.bundle.join("manifest.json"))
         .stdout(log.try_clone().map_err(|e| io(&log_path, e))?)
@@ -676,7 +715,7 @@ pub fn run(
 /// The run's result from a Spark run's `results/` folder: `status.json` and each rule's
 /// Parquet, for the rules as lowered now (`lowered`, `refused`).
 #[allow(clippy::too_many_arguments)]
-fn collect(
+pub(crate) fn collect(
     job: &Job,
     rules: &[CompiledRule],
     loaded: super::Loaded,

@@ -32,9 +32,7 @@ def reason(e):
     return lines[0] if lines else type(e).__name__
 
 
-def main():
-    manifest_path = sys.argv[1]
-    bundle = os.path.dirname(os.path.abspath(manifest_path))
+def load_manifest(manifest_path):
     with open(manifest_path, encoding="utf-8") as f:
         manifest = json.load(f)
     if manifest["runner_version"] != RUNNER_VERSION:
@@ -42,8 +40,21 @@ def main():
             "runner.py is version %d but the bundle needs version %d: compile the bundle again"
             % (RUNNER_VERSION, manifest["runner_version"])
         )
-    results = sys.argv[2] if len(sys.argv) > 2 else os.path.join(bundle, "results")
-    os.makedirs(results, exist_ok=True)
+    return manifest
+
+
+def main():
+    # `runner.py manifest.json [results]`, or `runner.py --many list.json`: several bundles (a
+    # rule's fixtures, each with its own inputs) one after another in one Spark session, the
+    # list naming each one's manifest and results folder.
+    if sys.argv[1] == "--many":
+        with open(sys.argv[2], encoding="utf-8") as f:
+            runs = [(r["manifest"], r["results"]) for r in json.load(f)]
+    else:
+        bundle = os.path.dirname(os.path.abspath(sys.argv[1]))
+        results = sys.argv[2] if len(sys.argv) > 2 else os.path.join(bundle, "results")
+        runs = [(sys.argv[1], results)]
+    first = load_manifest(runs[0][0])
 
     from pyspark.sql import SparkSession
 
@@ -51,12 +62,21 @@ def main():
 
     # The manifest's settings are defaults: what spark-submit --conf sets wins.
     given = SparkConf()
-    builder = SparkSession.builder.appName("crosscheck " + manifest["job"])
-    for key, value in manifest["conf"].items():
+    builder = SparkSession.builder.appName("crosscheck " + first["job"])
+    for key, value in first["conf"].items():
         if not given.contains(key):
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    for manifest_path, results in runs:
+        run_bundle(spark, load_manifest(manifest_path), manifest_path, results)
+    spark.stop()
+
+
+def run_bundle(spark, manifest, manifest_path, results):
+    """Runs one bundle's rules over its inputs and writes results/ and status.json."""
+    bundle = os.path.dirname(os.path.abspath(manifest_path))
+    os.makedirs(results, exist_ok=True)
 
     for inp in manifest["inputs"]:
         path = inp["path"] if os.path.isabs(inp["path"]) else os.path.join(bundle, inp["path"])
@@ -115,7 +135,6 @@ def main():
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(status, f, ensure_ascii=False, indent=1)
     os.replace(tmp, os.path.join(results, "status.json"))
-    spark.stop()
 
 
 if __name__ == "__main__":
