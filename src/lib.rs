@@ -27,7 +27,7 @@ pub mod profile;
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = cores();
         // SAFETY: mallopt only sets the allocator's parameters, before any thread is started.
         unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
@@ -35,4 +35,16 @@ pub fn tune_allocator() {
             libc::mallopt(libc::M_ARENA_MAX, cores.clamp(1, 64) as libc::c_int);
         }
     }
+}
+
+/// The threads crosscheck works with: `CROSSCHECK_THREADS` if set, else the machine's cores.
+/// One budget for the allocator's heaps, the worker pools (rayon's and Polars', unless
+/// `RAYON_NUM_THREADS` / `POLARS_MAX_THREADS` say otherwise) and the group-by's partitions, so
+/// a data centre's 32 cores are used as this project's 2 are.
+pub fn cores() -> usize {
+    std::env::var("CROSSCHECK_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

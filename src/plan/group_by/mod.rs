@@ -33,8 +33,6 @@ use states::*;
 
 use parquet::Want;
 
-const PARTITIONS: usize = 1 << PARTITION_BITS;
-
 /// One partition's groups; the last partition holds the NULL key's group alone.
 struct Part {
     keys: Interner,
@@ -105,23 +103,34 @@ struct Scratch {
     order: Vec<u32>,
 }
 
-/// The groups seen so far, in partitions.
+/// The groups seen so far, in partitions: 2^bits by the key's hash, then the NULL key's.
 struct Groups {
     scratch: Scratch,
     parts: Vec<Part>,
+    bits: u32,
     hasher: foldhash::fast::FixedState,
 }
 
 impl Groups {
     fn new(leaves: Vec<State>) -> Self {
-        let parts = (0..=PARTITIONS)
+        Self::with_bits(leaves, partition_bits())
+    }
+
+    fn with_bits(leaves: Vec<State>, bits: u32) -> Self {
+        let parts = (0..=(1usize << bits))
             .map(|_| Part::new(leaves.iter().map(State::start).collect()))
             .collect();
         Groups {
             scratch: Scratch::default(),
             parts,
+            bits,
             hasher: foldhash::fast::FixedState::with_seed(0x5eed),
         }
+    }
+
+    /// The partitions by hash; the NULL key's is the one after them.
+    fn partitions(&self) -> usize {
+        self.parts.len() - 1
     }
 
     /// Aggregates one batch: column 0 is the key, column 1 + i the input of leaf i.
@@ -162,24 +171,31 @@ impl Groups {
         } = &mut self.scratch;
         hashes.clear();
         part_of.clear();
-        let mut counts = [0usize; PARTITIONS + 1];
+        let partitions = self.parts.len() - 1;
+        let bits = self.bits;
+        let mut counts = vec![0usize; partitions + 1];
         for i in 0..n {
             let p = if let Some(k) = keys.get(i) {
                 let h = self.hasher.hash_one(k.as_bytes());
                 hashes.push(h);
-                (h >> (64 - PARTITION_BITS)) as usize
+                // The hash's top bits; none with one partition (a shift by 64 overflows).
+                if bits == 0 {
+                    0
+                } else {
+                    (h >> (64 - bits)) as usize
+                }
             } else {
                 hashes.push(0);
-                PARTITIONS
+                partitions
             };
             part_of.push(p as u8);
             counts[p] += 1;
         }
-        let mut next = [0usize; PARTITIONS + 2];
-        for p in 0..=PARTITIONS {
+        let mut next = vec![0usize; partitions + 2];
+        for p in 0..=partitions {
             next[p + 1] = next[p] + counts[p];
         }
-        let bounds = next;
+        let bounds = next.clone();
         order.clear();
         order.resize(n, 0);
         for (i, &p) in part_of.iter().enumerate() {
@@ -190,7 +206,7 @@ impl Groups {
         let hasher = self.hasher.clone();
         let work = |p: usize, part: &mut Part| -> PolarsResult<()> {
             let rows = &order[bounds[p]..bounds[p + 1]];
-            let gids: Vec<u32> = if p == PARTITIONS {
+            let gids: Vec<u32> = if p == partitions {
                 part.null_group(rows.len())
             } else {
                 let mut gids = Vec::new();
@@ -337,9 +353,10 @@ impl Groups {
     /// The groups as a frame: the key column, then one column per leaf.
     fn finish(self, key: &str, dtypes: &[DataType]) -> PolarsResult<DataFrame> {
         let mut keys: Vec<Option<&str>> = Vec::new();
+        let partitions = self.partitions();
         for (p, part) in self.parts.iter().enumerate() {
             for g in 0..part.keys.table.len() as u32 {
-                keys.push(if p == PARTITIONS {
+                keys.push(if p == partitions {
                     None
                 } else {
                     // The bytes came from a text column.

@@ -259,9 +259,13 @@ impl State {
     }
 }
 
-/// Groups are split by their key's hash into this many partitions, each with its own table,
-/// key bytes and states, aggregated by its own thread (the two cores of the machine we
-/// measure on; Polars decodes on the same cores). More partitions, visited one after another
-/// to keep each one's table in the CPU's cache, were slower: the rows are then read out of
-/// order (benches/HISTORY.md).
-pub(super) const PARTITION_BITS: u32 = 1;
+/// Groups are split by their key's hash into 2^bits partitions, each with its own table, key
+/// bytes and states, aggregated by its own thread: as many as the thread budget's cores
+/// (`crate::cores`, a power of two at most; 2 on the machine we measure on, Polars decoding on
+/// the same cores). More partitions than threads, visited one after another to keep each
+/// one's table in the CPU's cache, were slower: the rows are then read out of order
+/// (benches/HISTORY.md).
+pub(super) fn partition_bits() -> u32 {
+    let cores = crate::cores().clamp(1, 64);
+    usize::BITS - 1 - cores.leading_zeros()
+}

@@ -132,18 +132,21 @@ fn batches_add_up_to_the_whole() {
     let measures = measures();
     let (want, _) = polars_and_ours(payments(), &measures);
     let keys = [("g".to_string(), col("g"))];
-    let agg = text_key_aggregate(payments().lazy(), &keys, &measures, expr)
-        .unwrap()
-        .unwrap();
-    let inputs = agg.narrowed.collect().unwrap();
-    let mut groups = Groups::new(agg.states);
-    let mut from = 0;
-    for to in [1, 2, 2, 700, 701, 2999, 3000] {
-        groups.add(&inputs.slice(from as i64, to - from)).unwrap();
-        from = to;
+    // One partition (one core) to 16 (a data centre's machine): the same groups.
+    for bits in [0, 1, 2, 4] {
+        let agg = text_key_aggregate(payments().lazy(), &keys, &measures, expr)
+            .unwrap()
+            .unwrap();
+        let inputs = agg.narrowed.collect().unwrap();
+        let mut groups = Groups::with_bits(agg.states, bits);
+        let mut from = 0;
+        for to in [1, 2, 2, 700, 701, 2999, 3000] {
+            groups.add(&inputs.slice(from as i64, to - from)).unwrap();
+            from = to;
+        }
+        let frame = groups.finish(&agg.key, &agg.dtypes).unwrap();
+        assert_eq!(by_key(frame.lazy().select(agg.out)), want, "{bits} bits");
     }
-    let frame = groups.finish(&agg.key, &agg.dtypes).unwrap();
-    assert_eq!(by_key(frame.lazy().select(agg.out)), want);
 }
 
 /// Writes `df` as the cache writes its files (LZ4, row groups), in row groups of `rows`
