@@ -43,29 +43,9 @@ pub fn run_fixtures(
         .tests
         .iter()
         .map(|f| {
-            let failure = if f.params.is_empty() {
-                run_one(catalog, rule, f).err()
-            } else {
-                let mut diags = Vec::new();
-                match crate::plan::compile::compile_rule(
-                    file,
-                    catalog,
-                    Some(&f.params),
-                    as_of,
-                    &mut diags,
-                ) {
-                    Some(with_params) if diags.is_empty() => {
-                        run_one(catalog, &with_params, f).err()
-                    }
-                    _ => Some(
-                        diags
-                            .iter()
-                            .map(|d| d.to_string())
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                    ),
-                }
-            };
+            let failure = fixture_rule(catalog, file, rule, f, as_of)
+                .and_then(|r| run_one(catalog, &r, f))
+                .err();
             FixtureOutcome {
                 rule_id: rule.id.clone(),
                 name: f.name.value.clone(),
@@ -75,6 +55,29 @@ pub fn run_fixtures(
             }
         })
         .collect()
+}
+
+/// The rule as a fixture runs it: as the job compiled it, or compiled again with the
+/// fixture's own `params`.
+fn fixture_rule(
+    catalog: &Catalog,
+    file: &RuleFile,
+    rule: &CompiledRule,
+    f: &FixtureSpec,
+    as_of: Option<&str>,
+) -> Result<CompiledRule, String> {
+    if f.params.is_empty() {
+        return Ok(rule.clone());
+    }
+    let mut diags = Vec::new();
+    match crate::plan::compile::compile_rule(file, catalog, Some(&f.params), as_of, &mut diags) {
+        Some(r) if diags.is_empty() => Ok(r),
+        _ => Err(diags
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")),
+    }
 }
 
 fn run_one(catalog: &Catalog, rule: &CompiledRule, f: &FixtureSpec) -> Result<(), String> {
@@ -197,25 +200,7 @@ pub fn run_fixtures_on_spark(
     crate::private::create_private_dir(dir)?;
     for (file, rule) in rules {
         for (k, f) in file.spec.tests.iter().enumerate() {
-            let variant = if f.params.is_empty() {
-                Ok((*rule).clone())
-            } else {
-                let mut diags = Vec::new();
-                match crate::plan::compile::compile_rule(
-                    file,
-                    catalog,
-                    Some(&f.params),
-                    job.as_of.as_deref(),
-                    &mut diags,
-                ) {
-                    Some(r) if diags.is_empty() => Ok(r),
-                    _ => Err(diags
-                        .iter()
-                        .map(|d| d.to_string())
-                        .collect::<Vec<_>>()
-                        .join("\n")),
-                }
-            };
+            let variant = fixture_rule(catalog, file, rule, f, job.as_of.as_deref());
             let prepared = variant.and_then(|v| {
                 let frames = fixture_frames(catalog, &v, f)?;
                 let mut datasets = Vec::new();
