@@ -251,22 +251,19 @@ pub fn exact_total<S: AsRef<str>>(amounts: impl IntoIterator<Item = S>) -> Optio
 /// homes make a dibao household ineligible from the second's date, not the first's). `rows`
 /// are sorted by key and record.
 fn amount_once_per_record(rows: &mut [LeadRow], support: usize) {
-    let record = |r: &LeadRow| {
-        (
-            r.key.clone(),
-            r.dataset.clone(),
-            r.file.clone(),
-            r.sheet.clone(),
-            r.row,
-        )
+    let same_record = |a: &LeadRow, b: &LeadRow| {
+        a.row == b.row
+            && a.key == b.key
+            && a.file == b.file
+            && a.dataset == b.dataset
+            && a.sheet == b.sheet
     };
     let mut start = 0;
     while start < rows.len() {
-        let this = record(&rows[start]);
         let end = start
             + rows[start..]
                 .iter()
-                .take_while(|r| record(r) == this)
+                .take_while(|r| same_record(r, &rows[start]))
                 .count();
         if end - start > 1 {
             // Largest first; a value that is not a plain decimal ranks last; among equals the

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use polars::prelude::{Column, DataFrame, DataType, IntoLazy};
 
-use crate::engine::{DatasetOutcome, RunResult};
+use crate::engine::{DatasetOutcome, RuleOutcome, RunResult};
 use crate::error::{Error, Result};
 use crate::job::catalog::ValueType;
 use crate::plan::compile::CompiledRule;
@@ -136,8 +136,8 @@ impl SplitBy {
         }
         let mut used: BTreeSet<String> = BTreeSet::new();
         let mut teams = Vec::new();
-        for value in values {
-            let base = match &value {
+        for value in &values {
+            let base = match value {
                 Some(v) => safe_name(v),
                 None => UNASSIGNED.to_string(),
             };
@@ -150,7 +150,9 @@ impl SplitBy {
             }
             // Every rule stays, a failed one shown as failed in every team's summary; the data
             // quality counts are the run's, its rejected rows (other teams' people) are not.
-            let mut part = RunResult {
+            // Leads cleared as false positives are not raised, so no team can be told apart
+            // for them: the full workbook counts them.
+            let part = RunResult {
                 backend: result.backend.clone(),
                 started_at: result.started_at.clone(),
                 datasets: result
@@ -163,36 +165,51 @@ impl SplitBy {
                         error: d.error.clone(),
                     })
                     .collect(),
-                outcomes: result.outcomes.clone(),
+                outcomes: result
+                    .outcomes
+                    .iter()
+                    .map(|o| RuleOutcome {
+                        rule: o.rule.clone(),
+                        status: o.status.clone(),
+                        rows: Vec::new(),
+                        elapsed_ms: o.elapsed_ms,
+                        dispositions: Default::default(),
+                        suppressed: Vec::new(),
+                    })
+                    .collect(),
                 load_ms: result.load_ms,
                 rules_ms: result.rules_ms,
             };
-            for o in &mut part.outcomes {
-                let id = o.rule.id.clone();
-                o.rows
-                    .retain(|r| team_of.get(&(id.as_str(), r.lead_id.as_str())) == Some(&value));
-                // Counted over this team's leads; leads cleared as false positives are not
-                // raised, so no team can be told apart for them: the full workbook counts them.
-                o.suppressed.clear();
-                o.dispositions.clear();
+            teams.push(Team {
+                value: value.clone(),
+                file,
+                result: part,
+                leads: 0,
+                rows: 0,
+            });
+        }
+        // Each row to its lead's team, in one pass over the run.
+        let index: BTreeMap<&Option<String>, usize> =
+            values.iter().enumerate().map(|(t, v)| (v, t)).collect();
+        for (k, o) in result.outcomes.iter().enumerate() {
+            for r in &o.rows {
+                let t = index[&team_of[&(o.rule.id.as_str(), r.lead_id.as_str())]];
+                teams[t].result.outcomes[k].rows.push(r.clone());
+            }
+        }
+        for team in &mut teams {
+            for o in &mut team.result.outcomes {
                 let mut seen = BTreeSet::new();
                 for r in &o.rows {
                     if let Some(d) = r.disposition
-                        && seen.insert(r.lead_id.clone())
+                        && seen.insert(r.lead_id.as_str())
                     {
                         *o.dispositions.entry(d).or_default() += 1;
                     }
                 }
             }
-            let leads = part.outcomes.iter().map(|o| o.lead_count()).sum();
-            let rows = part.outcomes.iter().map(|o| o.rows.len()).sum();
-            teams.push(Team {
-                value,
-                file,
-                result: part,
-                leads,
-                rows,
-            });
+            team.leads = team.result.outcomes.iter().map(|o| o.lead_count()).sum();
+            team.rows = team.result.outcomes.iter().map(|o| o.rows.len()).sum();
         }
         Ok(teams)
     }
