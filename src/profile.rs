@@ -360,6 +360,9 @@ fn profile_column(header: &str, t: &SourceTable, i: usize, n: usize) -> ColumnPr
         &[
             "金额",
             "工资",
+            "报酬",
+            "薪酬",
+            "薪资",
             "价格",
             "租金",
             "养老金",
