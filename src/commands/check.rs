@@ -55,8 +55,12 @@ pub fn check(config: &Path, spark: bool) -> Result<CheckReport, Error> {
                 }
             }
             let frames = crate::ingest::empty_frames(&job.catalog, &rule.datasets)?;
-            if let Err(why) = plan::spark::refusal(&rule.id, &rule.plan, &frames) {
-                spark_refusals.push((rule.path.clone(), rule.id.clone(), why));
+            match plan::spark::refusal(&rule.id, &rule.plan, &frames) {
+                Err(why) if plan::spark::runs_locally(&why) => {
+                    spark_warnings.push((rule.path.clone(), rule.id.clone(), why));
+                }
+                Err(why) => spark_refusals.push((rule.path.clone(), rule.id.clone(), why)),
+                Ok(_) => {}
             }
         }
     }

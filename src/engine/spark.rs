@@ -738,10 +738,24 @@ pub(crate) fn collect(
     let mut outcomes = Vec::new();
     for rule in rules {
         let st = &spark_status["rules"][&rule.id];
+        let mut ran_locally = None;
+        let start = Instant::now();
         let result = if let Some(e) = loaded.missing(rule) {
             Err(e)
         } else if let Some(e) = refused.get(rule.id.as_str()) {
-            Err(format!("rule `{}` cannot run on Spark: {e}", rule.id))
+            if crate::plan::spark::runs_locally(e) {
+                // The extracts are here: the rule runs on the local engine, and says so.
+                ran_locally = Some((*e).clone());
+                super::run_rule(
+                    rule,
+                    &loaded.frames,
+                    &loaded.rows,
+                    &loaded.stored,
+                    &job.lead_key,
+                )
+            } else {
+                Err(format!("rule `{}` cannot run on Spark: {e}", rule.id))
+            }
         } else {
             match st["status"].as_str() {
                 Some("ok") => {
@@ -781,13 +795,18 @@ pub(crate) fn collect(
             Ok(rows) => (RuleStatus::Ok, rows),
             Err(e) => (RuleStatus::Failed(e), Vec::new()),
         };
+        let elapsed_ms = match ran_locally {
+            Some(_) => start.elapsed().as_millis(),
+            None => st["elapsed_ms"].as_u64().unwrap_or(0) as u128,
+        };
         outcomes.push(RuleOutcome {
             rule: rule.clone(),
             status,
             rows,
-            elapsed_ms: st["elapsed_ms"].as_u64().unwrap_or(0) as u128,
+            elapsed_ms,
             dispositions: BTreeMap::new(),
             suppressed: Vec::new(),
+            ran_locally,
         });
     }
     reporter.finish(Phase::Rules);

@@ -72,6 +72,8 @@ pub struct RuleSpec {
     pub fuzzy_duplicate: Option<FuzzyDuplicateSpec>,
     #[serde(default)]
     pub sql: Option<SqlSpec>,
+    #[serde(default)]
+    pub link: Option<LinkSpec>,
     /// Small fixtures run by `crosscheck test` through the real loader and normalisers.
     #[serde(default)]
     pub tests: Vec<FixtureSpec>,
@@ -409,6 +411,114 @@ fn two() -> u32 {
 
 fn default_threshold() -> f64 {
     0.6
+}
+
+/// Probabilistic record linkage (Fellegi–Sunter): two datasets, or one to deduplicate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    pub left: SourceSpec,
+    /// Omitted: records of `left` are linked to each other (deduplication into clusters).
+    #[serde(default)]
+    pub right: Option<SourceSpec>,
+    /// What identifies a record in the leads: one expression for both sides, or `left` and
+    /// `right` (e.g. an ID number, a register's own record number).
+    pub id: SidesSpec,
+    /// Candidate pairs: each rule's equalities (`l.a = r.b AND …`); the rules' pairs are
+    /// unioned and each pair scored once, tagged with the first rule that produced it.
+    pub blocking: Vec<Spanned<String>>,
+    /// The fields compared on each pair, each at a few levels of agreement.
+    pub compare: Vec<CompareSpec>,
+    /// Pairs whose match probability is at least this are leads (0.9 unless given).
+    #[serde(default)]
+    pub threshold: Option<Spanned<f64>>,
+    /// The probability that two records drawn at random are one person; estimated from the
+    /// data unless given.
+    #[serde(default)]
+    pub prior: Option<Spanned<f64>>,
+    /// Fixed m and u probabilities per field (one per level, lowest level first), in place of
+    /// the estimated ones.
+    #[serde(default)]
+    pub weights: IndexMap<String, FixedWeights>,
+    /// Random record pairs drawn to estimate u (1,000,000 unless given).
+    #[serde(default)]
+    pub u_sample: Option<u64>,
+    /// The guard: a blocking key whose records would form more pairs than this stops the rule.
+    #[serde(default = "default_max_pairs")]
+    pub max_pairs: u64,
+    /// What one lead is, when not the kind's default: expressions whose values together
+    /// make the lead key (over both sides where the kind has two).
+    #[serde(default)]
+    pub key: Option<Vec<Spanned<String>>>,
+}
+
+/// One expression for both sides, or one per side.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SidesSpec {
+    Both(Spanned<String>),
+    Each {
+        left: Spanned<String>,
+        right: Spanned<String>,
+    },
+}
+
+impl SidesSpec {
+    pub fn left(&self) -> &Spanned<String> {
+        match self {
+            SidesSpec::Both(e) => e,
+            SidesSpec::Each { left, .. } => left,
+        }
+    }
+    pub fn right(&self) -> &Spanned<String> {
+        match self {
+            SidesSpec::Both(e) => e,
+            SidesSpec::Each { right, .. } => right,
+        }
+    }
+}
+
+/// One compared field of a `link`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareSpec {
+    /// The field's name in evidence (`<field>_level`, `<field>_weight`) and the weights.
+    pub field: Spanned<String>,
+    /// How the values are compared: chinese_name, text, date, id, address, exact.
+    #[serde(rename = "as")]
+    pub method: CompareMethod,
+    /// The same expression on both sides…
+    #[serde(default)]
+    pub column: Option<Spanned<String>>,
+    /// …or one per side.
+    #[serde(default)]
+    pub left: Option<Spanned<String>>,
+    #[serde(default)]
+    pub right: Option<Spanned<String>>,
+    /// Term frequencies: agreement on a common value (王, 李; a big town) weighs less than on
+    /// a rare one. On by default for chinese_name, text and exact.
+    #[serde(default)]
+    pub term_frequency: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompareMethod {
+    ChineseName,
+    Text,
+    Date,
+    Id,
+    Address,
+    Exact,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixedWeights {
+    #[serde(default)]
+    pub m: Option<Vec<f64>>,
+    #[serde(default)]
+    pub u: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -385,7 +385,80 @@ pub fn workbook_bytes(result: &RunResult, max_rows: usize) -> Result<Vec<u8>, Xl
     for ws in rule_sheets {
         wb.push_worksheet(ws);
     }
+    if let Some(ws) = link_weights(result, &fmt, &mut used)? {
+        wb.push_worksheet(ws);
+    }
     wb.save_to_buffer()
+}
+
+/// The weights each `link` rule estimated, a row per field and level: why a pair scored what
+/// it did (a pair's weight is the prior's plus each field's at the level it agreed at).
+fn link_weights(
+    result: &RunResult,
+    fmt: &Formats,
+    used: &mut BTreeSet<String>,
+) -> Result<Option<Worksheet>, XlsxError> {
+    let estimates: Vec<_> = result
+        .outcomes
+        .iter()
+        .filter_map(|o| o.rule.plan.link_estimates())
+        .collect();
+    if estimates.is_empty() {
+        return Ok(None);
+    }
+    let mut ws = Worksheet::new();
+    ws.set_name(sheet_name("匹配权重 Link weights", used))?;
+    let headers: Vec<String> = [
+        "规则编号 Rule ID",
+        "字段 Field",
+        "比对结果 Level",
+        "同一人时的概率 m",
+        "随机两条记录时的概率 u",
+        "权重（比特）Weight (bits)",
+        "由数据估计 Estimated",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut widths = Widths(Vec::new());
+    header_row(&mut ws, &headers, fmt, &mut widths)?;
+    let mut row = 1u32;
+    for e in &estimates {
+        ws.write_string(row, 0, &e.rule)?;
+        ws.write_string(row, 1, "先验 Prior")?;
+        ws.write_string(
+            row,
+            2,
+            "任意两条记录为同一人 / two records drawn at random are one person",
+        )?;
+        ws.write_number(row, 3, e.prior)?;
+        ws.write_number(row, 5, crate::plan::link::estimate::logit2(e.prior))?;
+        ws.write_string(
+            row,
+            6,
+            if e.prior_estimated {
+                "是 yes"
+            } else {
+                "否 no"
+            },
+        )?;
+        row += 1;
+        for f in &e.fields {
+            for (l, label) in f.levels.iter().enumerate() {
+                ws.write_string(row, 0, &e.rule)?;
+                ws.write_string(row, 1, &f.field)?;
+                ws.write_string(row, 2, label)?;
+                widths.see(2, label);
+                ws.write_number(row, 3, f.m[l])?;
+                ws.write_number(row, 4, f.u[l])?;
+                ws.write_number(row, 5, f.weight[l])?;
+                ws.write_string(row, 6, if f.m_estimated { "是 yes" } else { "否 no" })?;
+                row += 1;
+            }
+        }
+    }
+    widths.apply(&mut ws)?;
+    Ok(Some(ws))
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ pub struct CompiledRule {
 }
 
 /// The rule kinds, as written in rule files.
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 9] = [
     "row_check",
     "duplicate",
     "match",
@@ -52,6 +52,7 @@ pub const KINDS: [&str; 8] = [
     "time_window",
     "fuzzy_duplicate",
     "sql",
+    "link",
 ];
 
 /// Compiles every enabled rule of a job; all diagnostics of all rules are returned together.
@@ -228,6 +229,9 @@ pub fn compile_rule(
     }
     if let Some(k) = &spec.sql {
         chosen.push(("sql", kinds::sql::plan(&mut ctx, k, ev)));
+    }
+    if let Some(k) = &spec.link {
+        chosen.push(("link", kinds::link::plan(&mut ctx, k, ev, &spec.id.value)));
     }
     if chosen.len() != 1 {
         ctx.diags.push(yaml::at(

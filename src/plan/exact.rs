@@ -195,6 +195,32 @@ fn walk(plan: Plan, columns: &dyn Fn(&str) -> Vec<(String, Places)>) -> (Plan, E
                 env,
             )
         }
+        Plan::Link {
+            left,
+            right,
+            mut link,
+        } => {
+            let (left, lenv) = walk(*left, columns);
+            let (right, renv) = walk(*right, columns);
+            let both = |(a, b): (Expr, Expr)| (rewrite(&a, &lenv).0, rewrite(&b, &renv).0);
+            link.ids = both(link.ids.clone());
+            for rule in &mut link.blocking {
+                rule.on = rule.on.drain(..).map(both).collect();
+            }
+            for c in &mut link.compare {
+                (c.left, c.right) = both((c.left.clone(), c.right.clone()));
+            }
+            let mut env = renv;
+            env.extend(lenv);
+            (
+                Plan::Link {
+                    left: Box::new(left),
+                    right: Box::new(right),
+                    link,
+                },
+                env,
+            )
+        }
         sql @ Plan::Sql { .. } => (sql, Env::new()),
     }
 }

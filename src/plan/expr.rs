@@ -94,6 +94,10 @@ pub enum Func {
     HoursBetween,
     CharDiff,
     IdValid,
+    /// A name in one written form (simplified, variants folded, spacing removed).
+    NameFold,
+    /// A name's toneless pinyin, a syllable per character.
+    Pinyin,
     WorkingDays,
     IsWorkday,
     FirstDigit,
@@ -127,6 +131,8 @@ pub const FUNCTIONS: &[&str] = &[
     "is_workday",
     "char_diff",
     "id_valid",
+    "name_fold",
+    "pinyin",
     "first_digit",
     "stratum",
     "benford_mad",

@@ -104,6 +104,8 @@ fn rows_bound(plan: &Plan, rows: &HashMap<String, u64>) -> Option<u64> {
             Some(rows_bound(left, rows)?.saturating_mul(rows_bound(right, rows)?.max(1)))
         }
         Plan::Union { inputs } => inputs.iter().map(|p| rows_bound(p, rows)).sum(),
+        // Only pairs above the threshold, at most the guard's count per blocking key.
+        Plan::Link { .. } => None,
         Plan::Sql { datasets, .. } => datasets.iter().map(|d| rows.get(d).copied()).sum(),
     }
 }
@@ -266,6 +268,38 @@ fn lower_in(
             };
             check_pairs(lower(left, frames)?, lower(right, frames)?, on, *max_pairs)?;
             lower(input, frames)?
+        }
+        Plan::Link { left, right, link } => {
+            use super::link::exec as lr;
+            // Each side with its helper columns: the record's ID, the blocking keys, the
+            // compared values; the linkage itself runs over the collected records.
+            let side = |plan: &Plan, left_side: bool| -> PolarsResult<DataFrame> {
+                let pick = |pair: &(E, E)| {
+                    if left_side {
+                        pair.0.clone()
+                    } else {
+                        pair.1.clone()
+                    }
+                };
+                let mut cols = vec![expr(&pick(&link.ids)).alias(lr::id_column())];
+                for (r, rule) in link.blocking.iter().enumerate() {
+                    for (p, on) in rule.on.iter().enumerate() {
+                        cols.push(expr(&pick(on)).alias(lr::block_column(r, p).as_str()));
+                    }
+                }
+                for (k, c) in link.compare.iter().enumerate() {
+                    let e = if left_side { &c.left } else { &c.right };
+                    cols.push(expr(e).alias(lr::compare_column(k).as_str()));
+                }
+                lower(plan, frames)?.with_columns(cols).collect()
+            };
+            let mut estimated = None;
+            let out =
+                super::link::run(side(left, true)?, side(right, false)?, link, &mut estimated)?;
+            if let Ok(mut slot) = link.estimates.0.lock() {
+                *slot = estimated;
+            }
+            out.lazy()
         }
         Plan::Sql { query, datasets } => {
             let mut ctx = polars::sql::SQLContext::new();
@@ -630,6 +664,29 @@ fn func(f: Func, args: &[E]) -> Expr {
         Func::DaysBetween => {
             a(1).cast(DataType::Date).cast(DataType::Int64)
                 - a(0).cast(DataType::Date).cast(DataType::Int64)
+        }
+        Func::NameFold | Func::Pinyin => {
+            let pinyin = f == Func::Pinyin;
+            a(0).map(
+                move |c: Column| {
+                    let out: StringChunked = c
+                        .str()?
+                        .iter()
+                        .map(|v| {
+                            v.map(|v| {
+                                let folded = super::link::names::fold(v);
+                                if pinyin {
+                                    super::link::names::pinyin(&folded)
+                                } else {
+                                    folded
+                                }
+                            })
+                        })
+                        .collect();
+                    Ok(out.with_name(c.name().clone()).into_column())
+                },
+                |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
+            )
         }
         Func::Upper => a(0).str().to_uppercase(),
         Func::Lower => a(0).str().to_lowercase(),

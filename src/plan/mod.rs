@@ -7,6 +7,7 @@ pub mod exact;
 pub mod expr;
 mod group_by;
 pub mod kinds;
+pub mod link;
 pub mod lower;
 pub mod spark;
 
@@ -69,6 +70,14 @@ pub enum Plan {
         input: Box<Plan>,
         max_pairs: u64,
     },
+    /// Probabilistic linkage of the `l.` and `r.` prefixed sides (the `link` kind): the pairs
+    /// at or above its threshold, both records' columns beside the columns of
+    /// `link::output_columns`.
+    Link {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        link: Box<link::LinkPlan>,
+    },
     /// A query in the engine's own SQL over the named datasets (the `sql` kind).
     Sql {
         query: String,
@@ -113,6 +122,22 @@ impl Plan {
                 input.columns(out)
             }
             Plan::Union { inputs } => inputs.iter().fold(true, |ok, p| p.columns(out) & ok),
+            Plan::Link { left, right, link } => {
+                let (a, b) = &link.ids;
+                a.columns(out);
+                b.columns(out);
+                for rule in &link.blocking {
+                    for (a, b) in &rule.on {
+                        a.columns(out);
+                        b.columns(out);
+                    }
+                }
+                for c in &link.compare {
+                    c.left.columns(out);
+                    c.right.columns(out);
+                }
+                left.columns(out) & right.columns(out)
+            }
             Plan::Sql { .. } => false,
         }
     }
@@ -127,8 +152,16 @@ impl Plan {
             | Plan::Project { input, .. }
             | Plan::Aggregate { input, .. }
             | Plan::Guard { input, .. } => vec![input],
-            Plan::Join { left, right, .. } => vec![left, right],
+            Plan::Join { left, right, .. } | Plan::Link { left, right, .. } => vec![left, right],
             Plan::Union { inputs } => inputs.iter().collect(),
+        }
+    }
+
+    /// What the last run of this plan's `link` estimated, if it has one and it ran.
+    pub fn link_estimates(&self) -> Option<link::Estimated> {
+        match self {
+            Plan::Link { link, .. } => link.estimates.get(),
+            _ => self.inputs().into_iter().find_map(Plan::link_estimates),
         }
     }
 
@@ -205,6 +238,11 @@ impl Plan {
             Plan::Guard { input, max_pairs } => {
                 writeln!(f, "{pad}Guard at most {max_pairs} pairs per key")?;
                 input.fmt_indent(f, depth + 1)
+            }
+            Plan::Link { left, right, link } => {
+                writeln!(f, "{pad}{link}")?;
+                left.fmt_indent(f, depth + 1)?;
+                right.fmt_indent(f, depth + 1)
             }
             Plan::Sql { query, datasets } => {
                 let q = query.split_whitespace().collect::<Vec<_>>().join(" ");

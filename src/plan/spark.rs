@@ -324,6 +324,7 @@ impl Lowering<'_> {
                 });
                 self.node(input)?
             }
+            Plan::Link { .. } => return Err(not_lowered("the `link` kind is")),
             // Runs as written: the datasets are views of their own names.
             Plan::Sql { query, .. } => self.view(query.trim().trim_end_matches(';').to_string()),
         })
@@ -536,6 +537,7 @@ fn func(f: Func, args: &[E], sc: &Schema) -> Result<String, String> {
             "CAST(datediff(CAST({} AS DATE), CAST({} AS DATE)) AS BIGINT)",
             a[1], a[0]
         ),
+        Func::NameFold | Func::Pinyin => return Err(not_lowered("`name_fold` and `pinyin` are")),
         Func::Upper => format!("upper({})", a[0]),
         Func::Lower => format!("lower({})", a[0]),
         // Polars strips Unicode whitespace; Spark's trim only spaces.
@@ -824,6 +826,20 @@ pub fn sql_queries(plan: &Plan) -> Vec<&str> {
         Plan::Sql { query, .. } => vec![query.as_str()],
         _ => plan.inputs().into_iter().flat_map(sql_queries).collect(),
     }
+}
+
+/// What the lowering says of a construct Spark has no counterpart for yet (a rule using one
+/// runs on the local engine in a Spark run: `runs_locally`).
+pub fn not_lowered(what: &str) -> String {
+    format!("{what} {NOT_LOWERED}")
+}
+const NOT_LOWERED: &str =
+    "not lowered to Spark yet: a Spark run runs this rule on the local engine";
+
+/// Whether a refusal is of a construct only the local engine runs (`not_lowered`), rather
+/// than a rule that cannot run at all.
+pub fn runs_locally(why: &str) -> bool {
+    why.ends_with(NOT_LOWERED)
 }
 
 /// Why a rule cannot run on Spark as written, if it cannot: the first unsupported construct

@@ -748,6 +748,18 @@ impl Compiler<'_> {
                 want(0, TEXT)?;
                 (Func::IdValid, ValueType::Bool)
             }
+            "name_fold" | "pinyin" => {
+                arity(1..=1)?;
+                want(0, TEXT)?;
+                (
+                    if name == "pinyin" {
+                        Func::Pinyin
+                    } else {
+                        Func::NameFold
+                    },
+                    ValueType::Text,
+                )
+            }
             "char_diff" => {
                 arity(2..=2)?;
                 want(0, TEXT)?;

@@ -3,6 +3,7 @@
 pub mod aggregate;
 pub mod duplicate;
 pub mod fuzzy_duplicate;
+pub mod link;
 pub mod matching;
 pub mod reconcile;
 pub mod reference;

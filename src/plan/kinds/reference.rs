@@ -311,6 +311,70 @@ pub const REFERENCE: &[KindDoc] = &[
         lead: "`key`",
         bounds: "as the query writes them (run as written: decimals are not made exact)",
     },
+    KindDoc {
+        kind: "link",
+        keys: &[
+            key("left", "map", "required", "`{dataset, where}`"),
+            key(
+                "right",
+                "map",
+                "none",
+                "`{dataset, where}`; without it `left` is deduplicated into clusters",
+            ),
+            key(
+                "id",
+                "scalar",
+                "required",
+                "what names a record in the leads; or `{left, right}`",
+            ),
+            key(
+                "blocking",
+                "list",
+                "required",
+                "equalities `l.a = r.b AND …` making candidate pairs; unioned, a pair scored once",
+            ),
+            key(
+                "compare",
+                "list",
+                "required",
+                "`{field, as, column}` or `{field, as, left, right}`; `as`: chinese_name, text, date, id, address, exact",
+            ),
+            key(
+                "threshold",
+                "scalar",
+                "0.9",
+                "pairs with a match probability at least this are leads",
+            ),
+            key(
+                "prior",
+                "scalar",
+                "estimated",
+                "the probability two random records are one person",
+            ),
+            key(
+                "weights",
+                "map",
+                "estimated",
+                "`{field: {m: […], u: […]}}`, one probability per level, lowest first",
+            ),
+            key(
+                "u_sample",
+                "scalar",
+                "1000000",
+                "random record pairs drawn to estimate u",
+            ),
+            key(
+                "max_pairs",
+                "scalar",
+                "1000000",
+                "a blocking key forming more pairs stops the rule with an error naming it",
+            ),
+            LEAD_KEY,
+        ],
+        evidence: "`l.` and `r.` columns, `match_probability`, `match_weight`, `blocked_by`, `cluster`, `<field>_level`, `<field>_weight`",
+        lead: "a pair `ID1~ID2`; deduplicating, a cluster (its IDs, sorted)",
+        bounds: "a pair at exactly `threshold` is a lead",
+    },
 ];
 
 /// The reference as Markdown: a table per kind.

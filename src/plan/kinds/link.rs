@@ -1,0 +1,282 @@
+//! `link` — flags records of two registers that are probably one person when no ID can be
+//! trusted (or one register's records that are, deduplicating): candidate pairs from blocking
+//! rules, each field compared at a few levels, the levels weighed as Fellegi and Sunter did
+//! (m from the candidate pairs by expectation-maximisation, u from random pairs, no labels),
+//! the weights added into a match probability.
+//!
+//! Example: a dibao head who owns a car registered under another form of the name or a
+//! mistyped ID.
+//! ```yaml
+//! link:
+//!   left: { dataset: dibao_households }
+//!   right: { dataset: vehicle_registrations }
+//!   id: { left: household_id, right: plate }
+//!   blocking:
+//!     - "l.head_id_card = r.owner_id_card"
+//!     - "l.head_birth_date = r.owner_birth_date"
+//!     - "pinyin(l.head_name) = pinyin(r.owner_name)"
+//!   compare:
+//!     - { field: name, as: chinese_name, left: head_name, right: owner_name }
+//!     - { field: birth, as: date, left: head_birth_date, right: owner_birth_date }
+//!     - { field: id, as: id, left: head_id_card_raw, right: owner_id_card_raw }
+//!     - { field: address, as: address, left: address, right: owner_address }
+//!   threshold: 0.9
+//! ```
+//! Levels (lowest first): `chinese_name` different / same given name, other surname / same
+//! surname, one given-name character differs / same pronunciation (pinyin, any reading) / same
+//! name once traditional and variant characters are simplified (張偉 = 张伟); `date` different /
+//! same year / one digit off or two adjacent swapped / day and month swapped / same; `id`
+//! different / two characters apart / one apart or two adjacent swapped / same (a 15-digit
+//! resident ID in its 18-character form); `address` (shared character pairs, or words)
+//! different / some / most / same; `text` different / Jaro-Winkler ≥ 0.80 / ≥ 0.92 / same;
+//! `exact` different / same. A NULL weighs nothing. Agreement at the top level of a
+//! `chinese_name`, `text` or `exact` field weighs by the value's frequency (a match on 王伟
+//! weighs less than on a rare name; `term_frequency: false` turns it off).
+//! Weights: u from `u_sample` random record pairs (the same ones on every run, with a few
+//! pairs' worth of the method's defaults so an unseen level is rare, not impossible), m and
+//! the prior by expectation-maximisation over the candidate pairs' patterns of levels, every
+//! pair no blocking rule produced counted as two people; a partial level's weight is kept
+//! between disagreement and full agreement. `prior` and `weights: { field: { m: […], u: […]
+//! } }` fix any of them. What was estimated is written to the manifest (`rules[].link`) and
+//! the workbook's weights sheet.
+//! Output: one lead per pair above `threshold` (key `ID1~ID2` of `id`), or, deduplicating
+//! (no `right`), one lead per cluster of records joined by such pairs (key: its IDs, sorted,
+//! `~`-joined); one row per pair, the left record with the right as partner. Evidence and `key`
+//! may use `match_probability`, `match_weight`, `blocked_by`, `cluster`, and per field
+//! `<field>_level` (its label) and `<field>_weight` (what it added, in bits).
+//! Limits: pairs come only from the blocking rules (a pair no rule produces is never scored);
+//! a blocking key forming more than `max_pairs` pairs stops the rule with an error naming the
+//! rule; fields are assumed independent given the match status; not lowered to Spark SQL (a
+//! Spark run scores it on the local engine and says so in the manifest).
+
+use std::collections::HashSet;
+
+use serde_saphyr::Spanned;
+
+use super::super::Plan;
+use super::super::compile::{Ctx, Sides, equi_keys, lead_projection, partner_of_right, prefixed};
+use super::super::expr::Expr;
+use super::super::link::{self, Blocking, Comparison, LinkPlan, compare};
+use crate::job::catalog::ValueType;
+use crate::job::rule::{EvidenceSpec, LinkSpec};
+use crate::job::yaml::at;
+
+pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &str) -> Option<Plan> {
+    let dedupe = spec.right.is_none();
+    let sides = Sides::of(ctx, &spec.left, spec.right.as_ref().unwrap_or(&spec.left))?;
+    let lscope = ctx.scope(sides.lcols.clone(), &sides.lname);
+    let rscope = ctx.scope(sides.rcols.clone(), &sides.rname);
+    let mut ok = true;
+    // A side's expression as text, reading that side's prefixed columns.
+    let side_text = |ctx: &mut Ctx, text: &Spanned<String>, left: bool| -> Option<Expr> {
+        let scope = if left { &lscope } else { &rscope };
+        let (e, _) = ctx.expr(text, scope)?;
+        Some(Expr::ToText(Box::new(prefixed(
+            &e,
+            if left { "l." } else { "r." },
+        ))))
+    };
+    let ids = (
+        side_text(ctx, spec.id.left(), true),
+        side_text(ctx, spec.id.right(), false),
+    );
+
+    let pair_base = sides.scope(ctx, Vec::new());
+    let mut blocking = Vec::new();
+    if spec.blocking.is_empty() {
+        ctx.diags.push(at(
+            ctx.path,
+            spec.id.left(),
+            "`blocking` lists no rule: give at least one, e.g. \"l.birth_date = r.birth_date\"",
+        ));
+        ok = false;
+    }
+    for b in &spec.blocking {
+        match equi_keys(ctx, b, &pair_base) {
+            Some(on) => blocking.push(Blocking {
+                text: b.value.split_whitespace().collect::<Vec<_>>().join(" "),
+                on,
+            }),
+            None => ok = false,
+        }
+    }
+    if blocking.len() > 250 {
+        ctx.diags.push(at(
+            ctx.path,
+            &spec.blocking[0],
+            "at most 250 blocking rules",
+        ));
+        ok = false;
+    }
+
+    let mut compared = Vec::new();
+    let mut names = HashSet::new();
+    for c in &spec.compare {
+        let field = &c.field.value;
+        let valid = field
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+            && field
+                .chars()
+                .next()
+                .is_some_and(|ch| ch.is_ascii_lowercase());
+        if !valid || !names.insert(field.clone()) {
+            ctx.diags.push(at(
+                ctx.path,
+                &c.field,
+                format!(
+                    "field `{field}`: {}",
+                    if valid {
+                        "named twice"
+                    } else {
+                        "a field is named in lower-case letters, digits and `_` (it names \
+                         evidence columns `<field>_level` and `<field>_weight`)"
+                    }
+                ),
+            ));
+            ok = false;
+            continue;
+        }
+        let (l, r) = match (&c.column, &c.left, &c.right) {
+            (Some(both), None, None) => (both, both),
+            (None, Some(l), Some(r)) => (l, r),
+            _ => {
+                ctx.diags.push(at(
+                    ctx.path,
+                    &c.field,
+                    format!(
+                        "field `{field}`: give `column` (the same on both sides) or both `left` \
+                         and `right`"
+                    ),
+                ));
+                ok = false;
+                continue;
+            }
+        };
+        let (Some(le), Some(re)) = (side_text(ctx, l, true), side_text(ctx, r, false)) else {
+            ok = false;
+            continue;
+        };
+        let levels = compare::labels(c.method).len();
+        let mut fixed = |which: &str, v: Option<&Vec<f64>>| -> Option<Vec<f64>> {
+            let v = v?;
+            let sum: f64 = v.iter().sum();
+            if v.len() != levels
+                || v.iter().any(|p| !(*p > 0.0 && *p <= 1.0))
+                || (sum - 1.0).abs() > 1e-6
+            {
+                ctx.diags.push(at(
+                    ctx.path,
+                    &c.field,
+                    format!(
+                        "weights of `{field}`: `{which}` needs {levels} probabilities above 0, one \
+                         per level ({}), adding up to 1",
+                        compare::labels(c.method).join("; ")
+                    ),
+                ));
+                ok = false;
+                return None;
+            }
+            Some(v.clone())
+        };
+        let given = spec.weights.get(field);
+        let fixed_m = fixed("m", given.and_then(|w| w.m.as_ref()));
+        let fixed_u = fixed("u", given.and_then(|w| w.u.as_ref()));
+        compared.push(Comparison {
+            field: field.clone(),
+            method: c.method,
+            left: le,
+            right: re,
+            term_frequency: c
+                .term_frequency
+                .unwrap_or_else(|| compare::term_frequency_default(c.method)),
+            fixed_m,
+            fixed_u,
+        });
+    }
+    if compared.is_empty() && !spec.compare.is_empty() {
+        ok = false;
+    } else if spec.compare.is_empty() {
+        ctx.diags
+            .push(at(ctx.path, spec.id.left(), "`compare` lists no field"));
+        ok = false;
+    }
+    for name in spec.weights.keys().filter(|n| !names.contains(*n)) {
+        ctx.diags.push(at(
+            ctx.path,
+            spec.id.left(),
+            format!("`weights` names `{name}`, which no `compare` entry is"),
+        ));
+        ok = false;
+    }
+    let probability = |ctx: &mut Ctx, v: &Option<Spanned<f64>>, what: &str, default: f64| match v {
+        Some(p) if !(p.value > 0.0 && p.value < 1.0) => {
+            ctx.diags.push(at(
+                ctx.path,
+                p,
+                format!("`{what}` is a probability between 0 and 1 (exclusive)"),
+            ));
+            None
+        }
+        Some(p) => Some(p.value),
+        None => Some(default),
+    };
+    let threshold = probability(ctx, &spec.threshold, "threshold", 0.9);
+    let prior = match &spec.prior {
+        Some(_) => probability(ctx, &spec.prior, "prior", 0.0).map(Some),
+        None => Some(None),
+    };
+
+    let fields: Vec<(String, _)> = compared
+        .iter()
+        .map(|c| (c.field.clone(), c.method))
+        .collect();
+    let extra = link::output_columns(&fields)
+        .into_iter()
+        .map(|n| {
+            let ty = if n == "match_probability" || n == "match_weight" || n.ends_with("_weight") {
+                ValueType::Float
+            } else {
+                ValueType::Text
+            };
+            (n, ty)
+        })
+        .collect();
+    let pair = sides.scope(ctx, extra);
+    let evidence = ctx.evidence(evidence, &pair);
+    let key = ctx.lead_key(spec.key.as_ref(), &pair, Expr::Col("cluster".into()));
+    let (ids, threshold, prior, evidence, key) =
+        ((ids.0?, ids.1?), threshold?, prior?, evidence?, key?);
+    if !ok {
+        return None;
+    }
+    let node = Plan::Link {
+        left: Box::new(Plan::Prefix {
+            input: Box::new(sides.left.clone()),
+            prefix: "l.".into(),
+        }),
+        right: Box::new(Plan::Prefix {
+            input: Box::new(sides.right.clone()),
+            prefix: "r.".into(),
+        }),
+        link: Box::new(LinkPlan {
+            rule: rule.to_string(),
+            dedupe,
+            ids,
+            blocking,
+            compare: compared,
+            threshold,
+            prior,
+            u_sample: spec.u_sample.unwrap_or(1_000_000),
+            max_pairs: spec.max_pairs,
+            estimates: Default::default(),
+        }),
+    };
+    Some(lead_projection(
+        node,
+        key,
+        "l.",
+        Some(partner_of_right()),
+        evidence,
+    ))
+}
