@@ -12,11 +12,13 @@ use super::write::{Cell, Table};
 mod business;
 mod debt;
 mod funds;
+mod linkage;
 mod zones;
 
 use business::*;
 use debt::*;
 use funds::*;
+use linkage::*;
 use zones::*;
 
 /// How a table is written: the encodings and formats real extracts arrive in.
@@ -87,6 +89,10 @@ pub fn generate(seed: u64, scale: usize, truth: &mut GroundTruth) -> Vec<Extract
     business(&mut rng, scale, truth, &mut out);
     let mut pool = Pool::new(&mut rng, 1000 * scale);
     funds(&mut rng, &mut pool, scale, truth, &mut out);
+    // Its own stream, so the packs above stay the same row for row.
+    let mut link_rng = Rng::new(seed ^ 0x4C49_4E4B);
+    let mut link_pool = Pool::new(&mut link_rng, 300 * scale);
+    linkage(&mut link_rng, &mut link_pool, scale, truth, &mut out);
     out
 }
 
