@@ -3,9 +3,7 @@
 //! two prepared values. Level 0 is disagreement, the highest level the closest agreement;
 //! `None` is a NULL on either side, which weighs nothing.
 
-use std::collections::HashSet;
-
-use super::names;
+use super::{names, similar};
 use crate::ingest::id_card::check_character;
 use crate::job::rule::CompareMethod;
 
@@ -81,6 +79,10 @@ pub struct Prepared {
     readings: Vec<Vec<&'static str>>,
     /// address: hashed tokens, sorted and deduplicated.
     tokens: Vec<u64>,
+    /// chinese_name, text, id: the folded value's characters, split once per record.
+    chars: Vec<char>,
+    /// id: an 18-character resident ID as written whose check character is right.
+    vouched: bool,
 }
 
 /// Prepares a value; `None` (NULL, or nothing left after folding) weighs nothing.
@@ -91,6 +93,8 @@ pub fn prepare(method: CompareMethod, raw: Option<&str>) -> Option<Prepared> {
         surname_len: 0,
         readings: Vec::new(),
         tokens: Vec::new(),
+        chars: Vec::new(),
+        vouched: false,
     };
     match method {
         CompareMethod::ChineseName => {
@@ -102,11 +106,17 @@ pub fn prepare(method: CompareMethod, raw: Option<&str>) -> Option<Prepared> {
         CompareMethod::Text => p.folded = raw.trim().to_lowercase(),
         CompareMethod::Exact => p.folded = raw.trim().to_string(),
         CompareMethod::Date => p.folded = date_digits(raw)?,
-        CompareMethod::Id => p.folded = id_form(raw),
+        CompareMethod::Id => (p.folded, p.vouched) = id_form(raw),
         CompareMethod::Address => {
             p.folded = names::fold(raw);
             p.tokens = tokens(raw, &p.folded);
         }
+    }
+    if matches!(
+        method,
+        CompareMethod::ChineseName | CompareMethod::Text | CompareMethod::Id
+    ) {
+        p.chars = p.folded.chars().collect();
     }
     (!p.folded.is_empty()).then_some(p)
 }
@@ -119,7 +129,7 @@ pub fn level(method: CompareMethod, a: &Prepared, b: &Prepared) -> u8 {
     match method {
         CompareMethod::ChineseName => name_level(a, b),
         CompareMethod::Text => {
-            let jw = strsim::jaro_winkler(&a.folded, &b.folded);
+            let jw = similar::jaro_winkler(&a.chars, &b.chars);
             if jw >= 0.92 {
                 2
             } else if jw >= 0.8 {
@@ -130,7 +140,12 @@ pub fn level(method: CompareMethod, a: &Prepared, b: &Prepared) -> u8 {
         }
         CompareMethod::Exact => 0,
         CompareMethod::Date => date_level(&a.folded, &b.folded),
-        CompareMethod::Id => match strsim::osa_distance(&a.folded, &b.folded) {
+        // Two different IDs that both pass their check character are two people's: GB 11643's
+        // MOD 11-2 check catches every single wrong digit and every swap of two adjacent
+        // ones, so a mistyped ID almost never passes. Counted as near, they would link
+        // people born on one day in one county, whose IDs differ in the last few digits.
+        CompareMethod::Id if a.vouched && b.vouched => 0,
+        CompareMethod::Id => match similar::osa(&a.chars, &b.chars) {
             1 => 2,
             2 => 1,
             _ => 0,
@@ -152,7 +167,7 @@ fn name_level(a: &Prepared, b: &Prepared) -> u8 {
     let han = |p: &Prepared| p.folded.chars().next().is_some_and(names::is_han);
     if !han(a) || !han(b) {
         // Names in Latin letters: how close the spellings are.
-        return if strsim::jaro_winkler(&a.folded, &b.folded) >= 0.92 {
+        return if similar::jaro_winkler(&a.chars, &b.chars) >= 0.92 {
             2
         } else {
             0
@@ -164,8 +179,7 @@ fn name_level(a: &Prepared, b: &Prepared) -> u8 {
                 .zip(y)
                 .all(|(p, q)| !p.is_empty() && p.iter().any(|r| q.contains(r)))
     };
-    let chars = |p: &Prepared| p.folded.chars().collect::<Vec<_>>();
-    let (ca, cb) = (chars(a), chars(b));
+    let (ca, cb) = (&a.chars, &b.chars);
     let same = |i: &[char], j: &[char], x: &[Vec<&str>], y: &[Vec<&str>]| i == j || sounds(x, y);
     if sounds(&a.readings, &b.readings) {
         return 3;
@@ -232,7 +246,9 @@ fn date_level(a: &str, b: &str) -> u8 {
 
 /// An identifier as compared: NFKC, letters and digits only, upper case; a 15-digit resident
 /// ID in its 18-character form (so one person's old and new IDs are the same).
-fn id_form(raw: &str) -> String {
+/// Also whether it was written as 18 characters with the right check character (a 15-digit
+/// ID has none to vouch for it).
+fn id_form(raw: &str) -> (String, bool) {
     use unicode_normalization::UnicodeNormalization;
     let s: String = raw
         .nfkc()
@@ -243,9 +259,13 @@ fn id_form(raw: &str) -> String {
         let mut body = format!("{}19{}", &s[..6], &s[6..]);
         let check = check_character(body.as_bytes());
         body.push(check);
-        return body;
+        return (body, false);
     }
-    s
+    let b = s.as_bytes();
+    let vouched = b.len() == 18
+        && b[..17].iter().all(u8::is_ascii_digit)
+        && check_character(&b[..17]) as u8 == b[17];
+    (s, vouched)
 }
 
 /// Address tokens: pairs of neighbouring characters where the text is Chinese (no spaces to
@@ -277,8 +297,19 @@ fn jaccard(a: &[u64], b: &[u64]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
-    let set: HashSet<&u64> = a.iter().collect();
-    let both = b.iter().filter(|t| set.contains(t)).count();
+    // Both sorted and deduplicated: count the common ones in one merge.
+    let (mut i, mut j, mut both) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                both += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
     both as f64 / (a.len() + b.len() - both) as f64
 }
 
@@ -342,6 +373,12 @@ mod tests {
         assert_eq!(lvl(I, "11010519491231002X", "11010519491213002X"), Some(2));
         assert_eq!(lvl(I, "11010519491231002X", "11010519491231013X"), Some(1));
         assert_eq!(lvl(I, "11010519491231002X", "32010219800101123X"), Some(0));
+        // Both pass their check character: two people born on one day in one county, however
+        // few digits apart (a mistyped ID fails it, as 003X above does).
+        assert_eq!(lvl(I, "11010519491231002X", "110105194912310038"), Some(0));
+        assert_eq!(lvl(I, "11010519491231002X", "110105194912310134"), Some(0));
+        // A 15-digit ID has no check character to vouch for it: still compared by distance.
+        assert_eq!(lvl(I, "110105491231003", "11010519491231002X"), Some(1));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::LinkPlan;
 use super::compare::{self, Prepared};
@@ -77,7 +78,7 @@ pub fn run(
         (0..fields)
             .map(|k| {
                 Ok(texts(df, &compare_column(k))?
-                    .iter()
+                    .par_iter()
                     .map(|v| compare::prepare(methods[k], v.as_deref()))
                     .collect())
             })
@@ -155,13 +156,11 @@ pub fn run(
     }
     drop(seen);
 
-    // Levels of every candidate pair.
-    let mut levels: Vec<i8> = Vec::with_capacity(pairs.len() * fields);
-    for &(a, b, _) in &pairs {
-        for k in 0..fields {
-            levels.push(level(k, a as usize, b as usize));
-        }
-    }
+    // Levels of every candidate pair (in the pairs' order, on every thread).
+    let levels: Vec<i8> = pairs
+        .par_iter()
+        .flat_map_iter(|&(a, b, _)| (0..fields).map(move |k| level(k, a as usize, b as usize)))
+        .collect();
 
     // u from random record pairs, the same on every run.
     let total_pairs = if plan.dedupe {
@@ -170,23 +169,43 @@ pub fn run(
         (nl as u64) * (nr as u64)
     };
     let sample = plan.u_sample.min(total_pairs);
-    let mut counts: Vec<Vec<u64>> = label_sets.iter().map(|l| vec![0; l.len()]).collect();
+    // The pairs are drawn in one sequence (the same on every run), then compared on every
+    // thread: the counts are sums, whatever the order.
     let mut rng = SplitMix(0x00C0_55C4_EC4B_1AE5);
-    let mut drawn = 0;
-    while drawn < sample {
-        let a = (rng.next() % nl as u64) as usize;
-        let b = (rng.next() % nr as u64) as usize;
+    let mut drawn_pairs: Vec<(u32, u32)> = Vec::with_capacity(sample as usize);
+    while (drawn_pairs.len() as u64) < sample {
+        let a = (rng.next() % nl as u64) as u32;
+        let b = (rng.next() % nr as u64) as u32;
         if plan.dedupe && a == b {
             continue;
         }
-        drawn += 1;
-        for (k, c) in counts.iter_mut().enumerate() {
-            let l = level(k, a, b);
-            if l >= 0 {
-                c[l as usize] += 1;
-            }
-        }
+        drawn_pairs.push((a, b));
     }
+    let empty = || -> Vec<Vec<u64>> { label_sets.iter().map(|l| vec![0; l.len()]).collect() };
+    let counts = drawn_pairs
+        .par_chunks(1 << 14)
+        .map(|chunk| {
+            let mut counts = empty();
+            for &(a, b) in chunk {
+                for (k, c) in counts.iter_mut().enumerate() {
+                    let l = level(k, a as usize, b as usize);
+                    if l >= 0 {
+                        c[l as usize] += 1;
+                    }
+                }
+            }
+            counts
+        })
+        .reduce(empty, |mut x, y| {
+            for (a, b) in x.iter_mut().zip(y) {
+                for (a, b) in a.iter_mut().zip(b) {
+                    *a += b;
+                }
+            }
+            x
+        });
+    let drawn = drawn_pairs.len() as u64;
+    drop(drawn_pairs);
     let u: Vec<Vec<f64>> = plan
         .compare
         .iter()

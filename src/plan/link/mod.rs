@@ -9,6 +9,7 @@ pub mod compare;
 pub mod estimate;
 pub mod exec;
 pub mod names;
+pub mod similar;
 
 pub use estimate::{Estimated, FieldWeights};
 pub use exec::run;
