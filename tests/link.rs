@@ -196,6 +196,61 @@ fn deduplicating_joins_one_persons_records_into_one_cluster() {
     let manifest = manifest_of(&run);
     assert_eq!(manifest["rules"][0]["link"]["prior"], 0.001);
     assert_eq!(manifest["rules"][0]["link"]["prior_estimated"], false);
+
+    // The same fixed by `--param` on the estimating rule, without editing it.
+    let job = custom_job(dir.path(), PEOPLE, &[("same.yaml", rule.as_str())]);
+    let params = [
+        "same_person.prior=0.001",
+        "same_person.name.m=0.2,0.2,0.2,0.2,0.2",
+        "same_person.name.u=0.2,0.2,0.2,0.2,0.2",
+        "same_person.birth.m=0.2,0.2,0.2,0.2,0.2",
+        "same_person.birth.u=0.2,0.2,0.2,0.2,0.2",
+        "same_person.id.m=0.25,0.25,0.25,0.25",
+        "same_person.id.u=0.25,0.25,0.25,0.25",
+        "same_person.address.m=0.25,0.25,0.25,0.25",
+        "same_person.address.u=0.25,0.25,0.25,0.25",
+    ];
+    let mut args = Vec::new();
+    for p in &params {
+        args.extend(["--param", p]);
+    }
+    let run = run_ok(&job, "r3", &args);
+    assert_eq!(read_csv(&run.join("anomalies.csv")).len(), 1);
+    let link = &manifest_of(&run)["rules"][0]["link"];
+    assert_eq!(link["prior"], 0.001);
+    let name = &link["fields"][0];
+    assert_eq!(name["m"], serde_json::json!([0.2, 0.2, 0.2, 0.2, 0.2]));
+    assert_eq!(name["m_estimated"], false);
+    assert_eq!(name["u_estimated"], false);
+
+    // A threshold by `--param`: above every pair's probability, no lead; a bad value or a
+    // field the rule does not compare is an error naming it.
+    let run = run_ok(
+        &job,
+        "r4",
+        &["--param", "same_person.threshold=0.999999999"],
+    );
+    assert_eq!(read_csv(&run.join("anomalies.csv")).len(), 1);
+    let bad = run_job(&job, "r5", &["--param", "same_person.name.m=0.5,half"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("parameter `name.m` = `0.5,half`: give one probability per level"),
+        "{}",
+        stderr(&bad)
+    );
+    let bad = run_job(&job, "r6", &["--param", "same_person.nmae.m=0.5,0.5"]);
+    assert!(
+        stderr(&bad)
+            .contains("the job sets parameter `nmae.m` that rule `same_person` does not declare"),
+        "{}",
+        stderr(&bad)
+    );
+    let bad = run_job(&job, "r7", &["--param", "same_person.threshold=1.5"]);
+    assert!(
+        stderr(&bad).contains("parameter `threshold` = `1.5`: a probability between 0 and 1"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]

@@ -178,9 +178,18 @@ pub fn compile_rule(
         datasets: Vec::new(),
         evidence_types: Vec::new(),
         evidence_exprs: Vec::new(),
+        overrides,
     };
     if let Some(o) = overrides {
-        for name in o.keys().filter(|k| !spec.params.contains_key(*k)) {
+        let implicit = |name: &str| {
+            spec.link
+                .as_ref()
+                .is_some_and(|l| super::kinds::link::takes_param(l, name))
+        };
+        for name in o
+            .keys()
+            .filter(|k| !spec.params.contains_key(*k) && !implicit(k))
+        {
             ctx.diags.push(yaml::at(
                 ctx.path,
                 &spec.id,
@@ -350,6 +359,9 @@ pub struct Ctx<'a> {
     pub datasets: Vec<String>,
     pub evidence_types: Vec<ValueType>,
     pub evidence_exprs: Vec<Expr>,
+    /// The job's (and `--param`'s) values for the rule, as given: a `link` rule reads its
+    /// threshold, prior and weights from them without declaring them.
+    pub overrides: Option<&'a indexmap::IndexMap<String, ParamValue>>,
 }
 
 impl Ctx<'_> {

@@ -27,7 +27,8 @@
 //! name once traditional and variant characters are simplified (張偉 = 张伟); `date` different /
 //! same year / one digit off or two adjacent swapped / day and month swapped / same; `id`
 //! different / two characters apart / one apart or two adjacent swapped / same (a 15-digit
-//! resident ID in its 18-character form); `address` (shared character pairs, or words)
+//! resident ID in its 18-character form; two differing IDs that both pass the check
+//! character are different); `address` (shared character pairs, or words)
 //! different / some / most / same; `text` different / Jaro-Winkler ≥ 0.80 / ≥ 0.92 / same;
 //! `exact` different / same. A NULL weighs nothing. Agreement at the top level of a
 //! `chinese_name`, `text` or `exact` field weighs by the value's frequency (a match on 王伟
@@ -37,7 +38,8 @@
 //! the prior by expectation-maximisation over the candidate pairs' patterns of levels, every
 //! pair no blocking rule produced counted as two people; a partial level's weight is kept
 //! between disagreement and full agreement. `prior` and `weights: { field: { m: […], u: […]
-//! } }` fix any of them. What was estimated is written to the manifest (`rules[].link`) and
+//! } }` fix any of them, as do the job's `params` or `--param RULE.threshold=…`, `RULE.prior=…`,
+//! `RULE.<field>.m=p1,p2,…` and `RULE.<field>.u=…` (taken without being declared). What was estimated is written to the manifest (`rules[].link`) and
 //! the workbook's weights sheet.
 //! Output: one lead per pair above `threshold` (key `ID1~ID2` of `id`), or, deduplicating
 //! (no `right`), one lead per cluster of records joined by such pairs (key: its IDs, sorted,
@@ -50,6 +52,8 @@
 //! Spark run scores it on the local engine and says so in the manifest).
 
 use std::collections::HashSet;
+
+use crate::job::rule::ParamValue;
 
 use serde_saphyr::Spanned;
 
@@ -157,6 +161,37 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
             ok = false;
             continue;
         };
+        // `--param RULE.<field>.m=0.1,0.2,…` (or the job's `params`) wins over the rule.
+        let mut from_param = |which: &str| -> Option<Option<Vec<f64>>> {
+            let name = format!("{field}.{which}");
+            let v = ctx.overrides?.get(&name)?;
+            let list = match v {
+                ParamValue::Text(t) => t
+                    .split(',')
+                    .map(|p| p.trim().parse::<f64>().ok())
+                    .collect::<Option<Vec<f64>>>(),
+                ParamValue::Float(f) => Some(vec![*f]),
+                ParamValue::Int(i) => Some(vec![*i as f64]),
+                ParamValue::Bool(_) => None,
+            };
+            if list.is_none() {
+                ctx.diags.push(at(
+                    ctx.path,
+                    spec.id.left(),
+                    format!(
+                        "parameter `{name}` = `{v}`: give one probability per level, separated \
+                         by commas ({})",
+                        compare::labels(c.method).join("; ")
+                    ),
+                ));
+            }
+            Some(list)
+        };
+        let param_m = from_param("m");
+        let param_u = from_param("u");
+        if matches!(param_m, Some(None)) || matches!(param_u, Some(None)) {
+            ok = false;
+        }
         let levels = compare::labels(c.method).len();
         let mut fixed = |which: &str, v: Option<&Vec<f64>>| -> Option<Vec<f64>> {
             let v = v?;
@@ -180,8 +215,18 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
             Some(v.clone())
         };
         let given = spec.weights.get(field);
-        let fixed_m = fixed("m", given.and_then(|w| w.m.as_ref()));
-        let fixed_u = fixed("u", given.and_then(|w| w.u.as_ref()));
+        let fixed_m = fixed(
+            "m",
+            param_m
+                .as_ref()
+                .map_or(given.and_then(|w| w.m.as_ref()), Option::as_ref),
+        );
+        let fixed_u = fixed(
+            "u",
+            param_u
+                .as_ref()
+                .map_or(given.and_then(|w| w.u.as_ref()), Option::as_ref),
+        );
         compared.push(Comparison {
             field: field.clone(),
             method: c.method,
@@ -221,9 +266,43 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
         Some(p) => Some(p.value),
         None => Some(default),
     };
-    let threshold = probability(ctx, &spec.threshold, "threshold", 0.9);
-    let prior = match &spec.prior {
-        Some(_) => probability(ctx, &spec.prior, "prior", 0.0).map(Some),
+    // A job's or `--param`'s `threshold` and `prior` win over the rule's.
+    let from_param = |ctx: &mut Ctx, name: &str, given: &Option<Spanned<f64>>| {
+        let Some(v) = ctx.overrides.and_then(|o| o.get(name)) else {
+            return Ok(given.clone());
+        };
+        let value = match v {
+            ParamValue::Float(f) => Some(*f),
+            ParamValue::Int(i) => Some(*i as f64),
+            ParamValue::Text(t) => t.trim().parse::<f64>().ok(),
+            ParamValue::Bool(_) => None,
+        };
+        match value.filter(|p| *p > 0.0 && *p < 1.0) {
+            Some(p) => Ok(Some(Spanned {
+                value: p,
+                referenced: spec.id.left().referenced,
+                defined: spec.id.left().defined,
+            })),
+            None => {
+                ctx.diags.push(at(
+                    ctx.path,
+                    spec.id.left(),
+                    format!(
+                        "parameter `{name}` = `{v}`: a probability between 0 and 1 (exclusive)"
+                    ),
+                ));
+                Err(())
+            }
+        }
+    };
+    let threshold_given = from_param(ctx, "threshold", &spec.threshold);
+    let prior_given = from_param(ctx, "prior", &spec.prior);
+    let (Ok(threshold_given), Ok(prior_given)) = (threshold_given, prior_given) else {
+        return None;
+    };
+    let threshold = probability(ctx, &threshold_given, "threshold", 0.9);
+    let prior = match &prior_given {
+        Some(_) => probability(ctx, &prior_given, "prior", 0.0).map(Some),
         None => Some(None),
     };
 
@@ -279,4 +358,14 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
         Some(partner_of_right()),
         evidence,
     ))
+}
+
+/// The parameters a `link` rule takes without declaring them (`--param RULE.NAME=VALUE`):
+/// `threshold`, `prior`, and `<field>.m` / `<field>.u` of a compared field.
+pub fn takes_param(spec: &LinkSpec, name: &str) -> bool {
+    match name.rsplit_once('.') {
+        Some((field, "m" | "u")) => spec.compare.iter().any(|c| c.field.value == field),
+        Some(_) => false,
+        None => name == "threshold" || name == "prior",
+    }
 }

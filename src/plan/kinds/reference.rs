@@ -343,19 +343,19 @@ pub const REFERENCE: &[KindDoc] = &[
                 "threshold",
                 "scalar",
                 "0.9",
-                "pairs with a match probability at least this are leads",
+                "pairs with a match probability at least this are leads; for one run `--param RULE.threshold=…`",
             ),
             key(
                 "prior",
                 "scalar",
                 "estimated",
-                "the probability two random records are one person",
+                "the probability two random records are one person; for one run `--param RULE.prior=…`",
             ),
             key(
                 "weights",
                 "map",
                 "estimated",
-                "`{field: {m: […], u: […]}}`, one probability per level, lowest first",
+                "`{field: {m: […], u: […]}}`, one probability per level, lowest first; for one run `--param RULE.<field>.m=p1,p2,…`",
             ),
             key(
                 "u_sample",
