@@ -646,6 +646,17 @@ pub fn equi_keys(ctx: &mut Ctx, on: &Spanned<String>, pair: &Scope) -> Option<Ve
 }
 
 /// The same expression reading prefixed columns (`l.` / `r.`).
+/// The two sides of a pair, their columns read as `l.` and `r.`.
+pub fn l_and_r(left: Plan, right: Plan) -> (Box<Plan>, Box<Plan>) {
+    let side = |input, prefix: &str| {
+        Box::new(Plan::Prefix {
+            input: Box::new(input),
+            prefix: prefix.into(),
+        })
+    };
+    (side(left, "l."), side(right, "r."))
+}
+
 pub fn prefixed(e: &Expr, prefix: &str) -> Expr {
     e.map_columns(&|c| format!("{prefix}{c}"))
 }

@@ -21,7 +21,7 @@
 //! the other. Limits: IDs are compared position by position (`char_diff`), so an inserted or
 //! dropped character counts as many; the join is guarded like `time_window`'s.
 
-use super::super::compile::{Ctx, lead_projection, partner_of_right, prefixed};
+use super::super::compile::{Ctx, l_and_r, lead_projection, partner_of_right, prefixed};
 use super::super::expr::{BinOp, Expr, Func, Lit, Scope};
 use super::super::{JoinKind, Plan};
 use crate::job::catalog::ValueType;
@@ -84,15 +84,10 @@ pub fn plan(ctx: &mut Ctx, spec: &FuzzyDuplicateSpec, evidence: &[EvidenceSpec])
         .iter()
         .map(|e| (prefixed(e, "l."), prefixed(e, "r.")))
         .collect();
+    let (left, right) = l_and_r(source.clone(), source);
     let join = Plan::Join {
-        left: Box::new(Plan::Prefix {
-            input: Box::new(source.clone()),
-            prefix: "l.".into(),
-        }),
-        right: Box::new(Plan::Prefix {
-            input: Box::new(source),
-            prefix: "r.".into(),
-        }),
+        left,
+        right,
         kind: JoinKind::Inner,
         on,
     };

@@ -58,7 +58,9 @@ use crate::job::rule::ParamValue;
 use serde_saphyr::Spanned;
 
 use super::super::Plan;
-use super::super::compile::{Ctx, Sides, equi_keys, lead_projection, partner_of_right, prefixed};
+use super::super::compile::{
+    Ctx, Sides, equi_keys, l_and_r, lead_projection, partner_of_right, prefixed,
+};
 use super::super::expr::Expr;
 use super::super::link::{self, Blocking, Comparison, LinkPlan, compare};
 use crate::job::catalog::ValueType;
@@ -329,15 +331,10 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
     if !ok {
         return None;
     }
+    let (left, right) = l_and_r(sides.left.clone(), sides.right.clone());
     let node = Plan::Link {
-        left: Box::new(Plan::Prefix {
-            input: Box::new(sides.left.clone()),
-            prefix: "l.".into(),
-        }),
-        right: Box::new(Plan::Prefix {
-            input: Box::new(sides.right.clone()),
-            prefix: "r.".into(),
-        }),
+        left,
+        right,
         link: Box::new(LinkPlan {
             rule: rule.to_string(),
             dedupe,

@@ -23,7 +23,7 @@
 //! `max_pairs` stops the rule with an error naming the key rather than exhausting memory.
 
 use super::super::compile::{
-    Ctx, Sides, equi_keys, key_of, lead_projection, locate, partner_of_right,
+    Ctx, Sides, equi_keys, key_of, l_and_r, lead_projection, locate, partner_of_right,
 };
 use super::super::expr::{BinOp, Expr, ExprError, Func, Lit};
 use super::super::{JoinKind, Plan};
@@ -102,15 +102,10 @@ pub fn plan(ctx: &mut Ctx, spec: &TimeWindowSpec, evidence: &[EvidenceSpec]) -> 
     if let Some(c) = condition {
         keep = bin(BinOp::And, keep, c);
     }
+    let (left, right) = l_and_r(sides.left.clone(), sides.right.clone());
     let join = Plan::Join {
-        left: Box::new(Plan::Prefix {
-            input: Box::new(sides.left.clone()),
-            prefix: "l.".into(),
-        }),
-        right: Box::new(Plan::Prefix {
-            input: Box::new(sides.right.clone()),
-            prefix: "r.".into(),
-        }),
+        left,
+        right,
         kind: JoinKind::Inner,
         on: on.clone(),
     };
