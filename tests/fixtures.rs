@@ -41,7 +41,7 @@ fn bundled_fixtures_pass() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         String::from_utf8(out.stdout).unwrap().trim(),
-        "68 passed, 0 failed"
+        "70 passed, 0 failed"
     );
 }
 

@@ -2,7 +2,8 @@
 //! committees' pay roll. Some heads are paid by their village under another form of their name
 //! (traditional characters, a homophone, a space), a mistyped, 15-digit or missing ID, or the
 //! birth day and month swapped; near-misses are namesakes born the same year and relatives at
-//! one address. Name variants come from tables of this generator's own, not the engine's.
+//! one address. Some heads also head a second household under another form of their name
+//! (`twice`). Name variants come from tables of this generator's own, not the engine's.
 
 use super::*;
 use crate::people::{self, Person};
@@ -423,6 +424,7 @@ pub(super) fn linkage(
             &addr,
         );
     }
+    twice(rng, pool, &mut heads, truth);
     out.push(Extract {
         file: "rural_dibao_heads.csv",
         format: Format::Csv(encoding_rs::GBK, false),
@@ -433,4 +435,116 @@ pub(super) fn linkage(
         format: Format::Xlsx("报酬发放"),
         table: pay,
     });
+}
+
+/// How a head's second household writes him: name, ID, birth date swapped, address.
+type Second = (
+    fn(&str) -> String,
+    fn(&str) -> Option<String>,
+    bool,
+    fn(&str) -> String,
+);
+
+fn moved(a: &str) -> String {
+    // Another town and village: the second household is registered elsewhere.
+    let town = TOWNS.iter().position(|t| a.contains(t)).unwrap_or(0);
+    let village = VILLAGES.iter().position(|v| a.contains(v)).unwrap_or(0);
+    a.replace(TOWNS[town], TOWNS[(town + 1) % TOWNS.len()])
+        .replace(VILLAGES[village], VILLAGES[(village + 3) % VILLAGES.len()])
+}
+
+const SECOND: [Second; 5] = [
+    (traditional, id_15, false, moved),
+    (homophone, id_same, false, same),
+    (same, id_typo, true, moved),
+    (spaced, id_missing, false, same),
+    (same, id_transposed, false, address_traditional),
+];
+
+/// One person heading two rural dibao households (the second under another form of his name,
+/// ID or address): lead `dibao_head_twice`, the two household numbers. Near-misses: a
+/// namesake born the same year elsewhere, and a relative heading a household at the same
+/// address (a split household), neither the same person.
+fn twice(rng: &mut Rng, pool: &mut Pool, heads: &mut Table, truth: &mut GroundTruth) {
+    use chrono::Datelike;
+    let push = |t: &mut Table,
+                rng: &mut Rng,
+                name: &str,
+                id: Option<String>,
+                birth: Option<NaiveDate>,
+                addr: &str|
+     -> String {
+        let no = format!("NB{:05}", t.len() + 1);
+        t.push(vec![
+            Cell::text(&no),
+            Cell::text(name),
+            Cell::text(id.unwrap_or_default()),
+            birth.map_or(Cell::text(""), Cell::Date),
+            Cell::text(addr),
+            money(f64::from(450 + 10 * rng.below(30) as u32) + 0.5 * rng.below(2) as f64),
+        ]);
+        no
+    };
+    let swappable = |p: &Person| {
+        p.birth.day() <= 12 && p.birth.day() != p.birth.month() && p.birth.year() < 2000
+    };
+    for (name, id, swap, addr) in SECOND {
+        let p = pool.next_where(swappable);
+        let home = address(rng);
+        let first = push(
+            heads,
+            rng,
+            &p.name,
+            Some(p.id.clone()),
+            Some(p.birth),
+            &home,
+        );
+        let birth = if swap {
+            NaiveDate::from_ymd_opt(p.birth.year(), p.birth.day(), p.birth.month())
+        } else {
+            Some(p.birth)
+        };
+        let second = push(heads, rng, &name(&p.name), id(&p.id), birth, &addr(&home));
+        truth.lead("dibao_head_twice", format!("{first}~{second}"));
+    }
+    for i in 0..2 {
+        let p = pool.next_where(|q| q.birth.year() < 1990);
+        let home = address(rng);
+        push(
+            heads,
+            rng,
+            &p.name,
+            Some(p.id.clone()),
+            Some(p.birth),
+            &home,
+        );
+        let namesake = pool.next_where(|q| {
+            q.birth.year() == p.birth.year() && q.birth != p.birth && q.district != p.district
+        });
+        let elsewhere = address(rng);
+        push(
+            heads,
+            rng,
+            &p.name,
+            Some(namesake.id.clone()),
+            Some(namesake.birth),
+            &elsewhere,
+        );
+        let relative = pool.next_where(|q| q.birth != p.birth && q.name != p.name);
+        let surname: String = p.name.chars().take(1).collect();
+        let given: String = relative.name.chars().skip(1).collect();
+        let relative_name = if given.is_empty() || format!("{surname}{given}") == p.name {
+            format!("{surname}{}", ["桂兰", "建华"][i])
+        } else {
+            format!("{surname}{given}")
+        };
+        push(
+            heads,
+            rng,
+            &relative_name,
+            Some(relative.id.clone()),
+            Some(relative.birth),
+            &home,
+        );
+    }
 }
