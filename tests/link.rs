@@ -273,6 +273,38 @@ fn a_blocking_key_above_the_guard_stops_the_rule_naming_it() {
 }
 
 #[test]
+fn an_id_that_does_not_name_one_record_stops_the_rule() {
+    // A record without an `id`, or two records with one, would merge leads: the rule stops
+    // naming the records by file and row (never the value) and what to choose instead.
+    let dir = tempfile::tempdir().unwrap();
+    for (id, run, says) in [
+        (
+            "id_card",
+            "empty",
+            "`id` (l.id_card) is empty for 1 record(s), the first at people.csv row 43",
+        ),
+        (
+            "birth_date",
+            "twice",
+            "`id` (l.birth_date) names two records, people.csv row 42 and people.csv row 44",
+        ),
+    ] {
+        let rule = dedupe_rule("").replace("  id: rec_id\n", &format!("  id: {id}\n"));
+        let job = custom_job(dir.path(), PEOPLE, &[("same.yaml", rule.as_str())]);
+        std::fs::write(dir.path().join("data/people.csv"), people_csv()).unwrap();
+        let out = run_job(&job, run, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(says), "{err}");
+        assert!(
+            err.contains("choose an `id` that names one record each"),
+            "{err}"
+        );
+        assert!(!err.contains("320115"), "no ID in the message: {err}");
+    }
+}
+
+#[test]
 fn mistakes_in_a_link_rule_are_reported_at_their_line() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dedupe_rule("  threshold: 1.5\n  weights:\n    name: { m: [0.5, 0.5] }\n    nickname: { m: [1.0] }\n")

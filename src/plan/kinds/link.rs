@@ -46,6 +46,7 @@
 //! `~`-joined); one row per pair, the left record with the right as partner. Evidence and `key`
 //! may use `match_probability`, `match_weight`, `blocked_by`, `cluster`, and per field
 //! `<field>_level` (its label) and `<field>_weight` (what it added, in bits).
+//! Each record's `id` must be its own (not empty, not shared): otherwise the rule stops.
 //! Limits: pairs come only from the blocking rules (a pair no rule produces is never scored);
 //! a blocking key forming more than `max_pairs` pairs stops the rule with an error naming the
 //! rule; fields are assumed independent given the match status; not lowered to Spark SQL (a

@@ -325,7 +325,7 @@ pub const REFERENCE: &[KindDoc] = &[
                 "id",
                 "scalar",
                 "required",
-                "what names a record in the leads; or `{left, right}`",
+                "what names a record in the leads (one each: empty or repeated stops the rule); or `{left, right}`",
             ),
             key(
                 "blocking",

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use super::LinkPlan;
 use super::compare::{self, Prepared};
 use super::estimate::{self, Estimated, FieldWeights};
+use crate::plan::expr::Expr;
 
 /// The helper columns the lowering adds to each side before collecting it.
 pub fn id_column() -> &'static str {
@@ -47,6 +48,55 @@ fn block_keys(df: &DataFrame, rule: usize, parts: usize) -> PolarsResult<Vec<Opt
         .collect())
 }
 
+/// Every record named, and no two alike: a lead is keyed by its records' IDs, so a record
+/// without one, or two records with one, would merge leads that are not one or lose which
+/// record is which. The rule stops, naming the records (by file and row, never the value,
+/// which may be personal) and what to do.
+fn check_ids(
+    df: &DataFrame,
+    ids: &[Option<String>],
+    prefix: &str,
+    what: &Expr,
+) -> PolarsResult<()> {
+    let what = match what {
+        Expr::ToText(inner) => inner,
+        e => e,
+    };
+    let col = |name: &str| texts(df, &format!("{prefix}{name}")).ok();
+    let (files, rows) = (col("__file"), col("__row"));
+    let place = |i: usize| -> String {
+        let at = |c: &Option<Vec<Option<String>>>| c.as_ref().and_then(|c| c[i].clone());
+        match (at(&files), at(&rows)) {
+            (Some(f), Some(r)) => format!("{f} row {r}"),
+            _ => format!("record {}", i + 1),
+        }
+    };
+    let fix = "choose an `id` that names one record each, such as a record or household number";
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let (mut empty, mut twice) = (Vec::new(), None);
+    for (i, v) in ids.iter().enumerate() {
+        match v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => empty.push(i),
+            Some(v) => {
+                if let Some(first) = seen.insert(v, i) {
+                    twice = twice.or(Some((first, i)));
+                }
+            }
+        }
+    }
+    if let Some(&first) = empty.first() {
+        polars_bail!(ComputeError:
+            "`id` ({what}) is empty for {} record(s), the first at {}: a lead names its records \
+             by it; {fix}", empty.len(), place(first));
+    }
+    if let Some((first, second)) = twice {
+        polars_bail!(ComputeError:
+            "`id` ({what}) names two records, {} and {}: the leads could not tell them apart; \
+             {fix}", place(first), place(second));
+    }
+    Ok(())
+}
+
 /// A small, fixed generator: the same random pairs on every run (reproducible weights).
 struct SplitMix(u64);
 impl SplitMix {
@@ -69,6 +119,13 @@ pub fn run(
     estimates: &mut Option<Estimated>,
 ) -> PolarsResult<DataFrame> {
     let (nl, nr) = (left.height(), right.height());
+    // Each record's `id` names it in the leads: checked first, before any work.
+    let lids = texts(&left, id_column())?;
+    let rids = texts(&right, id_column())?;
+    check_ids(&left, &lids, "l.", &plan.ids.0)?;
+    if !plan.dedupe {
+        check_ids(&right, &rids, "r.", &plan.ids.1)?;
+    }
     let fields = plan.compare.len();
     let methods: Vec<_> = plan.compare.iter().map(|c| c.method).collect();
     let label_sets: Vec<&[&str]> = methods.iter().map(|m| compare::labels(*m)).collect();
@@ -324,8 +381,6 @@ pub fn run(
         }
     }
 
-    let lids = texts(&left, id_column())?;
-    let rids = texts(&right, id_column())?;
     let id = |side: &[Option<String>], i: u32| side[i as usize].clone().unwrap_or_default();
     // Clusters: records joined by kept pairs (deduplicating); a pair is its own otherwise.
     let clusters: Vec<String> = if plan.dedupe {
