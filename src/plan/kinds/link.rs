@@ -38,11 +38,12 @@
 //! the prior by expectation-maximisation over the candidate pairs' patterns of levels, every
 //! pair no blocking rule produced counted as two people; a partial level's weight is kept
 //! between disagreement and full agreement. `prior` and `weights: { field: { m: […], u: […]
-//! } }` fix any of them, as do the job's `params` or `--param RULE.threshold=…`, `RULE.prior=…`,
-//! `RULE.<field>.m=p1,p2,…` and `RULE.<field>.u=…` (taken without being declared). What was estimated is written to the manifest (`rules[].link`) and
-//! the workbook's weights sheet.
-//! Output: one lead per pair above `threshold` (key `ID1~ID2` of `id`), or, deduplicating
-//! (no `right`), one lead per cluster of records joined by such pairs (key: its IDs, sorted,
+//! } }` fix any of them, as do the job's `params` or `--param RULE.threshold=…`,
+//! `RULE.prior=…`, `RULE.<field>.m=p1,p2,…` and `RULE.<field>.u=…` (taken without being
+//! declared). What was estimated is written to the manifest (`rules[].link`) and the
+//! workbook's weights sheet.
+//! Output: one lead per pair at or above `threshold` (the probability as shown, to four
+//! places; key `ID1~ID2` of `id`), or, deduplicating (no `right`), one lead per cluster of records joined by such pairs (key: its IDs, sorted,
 //! `~`-joined); one row per pair, the left record with the right as partner. Evidence and `key`
 //! may use `match_probability`, `match_weight`, `blocked_by`, `cluster`, and per field
 //! `<field>_level` (its label) and `<field>_weight` (what it added, in bits).
@@ -54,8 +55,6 @@
 
 use std::collections::HashSet;
 
-use crate::job::rule::ParamValue;
-
 use serde_saphyr::Spanned;
 
 use super::super::Plan;
@@ -65,7 +64,7 @@ use super::super::compile::{
 use super::super::expr::Expr;
 use super::super::link::{self, Blocking, Comparison, LinkPlan, compare};
 use crate::job::catalog::ValueType;
-use crate::job::rule::{EvidenceSpec, LinkSpec};
+use crate::job::rule::{EvidenceSpec, LinkSpec, ParamValue};
 use crate::job::yaml::at;
 
 pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &str) -> Option<Plan> {

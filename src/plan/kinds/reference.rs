@@ -373,7 +373,7 @@ pub const REFERENCE: &[KindDoc] = &[
         ],
         evidence: "`l.` and `r.` columns, `match_probability`, `match_weight`, `blocked_by`, `cluster`, `<field>_level`, `<field>_weight`",
         lead: "a pair `ID1~ID2`; deduplicating, a cluster (its IDs, sorted)",
-        bounds: "a pair at exactly `threshold` is a lead",
+        bounds: "a pair whose probability, as shown (four places), is at least `threshold` is a lead: 0.9000 at 0.9",
     },
 ];
 

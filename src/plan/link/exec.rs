@@ -97,6 +97,12 @@ fn check_ids(
     Ok(())
 }
 
+/// A value rounded to `places` decimals, as the leads show it: integers divided by a power of
+/// ten, so 0.9 shown is the same number as 0.9 written in a rule.
+fn shown(v: f64, places: i32) -> f64 {
+    (v * 10f64.powi(places)).round() / 10f64.powi(places)
+}
+
 /// A small, fixed generator: the same random pairs on every run (reproducible weights).
 struct SplitMix(u64);
 impl SplitMix {
@@ -376,7 +382,9 @@ pub fn run(
             };
         }
         let w = base + parts.iter().sum::<f64>();
-        if estimate::probability(w) >= plan.threshold {
+        // Decided on the probability as shown (four places), so that a pair shown at 0.9000
+        // is a lead at `threshold: 0.9`, as a calculator would say.
+        if shown(estimate::probability(w), 4) >= plan.threshold {
             kept.push((p, w, parts));
         }
     }
@@ -434,20 +442,19 @@ pub fn run(
             .then(pairs[kept[x].0].1.cmp(&pairs[kept[y].0].1))
     });
 
-    let round = |v: f64, places: i32| (v * 10f64.powi(places)).round() / 10f64.powi(places);
     let mut columns = vec![
         Column::new(
             "match_probability".into(),
             order
                 .iter()
-                .map(|&i| round(estimate::probability(kept[i].1), 4))
+                .map(|&i| shown(estimate::probability(kept[i].1), 4))
                 .collect::<Vec<f64>>(),
         ),
         Column::new(
             "match_weight".into(),
             order
                 .iter()
-                .map(|&i| round(kept[i].1, 2))
+                .map(|&i| shown(kept[i].1, 2))
                 .collect::<Vec<f64>>(),
         ),
         Column::new(
@@ -484,7 +491,7 @@ pub fn run(
             format!("{}_weight", c.field).into(),
             order
                 .iter()
-                .map(|&i| round(kept[i].2[k], 2))
+                .map(|&i| shown(kept[i].2[k], 2))
                 .collect::<Vec<f64>>(),
         ));
     }
@@ -551,4 +558,20 @@ fn cluster_name(ids: &[String]) -> String {
         name.push_str(&format!("~…(+{})", ids.len() - SHOWN));
     }
     name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn a_pair_shown_at_the_threshold_is_at_it() {
+        // What the lead shows is what is compared: 0.89996 shows as 0.9000 and is a lead at
+        // `threshold: 0.9`; 0.89994 shows as 0.8999 and is not.
+        let threshold: f64 = "0.9".parse().unwrap();
+        assert!(shown(0.899_96, 4) >= threshold);
+        assert!(shown(0.899_94, 4) < threshold);
+        assert_eq!(shown(0.999_95, 4), 1.0);
+        assert_eq!(shown(-3.456, 2), -3.46);
+    }
 }
