@@ -250,6 +250,65 @@ fn deduplicating_joins_one_persons_records_into_one_cluster() {
 }
 
 #[test]
+fn a_fields_own_thresholds_are_its_levels_in_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dedupe_rule("").replace(
+        "    - { field: address, as: address, column: address }\n",
+        "    - { field: address, as: address, column: address, thresholds: [0.5] }\n    \
+         - { field: spelt, as: text, column: name, thresholds: [0.7, 0.95, 0.85] }\n",
+    );
+    let job = custom_job(dir.path(), PEOPLE, &[("same.yaml", rule.as_str())]);
+    std::fs::write(dir.path().join("data/people.csv"), people_csv()).unwrap();
+    let run = run_ok(&job, "r", &[]);
+    let fields = manifest_of(&run)["rules"][0]["link"]["fields"].clone();
+    let levels = |i: usize| -> Vec<String> {
+        fields[i]["levels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        levels(3),
+        [
+            "不同 / different",
+            "共有 ≥ 0.5 / in common ≥ 0.5",
+            "相同 / same"
+        ]
+    );
+    assert_eq!(
+        levels(4),
+        [
+            "不同 / different",
+            "相近 ≥ 0.7 / Jaro-Winkler ≥ 0.7",
+            "相近 ≥ 0.85 / Jaro-Winkler ≥ 0.85",
+            "相近 ≥ 0.95 / Jaro-Winkler ≥ 0.95",
+            "相同 / same"
+        ]
+    );
+    for i in [3, 4] {
+        for p in ["m", "u"] {
+            let v: Vec<f64> = fields[i][p]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect();
+            assert_eq!(v.len(), levels(i).len());
+            assert!(
+                (v.iter().sum::<f64>() - 1.0).abs() < 1e-9,
+                "{p} of {i}: {v:?}"
+            );
+        }
+    }
+    // The same person's three records still make the one lead.
+    let rows = read_csv(&run.join("anomalies.csv"));
+    let keys: BTreeSet<String> = rows[1..].iter().map(|r| r[4].clone()).collect();
+    assert_eq!(keys, BTreeSet::from(["A1~A2~A3".to_string()]));
+}
+
+#[test]
 fn a_blocking_key_above_the_guard_stops_the_rule_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let rule = dedupe_rule("  max_pairs: 5\n").replace(
@@ -306,7 +365,7 @@ fn mistakes_in_a_link_rule_are_reported_at_their_line() {
     let bad = dedupe_rule("  threshold: 1.5\n  weights:\n    name: { m: [0.5, 0.5] }\n    nickname: { m: [1.0] }\n")
         .replace(
             "    - { field: address, as: address, column: address }\n",
-            "    - { field: address, as: address, column: address, left: address, right: address }\n    - { field: Name, as: text, column: name }\n",
+            "    - { field: address, as: address, column: address, left: address, right: address }\n    - { field: Name, as: text, column: name }\n    - { field: born, as: date, column: birth_date, thresholds: [0.9] }\n    - { field: spelt, as: text, column: name, thresholds: [0.9, 0.9] }\n",
         )
         .replace("\"l.birth_date = r.birth_date\"", "\"l.birth_date > r.birth_date\"");
     let job = custom_job(dir.path(), PEOPLE, &[("same.yaml", bad.as_str())]);
@@ -322,6 +381,8 @@ fn mistakes_in_a_link_rule_are_reported_at_their_line() {
         "weights of `name`: `m` needs 5 probabilities above 0, one per level",
         "`weights` names `nickname`, which no `compare` entry is",
         "`threshold` is a probability between 0 and 1 (exclusive)",
+        "field `born`: only `text` (Jaro-Winkler) and `address` (share of words in common) take `thresholds`",
+        "field `spelt`: `thresholds` are distinct similarities between 0 and 1 (exclusive)",
     ] {
         assert!(err.contains(expected), "{expected} in:\n{err}");
     }

@@ -499,6 +499,10 @@ pub struct CompareSpec {
     /// a rare one. On by default for chinese_name, text and exact.
     #[serde(default)]
     pub term_frequency: Option<bool>,
+    /// `text` and `address`: the similarities that make its partial levels, in place of the
+    /// method's own (Jaro-Winkler 0.92 and 0.80; shared tokens 0.7 and 0.4).
+    #[serde(default)]
+    pub thresholds: Option<Spanned<Vec<f64>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

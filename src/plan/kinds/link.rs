@@ -30,7 +30,8 @@
 //! resident ID in its 18-character form; two differing IDs that both pass the check
 //! character are different); `address` (shared character pairs, or words)
 //! different / some / most / same; `text` different / Jaro-Winkler ≥ 0.80 / ≥ 0.92 / same;
-//! `exact` different / same. A NULL weighs nothing. Agreement at the top level of a
+//! `exact` different / same; `text` and `address` take their own partial levels
+//! (`thresholds: [0.95, 0.88, 0.7]`). A NULL weighs nothing. Agreement at the top level of a
 //! `chinese_name`, `text` or `exact` field weighs by the value's frequency (a match on 王伟
 //! weighs less than on a rare name; `term_frequency: false` turns it off).
 //! Weights: u from `u_sample` random record pairs (the same ones on every run, with a few
@@ -163,6 +164,36 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
             ok = false;
             continue;
         };
+        // A rule's own similarities for the partial levels: `text` and `address` only, each
+        // in (0, 1), distinct; kept highest first.
+        let thresholds = match &c.thresholds {
+            None => None,
+            Some(t) => {
+                let mut v = t.value.clone();
+                v.sort_by(|a, b| b.total_cmp(a));
+                let distinct = v.windows(2).all(|w| w[0] != w[1]);
+                let why = if !compare::takes_thresholds(c.method) {
+                    Some(
+                        "only `text` (Jaro-Winkler) and `address` (share of words in common) take \
+                          `thresholds`",
+                    )
+                } else if v.is_empty() || v.len() > 6 {
+                    Some("`thresholds` lists one to six similarities")
+                } else if !distinct || v.iter().any(|x| !(*x > 0.0 && *x < 1.0)) {
+                    Some("`thresholds` are distinct similarities between 0 and 1 (exclusive)")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    ctx.diags
+                        .push(at(ctx.path, t, format!("field `{field}`: {why}")));
+                    ok = false;
+                    continue;
+                }
+                Some(v)
+            }
+        };
+        let labels = compare::level_labels(c.method, thresholds.as_deref());
         // `--param RULE.<field>.m=0.1,0.2,…` (or the job's `params`) wins over the rule.
         let mut from_param = |which: &str| -> Option<Option<Vec<f64>>> {
             let name = format!("{field}.{which}");
@@ -183,7 +214,7 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
                     format!(
                         "parameter `{name}` = `{v}`: give one probability per level, separated \
                          by commas ({})",
-                        compare::labels(c.method).join("; ")
+                        labels.join("; ")
                     ),
                 ));
             }
@@ -194,7 +225,7 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
         if matches!(param_m, Some(None)) || matches!(param_u, Some(None)) {
             ok = false;
         }
-        let levels = compare::labels(c.method).len();
+        let levels = labels.len();
         let mut fixed = |which: &str, v: Option<&Vec<f64>>| -> Option<Vec<f64>> {
             let v = v?;
             let sum: f64 = v.iter().sum();
@@ -208,7 +239,7 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
                     format!(
                         "weights of `{field}`: `{which}` needs {levels} probabilities above 0, one \
                          per level ({}), adding up to 1",
-                        compare::labels(c.method).join("; ")
+                        labels.join("; ")
                     ),
                 ));
                 ok = false;
@@ -237,6 +268,7 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
             term_frequency: c
                 .term_frequency
                 .unwrap_or_else(|| compare::term_frequency_default(c.method)),
+            thresholds,
             fixed_m,
             fixed_u,
         });

@@ -337,7 +337,7 @@ pub const REFERENCE: &[KindDoc] = &[
                 "compare",
                 "list",
                 "required",
-                "`{field, as, column}` or `{field, as, left, right}`; `as`: chinese_name, text, date, id, address, exact",
+                "`{field, as, column}` or `{field, as, left, right}`; `as`: chinese_name, text, date, id, address, exact; optional `term_frequency: false`, and for text and address `thresholds: [0.9, 0.7]` (the partial levels)",
             ),
             key(
                 "threshold",

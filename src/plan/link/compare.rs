@@ -46,6 +46,46 @@ pub fn labels(method: CompareMethod) -> &'static [&'static str] {
     }
 }
 
+/// The methods whose partial levels are similarities a rule may set (`thresholds`).
+pub fn takes_thresholds(method: CompareMethod) -> bool {
+    matches!(method, CompareMethod::Text | CompareMethod::Address)
+}
+
+/// The levels' labels, lowest first, with a rule's own `thresholds` (highest first) in place
+/// of the method's partial levels.
+pub fn level_labels(method: CompareMethod, thresholds: Option<&[f64]>) -> Vec<String> {
+    let own = labels(method);
+    let Some(t) = thresholds.filter(|_| takes_thresholds(method)) else {
+        return own.iter().map(|l| l.to_string()).collect();
+    };
+    let partial = |x: f64| match method {
+        CompareMethod::Address => format!("共有 ≥ {x} / in common ≥ {x}"),
+        _ => format!("相近 ≥ {x} / Jaro-Winkler ≥ {x}"),
+    };
+    let mut out = vec![own[0].to_string()];
+    out.extend(t.iter().rev().map(|x| partial(*x)));
+    out.push(own[own.len() - 1].to_string());
+    out
+}
+
+/// The default u for `levels` levels: the method's own when it has that many, else its
+/// disagreement and full agreement kept and its partial levels' share spread evenly.
+pub fn u_default_for(method: CompareMethod, levels: usize) -> Vec<f64> {
+    let own = u_default(method);
+    if own.len() == levels || levels < 2 {
+        return own.to_vec();
+    }
+    let (top, partial) = (
+        own[own.len() - 1],
+        own[1..own.len() - 1].iter().sum::<f64>(),
+    );
+    let each = partial / (levels - 2) as f64;
+    let mut out = vec![1.0 - top - partial];
+    out.extend(std::iter::repeat_n(each, levels - 2));
+    out.push(top);
+    out
+}
+
 /// What a random pair of records shows at each level, before any data is seen (lowest level
 /// first): the prior that a handful of records (a fixture, a small register) leans on, and
 /// a million sampled pairs outweigh.
@@ -121,23 +161,28 @@ pub fn prepare(method: CompareMethod, raw: Option<&str>) -> Option<Prepared> {
     (!p.folded.is_empty()).then_some(p)
 }
 
-/// The level two prepared values agree at.
-pub fn level(method: CompareMethod, a: &Prepared, b: &Prepared) -> u8 {
+/// The level a similarity reaches among thresholds, highest first: one above the number of
+/// thresholds it does not reach.
+fn graded(score: f64, thresholds: &[f64]) -> u8 {
+    thresholds
+        .iter()
+        .position(|t| score >= *t)
+        .map_or(0, |i| (thresholds.len() - i) as u8)
+}
+
+/// The level two prepared values agree at; `thresholds` (highest first) are a rule's own for
+/// `text` and `address`.
+pub fn level(method: CompareMethod, thresholds: Option<&[f64]>, a: &Prepared, b: &Prepared) -> u8 {
     if a.folded == b.folded {
-        return (labels(method).len() - 1) as u8;
+        let partial = thresholds.map_or(labels(method).len() - 2, <[f64]>::len);
+        return (partial + 1) as u8;
     }
     match method {
         CompareMethod::ChineseName => name_level(a, b),
-        CompareMethod::Text => {
-            let jw = similar::jaro_winkler(&a.chars, &b.chars);
-            if jw >= 0.92 {
-                2
-            } else if jw >= 0.8 {
-                1
-            } else {
-                0
-            }
-        }
+        CompareMethod::Text => graded(
+            similar::jaro_winkler(&a.chars, &b.chars),
+            thresholds.unwrap_or(&[0.92, 0.8]),
+        ),
         CompareMethod::Exact => 0,
         CompareMethod::Date => date_level(&a.folded, &b.folded),
         // Two different IDs that both pass their check character are two people's: GB 11643's
@@ -150,16 +195,10 @@ pub fn level(method: CompareMethod, a: &Prepared, b: &Prepared) -> u8 {
             2 => 1,
             _ => 0,
         },
-        CompareMethod::Address => {
-            let j = jaccard(&a.tokens, &b.tokens);
-            if j >= 0.7 {
-                2
-            } else if j >= 0.4 {
-                1
-            } else {
-                0
-            }
-        }
+        CompareMethod::Address => graded(
+            jaccard(&a.tokens, &b.tokens),
+            thresholds.unwrap_or(&[0.7, 0.4]),
+        ),
     }
 }
 
@@ -319,7 +358,7 @@ mod tests {
 
     fn lvl(method: CompareMethod, a: &str, b: &str) -> Option<u8> {
         let (x, y) = (prepare(method, Some(a))?, prepare(method, Some(b))?);
-        Some(level(method, &x, &y))
+        Some(level(method, None, &x, &y))
     }
 
     #[test]
@@ -379,6 +418,40 @@ mod tests {
         assert_eq!(lvl(I, "11010519491231002X", "110105194912310134"), Some(0));
         // A 15-digit ID has no check character to vouch for it: still compared by distance.
         assert_eq!(lvl(I, "110105491231003", "11010519491231002X"), Some(1));
+    }
+
+    #[test]
+    fn a_rules_own_thresholds_make_the_partial_levels() {
+        use CompareMethod::{Address as A, Text as T};
+        let at = |m, t: &[f64], a: &str, b: &str| {
+            level(
+                m,
+                Some(t),
+                &prepare(m, Some(a)).unwrap(),
+                &prepare(m, Some(b)).unwrap(),
+            )
+        };
+        // Jaro-Winkler of martha / marhta is 0.961, of dixon / dicksonx 0.813.
+        assert_eq!(at(T, &[0.97, 0.9, 0.7], "martha", "marhta"), 2);
+        assert_eq!(at(T, &[0.97, 0.9, 0.7], "dixon", "dicksonx"), 1);
+        assert_eq!(at(T, &[0.97, 0.9, 0.7], "abc", "xyz"), 0);
+        assert_eq!(at(T, &[0.97, 0.9, 0.7], "Smith", "smith"), 4);
+        assert_eq!(at(T, &[0.5], "martha", "marhta"), 1);
+        assert_eq!(at(T, &[0.5], "martha", "martha"), 2);
+        assert_eq!(at(A, &[0.9], "城关镇东街12号", "城关镇东街12号3单元"), 0);
+        assert_eq!(
+            level_labels(T, Some(&[0.97, 0.9])),
+            [
+                "不同 / different",
+                "相近 ≥ 0.9 / Jaro-Winkler ≥ 0.9",
+                "相近 ≥ 0.97 / Jaro-Winkler ≥ 0.97",
+                "相同 / same"
+            ]
+        );
+        let u = u_default_for(T, 5);
+        assert_eq!(u.len(), 5);
+        assert!((u.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert_eq!(u_default_for(T, 4), u_default(T));
     }
 
     #[test]

@@ -134,7 +134,7 @@ pub fn run(
     }
     let fields = plan.compare.len();
     let methods: Vec<_> = plan.compare.iter().map(|c| c.method).collect();
-    let label_sets: Vec<&[&str]> = methods.iter().map(|m| compare::labels(*m)).collect();
+    let label_sets: Vec<Vec<String>> = plan.compare.iter().map(|c| c.labels()).collect();
 
     // Every record's values, prepared once per side.
     let prepare = |df: &DataFrame| -> PolarsResult<Vec<Vec<Option<Prepared>>>> {
@@ -155,7 +155,9 @@ pub fn run(
     };
     let level = |k: usize, a: usize, b: usize| -> i8 {
         match (&lvals[k][a], &rvals[k][b]) {
-            (Some(x), Some(y)) => compare::level(methods[k], x, y) as i8,
+            (Some(x), Some(y)) => {
+                compare::level(methods[k], plan.compare[k].thresholds.as_deref(), x, y) as i8
+            }
             _ => -1,
         }
     };
@@ -274,9 +276,9 @@ pub fn run(
         .iter()
         .zip(&counts)
         .map(|(c, n)| {
-            c.fixed_u
-                .clone()
-                .unwrap_or_else(|| estimate::u_from_counts(n, compare::u_default(c.method)))
+            c.fixed_u.clone().unwrap_or_else(|| {
+                estimate::u_from_counts(n, &compare::u_default_for(c.method, n.len()))
+            })
         })
         .collect();
 
@@ -483,7 +485,7 @@ pub fn run(
                 .iter()
                 .map(|&i| match level_of(i) {
                     l if l < 0 => MISSING.to_string(),
-                    l => label_sets[k][l as usize].to_string(),
+                    l => label_sets[k][l as usize].clone(),
                 })
                 .collect::<Vec<String>>(),
         ));
@@ -532,7 +534,7 @@ pub fn run(
             .enumerate()
             .map(|(k, c)| FieldWeights {
                 field: c.field.clone(),
-                levels: label_sets[k].iter().map(|s| s.to_string()).collect(),
+                levels: label_sets[k].clone(),
                 m: m[k].clone(),
                 u: u[k].clone(),
                 weight: weights[k].clone(),

@@ -70,8 +70,18 @@ pub struct Comparison {
     pub left: Expr,
     pub right: Expr,
     pub term_frequency: bool,
+    /// The similarities making the partial levels, highest first (`text`, `address`), when the
+    /// rule gives its own.
+    pub thresholds: Option<Vec<f64>>,
     pub fixed_m: Option<Vec<f64>>,
     pub fixed_u: Option<Vec<f64>>,
+}
+
+impl Comparison {
+    /// The levels' labels, lowest first.
+    pub fn labels(&self) -> Vec<String> {
+        compare::level_labels(self.method, self.thresholds.as_deref())
+    }
 }
 
 /// The columns a `link` adds to each pair, beside the `l.` and `r.` records.
