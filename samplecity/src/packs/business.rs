@@ -213,9 +213,13 @@ pub(super) fn business(
         ]);
     };
     // Background: planned enterprises inspected in their plan year; complaints followed up
-    // wherever they come from.
+    // wherever they come from. Their codes never reach the planted ones (40,000 on) in a big
+    // city: a background enterprise planned under a planted code would put that lead right.
+    let apart = |base: u64, i: u64, far: u64| {
+        if base + i < 40_000 { base + i } else { far + i }
+    };
     for i in 0..50 * scale as u64 {
-        let code = uscc(20_000 + i);
+        let code = uscc(apart(20_000, i, 0x0100_0000));
         let year = 2024 + (i % 2) as i32;
         planned(&mut plan, &code, year);
         if rng.below(4) != 0 {
@@ -230,7 +234,7 @@ pub(super) fn business(
     for i in 0..10 * scale as u64 {
         inspect(
             &mut inspections,
-            &uscc(30_000 + i),
+            &uscc(apart(30_000, i, 0x0200_0000)),
             d(2025, 1 + rng.below(9) as u32, 10),
             "投诉举报核查",
         );
