@@ -163,6 +163,54 @@ fn transposed(id: &str) -> String {
     String::from_utf8(b).expect("ascii")
 }
 
+/// One row of either register: its number (`prefix` and the row), name, ID (empty when
+/// missing), birth date, address and the month's money.
+fn register_row(
+    t: &mut Table,
+    prefix: &str,
+    name: &str,
+    id: Option<String>,
+    birth: Cell,
+    addr: &str,
+    money: Cell,
+) -> String {
+    let no = format!("{prefix}{:05}", t.len() + 1);
+    t.push(vec![
+        Cell::text(&no),
+        Cell::text(name),
+        Cell::text(id.unwrap_or_default()),
+        birth,
+        Cell::text(addr),
+        money,
+    ]);
+    no
+}
+
+/// Someone born the same year as `p` in another district (a namesake once given p's name).
+fn namesake_of(pool: &mut Pool, p: &Person) -> Person {
+    use chrono::Datelike;
+    pool.next_where(|q| {
+        q.birth.year() == p.birth.year() && q.birth != p.birth && q.district != p.district
+    })
+}
+
+/// A relative's name: p's surname and another person's given name (`fallback` when that
+/// would be p's own name).
+fn relative_named(p: &Person, other: &Person, fallback: &str) -> String {
+    let surname: String = p.name.chars().take(1).collect();
+    let given: String = other.name.chars().skip(1).collect();
+    if given.is_empty() || format!("{surname}{given}") == p.name {
+        format!("{surname}{fallback}")
+    } else {
+        format!("{surname}{given}")
+    }
+}
+
+/// A dibao household's monthly benefit.
+fn head_benefit(rng: &mut Rng) -> Cell {
+    money(f64::from(450 + 10 * rng.below(30) as u32) + 0.5 * rng.below(2) as f64)
+}
+
 fn address(rng: &mut Rng) -> String {
     format!(
         "江宁区{}{}{}组{}号",
@@ -308,16 +356,9 @@ pub(super) fn linkage(
         &["人员编号", "姓名", "身份证号", "出生日期", "住址", "月报酬"],
     );
     let head = |t: &mut Table, rng: &mut Rng, p: &Person, addr: &str| -> String {
-        let no = format!("NB{:05}", t.len() + 1);
-        t.push(vec![
-            Cell::text(&no),
-            Cell::text(&p.name),
-            Cell::text(&p.id),
-            Cell::Date(p.birth),
-            Cell::text(addr),
-            money(f64::from(450 + 10 * rng.below(30) as u32) + 0.5 * rng.below(2) as f64),
-        ]);
-        no
+        let benefit = head_benefit(rng);
+        let id = Some(p.id.clone());
+        register_row(t, "NB", &p.name, id, Cell::Date(p.birth), addr, benefit)
     };
     let cadre = |t: &mut Table,
                  rng: &mut Rng,
@@ -326,16 +367,9 @@ pub(super) fn linkage(
                  birth: Option<NaiveDate>,
                  addr: &str|
      -> String {
-        let no = format!("CG{:05}", t.len() + 1);
-        t.push(vec![
-            Cell::text(&no),
-            Cell::text(name),
-            Cell::text(id.unwrap_or_default()),
-            birth.map_or(Cell::text(""), ymd),
-            Cell::text(addr),
-            money(f64::from(1800 + 100 * rng.below(20) as u32) + 0.25 * rng.below(4) as f64),
-        ]);
-        no
+        let pay = money(f64::from(1800 + 100 * rng.below(20) as u32) + 0.25 * rng.below(4) as f64);
+        let birth = birth.map_or(Cell::text(""), ymd);
+        register_row(t, "CG", name, id, birth, addr, pay)
     };
     let mut planted = Vec::new();
     // Born on a day that can also be read as a month, so the swapped date is a real date.
@@ -393,10 +427,7 @@ pub(super) fn linkage(
         });
         let addr = address(rng);
         head(&mut heads, rng, &p, &addr);
-        let namesake = pool.next_where(|q| {
-            use chrono::Datelike;
-            q.birth.year() == p.birth.year() && q.birth != p.birth && q.district != p.district
-        });
+        let namesake = namesake_of(pool, &p);
         let elsewhere = address(rng);
         cadre(
             &mut pay,
@@ -408,13 +439,7 @@ pub(super) fn linkage(
         );
         let relative = pool
             .next_where(|q| q.name.chars().next() != p.name.chars().next() && q.birth != p.birth);
-        let surname: String = p.name.chars().take(1).collect();
-        let given: String = relative.name.chars().skip(1).collect();
-        let relative_name = if given.is_empty() || format!("{surname}{given}") == p.name {
-            format!("{surname}{}", ["志强", "秀英", "建国"][i])
-        } else {
-            format!("{surname}{given}")
-        };
+        let relative_name = relative_named(&p, &relative, ["志强", "秀英", "建国"][i]);
         cadre(
             &mut pay,
             rng,
@@ -474,16 +499,9 @@ fn twice(rng: &mut Rng, pool: &mut Pool, heads: &mut Table, truth: &mut GroundTr
                 birth: Option<NaiveDate>,
                 addr: &str|
      -> String {
-        let no = format!("NB{:05}", t.len() + 1);
-        t.push(vec![
-            Cell::text(&no),
-            Cell::text(name),
-            Cell::text(id.unwrap_or_default()),
-            birth.map_or(Cell::text(""), Cell::Date),
-            Cell::text(addr),
-            money(f64::from(450 + 10 * rng.below(30) as u32) + 0.5 * rng.below(2) as f64),
-        ]);
-        no
+        let benefit = head_benefit(rng);
+        let birth = birth.map_or(Cell::text(""), Cell::Date);
+        register_row(t, "NB", name, id, birth, addr, benefit)
     };
     let swappable = |p: &Person| {
         p.birth.day() <= 12 && p.birth.day() != p.birth.month() && p.birth.year() < 2000
@@ -518,9 +536,7 @@ fn twice(rng: &mut Rng, pool: &mut Pool, heads: &mut Table, truth: &mut GroundTr
             Some(p.birth),
             &home,
         );
-        let namesake = pool.next_where(|q| {
-            q.birth.year() == p.birth.year() && q.birth != p.birth && q.district != p.district
-        });
+        let namesake = namesake_of(pool, &p);
         let elsewhere = address(rng);
         push(
             heads,
@@ -531,13 +547,7 @@ fn twice(rng: &mut Rng, pool: &mut Pool, heads: &mut Table, truth: &mut GroundTr
             &elsewhere,
         );
         let relative = pool.next_where(|q| q.birth != p.birth && q.name != p.name);
-        let surname: String = p.name.chars().take(1).collect();
-        let given: String = relative.name.chars().skip(1).collect();
-        let relative_name = if given.is_empty() || format!("{surname}{given}") == p.name {
-            format!("{surname}{}", ["桂兰", "建华"][i])
-        } else {
-            format!("{surname}{given}")
-        };
+        let relative_name = relative_named(&p, &relative, ["桂兰", "建华"][i]);
         push(
             heads,
             rng,
