@@ -89,16 +89,8 @@ fn two_runs_over_the_same_inputs_are_byte_identical() {
     let on_threads = |n: &str| {
         let job = sample_job(dir.path());
         let id = format!("threads{n}");
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crosscheck"))
+        let out = run_command(&job, &id)
             .env("CROSSCHECK_THREADS", n)
-            .args([
-                "run",
-                "-q",
-                "--config",
-                job.to_str().unwrap(),
-                "--run-id",
-                &id,
-            ])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -324,15 +324,7 @@ fn sigterm_stops_the_spark_job_and_removes_its_bundle() {
     require_spark();
     let dir = tempfile::tempdir().unwrap();
     let job = sample_job(dir.path());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crosscheck"))
-        .args([
-            "run",
-            "-q",
-            "--config",
-            job.to_str().unwrap(),
-            "--run-id",
-            "s",
-        ])
+    let mut child = run_command(&job, "s")
         .args(["--engine", "spark", "--master", "local[1]"])
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -108,17 +108,25 @@ pub fn custom_job(dir: &Path, catalog: &str, rules: &[(&str, &str)]) -> PathBuf 
 }
 
 /// `crosscheck run -q --config <job> --run-id <run_id> <extra…>`, whatever its outcome.
-pub fn run_job(job: &Path, run_id: &str, extra: &[&str]) -> Output {
-    let mut args = vec![
+/// `crosscheck run -q --config JOB --run-id ID`, for a test to add arguments or environment.
+pub fn run_command(job: &Path, run_id: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crosscheck"));
+    c.args([
         "run",
         "-q",
         "--config",
         job.to_str().unwrap(),
         "--run-id",
         run_id,
-    ];
-    args.extend_from_slice(extra);
-    crosscheck(&args)
+    ]);
+    c
+}
+
+pub fn run_job(job: &Path, run_id: &str, extra: &[&str]) -> Output {
+    run_command(job, run_id)
+        .args(extra)
+        .output()
+        .expect("the crosscheck binary runs")
 }
 
 /// Runs a job that must succeed; returns its run folder (`out/<run_id>` beside the job file).
