@@ -108,6 +108,9 @@ pub fn term_frequency_default(method: CompareMethod) -> bool {
     )
 }
 
+/// The characters of a value that similarity reads (more than any name, ID or address has).
+const MAX_COMPARED: usize = 256;
+
 /// One record's value, ready to compare.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -156,7 +159,10 @@ pub fn prepare(method: CompareMethod, raw: Option<&str>) -> Option<Prepared> {
         method,
         CompareMethod::ChineseName | CompareMethod::Text | CompareMethod::Id
     ) {
-        p.chars = p.folded.chars().collect();
+        // Bounded: Jaro-Winkler and edit distances take time in the product of the lengths,
+        // and a cell of a hundred thousand characters must not stall the run. Equality still
+        // reads the whole value.
+        p.chars = p.folded.chars().take(MAX_COMPARED).collect();
     }
     (!p.folded.is_empty()).then_some(p)
 }
@@ -452,6 +458,17 @@ mod tests {
         assert_eq!(u.len(), 5);
         assert!((u.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert_eq!(u_default_for(T, 4), u_default(T));
+    }
+
+    #[test]
+    fn a_huge_cell_is_compared_on_its_first_characters() {
+        use CompareMethod::{Id as I, Text as T};
+        let a = "x".repeat(100_000);
+        let b = format!("{}y", "x".repeat(99_999));
+        // Not the same value, alike on what similarity reads: the closest partial level.
+        assert_eq!(lvl(T, &a, &b), Some(2));
+        assert_eq!(lvl(T, &a, &a), Some(3));
+        assert_eq!(lvl(I, &"1".repeat(50_000), &"2".repeat(50_000)), Some(0));
     }
 
     #[test]
