@@ -198,15 +198,7 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
         let mut from_param = |which: &str| -> Option<Option<Vec<f64>>> {
             let name = format!("{field}.{which}");
             let v = ctx.overrides?.get(&name)?;
-            let list = match v {
-                ParamValue::Text(t) => t
-                    .split(',')
-                    .map(|p| p.trim().parse::<f64>().ok())
-                    .collect::<Option<Vec<f64>>>(),
-                ParamValue::Float(f) => Some(vec![*f]),
-                ParamValue::Int(i) => Some(vec![*i as f64]),
-                ParamValue::Bool(_) => None,
-            };
+            let list = param_numbers(v);
             if list.is_none() {
                 ctx.diags.push(at(
                     ctx.path,
@@ -288,57 +280,37 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
         ));
         ok = false;
     }
-    let probability = |ctx: &mut Ctx, v: &Option<Spanned<f64>>, what: &str, default: f64| match v {
-        Some(p) if !(p.value > 0.0 && p.value < 1.0) => {
-            ctx.diags.push(at(
-                ctx.path,
-                p,
-                format!("`{what}` is a probability between 0 and 1 (exclusive)"),
-            ));
-            None
-        }
-        Some(p) => Some(p.value),
-        None => Some(default),
-    };
-    // A job's or `--param`'s `threshold` and `prior` win over the rule's.
-    let from_param = |ctx: &mut Ctx, name: &str, given: &Option<Spanned<f64>>| {
-        let Some(v) = ctx.overrides.and_then(|o| o.get(name)) else {
-            return Ok(given.clone());
-        };
-        let value = match v {
-            ParamValue::Float(f) => Some(*f),
-            ParamValue::Int(i) => Some(*i as f64),
-            ParamValue::Text(t) => t.trim().parse::<f64>().ok(),
-            ParamValue::Bool(_) => None,
-        };
-        match value.filter(|p| *p > 0.0 && *p < 1.0) {
-            Some(p) => Ok(Some(Spanned {
-                value: p,
-                referenced: spec.id.left().referenced,
-                defined: spec.id.left().defined,
-            })),
-            None => {
+    // A probability: the job's or `--param`'s value wins over the rule's; either is checked,
+    // the error at the rule's value (or its `id`, for a parameter). `None` after an error.
+    let probability = |ctx: &mut Ctx, what: &str, given: &Option<Spanned<f64>>| {
+        let valid = |p: f64| p > 0.0 && p < 1.0;
+        match (ctx.overrides.and_then(|o| o.get(what)), given) {
+            (Some(v), _) => match param_numbers(v).as_deref() {
+                Some(&[p]) if valid(p) => Some(Some(p)),
+                _ => {
+                    ctx.diags.push(at(
+                        ctx.path,
+                        spec.id.left(),
+                        format!(
+                            "parameter `{what}` = `{v}`: a probability between 0 and 1 (exclusive)"
+                        ),
+                    ));
+                    None
+                }
+            },
+            (None, Some(p)) if !valid(p.value) => {
                 ctx.diags.push(at(
                     ctx.path,
-                    spec.id.left(),
-                    format!(
-                        "parameter `{name}` = `{v}`: a probability between 0 and 1 (exclusive)"
-                    ),
+                    p,
+                    format!("`{what}` is a probability between 0 and 1 (exclusive)"),
                 ));
-                Err(())
+                None
             }
+            (None, p) => Some(p.as_ref().map(|p| p.value)),
         }
     };
-    let threshold_given = from_param(ctx, "threshold", &spec.threshold);
-    let prior_given = from_param(ctx, "prior", &spec.prior);
-    let (Ok(threshold_given), Ok(prior_given)) = (threshold_given, prior_given) else {
-        return None;
-    };
-    let threshold = probability(ctx, &threshold_given, "threshold", 0.9);
-    let prior = match &prior_given {
-        Some(_) => probability(ctx, &prior_given, "prior", 0.0).map(Some),
-        None => Some(None),
-    };
+    let threshold = probability(ctx, "threshold", &spec.threshold).map(|t| t.unwrap_or(0.9));
+    let prior = probability(ctx, "prior", &spec.prior);
 
     let fields: Vec<(String, _)> = compared
         .iter()
@@ -396,5 +368,15 @@ pub fn takes_param(spec: &LinkSpec, name: &str) -> bool {
         Some((field, "m" | "u")) => spec.compare.iter().any(|c| c.field.value == field),
         Some(_) => false,
         None => name == "threshold" || name == "prior",
+    }
+}
+
+/// A parameter's value as numbers: one, or several separated by commas (`0.1,0.2,0.7`).
+fn param_numbers(v: &ParamValue) -> Option<Vec<f64>> {
+    match v {
+        ParamValue::Text(t) => t.split(',').map(|p| p.trim().parse::<f64>().ok()).collect(),
+        ParamValue::Float(f) => Some(vec![*f]),
+        ParamValue::Int(i) => Some(vec![*i as f64]),
+        ParamValue::Bool(_) => None,
     }
 }
