@@ -367,7 +367,13 @@ fn mistakes_in_a_link_rule_are_reported_at_their_line() {
             "    - { field: address, as: address, column: address }\n",
             "    - { field: address, as: address, column: address, left: address, right: address }\n    - { field: Name, as: text, column: name }\n    - { field: born, as: date, column: birth_date, thresholds: [0.9] }\n    - { field: spelt, as: text, column: name, thresholds: [0.9, 0.9] }\n",
         )
-        .replace("\"l.birth_date = r.birth_date\"", "\"l.birth_date > r.birth_date\"");
+        .replace("\"l.birth_date = r.birth_date\"", "\"l.birth_date > r.birth_date\"")
+        // Deduplicating, a pairing that reads differently on the two sides.
+        .replace("pinyin(r.name)", "pinyin(r.address)")
+        .replace(
+            "    - { field: name, as: chinese_name, column: name }\n",
+            "    - { field: name, as: chinese_name, column: name }\n    - { field: nm, as: text, left: name, right: address }\n",
+        );
     let job = custom_job(dir.path(), PEOPLE, &[("same.yaml", bad.as_str())]);
     std::fs::write(dir.path().join("data/people.csv"), people_csv()).unwrap();
     let out = crosscheck(&["check", "--config", job.to_str().unwrap()]);
@@ -379,10 +385,12 @@ fn mistakes_in_a_link_rule_are_reported_at_their_line() {
         "field `address`: give `column` (the same on both sides) or both `left` and `right`",
         "field `Name`: a field is named in lower-case letters",
         "weights of `name`: `m` needs 5 probabilities above 0, one per level",
-        "`weights` names `nickname`, which no `compare` entry is",
+        "same.yaml:1:5: `weights` names `nickname`, which no `compare` entry is",
         "`threshold` is a probability between 0 and 1 (exclusive)",
         "field `born`: only `text` (Jaro-Winkler) and `address` (share of words in common) take `thresholds`",
         "field `spelt`: `thresholds` are distinct similarities between 0 and 1 (exclusive)",
+        "same.yaml:13:7: deduplicating (no `right`), both sides are the same records: a blocking rule compares an expression with itself, `l.x = r.x`",
+        "field `nm`: deduplicating (no `right`), both sides are the same records: give `column`, not `left` and `right`",
     ] {
         assert!(err.contains(expected), "{expected} in:\n{err}");
     }

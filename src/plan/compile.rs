@@ -240,7 +240,7 @@ pub fn compile_rule(
         chosen.push(("sql", kinds::sql::plan(&mut ctx, k, ev)));
     }
     if let Some(k) = &spec.link {
-        chosen.push(("link", kinds::link::plan(&mut ctx, k, ev, &spec.id.value)));
+        chosen.push(("link", kinds::link::plan(&mut ctx, k, ev, &spec.id)));
     }
     if chosen.len() != 1 {
         ctx.diags.push(yaml::at(

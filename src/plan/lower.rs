@@ -293,9 +293,24 @@ fn lower_in(
                 }
                 lower(plan, frames)?.with_columns(cols).collect()
             };
+            let l = side(left, true)?;
+            let r = if link.dedupe {
+                // One register against itself (its pairings mirrored, as `check` requires):
+                // read once, its columns renamed to the right side's.
+                let mut r = l.clone();
+                let names: Vec<String> =
+                    r.get_column_names().iter().map(|n| n.to_string()).collect();
+                for n in names {
+                    if let Some(rest) = n.strip_prefix("l.") {
+                        r.rename(&n, format!("r.{rest}").into())?;
+                    }
+                }
+                r
+            } else {
+                side(right, false)?
+            };
             let mut estimated = None;
-            let out =
-                super::link::run(side(left, true)?, side(right, false)?, link, &mut estimated)?;
+            let out = super::link::run(l, r, link, &mut estimated)?;
             if let Ok(mut slot) = link.estimates.0.lock() {
                 *slot = estimated;
             }

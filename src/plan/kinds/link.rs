@@ -68,7 +68,14 @@ use crate::job::catalog::ValueType;
 use crate::job::rule::{EvidenceSpec, LinkSpec, ParamValue};
 use crate::job::yaml::at;
 
-pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &str) -> Option<Plan> {
+/// `rule` is the rule's `id` as written: where an error about the rule as a whole points (an
+/// untagged `id: {left, right}` keeps no position of its own).
+pub fn plan(
+    ctx: &mut Ctx,
+    spec: &LinkSpec,
+    evidence: &[EvidenceSpec],
+    rule: &Spanned<String>,
+) -> Option<Plan> {
     let dedupe = spec.right.is_none();
     let sides = Sides::of(ctx, &spec.left, spec.right.as_ref().unwrap_or(&spec.left))?;
     let lscope = ctx.scope(sides.lcols.clone(), &sides.lname);
@@ -93,13 +100,42 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
     if spec.blocking.is_empty() {
         ctx.diags.push(at(
             ctx.path,
-            spec.id.left(),
+            rule,
             "`blocking` lists no rule: give at least one, e.g. \"l.birth_date = r.birth_date\"",
+        ));
+        ok = false;
+    }
+    // Deduplicating, both sides are one register's records, prepared once: every pairing
+    // (the `id`, a blocking equality, a compared field) must read the same on both sides, or
+    // the right side's would silently be replaced by the left's.
+    let mirrored = |l: &Expr, r: &Expr| {
+        l.map_columns(&|c| {
+            c.strip_prefix("l.")
+                .map_or(c.to_string(), |c| format!("r.{c}"))
+        }) == *r
+    };
+    const ONE_REGISTER: &str = "deduplicating (no `right`), both sides are the same records";
+    if dedupe && spec.id.left().value != spec.id.right().value {
+        ctx.diags.push(at(
+            ctx.path,
+            rule,
+            format!("{ONE_REGISTER}: give `id` once, not `left` and `right`"),
         ));
         ok = false;
     }
     for b in &spec.blocking {
         match equi_keys(ctx, b, &pair_base) {
+            Some(on) if dedupe && !on.iter().all(|(l, r)| mirrored(l, r)) => {
+                ctx.diags.push(at(
+                    ctx.path,
+                    b,
+                    format!(
+                        "{ONE_REGISTER}: a blocking rule compares an expression with itself, \
+                         `l.x = r.x`"
+                    ),
+                ));
+                ok = false;
+            }
             Some(on) => blocking.push(Blocking {
                 text: b.value.split_whitespace().collect::<Vec<_>>().join(" "),
                 on,
@@ -140,6 +176,15 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
                          evidence columns `<field>_level` and `<field>_weight`)"
                     }
                 ),
+            ));
+            ok = false;
+            continue;
+        }
+        if dedupe && c.column.is_none() {
+            ctx.diags.push(at(
+                ctx.path,
+                &c.field,
+                format!("field `{field}`: {ONE_REGISTER}: give `column`, not `left` and `right`"),
             ));
             ok = false;
             continue;
@@ -202,7 +247,7 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
             if list.is_none() {
                 ctx.diags.push(at(
                     ctx.path,
-                    spec.id.left(),
+                    rule,
                     format!(
                         "parameter `{name}` = `{v}`: give one probability per level, separated \
                          by commas ({})",
@@ -269,13 +314,13 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
         ok = false;
     } else if spec.compare.is_empty() {
         ctx.diags
-            .push(at(ctx.path, spec.id.left(), "`compare` lists no field"));
+            .push(at(ctx.path, rule, "`compare` lists no field"));
         ok = false;
     }
     for name in spec.weights.keys().filter(|n| !names.contains(*n)) {
         ctx.diags.push(at(
             ctx.path,
-            spec.id.left(),
+            rule,
             format!("`weights` names `{name}`, which no `compare` entry is"),
         ));
         ok = false;
@@ -290,7 +335,7 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
                 _ => {
                     ctx.diags.push(at(
                         ctx.path,
-                        spec.id.left(),
+                        rule,
                         format!(
                             "parameter `{what}` = `{v}`: a probability between 0 and 1 (exclusive)"
                         ),
@@ -340,7 +385,7 @@ pub fn plan(ctx: &mut Ctx, spec: &LinkSpec, evidence: &[EvidenceSpec], rule: &st
         left,
         right,
         link: Box::new(LinkPlan {
-            rule: rule.to_string(),
+            rule: rule.value.clone(),
             dedupe,
             ids,
             blocking,

@@ -147,11 +147,14 @@ pub fn run(
             })
             .collect()
     };
+    // Deduplicating, both sides are the same records: prepared once.
     let lvals = prepare(&left)?;
+    let rprepared;
     let rvals = if plan.dedupe {
-        lvals.clone()
+        &lvals
     } else {
-        prepare(&right)?
+        rprepared = prepare(&right)?;
+        &rprepared
     };
     let level = |k: usize, a: usize, b: usize| -> i8 {
         match (&lvals[k][a], &rvals[k][b]) {
@@ -168,10 +171,12 @@ pub fn run(
     let mut by_rule = Vec::new();
     for (r, rule) in plan.blocking.iter().enumerate() {
         let lk = block_keys(&left, r, rule.on.len())?;
+        let rkeys;
         let rk = if plan.dedupe {
-            lk.clone()
+            &lk
         } else {
-            block_keys(&right, r, rule.on.len())?
+            rkeys = block_keys(&right, r, rule.on.len())?;
+            &rkeys
         };
         let mut index: HashMap<&str, Vec<u32>> = HashMap::new();
         for (i, k) in rk.iter().enumerate() {
