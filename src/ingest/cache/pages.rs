@@ -76,8 +76,11 @@ struct Open {
     /// A text column's batches, encoded once the group is complete (its dictionary page
     /// comes first, and holds the values of every batch).
     texts: Vec<Piece>,
-    /// The group's dictionary of a text column; kept from group to group so each starts at
-    /// the size the last needed.
+    /// The group's dictionary of a text column. Kept from group to group while most of its
+    /// values recur (a month of payments names the same people as the month before): the
+    /// next group's dictionary then starts with this one's values in this one's order, which
+    /// the group-by's reader looks up once per file rather than once per group, and a typed
+    /// value placed in one group needs no lookup in the next.
     table: Numbering,
     /// A column typed by value: the epoch of the numbering its batches follow, and each of
     /// that numbering's values' number in `table` (`UNPLACED` until a row holds it).
@@ -181,8 +184,11 @@ impl<W: std::io::Write> PageWriter<W> {
         let mut columns = Vec::with_capacity(self.open.len());
         for ((open, field), encoding) in self.open.iter_mut().zip(&self.fields).zip(&self.encodings)
         {
+            let mut keep = false;
             columns.push(if open.arrays.is_empty() {
-                open.text_pages(field, self.options, self.open_rows)?
+                let (pages, kept) = open.text_pages(field, self.options, self.open_rows)?;
+                keep = kept;
+                pages
             } else {
                 let array = concatenated(std::mem::take(&mut open.arrays))?;
                 match array.as_any().downcast_ref::<PrimitiveArray<f64>>() {
@@ -190,8 +196,10 @@ impl<W: std::io::Write> PageWriter<W> {
                     None => encoded(array, field, self.options, encoding)?,
                 }
             });
-            open.table.clear();
-            open.placed = None;
+            if !keep {
+                open.table.clear();
+                open.placed = None;
+            }
             open.plain = false;
         }
         self.writer
@@ -346,27 +354,47 @@ impl Open {
         Ok(())
     }
 
-    /// The group's pages of a text column: a dictionary of the values its `rows` hold, or
-    /// plain text when a batch was mostly distinct, the group's rows are (batches typed by
-    /// value whose values do not recur from batch to batch), or no row holds a value.
+    /// Which of the table's values the group's rows hold (none for plain batches).
+    fn held(&self) -> (Vec<bool>, usize) {
+        let mut held = vec![false; self.table.table.len()];
+        let mut count = 0;
+        for piece in &self.texts {
+            if let Piece::Keys(keys) = piece {
+                for k in keys.iter().flatten() {
+                    let seen = &mut held[*k as usize];
+                    count += usize::from(!*seen);
+                    *seen = true;
+                }
+            }
+        }
+        (held, count)
+    }
+
+    /// The group's pages of a text column, and whether its dictionary is kept for the next
+    /// group: a dictionary of the values its `rows` hold, or plain text when a batch was
+    /// mostly distinct, the group's rows are (batches typed by value whose values do not
+    /// recur from batch to batch), or no row holds a value. The dictionary holds the values
+    /// of the groups before that are still kept, unless they would be most of it: then only
+    /// the group's own, and the next group starts afresh.
     fn text_pages(
         &mut self,
         field: &ParquetType,
         options: WriteOptions,
         rows: usize,
-    ) -> PolarsResult<Vec<CompressedPage>> {
-        let table = &self.table.table;
-        if !self.plain && table.is_empty() {
+    ) -> PolarsResult<(Vec<CompressedPage>, bool)> {
+        let (held, count) = self.held();
+        if !self.plain && count == 0 {
             // No row of the group holds a value (an ID issue column, a Parquet file's sheet):
             // one column of NULLs, not an empty dictionary expanded row by row and joined,
             // which for ten million payments' two such columns was 7 % of a first run's CPU.
             self.texts.clear();
             let nulls = Utf8ViewArray::new_null(ArrowDataType::Utf8View, rows);
-            return encoded(nulls.boxed(), field, options, &[Encoding::Plain]);
+            let pages = encoded(nulls.boxed(), field, options, &[Encoding::Plain])?;
+            return Ok((pages, !self.table.table.is_empty()));
         }
-        if self.plain || table.len() > crate::intern::distinct_limit(rows) {
+        if self.plain || count > crate::intern::distinct_limit(rows) {
             self.spill(field, options)?;
-            return Ok(std::mem::take(&mut self.pages));
+            return Ok((std::mem::take(&mut self.pages), false));
         }
         let keys = concatenated(
             std::mem::take(&mut self.texts)
@@ -382,8 +410,40 @@ impl Open {
             .downcast_ref::<PrimitiveArray<u32>>()
             .expect("keys concatenate to keys")
             .clone();
-        let dict = dictionary(keys, self.values()?.boxed())?;
-        encoded(dict.boxed(), field, options, &[Encoding::RleDictionary])
+        let keep = count * 2 >= held.len();
+        let (keys, values) = if keep {
+            (keys, self.values()?)
+        } else {
+            // Mostly values of groups before: the group's own, renumbered in their order.
+            let mut number = vec![u32::MAX; held.len()];
+            let mut values = MutableBinaryViewArray::<str>::with_capacity(count);
+            let all = self.values()?;
+            for (g, _) in held.iter().enumerate().filter(|(_, h)| **h) {
+                number[g] = values.len() as u32;
+                values.push_value(all.value(g));
+            }
+            let keys = PrimitiveArray::new(
+                ArrowDataType::UInt32,
+                keys.values()
+                    .iter()
+                    .map(|&k| {
+                        number
+                            .get(k as usize)
+                            .copied()
+                            .filter(|n| *n != u32::MAX)
+                            .unwrap_or(0)
+                    })
+                    .collect::<Vec<u32>>()
+                    .into(),
+                keys.validity().cloned(),
+            );
+            (keys, values.freeze())
+        };
+        let dict = dictionary(keys, values.boxed())?;
+        Ok((
+            encoded(dict.boxed(), field, options, &[Encoding::RleDictionary])?,
+            keep,
+        ))
     }
 }
 

@@ -74,6 +74,12 @@ struct Interner {
     /// Hashes and positions of the values `intern` looks up, kept from call to call.
     hashes: Vec<u64>,
     order: Vec<u32>,
+    /// The texts looked up last, as their page held them, and their numbers: the cache's
+    /// writer keeps a column's dictionary from row group to row group while its values
+    /// recur, so the next group's dictionary starts with these very bytes, and only what
+    /// follows them is looked up.
+    last: Vec<u8>,
+    last_numbers: Vec<u32>,
 }
 
 impl Interner {
@@ -85,13 +91,29 @@ impl Interner {
         hasher: &foldhash::fast::FixedState,
         out: &mut Vec<u32>,
     ) -> PolarsResult<()> {
-        self.hashes.clear();
-        self.hashes
-            .extend((0..texts.len()).map(|i| hasher.hash_one(texts.get(i))));
+        let n = texts.len();
+        let start = out.len();
+        // Equal bytes hold equal texts in equal places: their numbers are the ones found.
+        let known = self.last_numbers.len();
+        let from = if known > 0 && known <= n && texts.starts_with(&self.last, known) {
+            out.extend_from_slice(&self.last_numbers);
+            known
+        } else {
+            0
+        };
+        self.hashes.resize(n, 0);
+        for i in from..n {
+            self.hashes[i] = hasher.hash_one(texts.get(i));
+        }
         self.order.clear();
-        self.order.extend(0..texts.len() as u32);
+        self.order.extend(from as u32..n as u32);
         self.table
-            .numbers_of(&self.order, &self.hashes, |i| texts.get(i), hasher, out)
+            .numbers_of(&self.order, &self.hashes, |i| texts.get(i), out)?;
+        self.last.clear();
+        self.last.extend_from_slice(texts.through(n));
+        self.last_numbers.clear();
+        self.last_numbers.extend_from_slice(&out[start..]);
+        Ok(())
     }
 }
 
@@ -203,7 +225,6 @@ impl Groups {
             next[p as usize] += 1;
         }
 
-        let hasher = self.hasher.clone();
         let work = |p: usize, part: &mut Part| -> PolarsResult<()> {
             let rows = &order[bounds[p]..bounds[p + 1]];
             let gids: Vec<u32> = if p == partitions {
@@ -214,7 +235,6 @@ impl Groups {
                     rows,
                     hashes,
                     |i| keys.value(i).as_bytes(),
-                    &hasher,
                     &mut gids,
                 )?;
                 gids

@@ -255,6 +255,19 @@ impl Texts<'_> {
         self.spans.len()
     }
 
+    /// The bytes holding the first `n` texts (their lengths too), as the page holds them.
+    pub(super) fn through(&self, n: usize) -> &[u8] {
+        match n.checked_sub(1).map(|last| self.spans[last]) {
+            Some((at, len)) => &self.bytes[..at as usize + len as usize],
+            None => &[],
+        }
+    }
+
+    /// Whether the first `n` texts are held in the bytes `prefix`, exactly.
+    pub(super) fn starts_with(&self, prefix: &[u8], n: usize) -> bool {
+        n <= self.len() && self.through(n) == prefix
+    }
+
     #[inline]
     pub(super) fn get(&self, i: usize) -> &[u8] {
         let (at, len) = self.spans[i];

@@ -401,3 +401,55 @@ fn other_shapes_are_left_to_polars() {
     let decimals = vec![("n".to_string(), E::Agg(AggFunc::CountDistinct, c("f")))];
     assert!(none(&text, &decimals));
 }
+
+/// A file whose row groups' dictionaries extend one another (the cache's writer keeps a
+/// column's dictionary while its values recur), then one that does not, gives what Polars
+/// gives: the reader reuses what it looked up for the group before only where the bytes
+/// are the same.
+#[test]
+fn dictionaries_kept_from_group_to_group_give_what_polars_gives() {
+    use crate::ingest::cache::pages::PageWriter;
+    let n = 6000;
+    // Accounts of 100 people paid ten times a month, three changing each month; then
+    // other people.
+    let g: Vec<String> = (0..n)
+        .map(|r| {
+            let month = r / 1000;
+            let person = r % 100 + if month < 4 { month * 3 } else { 5000 };
+            format!("62170000{person:011}")
+        })
+        .collect();
+    let s: Vec<Option<String>> = (0..n)
+        .map(|r| (r % 13 != 0).then(|| format!("张{}", (r % 100) / 2 + r / 1000)))
+        .collect();
+    let x: Vec<i64> = (0..n as i64).collect();
+    let df = DataFrame::new(
+        n,
+        vec![
+            Column::new("g".into(), g),
+            Column::new("s".into(), s),
+            Column::new("x".into(), x),
+        ],
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.parquet");
+    let mut writer =
+        PageWriter::new(std::fs::File::create(&path).unwrap(), df.schema(), 1000).unwrap();
+    for start in (0..n).step_by(250) {
+        writer
+            .write(&df.slice(start as i64, 250), &Default::default())
+            .unwrap();
+    }
+    writer.finish().unwrap();
+    let file = parquet::File::open(&path).unwrap();
+    assert!((0..6).all(|rg| file.dictionary_encoded(rg, "g")));
+    let measures = named([
+        ("rows", E::Agg(AggFunc::Count, None)),
+        ("names", E::Agg(AggFunc::CountDistinct, c("s"))),
+        ("total", E::Agg(AggFunc::Sum, c("x"))),
+    ]);
+    let (want, got) = polars_and_from_files(&[path], &measures);
+    assert_eq!(got, want);
+    assert_eq!(want.height(), 100 + 9 + 100);
+}

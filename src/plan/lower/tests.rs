@@ -170,3 +170,40 @@ fn a_distinct_count_in_two_group_bys_gives_what_one_gives() {
     two.push(("ns".into(), agg(AggFunc::CountDistinct, Some(c("n")))));
     assert!(distinct_in_two_steps(&two).is_none());
 }
+
+/// `first(v ORDER BY o)` per group is the value at the group's least `o`, the first such
+/// row on a tie, NULL orderings passed over and NULL when every ordering is (Spark's
+/// `min_by`, which the Spark lowering uses): a reconciliation cites the first row of each
+/// side by it, in both engines the same row.
+#[test]
+fn first_by_takes_the_value_at_the_least_ordering_as_spark_does() {
+    let df = df!(
+        "k" => ["a", "a", "a", "b", "b", "c", "d", "d"],
+        "v" => ["a1", "a2", "a3", "b1", "b2", "c1", "d1", "d2"],
+        "o" => [Some(3i64), None, Some(2), Some(5), Some(5), None, Some(9), Some(1)],
+    )
+    .unwrap();
+    let first = E::FirstBy(Box::new(E::Col("v".into())), Box::new(E::Col("o".into())));
+    for engine in [Engine::InMemory, Engine::Streaming] {
+        let got = df
+            .clone()
+            .lazy()
+            .group_by([col("k")])
+            .agg([expr(&first).alias("first")])
+            .sort(["k"], Default::default())
+            .collect_with_engine(engine)
+            .unwrap()
+            .unwrap_single();
+        let want: Vec<Option<&str>> = vec![Some("a3"), Some("b1"), None, Some("d2")];
+        assert_eq!(
+            got.column("first")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
+            want,
+            "{engine:?}"
+        );
+    }
+}

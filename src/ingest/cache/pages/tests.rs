@@ -91,7 +91,8 @@ fn groups(path: &std::path::Path, name: &str) -> Vec<(usize, Option<usize>)> {
 /// as a dictionary, bit for bit; distinct ones plain), dates, a text NULL in whole groups
 /// (plain NULLs there). A row group
 /// gathers batches until it is full, one dictionary page for all of them, holding the
-/// values its rows hold and no other; a typed column's numbers become the group's, also
+/// values its rows hold (and the group before's, all of them held here again); a typed
+/// column's numbers become the group's, also
 /// when the typing numbers its values afresh half way through a group; a mostly distinct
 /// batch makes its group's column plain.
 #[test]
@@ -313,4 +314,119 @@ fn mostly_distinct_or_empty_columns_are_left_plain() {
             .unwrap()
             .is_none()
     );
+}
+
+/// Each row group's dictionary page of column `name`, its values in order (`None`: plain).
+fn dictionary_values(path: &std::path::Path, name: &str) -> Vec<Option<Vec<String>>> {
+    use polars_parquet::parquet::compression::DecompressionContext;
+    use polars_parquet::parquet::page::Page;
+    use polars_parquet::parquet::read::{decompress, get_page_iterator, read_metadata};
+    let data = std::fs::read(path).unwrap();
+    let meta = read_metadata(&mut std::io::Cursor::new(&data[..])).unwrap();
+    let data = polars_buffer::Buffer::from(data);
+    meta.row_groups
+        .iter()
+        .map(|rg| {
+            let chunk = rg.columns_under_root_iter(name).unwrap().next().unwrap();
+            let mut pages =
+                get_page_iterator(chunk, std::io::Cursor::new(data.clone()), vec![], 1 << 30)
+                    .unwrap();
+            let page = pages.read_dict().unwrap()?;
+            let Ok(Page::Dict(d)) = decompress(
+                CompressedPage::Dict(page),
+                &mut vec![],
+                &mut DecompressionContext::Unset,
+            ) else {
+                panic!("not a dictionary page")
+            };
+            let (mut bytes, mut values) = (&d.buffer[..], Vec::new());
+            for _ in 0..d.num_values {
+                let len = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+                values.push(String::from_utf8(bytes[4..4 + len].to_vec()).unwrap());
+                bytes = &bytes[4 + len..];
+            }
+            Some(values)
+        })
+        .collect()
+}
+
+/// A register written month after month (the same people, a few leaving and joining):
+/// each row group's dictionary holds the one before's values in the same order, then the
+/// newcomers', so a reader finds what it looked up already; once most of the values kept
+/// are no longer held, a group stores only its own and the next starts afresh. A column
+/// typed by value gets the same dictionaries. Every row reads back as written.
+#[test]
+fn dictionaries_are_kept_from_group_to_group_while_their_values_recur() {
+    let person = |i: usize| format!("1101011990{i:08}");
+    let newcomer = |i: usize| format!("3201021985{i:08}");
+    // Four groups of 1,000 rows: 200 people five times; people 1..=200 five times; then
+    // 50 newcomers twenty times, twice.
+    let group = |g: usize, i: usize| match g {
+        0 => person(i % 200),
+        1 => person(1 + i % 200),
+        _ => newcomer(i % 50),
+    };
+    let rows: Vec<String> = (0..4000).map(|r| group(r / 1000, r % 1000)).collect();
+    let frame = DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new("id".into(), rows.clone()),
+            Column::full_null("typed".into(), rows.len(), &DataType::String),
+        ],
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    let mut writer =
+        PageWriter::new(std::fs::File::create(&path).unwrap(), frame.schema(), 1000).unwrap();
+    // The typing's numbering: in order of first appearance, kept over the whole file.
+    let mut values: Vec<String> = Vec::new();
+    for start in (0..rows.len()).step_by(500) {
+        let keys: Vec<u32> = rows[start..start + 500]
+            .iter()
+            .map(|v| match values.iter().position(|s| s == v) {
+                Some(g) => g as u32,
+                None => {
+                    values.push(v.clone());
+                    values.len() as u32 - 1
+                }
+            })
+            .collect();
+        let coded = Coded::from([(
+            "typed".to_string(),
+            Some(CodedText {
+                values: Utf8ViewArray::from_slice_values(&values),
+                epoch: 0,
+                keys: PrimitiveArray::from_vec(keys),
+            }),
+        )]);
+        writer
+            .write(&frame.slice(start as i64, 500), &coded)
+            .unwrap();
+    }
+    writer.finish().unwrap();
+
+    let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
+        .finish()
+        .unwrap();
+    let ids: Vec<Option<String>> = rows.iter().cloned().map(Some).collect();
+    for name in ["id", "typed"] {
+        let read: Vec<Option<String>> = back
+            .column(name)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect();
+        assert_eq!(read, ids, "{name}");
+        let first: Vec<String> = (0..200).map(person).collect();
+        let second: Vec<String> = first.iter().cloned().chain([person(200)]).collect();
+        let own: Vec<String> = (0..50).map(newcomer).collect();
+        assert_eq!(
+            dictionary_values(&path, name),
+            [Some(first), Some(second), Some(own.clone()), Some(own)],
+            "{name}"
+        );
+    }
 }
