@@ -23,23 +23,64 @@ pub fn parquet_batches(
     path: &Path,
     batch: usize,
 ) -> Result<impl Iterator<Item = Result<SourceTable>> + Send + use<>> {
-    let rows = ParquetReader::new(fs_err::File::open(path)?.into_parts().0)
-        .num_rows()
-        .map_err(|e| unreadable_parquet(path, e))?;
+    let groups: Vec<usize> = ParquetReader::new(fs_err::File::open(path)?.into_parts().0)
+        .get_metadata()
+        .map_err(|e| unreadable_parquet(path, e))?
+        .row_groups
+        .iter()
+        .map(|rg| rg.num_rows())
+        .collect();
     let scan = LazyFrame::scan_parquet(
         path.to_string_lossy().as_ref().into(),
         ScanArgsParquet::default(),
     )
     .map_err(|e| unreadable_parquet(path, e))?;
     let path = path.to_path_buf();
-    Ok((0..rows.max(1)).step_by(batch).map(move |offset| {
-        let df = scan
-            .clone()
-            .slice(offset as i64, batch as IdxSize)
-            .collect()
-            .map_err(|e| unreadable_parquet(&path, e))?;
-        table_of_frame(df, offset as u64)
-    }))
+    Ok(batch_slices(&groups, batch)
+        .into_iter()
+        .map(move |(offset, len)| {
+            let df = scan
+                .clone()
+                .slice(offset as i64, len as IdxSize)
+                .collect()
+                .map_err(|e| unreadable_parquet(&path, e))?;
+            table_of_frame(df, offset as u64)
+        }))
+}
+
+/// The batches (first row, rows) of a file whose row groups hold `groups` rows, about
+/// `batch` rows each, none across the end of a row group unless the groups are small: a
+/// batch of two groups' rows is two chunks, which typing joins into one (a copy of every
+/// text column, 8 % of converting two million people's payments, written by month). Small
+/// groups are gathered up to `batch` rows; a group of up to twice `batch` is one batch, a
+/// larger one as many equal slices as it takes. An empty file is one empty batch.
+pub(super) fn batch_slices(groups: &[usize], batch: usize) -> Vec<(usize, usize)> {
+    let batch = batch.max(1);
+    let mut slices = Vec::new();
+    let (mut start, mut gathered) = (0, 0);
+    for &rows in groups.iter().filter(|r| **r > 0) {
+        if gathered > 0 && gathered + rows > batch {
+            slices.push((start, gathered));
+            start += gathered;
+            gathered = 0;
+        }
+        if rows <= 2 * batch {
+            gathered += rows;
+            continue;
+        }
+        let parts = rows.div_ceil(batch);
+        for k in 0..parts {
+            let (from, to) = (rows * k / parts, rows * (k + 1) / parts);
+            slices.push((start + from, to - from));
+        }
+        start += rows;
+    }
+    if gathered > 0 {
+        slices.push((start, gathered));
+    } else if slices.is_empty() {
+        slices.push((0, batch));
+    }
+    slices
 }
 
 /// A source table of a frame read from Parquet; `first` is the index of its first row.
@@ -85,12 +126,13 @@ pub(super) fn with_nul_bytes(columns: &[SourceColumn], height: usize) -> Vec<Mal
     let mut rows = std::collections::BTreeSet::new();
     for col in columns {
         match col {
-            SourceColumn::Strings(ca) => rows.extend(
-                ca.iter()
-                    .enumerate()
-                    .filter(|(_, v)| v.is_some_and(|v| v.as_bytes().contains(&0)))
-                    .map(|(i, _)| i),
-            ),
+            SourceColumn::Strings(ca) => {
+                let mut offset = 0;
+                for arr in ca.downcast_iter() {
+                    rows.extend(with_nul(arr).map(|i| offset + i));
+                    offset += arr.len();
+                }
+            }
             SourceColumn::Cells(cells) => rows.extend(
                 cells
                     .iter()
@@ -112,6 +154,22 @@ pub(super) fn with_nul_bytes(columns: &[SourceColumn], height: usize) -> Vec<Mal
                 .collect(),
         })
         .collect()
+}
+
+/// The rows of a text array holding a NUL byte. A value of up to 12 bytes is held in its
+/// row's view, a longer one in the data buffers: when no buffer holds a NUL (the usual
+/// case, one scan of each), only the short values are looked at, in place. Row by row as
+/// text this was 4 % of converting two million people's payments.
+fn with_nul(arr: &polars_arrow::array::Utf8ViewArray) -> impl Iterator<Item = usize> + '_ {
+    let long_clean = arr.data_buffers().iter().all(|b| !b.contains(&0));
+    arr.views().iter().enumerate().filter_map(move |(i, v)| {
+        let nul = match v.get_inlined_slice() {
+            Some(short) => short.iter().any(|&b| b == 0),
+            None if long_clean => false,
+            None => arr.value(i).as_bytes().contains(&0),
+        };
+        (nul && polars_arrow::array::Array::is_valid(arr, i)).then_some(i)
+    })
 }
 
 pub(super) const NUL_REASON: &str = "字段含空字符 / a field holds a NUL byte (shown as \\u{0})";

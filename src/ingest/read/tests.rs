@@ -201,12 +201,15 @@ fn a_csv_error_names_the_line_and_a_header_alone_is_a_table_of_no_rows() {
     }
 }
 
+/// Batches follow the file's row groups (rows numbered on from batch to batch): groups of
+/// three rows gathered while they fit in four, never split.
 #[test]
 fn parquet_is_read_in_batches_whose_rows_continue() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.parquet");
     let mut df = df!("id" => (0..10).map(|i| format!("r{i}")).collect::<Vec<_>>()).unwrap();
     ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .with_row_group_size(Some(3))
         .finish(&mut df)
         .unwrap();
     let tables: Vec<SourceTable> = parquet_batches(&path, 4)
@@ -214,11 +217,74 @@ fn parquet_is_read_in_batches_whose_rows_continue() {
         .collect::<Result<_>>()
         .unwrap();
     let rows: Vec<Vec<u64>> = tables.iter().map(|t| t.rows.clone()).collect();
-    assert_eq!(rows, [vec![2, 3, 4, 5], vec![6, 7, 8, 9], vec![10, 11]]);
-    let last: Vec<String> = (0..2)
+    assert_eq!(rows, [vec![2, 3, 4], vec![5, 6, 7], vec![8, 9, 10, 11]]);
+    let last: Vec<String> = (0..4)
         .map(|i| tables[2].columns[0].get(i).display().into_owned())
         .collect();
-    assert_eq!(last, ["r8", "r9"]);
+    assert_eq!(last, ["r6", "r7", "r8", "r9"]);
+    // One chunk a batch: nothing to join before typing.
+    assert!(tables.iter().all(|t| match &t.columns[0] {
+        SourceColumn::Strings(ca) => ca.chunks().len() == 1,
+        _ => false,
+    }));
+}
+
+/// Batches of about `batch` rows that end where row groups end: small groups gathered, a
+/// group of up to twice the batch whole, a larger one in equal slices; every row in
+/// exactly one batch, in order.
+#[test]
+fn parquet_batches_end_where_row_groups_end() {
+    use super::parquet::batch_slices;
+    assert_eq!(
+        batch_slices(&[3, 3, 10, 1, 1, 1], 4),
+        [(0, 3), (3, 3), (6, 3), (9, 3), (12, 4), (16, 3)]
+    );
+    // A month of payments (338 thousand rows) in batches of 256 Ki: a month a batch.
+    assert_eq!(
+        batch_slices(&[338_000, 338_000, 12], 1 << 18),
+        [(0, 338_000), (338_000, 338_000), (676_000, 12)]
+    );
+    assert_eq!(batch_slices(&[8, 9], 4), [(0, 8), (8, 3), (11, 3), (14, 3)]);
+    // Empty groups skipped; an empty file is one batch, for its header.
+    assert_eq!(batch_slices(&[0, 2, 0, 2], 4), [(0, 4)]);
+    assert_eq!(batch_slices(&[], 4), [(0, 4)]);
+    assert_eq!(batch_slices(&[0], 4), [(0, 4)]);
+    for groups in [vec![1; 40], vec![7, 1, 12, 5, 5, 30, 2], vec![100]] {
+        let slices = batch_slices(&groups, 6);
+        let mut next = 0;
+        for (start, len) in &slices {
+            assert_eq!(*start, next, "{groups:?}: {slices:?}");
+            assert!(*len > 0 && *len <= 12, "{groups:?}: {slices:?}");
+            next += len;
+        }
+        assert_eq!(next, groups.iter().sum::<usize>());
+    }
+}
+
+/// A NUL byte is found in a short text (held in its view) and in a long one (held in a
+/// buffer), not in a NULL; a slice whose buffer holds a NUL only in rows outside it has none.
+#[test]
+fn nul_bytes_are_found_in_short_and_long_parquet_texts() {
+    let ca: StringChunked = [
+        Some("ok"),
+        Some("王\0五"),
+        None,
+        Some("a long value without one"),
+        Some("a long value with \0 in it"),
+        Some("短"),
+    ]
+    .into_iter()
+    .collect();
+    let found = |ca: StringChunked| -> Vec<usize> {
+        let n = ca.len();
+        with_nul_bytes(&[SourceColumn::Strings(ca)], n)
+            .iter()
+            .map(|m| m.index)
+            .collect()
+    };
+    assert_eq!(found(ca.clone()), [1, 4]);
+    assert_eq!(found(ca.slice(2, 2)), Vec::<usize>::new());
+    assert_eq!(found(ca.slice(3, 3)), [1]);
 }
 
 #[test]
