@@ -39,7 +39,9 @@ pub type Coded = std::collections::HashMap<String, Option<CodedText>>;
 #[derive(Clone, Debug)]
 pub struct CodedText {
     /// By number; NULL for a value that loads as no text (an invalid ID), whose rows are NULL.
-    pub values: Utf8ViewArray,
+    /// In chunks, as the typing adds them batch after batch: joining them into one at every
+    /// batch copied all the values kept.
+    pub values: StringChunked,
     /// Which numbering `values` and `keys` follow: the typing numbers a column's values afresh
     /// now and then (too many kept, or a batch of mostly new values).
     pub epoch: u64,
@@ -221,8 +223,11 @@ impl Open {
     /// numbers.
     fn add_coded(&mut self, coded: &CodedText) -> PolarsResult<()> {
         if self.plain {
-            self.texts
-                .push(Piece::Plain(expand(&coded.values, &coded.keys)));
+            let values = coded.values.rechunk();
+            self.texts.push(Piece::Plain(expand(
+                values.downcast_as_array(),
+                &coded.keys,
+            )));
             return Ok(());
         }
         let place = match &mut self.placed {
@@ -230,12 +235,12 @@ impl Open {
             // The typing numbered afresh: its values are looked up in the group's table again.
             placed => &mut placed.insert((coded.epoch, Vec::new())).1,
         };
-        let values = &coded.values;
-        place.resize(values.len(), UNPLACED);
+        let values = Chunks::of(&coded.values);
+        place.resize(coded.values.len(), UNPLACED);
         let mut new = Vec::new();
         for &g in coded.keys.values().iter() {
             let p = &mut place[g as usize];
-            if *p == UNPLACED && values.is_valid(g as usize) {
+            if *p == UNPLACED && values.get(g as usize).is_some() {
                 *p = PENDING;
                 new.push(g);
             }
@@ -243,7 +248,7 @@ impl Open {
         let mut numbers = Vec::new();
         self.table.number(
             new.len(),
-            |i| Some(values.value(new[i] as usize).as_bytes()),
+            |i| values.get(new[i] as usize).map(str::as_bytes),
             usize::MAX,
             &mut numbers,
         )?;
@@ -258,7 +263,7 @@ impl Open {
             .collect();
         // Every value a row holds is placed now, but a NULL one.
         let validity =
-            (values.null_count() > 0).then(|| keys.iter().map(|&k| k != UNPLACED).collect());
+            (coded.values.null_count() > 0).then(|| keys.iter().map(|&k| k != UNPLACED).collect());
         for k in keys.iter_mut().filter(|k| **k == UNPLACED) {
             *k = 0;
         }
@@ -444,6 +449,34 @@ impl Open {
             encoded(dict.boxed(), field, options, &[Encoding::RleDictionary])?,
             keep,
         ))
+    }
+}
+
+/// Texts in chunks, by their place in all of them.
+struct Chunks<'a> {
+    arrays: Vec<&'a Utf8ViewArray>,
+    /// Where each chunk starts.
+    starts: Vec<usize>,
+}
+
+impl<'a> Chunks<'a> {
+    fn of(texts: &'a StringChunked) -> Self {
+        let arrays: Vec<&Utf8ViewArray> = texts.downcast_iter().collect();
+        let starts = arrays
+            .iter()
+            .scan(0, |at, a| {
+                let start = *at;
+                *at += a.len();
+                Some(start)
+            })
+            .collect();
+        Chunks { arrays, starts }
+    }
+
+    /// Text `i`, `None` where NULL.
+    fn get(&self, i: usize) -> Option<&'a str> {
+        let c = self.starts.partition_point(|&s| s <= i) - 1;
+        self.arrays[c].get(i - self.starts[c])
     }
 }
 

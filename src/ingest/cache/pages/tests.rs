@@ -188,7 +188,10 @@ fn row_groups_gather_batches_and_read_back_as_written() {
         let coded = Coded::from([(
             "typed".to_string(),
             Some(CodedText {
-                values: Utf8ViewArray::from_slice(&values),
+                values: StringChunked::with_chunk(
+                    "typed".into(),
+                    Utf8ViewArray::from_slice(&values),
+                ),
                 epoch,
                 keys: PrimitiveArray::from_vec(keys),
             }),
@@ -256,13 +259,13 @@ fn coded_columns_are_stored_as_the_typing_decided() {
     .unwrap();
     let values: Vec<String> = (0..10).map(|i| format!("62170000{i:011}")).collect();
     let given = CodedText {
-        values: Utf8ViewArray::from_slice_values(&values),
+        values: StringChunked::with_chunk("v".into(), Utf8ViewArray::from_slice_values(&values)),
         epoch: 0,
         keys: PrimitiveArray::from_vec((0..n as u32).map(|i| i % 10).collect()),
     };
     // Typed by value, but each row a value of its own (as a month's first batches are).
     let each = CodedText {
-        values: Utf8ViewArray::from_slice_values(&each),
+        values: StringChunked::with_chunk("v".into(), Utf8ViewArray::from_slice_values(&each)),
         epoch: 0,
         keys: PrimitiveArray::from_vec((0..n as u32).collect()),
     };
@@ -350,6 +353,18 @@ fn dictionary_values(path: &std::path::Path, name: &str) -> Vec<Option<Vec<Strin
         .collect()
 }
 
+/// `values` in chunks of seven, as the typing keeps them (a chunk per batch that adds any).
+fn in_chunks(values: &[String]) -> StringChunked {
+    let mut chunks = values
+        .chunks(7)
+        .map(|c| StringChunked::with_chunk("v".into(), Utf8ViewArray::from_slice_values(c)));
+    let mut all = chunks.next().unwrap();
+    for c in chunks {
+        all.append(&c).unwrap();
+    }
+    all
+}
+
 /// A register written month after month (the same people, a few leaving and joining):
 /// each row group's dictionary holds the one before's values in the same order, then the
 /// newcomers', so a reader finds what it looked up already; once most of the values kept
@@ -395,7 +410,7 @@ fn dictionaries_are_kept_from_group_to_group_while_their_values_recur() {
         let coded = Coded::from([(
             "typed".to_string(),
             Some(CodedText {
-                values: Utf8ViewArray::from_slice_values(&values),
+                values: in_chunks(&values),
                 epoch: 0,
                 keys: PrimitiveArray::from_vec(keys),
             }),
