@@ -164,7 +164,7 @@ fn with_nul(arr: &polars_arrow::array::Utf8ViewArray) -> impl Iterator<Item = us
     let long_clean = arr.data_buffers().iter().all(|b| !b.contains(&0));
     arr.views().iter().enumerate().filter_map(move |(i, v)| {
         let nul = match v.get_inlined_slice() {
-            Some(short) => short.iter().any(|&b| b == 0),
+            Some(short) => short.contains(&0),
             None if long_clean => false,
             None => arr.value(i).as_bytes().contains(&0),
         };
