@@ -91,10 +91,12 @@ struct Open {
     plain: bool,
 }
 
-/// A typed value no row of the group holds yet (or a NULL value, which no row's key names).
+/// A typed value no row of the group holds yet.
 const UNPLACED: u32 = u32::MAX;
 /// A typed value met in the batch being added, numbered once the batch's are all found.
 const PENDING: u32 = u32::MAX - 1;
+/// A NULL typed value (an invalid ID), whose rows are NULL: found so once, not at every row.
+const NULL_VALUE: u32 = u32::MAX - 2;
 
 /// A batch of a text column.
 enum Piece {
@@ -240,9 +242,13 @@ impl Open {
         let mut new = Vec::new();
         for &g in coded.keys.values().iter() {
             let p = &mut place[g as usize];
-            if *p == UNPLACED && values.get(g as usize).is_some() {
-                *p = PENDING;
-                new.push(g);
+            if *p == UNPLACED {
+                if values.get(g as usize).is_some() {
+                    *p = PENDING;
+                    new.push(g);
+                } else {
+                    *p = NULL_VALUE;
+                }
             }
         }
         let mut numbers = Vec::new();
@@ -262,9 +268,9 @@ impl Open {
             .map(|&g| place[g as usize])
             .collect();
         // Every value a row holds is placed now, but a NULL one.
-        let validity =
-            (coded.values.null_count() > 0).then(|| keys.iter().map(|&k| k != UNPLACED).collect());
-        for k in keys.iter_mut().filter(|k| **k == UNPLACED) {
+        let validity = (coded.values.null_count() > 0)
+            .then(|| keys.iter().map(|&k| k != NULL_VALUE).collect());
+        for k in keys.iter_mut().filter(|k| **k == NULL_VALUE) {
             *k = 0;
         }
         self.texts.push(Piece::Keys(PrimitiveArray::new(
