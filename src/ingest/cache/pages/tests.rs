@@ -54,9 +54,11 @@ fn each_row_keeps_its_value_and_each_value_is_stored_once() {
     assert_eq!(d.null_count(), text.null_count());
 }
 
-/// The row groups of the file at `path`: each one's rows, and how many values column
-/// `name`'s dictionary page holds in it (`None`: no dictionary, plain pages).
-fn groups(path: &std::path::Path, name: &str) -> Vec<(usize, Option<usize>)> {
+/// The row groups of the file at `path`: each one's rows, and column `name`'s dictionary
+/// page in it (its values' count and bytes, decompressed), `None` for plain pages.
+type Dictionaries = Vec<(usize, Option<(usize, Vec<u8>)>)>;
+
+fn dictionary_pages(path: &std::path::Path, name: &str) -> Dictionaries {
     use polars_parquet::parquet::compression::DecompressionContext;
     use polars_parquet::parquet::page::Page;
     use polars_parquet::parquet::read::{decompress, get_page_iterator, read_metadata};
@@ -67,22 +69,27 @@ fn groups(path: &std::path::Path, name: &str) -> Vec<(usize, Option<usize>)> {
         .iter()
         .map(|rg| {
             let chunk = rg.columns_under_root_iter(name).unwrap().next().unwrap();
-            let mut pages = get_page_iterator(
-                chunk,
-                std::io::Cursor::new(data.clone()),
-                vec![],
-                usize::MAX,
-            )
-            .unwrap();
+            let mut pages =
+                get_page_iterator(chunk, std::io::Cursor::new(data.clone()), vec![], 1 << 30)
+                    .unwrap();
             let dict = pages.read_dict().unwrap().map(|page| {
                 let page = CompressedPage::Dict(page);
                 match decompress(page, &mut vec![], &mut DecompressionContext::Unset) {
-                    Ok(Page::Dict(d)) => d.num_values,
+                    Ok(Page::Dict(d)) => (d.num_values, d.buffer.to_vec()),
                     _ => panic!("not a dictionary page"),
                 }
             });
             (rg.num_rows(), dict)
         })
+        .collect()
+}
+
+/// The row groups of the file at `path`: each one's rows, and how many values column
+/// `name`'s dictionary page holds in it (`None`: no dictionary, plain pages).
+fn groups(path: &std::path::Path, name: &str) -> Vec<(usize, Option<usize>)> {
+    dictionary_pages(path, name)
+        .into_iter()
+        .map(|(rows, dict)| (rows, dict.map(|(n, _)| n)))
         .collect()
 }
 
@@ -321,29 +328,12 @@ fn mostly_distinct_or_empty_columns_are_left_plain() {
 
 /// Each row group's dictionary page of column `name`, its values in order (`None`: plain).
 fn dictionary_values(path: &std::path::Path, name: &str) -> Vec<Option<Vec<String>>> {
-    use polars_parquet::parquet::compression::DecompressionContext;
-    use polars_parquet::parquet::page::Page;
-    use polars_parquet::parquet::read::{decompress, get_page_iterator, read_metadata};
-    let data = std::fs::read(path).unwrap();
-    let meta = read_metadata(&mut std::io::Cursor::new(&data[..])).unwrap();
-    let data = polars_buffer::Buffer::from(data);
-    meta.row_groups
-        .iter()
-        .map(|rg| {
-            let chunk = rg.columns_under_root_iter(name).unwrap().next().unwrap();
-            let mut pages =
-                get_page_iterator(chunk, std::io::Cursor::new(data.clone()), vec![], 1 << 30)
-                    .unwrap();
-            let page = pages.read_dict().unwrap()?;
-            let Ok(Page::Dict(d)) = decompress(
-                CompressedPage::Dict(page),
-                &mut vec![],
-                &mut DecompressionContext::Unset,
-            ) else {
-                panic!("not a dictionary page")
-            };
-            let (mut bytes, mut values) = (&d.buffer[..], Vec::new());
-            for _ in 0..d.num_values {
+    dictionary_pages(path, name)
+        .into_iter()
+        .map(|(_, dict)| {
+            let (n, buffer) = dict?;
+            let (mut bytes, mut values) = (&buffer[..], Vec::new());
+            for _ in 0..n {
                 let len = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
                 values.push(String::from_utf8(bytes[4..4 + len].to_vec()).unwrap());
                 bytes = &bytes[4 + len..];
