@@ -444,8 +444,10 @@ impl Cache {
 
 /// Rows of a cache file's row group: a scan decodes a row group whole (larger groups hold
 /// more memory while the rules stream), and each group repeats its text columns'
-/// dictionaries (smaller groups make the cache larger).
-const ROW_GROUP: usize = 1 << 20;
+/// dictionaries (smaller groups make the cache larger, and every rule reading it decompress
+/// them again). At 2 million people, 2 Mi rather than 1 Mi: the first run 8 % and the rule
+/// phase 15 % faster, the cache 336 → 277 MB, the peak memory unchanged (0.65–0.74 GB).
+const ROW_GROUP: usize = 1 << 21;
 
 pub struct CacheWriter<'a> {
     cache: &'a Cache,
