@@ -426,12 +426,15 @@ impl Open {
             (keys, self.values()?)
         } else {
             // Mostly values of groups before: the group's own, renumbered in their order.
+            let table = &self.table.table;
             let mut number = vec![u32::MAX; held.len()];
             let mut values = MutableBinaryViewArray::<str>::with_capacity(count);
-            let all = self.values()?;
             for (g, _) in held.iter().enumerate().filter(|(_, h)| **h) {
                 number[g] = values.len() as u32;
-                values.push_value(all.value(g));
+                // The bytes were copied out of a text column.
+                let value = std::str::from_utf8(table.key(g as u32))
+                    .map_err(|e| polars_err!(ComputeError: "a cached text is not UTF-8: {e}"))?;
+                values.push_value(value);
             }
             let keys = PrimitiveArray::new(
                 ArrowDataType::UInt32,
