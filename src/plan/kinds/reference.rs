@@ -361,7 +361,7 @@ pub const REFERENCE: &[KindDoc] = &[
                 "u_sample",
                 "scalar",
                 "1000000",
-                "random record pairs drawn to estimate u",
+                "random record pairs drawn to estimate u (every pair when there are no more)",
             ),
             key(
                 "max_pairs",

@@ -48,6 +48,14 @@ fn block_keys(df: &DataFrame, rule: usize, parts: usize) -> PolarsResult<Vec<Opt
         .collect())
 }
 
+/// The `id` expression as a rule writer wrote it (without the cast to text the plan adds).
+pub fn id_shown(what: &Expr) -> String {
+    match what {
+        Expr::ToText(inner) => inner.to_string(),
+        e => e.to_string(),
+    }
+}
+
 /// Every record named, and no two alike: a lead is keyed by its records' IDs, so a record
 /// without one, or two records with one, would merge leads that are not one or lose which
 /// record is which. The rule stops, naming the records (by file and row, never the value,
@@ -58,10 +66,7 @@ fn check_ids(
     prefix: &str,
     what: &Expr,
 ) -> PolarsResult<()> {
-    let what = match what {
-        Expr::ToText(inner) => inner,
-        e => e,
-    };
+    let what = id_shown(what);
     let col = |name: &str| texts(df, &format!("{prefix}{name}")).ok();
     let (files, rows) = (col("__file"), col("__row"));
     let place = |i: usize| -> String {
@@ -126,12 +131,22 @@ pub fn run(
 ) -> PolarsResult<DataFrame> {
     let (nl, nr) = (left.height(), right.height());
     // Each record's `id` names it in the leads: checked first, before any work.
+    check_ids(&left, &texts(&left, id_column())?, "l.", &plan.ids.0)?;
+    if !plan.dedupe {
+        check_ids(&right, &texts(&right, id_column())?, "r.", &plan.ids.1)?;
+    }
+    // Records are numbered in the order of their IDs (unique, as just checked), not of the
+    // extract's rows: the random pairs that estimate u, and so the weights, do not change when
+    // an extract comes in another row order, and a Spark run numbers them the same way.
+    let by_id = |df: DataFrame| {
+        df.sort(
+            [id_column()],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+    };
+    let (left, right) = (by_id(left)?, by_id(right)?);
     let lids = texts(&left, id_column())?;
     let rids = texts(&right, id_column())?;
-    check_ids(&left, &lids, "l.", &plan.ids.0)?;
-    if !plan.dedupe {
-        check_ids(&right, &rids, "r.", &plan.ids.1)?;
-    }
     let fields = plan.compare.len();
     let methods: Vec<_> = plan.compare.iter().map(|c| c.method).collect();
     let label_sets: Vec<Vec<String>> = plan.compare.iter().map(|c| c.labels()).collect();
@@ -239,17 +254,26 @@ pub fn run(
         (nl as u64) * (nr as u64)
     };
     let sample = plan.u_sample.min(total_pairs);
-    // The pairs are drawn in one sequence (the same on every run), then compared on every
-    // thread: the counts are sums, whatever the order.
-    let mut rng = SplitMix(0x00C0_55C4_EC4B_1AE5);
     let mut drawn_pairs: Vec<(u32, u32)> = Vec::with_capacity(sample as usize);
-    while (drawn_pairs.len() as u64) < sample {
-        let a = (rng.next() % nl as u64) as u32;
-        let b = (rng.next() % nr as u64) as u32;
-        if plan.dedupe && a == b {
-            continue;
+    if total_pairs <= plan.u_sample {
+        // Registers small enough for every pair to be compared: u is counted, not sampled (a
+        // sample with replacement of a few hundred pairs would move the weights by chance).
+        for a in 0..nl as u32 {
+            let from = if plan.dedupe { a + 1 } else { 0 };
+            drawn_pairs.extend((from..nr as u32).map(|b| (a, b)));
         }
-        drawn_pairs.push((a, b));
+    } else {
+        // The pairs are drawn in one sequence (the same on every run), then compared on every
+        // thread: the counts are sums, whatever the order.
+        let mut rng = SplitMix(0x00C0_55C4_EC4B_1AE5);
+        while (drawn_pairs.len() as u64) < sample {
+            let a = (rng.next() % nl as u64) as u32;
+            let b = (rng.next() % nr as u64) as u32;
+            if plan.dedupe && a == b {
+                continue;
+            }
+            drawn_pairs.push((a, b));
+        }
     }
     let empty = || -> Vec<Vec<u64>> { label_sets.iter().map(|l| vec![0; l.len()]).collect() };
     let counts = drawn_pairs
