@@ -355,10 +355,6 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
                 eprintln!("warning: {}: rule `{rule}`: {why}", file.display());
             }
             for (file, rule, why) in &report.spark_warnings {
-                if crate::plan::spark::runs_locally(why) {
-                    eprintln!("note: {}: rule `{rule}`: {why}", file.display());
-                    continue;
-                }
                 eprintln!(
                     "warning: {}: rule `{rule}` may give other leads on Spark: {why}",
                     file.display()
@@ -382,20 +378,10 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
                 report.datasets,
                 report.rules,
                 report.enabled,
-                match (
-                    spark,
-                    report
-                        .spark_warnings
-                        .iter()
-                        .filter(|(_, _, why)| crate::plan::spark::runs_locally(why))
-                        .count()
-                ) {
-                    (false, _) => String::new(),
-                    (true, 0) => "; every enabled rule lowers to Spark SQL".to_string(),
-                    (true, n) => format!(
-                        "; every enabled rule lowers to Spark SQL but {n}, which a Spark run runs \
-                         on the local engine"
-                    ),
+                if spark {
+                    "; every enabled rule lowers to Spark SQL"
+                } else {
+                    ""
                 }
             );
             Ok(ExitStatus::Ran)
@@ -465,18 +451,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             config,
         } => {
             let c = commands::compile::compile(&config.config, &out, &rules, no_cache, &bars)?;
-            let (local, refused): (Vec<_>, Vec<_>) = c
-                .bundle
-                .refused
-                .iter()
-                .partition(|(_, why)| crate::plan::spark::runs_locally(why));
-            for (rule, why) in &local {
-                eprintln!(
-                    "note: rule `{}` is not in the bundle: {why} (`import-results` runs it)",
-                    rule.id
-                );
-            }
-            for (rule, why) in &refused {
+            let refused = &c.bundle.refused;
+            for (rule, why) in refused {
                 eprintln!("error: rule `{}` cannot run on Spark: {why}", rule.id);
             }
             eprintln!(

@@ -55,12 +55,8 @@ pub fn check(config: &Path, spark: bool) -> Result<CheckReport, Error> {
                 }
             }
             let frames = crate::ingest::empty_frames(&job.catalog, &rule.datasets)?;
-            match plan::spark::refusal(&rule.id, &rule.plan, &frames) {
-                Err(why) if plan::spark::runs_locally(&why) => {
-                    spark_warnings.push((rule.path.clone(), rule.id.clone(), why));
-                }
-                Err(why) => spark_refusals.push((rule.path.clone(), rule.id.clone(), why)),
-                Ok(_) => {}
+            if let Err(why) = plan::spark::refusal(&rule.id, &rule.plan, &frames) {
+                spark_refusals.push((rule.path.clone(), rule.id.clone(), why));
             }
         }
     }

@@ -81,9 +81,6 @@ pub struct RuleOutcome {
     /// Lead IDs cleared as false positives whose evidence has not changed: not raised again
     /// (the manifest lists them, so that `diff` tells them from resolved leads).
     pub suppressed: Vec<String>,
-    /// In a Spark run, why this rule ran on the local engine instead (a construct not lowered
-    /// to Spark yet).
-    pub ran_locally: Option<String>,
 }
 
 impl RuleOutcome {
@@ -470,7 +467,6 @@ pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunRes
                     elapsed_ms: start.elapsed().as_millis(),
                     dispositions: BTreeMap::new(),
                     suppressed: Vec::new(),
-                    ran_locally: None,
                 }
             })
             .collect()

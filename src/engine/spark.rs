@@ -25,7 +25,7 @@ use crate::plan::spark::{self, SparkRule};
 
 /// The runner shipped in every bundle; its version is checked against the manifest's.
 pub const RUNNER: &str = include_str!("spark_runner.py");
-pub const RUNNER_VERSION: u32 = 1;
+pub const RUNNER_VERSION: u32 = 2;
 
 /// Where and how to submit.
 pub struct SparkOptions {
@@ -211,6 +211,8 @@ pub fn write_bundle(
         },
         "inputs": inputs,
         "setup": setup,
+        // The tables of Chinese names the runner's linkage and `name_fold` / `pinyin` read.
+        "names": "names.json",
         "rules": manifest_rules,
     });
     let mpath = dir.join("manifest.json");
@@ -225,6 +227,13 @@ pub fn write_bundle(
     let rpath = dir.join("runner.py");
     let mut f = crate::private::create_private_file(&rpath)?;
     std::io::Write::write_all(&mut f, RUNNER.as_bytes()).map_err(|e| io(&rpath, e))?;
+    let npath = dir.join("names.json");
+    let mut f = crate::private::create_private_file(&npath)?;
+    std::io::Write::write_all(
+        &mut f,
+        crate::plan::link::names::tables().to_string().as_bytes(),
+    )
+    .map_err(|e| io(&npath, e))?;
     Ok(Bundle {
         dir: dir.to_path_buf(),
         rules: lowered,
@@ -381,6 +390,10 @@ fn statements_json(s: &SparkRule) -> serde_json::Value {
                     spark::Role::Guard { max_pairs } => {
                         v["role"] = json!("guard");
                         v["max_pairs"] = json!(max_pairs);
+                    }
+                    spark::Role::Link { ref spec } => {
+                        v["role"] = json!("link");
+                        v["link"] = spec.clone();
                     }
                 }
                 v
@@ -738,25 +751,23 @@ pub(crate) fn collect(
     let mut outcomes = Vec::new();
     for rule in rules {
         let st = &spark_status["rules"][&rule.id];
-        let mut ran_locally = None;
-        let start = Instant::now();
         let result = if let Some(e) = loaded.missing(rule) {
             Err(e)
         } else if let Some(e) = refused.get(rule.id.as_str()) {
-            if crate::plan::spark::runs_locally(e) {
-                // The extracts are here: the rule runs on the local engine, and says so.
-                ran_locally = Some((*e).clone());
-                super::run_rule(
-                    rule,
-                    &loaded.frames,
-                    &loaded.rows,
-                    &loaded.stored,
-                    &job.lead_key,
-                )
-            } else {
-                Err(format!("rule `{}` cannot run on Spark: {e}", rule.id))
-            }
+            Err(format!("rule `{}` cannot run on Spark: {e}", rule.id))
         } else {
+            // What a `link` estimated, for the manifest and the weights sheet; nothing when
+            // the rule did not run.
+            let estimated = match st.get("link").filter(|v| !v.is_null()) {
+                Some(est) => Some(serde_json::from_value(est.clone()).map_err(|e| {
+                    Error::Bug(format!(
+                        "rule `{}`: the Spark runner's link estimates do not read: {e}",
+                        rule.id
+                    ))
+                })?),
+                None => None,
+            };
+            rule.plan.set_link_estimates(estimated);
             match st["status"].as_str() {
                 Some("ok") => {
                     read_result(&results.join(&rule.id), &lowered[rule.id.as_str()].schema)
@@ -795,10 +806,7 @@ pub(crate) fn collect(
             Ok(rows) => (RuleStatus::Ok, rows),
             Err(e) => (RuleStatus::Failed(e), Vec::new()),
         };
-        let elapsed_ms = match ran_locally {
-            Some(_) => start.elapsed().as_millis(),
-            None => st["elapsed_ms"].as_u64().unwrap_or(0) as u128,
-        };
+        let elapsed_ms = st["elapsed_ms"].as_u64().unwrap_or(0) as u128;
         outcomes.push(RuleOutcome {
             rule: rule.clone(),
             status,
@@ -806,7 +814,6 @@ pub(crate) fn collect(
             elapsed_ms,
             dispositions: BTreeMap::new(),
             suppressed: Vec::new(),
-            ran_locally,
         });
     }
     reporter.finish(Phase::Rules);

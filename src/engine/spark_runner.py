@@ -9,11 +9,12 @@ that fails does not stop the others: results/status.json says, per rule, ok / fa
 """
 
 import json
+import math
 import os
 import sys
 import time
 
-RUNNER_VERSION = 1
+RUNNER_VERSION = 2
 
 
 def reason(e):
@@ -89,6 +90,12 @@ def run_bundle(spark, manifest, manifest_path, results):
         )
     for stmt in manifest["setup"]:
         spark.sql(stmt)
+    # The tables of Chinese names, for `name_fold` / `pinyin` and the linkage's comparisons.
+    tables_b = None
+    if manifest.get("names"):
+        with open(os.path.join(bundle, manifest["names"]), encoding="utf-8") as f:
+            tables_b = spark.sparkContext.broadcast(json.load(f))
+        register_name_functions(spark, tables_b)
 
     def run_rule(rule):
         started = time.time()
@@ -110,6 +117,10 @@ def run_bundle(spark, manifest, manifest_path, results):
                             "max_pairs": stmt["max_pairs"],
                         }
                         break
+                elif stmt["role"] == "link":
+                    out, estimated = run_link(spark, stmt["link"], tables_b)
+                    out.createOrReplaceTempView(stmt["name"])
+                    outcome["link"] = estimated
             if outcome["status"] == "ok":
                 out = os.path.join(results, rule["id"])
                 spark.table(rule["result"]).write.mode("overwrite").parquet(out)
@@ -135,6 +146,872 @@ def run_bundle(spark, manifest, manifest_path, results):
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(status, f, ensure_ascii=False, indent=1)
     os.replace(tmp, os.path.join(results, "status.json"))
+
+
+def register_name_functions(spark, tables_b):
+    """`cc_name_fold(x)` and `cc_pinyin(x)`: names.rs's `fold` and `pinyin` as SQL functions."""
+    from pyspark.sql import types as T
+
+    held = {}
+
+    def names():
+        if "names" not in held:
+            held["names"] = Names(tables_b.value)
+        return held["names"]
+
+    def name_fold(v):
+        return None if v is None else names().fold(v)
+
+    def pinyin(v):
+        return None if v is None else names().pinyin(names().fold(v))
+
+    spark.udf.register("cc_name_fold", name_fold, T.StringType())
+    spark.udf.register("cc_pinyin", pinyin, T.StringType())
+
+
+# ---------------------------------------------------------------------------------------------
+# Record linkage (the `link` kind): a port of crosscheck's src/plan/link (compare.rs,
+# similar.rs, estimate.rs, exec.rs) with the same arithmetic in the same order, so that both
+# engines give the same leads to the last digit shown. tests/spark.rs pins this port to the
+# Rust code: levels of hostile and variant pairs, name folding and pinyin, EM.
+
+# Rust's char::is_whitespace (Unicode White_Space), what Rust's `trim` strips; Python's
+# `strip()` would also strip U+001C..U+001F.
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+MAX_COMPARED = 256
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+U_PRIOR_PAIRS = 100.0
+M_PRIOR_PAIRS = 10.0
+MISSING = "缺失 / missing"
+MASK64 = (1 << 64) - 1
+
+
+class LinkError(Exception):
+    """A link rule that cannot run as written (its message is the rule's outcome)."""
+
+
+def is_han(c):
+    o = ord(c)
+    return (
+        0x3400 <= o <= 0x4DBF or 0x4E00 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF
+        or 0x20000 <= o <= 0x2FA1F
+    )
+
+
+class Names:
+    """names.rs over the tables crosscheck wrote into the bundle (names.json)."""
+
+    def __init__(self, tables):
+        import bisect
+
+        self._bisect = bisect.bisect_right
+        self.fold_table = tables["fold"]
+        self.alnum_lo = [r[0] for r in tables["alnum"]]
+        self.alnum_hi = [r[1] for r in tables["alnum"]]
+        self.compound = tables["compound_surnames"]
+        self.readings_table = tables["readings"]
+
+    def is_alnum(self, c):
+        """Rust's char::is_alphanumeric."""
+        o = ord(c)
+        i = self._bisect(self.alnum_lo, o) - 1
+        return i >= 0 and o <= self.alnum_hi[i]
+
+    def fold(self, s):
+        import unicodedata
+
+        t = self.fold_table
+        return "".join(
+            t.get(c, c).lower()
+            for c in unicodedata.normalize("NFKC", s)
+            if self.is_alnum(c) or is_han(c)
+        )
+
+    def surname_len(self, folded):
+        if not folded or not is_han(folded[0]):
+            return len(folded)
+        for s in self.compound:
+            if folded.startswith(s) and len(folded) > 2:
+                return len(s)
+        return 1
+
+    def readings(self, folded):
+        return [self.readings_table.get(c, []) for c in folded]
+
+    def pinyin(self, folded):
+        return " ".join(
+            r[0] if r else c for c, r in zip(folded, self.readings(folded))
+        )
+
+
+def rust_round(x):
+    """f64::round: half away from zero."""
+    if x != x or x in (float("inf"), float("-inf")):
+        return x
+    a = abs(x)
+    r = math.floor(a)
+    if a - r >= 0.5:
+        r += 1
+    return math.copysign(float(r), x)
+
+
+def shown(v, places):
+    p = 10.0 ** places
+    return rust_round(v * p) / p
+
+
+def fmax(a, b):
+    """f64::max: the other when one is NaN."""
+    if a != a:
+        return b
+    if b != b:
+        return a
+    return a if a >= b else b
+
+
+def ln(x):
+    if x > 0:
+        return math.log(x)
+    return float("-inf") if x == 0 else float("nan")
+
+
+def log2(x):
+    if x > 0:
+        return math.log2(x) if x != float("inf") else x
+    return float("-inf") if x == 0 else float("nan")
+
+
+def exp(x):
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return float("inf")
+
+
+def exp2(x):
+    try:
+        # math.exp2 (Python 3.11) is the C library's, as Rust's f64::exp2 is.
+        return math.exp2(x) if hasattr(math, "exp2") else 2.0 ** x
+    except OverflowError:
+        return float("inf")
+
+
+def check_character(body):
+    return ID_CHECK[sum(int(d) * w for d, w in zip(body, ID_WEIGHTS)) % 11]
+
+
+def id_form(raw):
+    import unicodedata
+
+    s = "".join(
+        c.upper() for c in unicodedata.normalize("NFKC", raw) if c.isascii() and c.isalnum()
+    )
+    if len(s) == 15 and s.isdigit():
+        body = s[:6] + "19" + s[6:]
+        return body + check_character(body), False
+    vouched = len(s) == 18 and s[:17].isdigit() and check_character(s[:17]) == s[17]
+    return s, vouched
+
+
+def date_digits(raw):
+    import re
+
+    parts = [p for p in re.split("[^0-9]", raw) if p]
+    if len(parts) == 1 and len(parts[0]) == 8:
+        return parts[0]
+    if len(parts) >= 3 and len(parts[0]) == 4 and len(parts[1]) <= 2 and len(parts[2]) <= 2:
+        return parts[0] + parts[1].rjust(2, "0") + parts[2].rjust(2, "0")
+    return None
+
+
+def tokens(names, raw, folded):
+    if any(is_han(c) for c in folded):
+        if len(folded) < 2:
+            return frozenset([folded])
+        return frozenset(folded[i : i + 2] for i in range(len(folded) - 1))
+    words, word = [], []
+    for c in raw:
+        if names.is_alnum(c):
+            word.append(c)
+        elif word:
+            words.append("".join(word))
+            word = []
+    if word:
+        words.append("".join(word))
+    return frozenset(w.lower() for w in words)
+
+
+def prepare(names, method, raw):
+    """compare::prepare: (folded, surname length, readings, tokens, chars, vouched), or None."""
+    if raw is None:
+        return None
+    surname, readings, toks, vouched = 0, None, None, False
+    if method == "chinese_name":
+        folded = names.fold(raw)
+        surname = names.surname_len(folded)
+        readings = names.readings(folded)
+    elif method == "text":
+        folded = raw.strip(WHITE_SPACE).lower()
+    elif method == "exact":
+        folded = raw.strip(WHITE_SPACE)
+    elif method == "date":
+        folded = date_digits(raw)
+        if folded is None:
+            return None
+    elif method == "id":
+        folded, vouched = id_form(raw)
+    elif method == "address":
+        folded = names.fold(raw)
+        toks = tokens(names, raw, folded)
+    else:
+        raise LinkError("unknown comparison `%s` (a bug in crosscheck)" % method)
+    chars = folded[:MAX_COMPARED] if method in ("chinese_name", "text", "id") else ""
+    if not folded:
+        return None
+    return (folded, surname, readings, toks, chars, vouched)
+
+
+def jaro(a, b):
+    la, lb = len(a), len(b)
+    if la == 0 and lb == 0:
+        return 1.0
+    if la == 0 or lb == 0:
+        return 0.0
+    rng = max(max(la, lb) // 2 - 1, 0)
+    af, bf = [False] * la, [False] * lb
+    matches = 0
+    for i, x in enumerate(a):
+        for j in range(max(i - rng, 0), min(lb, i + rng + 1)):
+            if not bf[j] and x == b[j]:
+                af[i] = bf[j] = True
+                matches += 1
+                break
+    if matches == 0:
+        return 0.0
+    t, j = 0, 0
+    for i, x in enumerate(a):
+        if not af[i]:
+            continue
+        while not bf[j]:
+            j += 1
+        if x != b[j]:
+            t += 1
+        j += 1
+    m = float(matches)
+    return (m / la + m / lb + (m - (t // 2)) / m) / 3.0
+
+
+def jaro_winkler(a, b):
+    sim = jaro(a, b)
+    if sim > 0.7:
+        prefix = 0
+        for x, y in zip(a[:4], b):
+            if x != y:
+                break
+            prefix += 1
+        return sim + 0.1 * prefix * (1.0 - sim)
+    return sim
+
+
+def osa(a, b):
+    lb = len(b)
+    one = list(range(lb + 1))
+    two = one[:]
+    cur = [0] * (lb + 1)
+    for i, x in enumerate(a):
+        cur[0] = i + 1
+        for j, y in enumerate(b):
+            d = min(cur[j] + 1, one[j + 1] + 1, one[j] + (0 if x == y else 1))
+            if i > 0 and j > 0 and x != y and x == b[j - 1] and y == a[i - 1]:
+                d = min(d, two[j - 1] + 1)
+            cur[j + 1] = d
+        two, one, cur = one, cur, two
+    return one[lb]
+
+
+def graded(score, thresholds):
+    for i, t in enumerate(thresholds):
+        if score >= t:
+            return len(thresholds) - i
+    return 0
+
+
+def sounds(x, y):
+    return len(x) == len(y) and all(p and any(r in q for r in p) for p, q in zip(x, y))
+
+
+def name_level(a, b):
+    if not is_han(a[0][0]) or not is_han(b[0][0]):
+        return 2 if jaro_winkler(a[4], b[4]) >= 0.92 else 0
+    ra, rb = a[2], b[2]
+    if sounds(ra, rb):
+        return 3
+    sa, sb = a[1], b[1]
+    ca, cb = a[4], b[4]
+    surname_same = ca[:sa] == cb[:sb] or sounds(ra[:sa], rb[:sb])
+    ga, gb = ca[sa:], cb[sb:]
+    if surname_same and ga and gb:
+        if len(ga) == len(gb):
+            one_off = sum(1 for x, y in zip(ga, gb) if x != y) == 1
+        else:
+            short, long = (ga, gb) if len(ga) < len(gb) else (gb, ga)
+            one_off = len(long) == len(short) + 1 and (
+                long.startswith(short) or long.endswith(short)
+            )
+        if one_off:
+            return 2
+    if ga and (ga == gb or sounds(ra[sa:], rb[sb:])):
+        return 1
+    return 0
+
+
+def date_level(a, b):
+    if a[:4] == b[:4] and a[4:6] == b[6:8] and a[6:8] == b[4:6]:
+        return 3
+    differing = sum(1 for x, y in zip(a, b) if x != y)
+    swapped = differing == 2 and any(
+        a[i] == b[i + 1] and a[i + 1] == b[i] and a[i] != a[i + 1] for i in range(7)
+    )
+    if differing == 1 or swapped:
+        return 2
+    if a[:4] == b[:4]:
+        return 1
+    return 0
+
+
+def jaccard(a, b):
+    if not a or not b:
+        return 0.0
+    both = len(a & b)
+    return both / float(len(a) + len(b) - both)
+
+
+def level(method, thresholds, top, a, b):
+    """compare::level; `top` is the level of two equal values."""
+    if a[0] == b[0]:
+        return top
+    if method == "chinese_name":
+        return name_level(a, b)
+    if method == "text":
+        return graded(jaro_winkler(a[4], b[4]), [0.92, 0.8] if thresholds is None else thresholds)
+    if method == "exact":
+        return 0
+    if method == "date":
+        return date_level(a[0], b[0])
+    if method == "id":
+        if a[5] and b[5]:
+            return 0
+        d = osa(a[4], b[4])
+        return 2 if d == 1 else 1 if d == 2 else 0
+    return graded(jaccard(a[3], b[3]), [0.7, 0.4] if thresholds is None else thresholds)
+
+
+def comparer(tables, fields):
+    """The levels of a pair of records' compared values (-1 where either is missing)."""
+    import functools
+
+    names = Names(tables)
+    methods = [f["method"] for f in fields]
+    thresholds = [f["thresholds"] for f in fields]
+    tops = [len(f["labels"]) - 1 for f in fields]
+
+    @functools.lru_cache(maxsize=1 << 16)
+    def prep(k, raw):
+        return prepare(names, methods[k], raw)
+
+    def levels(va, vb):
+        out = []
+        for k in range(len(fields)):
+            x, y = prep(k, va[k]), prep(k, vb[k])
+            out.append(-1 if x is None or y is None else level(methods[k], thresholds[k], tops[k], x, y))
+        return out
+
+    def folded(k, raw):
+        p = prep(k, raw)
+        return None if p is None else p[0]
+
+    return levels, folded
+
+
+def u_from_counts(counts, default):
+    n = sum(counts)
+    return [(c + U_PRIOR_PAIRS * d) / (n + U_PRIOR_PAIRS) for c, d in zip(counts, default)]
+
+
+def em(patterns, u, m, fixed, m_starts, prior, population, prior_fixed):
+    """estimate::em over (pattern, count) sorted by pattern; updates m, returns (prior, its)."""
+    total = sum(c for _, c in patterns)
+    population = fmax(population, total)
+    lam = min(max(prior, 1e-12), 0.999)
+    if total == 0.0:
+        return lam, 0
+    for it in range(1, 1001):
+        num = [[0.0] * len(v) for v in m]
+        matched = 0.0
+        for pattern, count in patterns:
+            lm, lu = ln(lam), ln(1.0 - lam)
+            for k, l in enumerate(pattern):
+                if l >= 0:
+                    lm += ln(m[k][l])
+                    lu += ln(u[k][l])
+            p = 1.0 / (1.0 + exp(lu - lm))
+            matched += p * count
+            for k, l in enumerate(pattern):
+                if l >= 0:
+                    num[k][l] += p * count
+        change = 0.0
+        for k, row in enumerate(num):
+            if fixed[k]:
+                continue
+            seen = sum(row)
+            if seen <= 0.0:
+                continue
+            for l, v in enumerate(row):
+                nxt = (v + M_PRIOR_PAIRS * m_starts[k][l]) / (seen + M_PRIOR_PAIRS)
+                change = fmax(change, abs(nxt - m[k][l]))
+                m[k][l] = nxt
+        if not prior_fixed:
+            nxt = min(max(matched / population, 1e-12), 0.999)
+            change = fmax(change, abs((nxt - lam) / lam) * 1e-3)
+            lam = nxt
+        if change < 1e-7:
+            return lam, it
+    return lam, 1000
+
+
+def monotone(w):
+    w = list(w)
+    if len(w) > 2:
+        lo, hi = min(w[0], w[-1]), max(w[-1], w[0])
+        for i in range(1, len(w) - 1):
+            w[i] = lo if w[i] < lo else hi if w[i] > hi else w[i]
+    return w
+
+
+def logit2(p):
+    return log2(p / (1.0 - p))
+
+
+def probability(w):
+    return 1.0 / (1.0 + exp2(-w))
+
+
+def splitmix(k):
+    """The k-th number (from 1) of exec.rs's SplitMix: the same random pairs as a local run."""
+    z = (0x00C055C4EC4B1AE5 + k * 0x9E3779B97F4A7C15) & MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+def score(spec, weights, m, tf, base, pattern, freqs):
+    """A pair's weight and each field's part (exec.rs's scoring), or None under the threshold."""
+    parts = []
+    for k, f in enumerate(spec["compare"]):
+        l = pattern[k]
+        if l < 0:
+            parts.append(0.0)
+        elif tf[k] is not None and l + 1 == len(f["labels"]):
+            freq = 1 if freqs[k] is None else freqs[k]
+            share = float(freq) / float(max(tf[k], 1))
+            parts.append(fmax(log2(m[k][l] / share), weights[k][l - 1]))
+        else:
+            parts.append(weights[k][l])
+    total = -0.0
+    for p in parts:
+        total += p
+    w = base + total
+    if shown(probability(w), 4) >= spec["threshold"]:
+        return w, parts
+    return None
+
+
+def q(name):
+    """A column reference by name (names such as `l.id_card` hold dots)."""
+    return "`%s`" % name.replace("`", "``")
+
+
+def check_link_ids(spark, df, prefix, what, blank):
+    """exec.rs's check_ids: every record has an `id`, and no two records share one; an error
+    names the records by file and row (never the value)."""
+    from pyspark.sql import functions as F
+
+    fix = "choose an `id` that names one record each, such as a record or household number"
+    cols = df.columns
+    pos = df.withColumn("__pos", F.monotonically_increasing_id())
+
+    def place(p):
+        file_col, row_col = prefix + "__file", prefix + "__row"
+        if file_col in cols and row_col in cols:
+            r = pos.where(F.col("__pos") == p).select(
+                F.col(q(file_col)).cast("string").alias("f"), F.col(q(row_col)).cast("string").alias("r")
+            ).first()
+            if r is not None and r["f"] is not None and r["r"] is not None:
+                return "%s row %s" % (r["f"], r["r"])
+        n = pos.where(F.col("__pos") < p).count()
+        return "record %d" % (n + 1)
+
+    trimmed = pos.select("__pos", blank(F.col("__link_id")).alias("k"))
+    empty = trimmed.where(F.col("k").isNull()).agg(F.count("*").alias("n"), F.min("__pos").alias("p")).first()
+    if empty["n"]:
+        raise LinkError(
+            "`id` (%s) is empty for %d record(s), the first at %s: a lead names its records by it; %s"
+            % (what, empty["n"], place(empty["p"]), fix)
+        )
+    twice = (
+        trimmed.where(F.col("k").isNotNull())
+        .groupBy("k")
+        .agg(F.slice(F.sort_array(F.collect_list("__pos")), 1, 2).alias("ps"))
+        .where(F.size("ps") > 1)
+        .orderBy(F.col("ps")[1])
+        .first()
+    )
+    if twice is not None:
+        raise LinkError(
+            "`id` (%s) names two records, %s and %s: the leads could not tell them apart; %s"
+            % (what, place(twice["ps"][0]), place(twice["ps"][1]), fix)
+        )
+
+
+def run_link(spark, spec, tables_b):
+    """A `link` over the views spec["left"] and spec["right"] (exec.rs's `run`): returns the
+    pairs at or above the threshold with both records and the evidence columns, and what was
+    estimated. Blocking, comparing and counting run on the cluster; the estimation (over counts
+    of level patterns) and the clusters (over the pairs kept) on the driver."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    fields = spec["compare"]
+    dedupe = spec["dedupe"]
+
+    def prepared():
+        return comparer(tables_b.value, fields)
+
+    @F.udf(T.StringType())
+    def blank(v):
+        return None if v is None or v.strip(WHITE_SPACE) == "" else v.strip(WHITE_SPACE)
+
+    state = {}
+
+    def levels_of(va, vb):
+        if "levels" not in state:
+            state["levels"], state["folded"] = prepared()
+        return state["levels"](va, vb)
+
+    levels_udf = F.udf(levels_of, T.ArrayType(T.IntegerType()))
+
+    def folded_udf(k):
+        def f(raw):
+            if "folded" not in state:
+                state["levels"], state["folded"] = prepared()
+            return state["folded"](k, raw)
+
+        return F.udf(f, T.StringType())
+
+    left = spark.table(q(spec["left"]))
+    check_link_ids(spark, left, "l.", spec["id_left"], blank)
+    if not dedupe:
+        right = spark.table(q(spec["right"]))
+        check_link_ids(spark, right, "r.", spec["id_right"], blank)
+
+    # Records numbered in the order of their IDs, as the local engine numbers them.
+    def numbered(view):
+        return spark.sql(
+            "SELECT *, CAST(row_number() OVER (ORDER BY `__link_id`) - 1 AS BIGINT) AS __n FROM %s"
+            % q(view)
+        ).cache()
+
+    ln_ = numbered(spec["left"])
+    rn_ = ln_ if dedupe else numbered(spec["right"])
+    try:
+        return link_numbered(spark, spec, ln_, rn_, levels_udf, folded_udf)
+    finally:
+        ln_.unpersist()
+        if not dedupe:
+            rn_.unpersist()
+
+
+def link_numbered(spark, spec, ln_, rn_, levels_udf, folded_udf):
+    from pyspark.sql import functions as F
+
+    fields = spec["compare"]
+    nf = len(fields)
+    dedupe = spec["dedupe"]
+    nl = ln_.count()
+    nr = nl if dedupe else rn_.count()
+
+    # Candidate pairs: each blocking rule's, a pair once, tagged with the first rule.
+    union = None
+    for r, rule in enumerate(spec["blocking"]):
+        parts = ["__link_b%d_%d" % (r, p) for p in range(rule["parts"])]
+        keyed = lambda df, side: df.select(
+            F.col("__n").alias(side), *[F.col(q(p)).alias("%s%d" % (side, i)) for i, p in enumerate(parts)]
+        ).where(" AND ".join("%s%d IS NOT NULL" % (side, i) for i in range(len(parts))))
+        a, b = keyed(ln_, "a"), keyed(rn_, "b")
+        counts_a = a.groupBy(*["a%d" % i for i in range(len(parts))]).agg(F.count("*").alias("n"))
+        if dedupe:
+            formed = counts_a.select(F.expr("max(n * (n - 1) div 2)")).first()[0]
+        else:
+            counts_b = b.groupBy(*["b%d" % i for i in range(len(parts))]).agg(F.count("*").alias("m"))
+            cond = [counts_a["a%d" % i] == counts_b["b%d" % i] for i in range(len(parts))]
+            formed = counts_a.join(counts_b, cond).select(F.max(F.col("n") * F.col("m"))).first()[0]
+        if formed is not None and formed > spec["max_pairs"]:
+            raise LinkError(
+                "blocking rule %d (`%s`): one key would form %d pairs, more than max_pairs = %d; "
+                "block on something more specific, or raise `max_pairs` if this is expected"
+                % (r + 1, rule["text"], formed, spec["max_pairs"])
+            )
+        cond = [a["a%d" % i] == b["b%d" % i] for i in range(len(parts))]
+        pairs = a.join(b, cond).select("a", "b", F.lit(r).alias("r"))
+        if dedupe:
+            pairs = pairs.where("a < b")
+        union = pairs if union is None else union.unionByName(pairs)
+    candidates = union.groupBy("a", "b").agg(F.min("r").alias("r"))
+
+    def values(df, side):
+        return df.select(
+            F.col("__n").alias(side),
+            F.col("__link_id").alias("id" + side),
+            F.array(*[F.col("__link_c%d" % k) for k in range(nf)]).alias("v" + side),
+        )
+
+    va, vb = values(ln_, "a"), values(rn_, "b")
+    scored = candidates.join(va, "a").join(vb, "b").withColumn("lv", levels_udf("va", "vb")).cache()
+    try:
+        return estimate_and_keep(spark, spec, ln_, rn_, nl, nr, va, vb, scored, levels_udf, folded_udf)
+    finally:
+        scored.unpersist()
+
+
+def estimate_and_keep(spark, spec, ln_, rn_, nl, nr, va, vb, scored, levels_udf, folded_udf):
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    fields = spec["compare"]
+    nf = len(fields)
+    dedupe = spec["dedupe"]
+    by_rule_counts = dict(
+        (row["r"], row["count"]) for row in scored.groupBy("r").count().collect()
+    )
+    by_rule = [
+        [rule["text"], int(by_rule_counts.get(r, 0))] for r, rule in enumerate(spec["blocking"])
+    ]
+
+    # u from random record pairs: exec.rs's draws, in its order, compared on the executors.
+    total_pairs = nl * (nl - 1) // 2 if dedupe else nl * nr
+    sample = min(spec["u_sample"], total_pairs)
+    sc = spark.sparkContext
+
+    def draw(j):
+        return splitmix(2 * j + 1) % nl, splitmix(2 * j + 2) % nr
+
+    every = total_pairs <= spec["u_sample"]
+    draws = sample
+    if dedupe and not every:
+        # Draws of one record twice are passed over: as many more as it takes.
+        while sample:
+            rejected = sc.range(0, draws).filter(lambda j: draw(j)[0] == draw(j)[1]).count()
+            if draws - rejected >= sample:
+                break
+            draws = sample + rejected
+    counts = [[0] * len(f["labels"]) for f in fields]
+    drawn = 0
+    if sample:
+        if every:
+            # Few enough records for every pair: u counted, not sampled (as exec.rs does).
+            pairs = ln_.select(F.col("__n").alias("a")).crossJoin(rn_.select(F.col("__n").alias("b")))
+            if dedupe:
+                pairs = pairs.where("a < b")
+        else:
+            pairs = spark.createDataFrame(sc.range(0, draws).map(draw), "a BIGINT, b BIGINT")
+            if dedupe:
+                pairs = pairs.where("a <> b")
+        drawn = sample
+        rows = (
+            pairs.join(va, "a")
+            .join(vb, "b")
+            .select(F.posexplode(levels_udf("va", "vb")).alias("k", "l"))
+            .where("l >= 0")
+            .groupBy("k", "l")
+            .count()
+            .collect()
+        )
+        for row in rows:
+            counts[row["k"]][row["l"]] += row["count"]
+    u = [
+        f["fixed_u"] if f["fixed_u"] is not None else u_from_counts(counts[k], f["u_default"])
+        for k, f in enumerate(fields)
+    ]
+
+    # m and the prior by EM over the candidates' patterns of levels.
+    patterns = sorted(
+        (tuple(row["lv"]), float(row["count"])) for row in scored.groupBy("lv").count().collect()
+    )
+    tops = [len(f["labels"]) - 1 for f in fields]
+    all_top = 0.0
+    for pattern, count in patterns:
+        shown_levels = [(k, l) for k, l in enumerate(pattern) if l >= 0]
+        if shown_levels and all(l == tops[k] for k, l in shown_levels):
+            all_top += count
+    candidates = int(sum(c for _, c in patterns))
+    m = [list(f["fixed_m"]) if f["fixed_m"] is not None else list(f["m_start"]) for f in fields]
+    fixed = [f["fixed_m"] is not None for f in fields]
+    population = float(max(total_pairs, 1))
+    prior_fixed = spec["prior"] is not None
+    start = spec["prior"] if prior_fixed else min(max(fmax(all_top, 1.0) / population, 1e-12), 0.5)
+    prior, iterations = em(
+        patterns, u, m, fixed, [f["m_start"] for f in fields], start, population, prior_fixed
+    )
+    share = 0.0 if candidates == 0 else min(prior * population / candidates, 1.0)
+    weights = [monotone([log2(a / b) for a, b in zip(m[k], u[k])]) for k in range(nf)]
+
+    # Term frequencies: how many records hold each value (both registers when linking two).
+    tf = [None] * nf
+    with_freq = va.select("a", "ida", "va")
+    for k, f in enumerate(fields):
+        if not f["term_frequency"]:
+            continue
+        fold = folded_udf(k)
+        values = ln_.select(fold(F.col("__link_c%d" % k)).alias("v"))
+        if not dedupe:
+            values = values.unionByName(rn_.select(fold(F.col("__link_c%d" % k)).alias("v")))
+        freq = values.where("v IS NOT NULL").groupBy("v").agg(F.count("*").alias("tf%d" % k)).cache()
+        tf[k] = int(freq.agg(F.sum("tf%d" % k)).first()[0] or 0)
+        with_freq = with_freq.withColumn("f%d" % k, fold(F.col("va")[k])).join(
+            freq.withColumnRenamed("v", "f%d" % k), "f%d" % k, "left"
+        )
+    freq_cols = [F.col("tf%d" % k) if tf[k] is not None else F.lit(None).cast("long") for k in range(nf)]
+    with_freq = with_freq.select("a", F.array(*freq_cols).alias("fa"))
+
+    base = logit2(prior)
+    scored_schema = T.StructType(
+        [T.StructField("w", T.DoubleType()), T.StructField("parts", T.ArrayType(T.DoubleType()))]
+    )
+
+    @F.udf(scored_schema)
+    def score_udf(pattern, freqs):
+        out = score(spec, weights, m, tf, base, pattern, freqs)
+        return None if out is None else (out[0], out[1])
+
+    kept = (
+        scored.join(with_freq, "a")
+        .withColumn("s", score_udf("lv", "fa"))
+        .where("s IS NOT NULL")
+        .select("a", "b", "r", "lv", "ida", "idb", "s.w", "s.parts")
+        .collect()
+    )
+
+    # Clusters: records joined by kept pairs (deduplicating); a pair is its own otherwise.
+    if dedupe:
+        parent = {}
+
+        def find(x):
+            parent.setdefault(x, x)
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for p in kept:
+            ra, rb = find(p["a"]), find(p["b"])
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+        members = {}
+        for p in kept:
+            members.setdefault(find(p["a"]), set()).update([p["ida"], p["idb"]])
+        names = {root: cluster_name(sorted(ids)) for root, ids in members.items()}
+        clusters = [names[find(p["a"])] for p in kept]
+    else:
+        clusters = ["%s~%s" % (p["ida"], p["idb"]) for p in kept]
+    order = sorted(range(len(kept)), key=lambda i: (clusters[i], kept[i]["a"], kept[i]["b"]))
+
+    out_fields = [
+        T.StructField("__a", T.LongType()),
+        T.StructField("__b", T.LongType()),
+        T.StructField("__ord", T.LongType()),
+        T.StructField("match_probability", T.DoubleType()),
+        T.StructField("match_weight", T.DoubleType()),
+        T.StructField("blocked_by", T.StringType()),
+        T.StructField("cluster", T.StringType()),
+    ]
+    for f in fields:
+        out_fields.append(T.StructField(f["field"] + "_level", T.StringType()))
+        out_fields.append(T.StructField(f["field"] + "_weight", T.DoubleType()))
+    rows = []
+    for n, i in enumerate(order):
+        p = kept[i]
+        row = [
+            p["a"], p["b"], n,
+            shown(probability(p["w"]), 4),
+            shown(p["w"], 2),
+            "%d: %s" % (p["r"] + 1, spec["blocking"][p["r"]]["text"]),
+            clusters[i],
+        ]
+        for k, f in enumerate(fields):
+            l = p["lv"][k]
+            row.append(MISSING if l < 0 else f["labels"][l])
+            row.append(shown(p["parts"][k], 2))
+        rows.append(tuple(row))
+    result = spark.createDataFrame(rows, T.StructType(out_fields))
+
+    helpers = [c for c in ln_.columns if c.startswith("__link_") or c == "__n"]
+    lcols = [c for c in ln_.columns if c not in helpers]
+    if dedupe:
+        rcols = ["r." + c[2:] if c.startswith("l.") else c for c in lcols]
+    else:
+        rcols = [c for c in rn_.columns if c not in helpers]
+    lrec = ln_.select(F.col("__n").alias("__a"), *[F.col(q(c)).alias("__l%d" % i) for i, c in enumerate(lcols)])
+    rsrc = lcols if dedupe else rcols
+    rrec = rn_.select(F.col("__n").alias("__b"), *[F.col(q(c)).alias("__r%d" % i) for i, c in enumerate(rsrc)])
+    out = (
+        result.join(lrec, "__a")
+        .join(rrec, "__b")
+        .orderBy("__ord")
+        .select(
+            *[F.col("__l%d" % i).alias(c) for i, c in enumerate(lcols)],
+            *[F.col("__r%d" % i).alias(c) for i, c in enumerate(rcols)],
+            *[F.col(q(f.name)) for f in out_fields[3:]],
+        )
+    )
+    estimated = {
+        "rule": spec["rule"],
+        "prior": prior,
+        "prior_estimated": not prior_fixed,
+        "candidate_match_share": share,
+        "candidates": candidates,
+        "pairs_by_blocking_rule": by_rule,
+        "u_pairs": drawn,
+        "em_iterations": iterations,
+        "threshold": spec["threshold"],
+        "pairs_at_threshold": len(kept),
+        "fields": [
+            {
+                "field": f["field"],
+                "levels": f["labels"],
+                "m": m[k],
+                "u": u[k],
+                "weight": weights[k],
+                "m_estimated": f["fixed_m"] is None,
+                "u_estimated": f["fixed_u"] is None,
+                "term_frequency": f["term_frequency"],
+            }
+            for k, f in enumerate(fields)
+        ],
+    }
+    return out, estimated
+
+
+def cluster_name(ids):
+    shown_ids = 10
+    name = "~".join(ids[:shown_ids])
+    if len(ids) > shown_ids:
+        name += "~…(+%d)" % (len(ids) - shown_ids)
+    return name
 
 
 if __name__ == "__main__":

@@ -378,8 +378,6 @@ pub fn manifest(
             "amount_unknown": o.rule.amount_unknown,
             // A `link` rule's estimated weights: why a pair scored what it did.
             "link": o.rule.plan.link_estimates(),
-            // In a Spark run, a rule the local engine ran instead, and why.
-            "ran_locally": o.ran_locally,
             "elapsed_ms": o.elapsed_ms,
             "dispositions": o.dispositions.iter().map(|(d, n)| (d.as_str().to_string(), *n)).collect::<indexmap::IndexMap<String, usize>>(),
             "suppressed_false_positives": o.suppressed.len(),

@@ -175,7 +175,6 @@ impl SplitBy {
                         elapsed_ms: o.elapsed_ms,
                         dispositions: Default::default(),
                         suppressed: Vec::new(),
-                        ran_locally: o.ran_locally.clone(),
                     })
                     .collect(),
                 load_ms: result.load_ms,

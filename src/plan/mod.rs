@@ -165,6 +165,27 @@ impl Plan {
         }
     }
 
+    /// Records what a run elsewhere (Spark) estimated for this plan's `link` (None when it did
+    /// not run: what lowering it over empty frames left is not an estimate).
+    pub fn set_link_estimates(&self, estimated: Option<link::Estimated>) {
+        match self {
+            Plan::Link { link, .. } => {
+                if let Ok(mut slot) = link.estimates.0.lock() {
+                    *slot = estimated;
+                }
+            }
+            _ => {
+                if let Some(p) = self.inputs().into_iter().find(|p| p.has_link()) {
+                    p.set_link_estimates(estimated);
+                }
+            }
+        }
+    }
+
+    fn has_link(&self) -> bool {
+        matches!(self, Plan::Link { .. }) || self.inputs().into_iter().any(Plan::has_link)
+    }
+
     pub fn filter(self, predicate: Option<Expr>) -> Plan {
         match predicate {
             Some(p) => Plan::Filter {

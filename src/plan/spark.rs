@@ -28,6 +28,9 @@ pub enum Role {
     /// A query returning at most one row (`__gk0`…, `__pairs`): the key that would form the
     /// most pairs; the rule fails when `__pairs` exceeds `max_pairs`.
     Guard { max_pairs: u64 },
+    /// A `link` run by the runner's linkage over two views (see the runner's `run_link`):
+    /// `spec` says what to block, compare and estimate; the result becomes the view `name`.
+    Link { spec: serde_json::Value },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -324,10 +327,95 @@ impl Lowering<'_> {
                 });
                 self.node(input)?
             }
-            Plan::Link { .. } => return Err(not_lowered("the `link` kind is")),
+            Plan::Link { left, right, link } => self.link(left, right, link)?,
             // Runs as written: the datasets are views of their own names.
             Plan::Sql { query, .. } => self.view(query.trim().trim_end_matches(';').to_string()),
         })
+    }
+
+    /// A `link`: each side as a view with the helper columns the local engine adds (the
+    /// record's ID, the blocking keys and the compared values, as text), then a statement the
+    /// runner carries out with its own linkage, pinned to `link::compare` by the differential
+    /// tests. Deduplicating, the right side is the left one (as `check` requires).
+    fn link(
+        &mut self,
+        left: &Plan,
+        right: &Plan,
+        link: &super::link::LinkPlan,
+    ) -> Result<String, String> {
+        use super::link::{compare, estimate, exec};
+        let side = |this: &mut Self, plan: &Plan, left_side: bool| {
+            let sc = this.schema(plan)?;
+            let names = this.names(plan)?;
+            let from = this.node(plan)?;
+            let pick = |pair: &(E, E)| {
+                if left_side {
+                    pair.0.clone()
+                } else {
+                    pair.1.clone()
+                }
+            };
+            let as_text = |e: &E| -> Result<String, String> {
+                Ok(format!("CAST({} AS STRING)", expr(e, &sc)?))
+            };
+            let mut cols = vec![(exec::id_column().to_string(), as_text(&pick(&link.ids))?)];
+            for (r, rule) in link.blocking.iter().enumerate() {
+                for (p, on) in rule.on.iter().enumerate() {
+                    cols.push((exec::block_column(r, p), as_text(&pick(on))?));
+                }
+            }
+            for (k, c) in link.compare.iter().enumerate() {
+                let e = if left_side { &c.left } else { &c.right };
+                cols.push((exec::compare_column(k), as_text(e)?));
+            }
+            let sql = this.with_columns(&from, &names, &cols);
+            Ok::<String, String>(this.view(sql))
+        };
+        let l = side(self, left, true)?;
+        let r = if link.dedupe {
+            l.clone()
+        } else {
+            side(self, right, false)?
+        };
+        let fields: Vec<serde_json::Value> = link
+            .compare
+            .iter()
+            .map(|c| {
+                let labels = c.labels();
+                serde_json::json!({
+                    "field": c.field,
+                    "method": c.method,
+                    "thresholds": c.thresholds.as_ref().filter(|_| compare::takes_thresholds(c.method)),
+                    "term_frequency": c.term_frequency,
+                    "labels": labels,
+                    "u_default": compare::u_default_for(c.method, labels.len()),
+                    "m_start": estimate::m_start(labels.len()),
+                    "fixed_m": c.fixed_m,
+                    "fixed_u": c.fixed_u,
+                })
+            })
+            .collect();
+        let spec = serde_json::json!({
+            "rule": link.rule,
+            "left": l,
+            "right": r,
+            "dedupe": link.dedupe,
+            "id_left": exec::id_shown(&link.ids.0),
+            "id_right": exec::id_shown(&link.ids.1),
+            "blocking": link.blocking.iter().map(|b| serde_json::json!({"text": b.text, "parts": b.on.len()})).collect::<Vec<_>>(),
+            "compare": fields,
+            "threshold": link.threshold,
+            "prior": link.prior,
+            "u_sample": link.u_sample,
+            "max_pairs": link.max_pairs,
+        });
+        let name = format!("cc_{}_n{}", self.rule, self.statements.len());
+        self.statements.push(Statement {
+            name: name.clone(),
+            role: Role::Link { spec },
+            sql: format!("-- {link}"),
+        });
+        Ok(name)
     }
 
     fn join(
@@ -537,7 +625,9 @@ fn func(f: Func, args: &[E], sc: &Schema) -> Result<String, String> {
             "CAST(datediff(CAST({} AS DATE), CAST({} AS DATE)) AS BIGINT)",
             a[1], a[0]
         ),
-        Func::NameFold | Func::Pinyin => return Err(not_lowered("`name_fold` and `pinyin` are")),
+        // The runner's functions, over the tables of `names::tables` (`names.json`).
+        Func::NameFold => format!("cc_name_fold(CAST({} AS STRING))", a[0]),
+        Func::Pinyin => format!("cc_pinyin(CAST({} AS STRING))", a[0]),
         Func::Upper => format!("upper({})", a[0]),
         Func::Lower => format!("lower({})", a[0]),
         // Polars strips Unicode whitespace; Spark's trim only spaces.
@@ -826,20 +916,6 @@ pub fn sql_queries(plan: &Plan) -> Vec<&str> {
         Plan::Sql { query, .. } => vec![query.as_str()],
         _ => plan.inputs().into_iter().flat_map(sql_queries).collect(),
     }
-}
-
-/// What the lowering says of a construct Spark has no counterpart for yet (a rule using one
-/// runs on the local engine in a Spark run: `runs_locally`).
-pub fn not_lowered(what: &str) -> String {
-    format!("{what} {NOT_LOWERED}")
-}
-const NOT_LOWERED: &str =
-    "not lowered to Spark yet: a Spark run runs this rule on the local engine";
-
-/// Whether a refusal is of a construct only the local engine runs (`not_lowered`), rather
-/// than a rule that cannot run at all.
-pub fn runs_locally(why: &str) -> bool {
-    why.ends_with(NOT_LOWERED)
 }
 
 /// Why a rule cannot run on Spark as written, if it cannot: the first unsupported construct

@@ -2,10 +2,10 @@
 //! expectation-maximisation over the candidate pairs' patterns of levels (u held fixed), and
 //! the share of matches among the candidates, from which the prior follows.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The weights of one field, lowest level first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FieldWeights {
     pub field: String,
     pub levels: Vec<String>,
@@ -22,7 +22,7 @@ pub struct FieldWeights {
 
 /// What a `link` rule estimated and found, written to the run (manifest and a sheet) so an
 /// inspector can see why a pair scored what it did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Estimated {
     pub rule: String,
     /// P(two records drawn at random are one person).

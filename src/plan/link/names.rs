@@ -88,15 +88,18 @@ pub fn split(folded: &str) -> (&str, &str) {
 pub fn readings(folded: &str) -> Vec<Vec<&'static str>> {
     folded
         .chars()
-        .map(|c| match c.to_pinyin_multi() {
-            Some(multi) => {
-                let mut r: Vec<&'static str> = multi.into_iter().map(|p| p.plain()).collect();
-                r.dedup();
-                r
-            }
-            None => Vec::new(),
-        })
+        .map(|c| readings_of(c).unwrap_or_default())
         .collect()
+}
+
+fn readings_of(c: char) -> Option<Vec<&'static str>> {
+    let mut r: Vec<&'static str> = c
+        .to_pinyin_multi()?
+        .into_iter()
+        .map(|p| p.plain())
+        .collect();
+    r.dedup();
+    Some(r)
 }
 
 /// A folded name's toneless pinyin, each character's first (most common) reading, separated
@@ -123,6 +126,34 @@ pub fn homophones(a: &str, b: &str) -> bool {
             .all(|((ca, cb), (x, y))| {
                 ca == cb || (!x.is_empty() && x.iter().any(|r| y.contains(r)))
             })
+}
+
+/// The tables behind `fold`, `split` and `readings`, for the Spark runner's copy of them (it
+/// cannot call these functions): the folding table, the ranges of characters Rust counts as
+/// alphanumeric (Python's `isalnum` differs on marks and numerals), the compound surnames and
+/// every character's readings. Written into each Spark bundle as `names.json`.
+pub fn tables() -> serde_json::Value {
+    let mut fold: Vec<(char, char)> = table().iter().map(|(a, b)| (*a, *b)).collect();
+    fold.sort_unstable();
+    let mut alnum: Vec<[u32; 2]> = Vec::new();
+    let mut readings = serde_json::Map::new();
+    for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+        if c.is_alphanumeric() {
+            match alnum.last_mut() {
+                Some(last) if last[1] + 1 == c as u32 => last[1] = c as u32,
+                _ => alnum.push([c as u32, c as u32]),
+            }
+        }
+        if let Some(r) = readings_of(c) {
+            readings.insert(c.to_string(), serde_json::json!(r));
+        }
+    }
+    serde_json::json!({
+        "fold": fold.iter().map(|(a, b)| (a.to_string(), serde_json::json!(b.to_string()))).collect::<serde_json::Map<_, _>>(),
+        "alnum": alnum,
+        "compound_surnames": COMPOUND_SURNAMES,
+        "readings": readings,
+    })
 }
 
 #[cfg(test)]
