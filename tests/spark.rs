@@ -185,8 +185,8 @@ fn every_bundled_rule_gives_the_same_leads_on_spark_as_on_polars() {
     );
 
     // The failures say what and where, as a local run does.
-    let error = |id: &str| -> String {
-        ms["rules"]
+    let error_in = |m: &serde_json::Value, id: &str| -> String {
+        m["rules"]
             .as_array()
             .unwrap()
             .iter()
@@ -196,6 +196,7 @@ fn every_bundled_rule_gives_the_same_leads_on_spark_as_on_polars() {
             .unwrap()
             .to_string()
     };
+    let error = |id: &str| error_in(&ms, id);
     let guard = error("zz_rotating_guarded");
     assert!(
         guard.contains("pairs, more than max_pairs = 0"),
@@ -203,17 +204,6 @@ fn every_bundled_rule_gives_the_same_leads_on_spark_as_on_polars() {
     );
     // A `link` stopped by its guard, or by an `id` two records share, says the same on both
     // (the records named by file and row, never by the value).
-    let local_error = |id: &str| -> String {
-        ml["rules"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["id"] == id)
-            .unwrap()["error"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
     for (id, says) in [
         (
             "zz_link_guarded",
@@ -224,7 +214,7 @@ fn every_bundled_rule_gives_the_same_leads_on_spark_as_on_polars() {
             "`id` (l.head_name) names two records, rural_dibao_heads.csv row 18 and rural_dibao_heads.csv row 73",
         ),
     ] {
-        let (on_spark, here) = (error(id), local_error(id));
+        let (on_spark, here) = (error(id), error_in(&ml, id));
         assert!(on_spark.contains(says), "{id} on Spark: {on_spark}");
         assert_eq!(
             on_spark.split_once(": ").map(|p| p.1),
