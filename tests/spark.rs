@@ -801,7 +801,7 @@ fn the_spark_runner_compares_and_estimates_as_the_local_engine_does() {
     )
     .unwrap();
     let input = serde_json::json!({
-        "tables": names::tables(),
+        "tables": serde_json::from_str::<serde_json::Value>(names::tables()).unwrap(),
         "cases": cases,
         "pool": pool,
         "em": {"patterns": patterns, "u": u, "m": starts, "starts": starts},

@@ -229,11 +229,8 @@ pub fn write_bundle(
     std::io::Write::write_all(&mut f, RUNNER.as_bytes()).map_err(|e| io(&rpath, e))?;
     let npath = dir.join("names.json");
     let mut f = crate::private::create_private_file(&npath)?;
-    std::io::Write::write_all(
-        &mut f,
-        crate::plan::link::names::tables().to_string().as_bytes(),
-    )
-    .map_err(|e| io(&npath, e))?;
+    std::io::Write::write_all(&mut f, crate::plan::link::names::tables().as_bytes())
+        .map_err(|e| io(&npath, e))?;
     Ok(Bundle {
         dir: dir.to_path_buf(),
         rules: lowered,

@@ -636,7 +636,7 @@ def q(name):
     return "`%s`" % name.replace("`", "``")
 
 
-def check_link_ids(spark, df, prefix, what, blank):
+def check_link_ids(df, prefix, what, blank):
     """exec.rs's check_ids: every record has an `id`, and no two records share one; an error
     names the records by file and row (never the value)."""
     from pyspark.sql import functions as F
@@ -714,10 +714,10 @@ def run_link(spark, spec, tables_b):
         return F.udf(f, T.StringType())
 
     left = spark.table(q(spec["left"]))
-    check_link_ids(spark, left, "l.", spec["id_left"], blank)
+    check_link_ids(left, "l.", spec["id_left"], blank)
     if not dedupe:
         right = spark.table(q(spec["right"]))
-        check_link_ids(spark, right, "r.", spec["id_right"], blank)
+        check_link_ids(right, "r.", spec["id_right"], blank)
 
     # Records numbered in the order of their IDs, as the local engine numbers them.
     def numbered(view):

@@ -270,27 +270,14 @@ fn lower_in(
             lower(input, frames)?
         }
         Plan::Link { left, right, link } => {
-            use super::link::exec as lr;
             // Each side with its helper columns: the record's ID, the blocking keys, the
             // compared values; the linkage itself runs over the collected records.
             let side = |plan: &Plan, left_side: bool| -> PolarsResult<DataFrame> {
-                let pick = |pair: &(E, E)| {
-                    if left_side {
-                        pair.0.clone()
-                    } else {
-                        pair.1.clone()
-                    }
-                };
-                let mut cols = vec![expr(&pick(&link.ids)).alias(lr::id_column())];
-                for (r, rule) in link.blocking.iter().enumerate() {
-                    for (p, on) in rule.on.iter().enumerate() {
-                        cols.push(expr(&pick(on)).alias(lr::block_column(r, p).as_str()));
-                    }
-                }
-                for (k, c) in link.compare.iter().enumerate() {
-                    let e = if left_side { &c.left } else { &c.right };
-                    cols.push(expr(e).alias(lr::compare_column(k).as_str()));
-                }
+                let cols: Vec<Expr> = link
+                    .helper_columns(left_side)
+                    .into_iter()
+                    .map(|(name, e)| expr(e).alias(name.as_str()))
+                    .collect();
                 lower(plan, frames)?.with_columns(cols).collect()
             };
             let l = side(left, true)?;
@@ -311,9 +298,7 @@ fn lower_in(
             };
             let mut estimated = None;
             let out = super::link::run(l, r, link, &mut estimated)?;
-            if let Ok(mut slot) = link.estimates.0.lock() {
-                *slot = estimated;
-            }
+            link.estimates.set(estimated);
             out.lazy()
         }
         Plan::Sql { query, datasets } => {

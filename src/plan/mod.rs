@@ -159,31 +159,23 @@ impl Plan {
 
     /// What the last run of this plan's `link` estimated, if it has one and it ran.
     pub fn link_estimates(&self) -> Option<link::Estimated> {
-        match self {
-            Plan::Link { link, .. } => link.estimates.get(),
-            _ => self.inputs().into_iter().find_map(Plan::link_estimates),
-        }
+        self.link()?.estimates.get()
     }
 
     /// Records what a run elsewhere (Spark) estimated for this plan's `link` (None when it did
     /// not run: what lowering it over empty frames left is not an estimate).
     pub fn set_link_estimates(&self, estimated: Option<link::Estimated>) {
-        match self {
-            Plan::Link { link, .. } => {
-                if let Ok(mut slot) = link.estimates.0.lock() {
-                    *slot = estimated;
-                }
-            }
-            _ => {
-                if let Some(p) = self.inputs().into_iter().find(|p| p.has_link()) {
-                    p.set_link_estimates(estimated);
-                }
-            }
+        if let Some(link) = self.link() {
+            link.estimates.set(estimated);
         }
     }
 
-    fn has_link(&self) -> bool {
-        matches!(self, Plan::Link { .. }) || self.inputs().into_iter().any(Plan::has_link)
+    /// The plan's `link`, if it has one.
+    fn link(&self) -> Option<&link::LinkPlan> {
+        match self {
+            Plan::Link { link, .. } => Some(link),
+            _ => self.inputs().into_iter().find_map(Plan::link),
+        }
     }
 
     pub fn filter(self, predicate: Option<Expr>) -> Plan {

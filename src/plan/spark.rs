@@ -348,26 +348,12 @@ impl Lowering<'_> {
             let sc = this.schema(plan)?;
             let names = this.names(plan)?;
             let from = this.node(plan)?;
-            let pick = |pair: &(E, E)| {
-                if left_side {
-                    pair.0.clone()
-                } else {
-                    pair.1.clone()
-                }
-            };
-            let as_text = |e: &E| -> Result<String, String> {
-                Ok(format!("CAST({} AS STRING)", expr(e, &sc)?))
-            };
-            let mut cols = vec![(exec::id_column().to_string(), as_text(&pick(&link.ids))?)];
-            for (r, rule) in link.blocking.iter().enumerate() {
-                for (p, on) in rule.on.iter().enumerate() {
-                    cols.push((exec::block_column(r, p), as_text(&pick(on))?));
-                }
-            }
-            for (k, c) in link.compare.iter().enumerate() {
-                let e = if left_side { &c.left } else { &c.right };
-                cols.push((exec::compare_column(k), as_text(e)?));
-            }
+            // As text, as the local engine reads them (`exec::texts`).
+            let cols = link
+                .helper_columns(left_side)
+                .into_iter()
+                .map(|(name, e)| Ok((name, format!("CAST({} AS STRING)", expr(e, &sc)?))))
+                .collect::<Result<Vec<_>, String>>()?;
             let sql = this.with_columns(&from, &names, &cols);
             Ok::<String, String>(this.view(sql))
         };

@@ -138,13 +138,20 @@ pub fn run(
     // Records are numbered in the order of their IDs (unique, as just checked), not of the
     // extract's rows: the random pairs that estimate u, and so the weights, do not change when
     // an extract comes in another row order, and a Spark run numbers them the same way.
-    let by_id = |df: DataFrame| {
-        df.sort(
-            [id_column()],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
+    // Deduplicating, both sides are one register: ordered once.
+    let order = |df: &DataFrame| -> PolarsResult<IdxCa> {
+        Ok(df
+            .column(id_column())?
+            .as_materialized_series()
+            .arg_sort(SortOptions::default().with_maintain_order(true)))
     };
-    let (left, right) = (by_id(left)?, by_id(right)?);
+    let lorder = order(&left)?;
+    let rorder = if plan.dedupe {
+        lorder.clone()
+    } else {
+        order(&right)?
+    };
+    let (left, right) = (left.take(&lorder)?, right.take(&rorder)?);
     let lids = texts(&left, id_column())?;
     let rids = texts(&right, id_column())?;
     let fields = plan.compare.len();

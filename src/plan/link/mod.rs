@@ -51,6 +51,12 @@ impl EstimateSlot {
     pub fn get(&self) -> Option<Estimated> {
         self.0.lock().ok().and_then(|e| e.clone())
     }
+
+    pub fn set(&self, estimated: Option<Estimated>) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = estimated;
+        }
+    }
 }
 
 /// One blocking rule: equalities between the sides.
@@ -97,6 +103,28 @@ pub fn output_columns(compare: &[(String, CompareMethod)]) -> Vec<String> {
         out.push(format!("{f}_weight"));
     }
     out
+}
+
+impl LinkPlan {
+    /// The helper columns each side gets before the linkage, by name (see `exec`): the
+    /// record's ID, each blocking rule's keys, each compared value. One list for both
+    /// engines, so the Polars and the Spark sides are built alike.
+    pub fn helper_columns(&self, left_side: bool) -> Vec<(String, &Expr)> {
+        fn pick(pair: &(Expr, Expr), left_side: bool) -> &Expr {
+            if left_side { &pair.0 } else { &pair.1 }
+        }
+        let mut cols = vec![(exec::id_column().to_string(), pick(&self.ids, left_side))];
+        for (r, rule) in self.blocking.iter().enumerate() {
+            for (p, on) in rule.on.iter().enumerate() {
+                cols.push((exec::block_column(r, p), pick(on, left_side)));
+            }
+        }
+        for (k, c) in self.compare.iter().enumerate() {
+            let e = if left_side { &c.left } else { &c.right };
+            cols.push((exec::compare_column(k), e));
+        }
+        cols
+    }
 }
 
 impl std::fmt::Display for LinkPlan {

@@ -132,7 +132,12 @@ pub fn homophones(a: &str, b: &str) -> bool {
 /// cannot call these functions): the folding table, the ranges of characters Rust counts as
 /// alphanumeric (Python's `isalnum` differs on marks and numerals), the compound surnames and
 /// every character's readings. Written into each Spark bundle as `names.json`.
-pub fn tables() -> serde_json::Value {
+pub fn tables() -> &'static str {
+    static TABLES: OnceLock<String> = OnceLock::new();
+    TABLES.get_or_init(|| build_tables().to_string())
+}
+
+fn build_tables() -> serde_json::Value {
     let mut fold: Vec<(char, char)> = table().iter().map(|(a, b)| (*a, *b)).collect();
     fold.sort_unstable();
     let mut alnum: Vec<[u32; 2]> = Vec::new();
