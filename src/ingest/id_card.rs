@@ -71,7 +71,12 @@ fn clean_id_cow(raw: &str) -> Cow<'_, str> {
     if raw.bytes().all(|b| b.is_ascii_digit() || b == b'X') {
         return Cow::Borrowed(raw);
     }
-    let nfkc: String = raw.nfkc().collect();
+    // NFKC leaves ASCII as it is: most IDs that need cleaning are ASCII (an apostrophe, a
+    // tab), and normalising them was most of typing a month's new IDs.
+    let nfkc: Cow<str> = match raw.is_ascii() {
+        true => Cow::Borrowed(raw),
+        false => Cow::Owned(raw.nfkc().collect()),
+    };
     let stripped: String = nfkc
         .chars()
         .filter(|c| {

@@ -247,6 +247,8 @@ pub(super) struct ByValueState {
     /// types), why the value cannot be loaded, and for IDs what typing found.
     pub(super) typed: Vec<Column>,
     pub(super) failed: Vec<Option<String>>,
+    /// How many of `failed` say why: none most often, and then no row is looked at.
+    pub(super) failing: usize,
     pub(super) ids: std::sync::Arc<IdFlags>,
     /// The header the failure reasons name.
     pub(super) header: String,
@@ -264,6 +266,7 @@ impl ByValueState {
         self.numbering.clear();
         self.typed.clear();
         self.failed.clear();
+        self.failing = 0;
         self.ids = Default::default();
         self.epoch += 1;
     }
@@ -365,9 +368,9 @@ pub(super) fn type_by_value(
         } else {
             CellRef::Text(text)
         };
-        state
-            .failed
-            .push(type_cell(&mut added, cspec, col, header, cell));
+        let why = type_cell(&mut added, cspec, col, header, cell);
+        state.failing += usize::from(why.is_some());
+        state.failed.push(why);
     }
     if let Buffer::Id { flags, .. } = &added {
         std::sync::Arc::make_mut(&mut state.ids).extend(flags);
@@ -401,7 +404,7 @@ pub(super) fn type_by_value(
         }
     }
     let failed = &state.failed;
-    let failures = if failed.iter().all(Option::is_none) {
+    let failures = if state.failing == 0 {
         Vec::new()
     } else {
         (0..n)
