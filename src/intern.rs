@@ -270,6 +270,11 @@ impl Numbering {
         self.guess = false;
     }
 
+    /// The number of one value, numbering it after the others when new.
+    pub fn number_one(&mut self, value: &[u8]) -> PolarsResult<u32> {
+        self.table.number(hasher().hash_one(value), value)
+    }
+
     /// Numbers the values of `n` rows in the table: each row's number onto `out` (cleared
     /// first), a value the table holds keeping its number and a new one numbered after the
     /// others in order of first appearance. `value(i)` is row i's bytes, `None` for a row

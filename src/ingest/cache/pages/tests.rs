@@ -435,3 +435,93 @@ fn dictionaries_are_kept_from_group_to_group_while_their_values_recur() {
         );
     }
 }
+
+/// A float column's rows looked up by a guide column's numbers first (`with_guide`) are
+/// written exactly as without one, whether the guide tells the amounts apart (a person's
+/// number) or misleads (one number for many amounts): the guide decides only how often a
+/// lookup is skipped.
+#[test]
+fn a_guide_changes_nothing_written() {
+    let n = 4000;
+    let who = |i: usize| (i % 50) as u32;
+    let mix = |i: usize| (i * 7 % 13) as u32;
+    // Fifty people, each paid one amount a month, raised from row 2500 on; NULL now and
+    // then; 0 and -0 (equal, other bits) and NaN among them.
+    let amount: Vec<Option<f64>> = (0..n)
+        .map(|i| {
+            (i % 13 != 0).then_some(match who(i) {
+                0 => 0.0,
+                1 => -0.0,
+                2 => f64::NAN,
+                p if i >= 2500 => 2000.0 + f64::from(p) * 0.01,
+                p => 1500.0 + f64::from(p) * 0.01,
+            })
+        })
+        .collect();
+    let text = |name: &str, key: &dyn Fn(usize) -> u32| {
+        Column::new(
+            name.into(),
+            (0..n)
+                .map(|i| format!("{name}{}", key(i)))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let frame = DataFrame::new(
+        n,
+        vec![
+            text("who", &who),
+            text("mix", &mix),
+            Column::new("amount".into(), amount),
+        ],
+    )
+    .unwrap();
+    type Written = (Vec<u8>, DataFrame, Vec<(usize, Option<usize>)>);
+    let written = |guide: Option<&str>| -> Written {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let mut writer =
+            PageWriter::new(std::fs::File::create(&path).unwrap(), frame.schema(), 1500)
+                .unwrap()
+                .with_guide(guide);
+        for start in (0..n).step_by(700) {
+            let batch = frame.slice(start as i64, 700);
+            let coded = |name: &str, key: &dyn Fn(usize) -> u32, values: u32| {
+                let values: Vec<String> = (0..values).map(|k| format!("{name}{k}")).collect();
+                let keys = (start..start + batch.height()).map(key).collect();
+                let values = Utf8ViewArray::from_slice_values(&values);
+                (
+                    name.to_string(),
+                    Some(CodedText {
+                        values: StringChunked::with_chunk(name.into(), values),
+                        epoch: 0,
+                        keys: PrimitiveArray::from_vec(keys),
+                    }),
+                )
+            };
+            let coded = Coded::from([coded("who", &who, 50), coded("mix", &mix, 13)]);
+            writer.write(&batch, &coded).unwrap();
+        }
+        writer.finish().unwrap();
+        let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
+            .finish()
+            .unwrap();
+        (std::fs::read(&path).unwrap(), back, groups(&path, "amount"))
+    };
+    let bits = |frame: &DataFrame| -> Vec<Option<u64>> {
+        let amount = frame.column("amount").unwrap().f64().unwrap();
+        amount.iter().map(|v| v.map(f64::to_bits)).collect()
+    };
+    let (unguided, back, amounts) = written(None);
+    assert_eq!(bits(&back), bits(&frame));
+    // Fifty amounts a group (NaN's bits are one value), 47 raised in the second.
+    assert_eq!(
+        amounts,
+        [(1500, Some(50)), (1500, Some(97)), (1000, Some(50))]
+    );
+    for guide in ["who", "mix"] {
+        let (file, back, _) = written(Some(guide));
+        let same = bits(&back) == bits(&frame);
+        assert!(same, "guided by {guide}, the amounts read back differ");
+        assert!(file == unguided, "guided by {guide}, the file differs");
+    }
+}
