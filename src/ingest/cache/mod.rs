@@ -452,6 +452,26 @@ impl Cache {
 /// 8 Mi saved little more and took the peak to 1.5–1.8 GB.
 const ROW_GROUP: usize = 1 << 22;
 
+/// What a row group's columns may hold while it is gathered: a group is encoded once it is
+/// complete, so a table of many number columns holds them all until then.
+const GROUP_BYTES: usize = 256 << 20;
+
+/// Rows of a row group for a table of `schema`: `ROW_GROUP`, fewer for a wide one (fifty
+/// number columns would hold 1.6 GB in a group of `ROW_GROUP` rows). A text column is
+/// counted by its key (4 bytes): one found mostly distinct is written batch by batch.
+fn group_rows(schema: &Schema) -> usize {
+    let width: usize = schema
+        .iter_values()
+        .map(|dtype| match dtype {
+            DataType::Boolean => 1,
+            DataType::String => 4,
+            DataType::Decimal(..) => 16,
+            _ => 8,
+        })
+        .sum();
+    ROW_GROUP.min(GROUP_BYTES / width.max(1)).max(1024)
+}
+
 pub struct CacheWriter<'a> {
     cache: &'a Cache,
     tmp: PathBuf,
@@ -494,7 +514,7 @@ impl CacheWriter<'_> {
                 pages::PageWriter::new(
                     crate::private::create_private_file(&self.tmp)?,
                     frame.schema(),
-                    ROW_GROUP,
+                    group_rows(frame.schema()),
                 )?
                 .with_guide(self.ids.first().map(String::as_str)),
             ),
@@ -534,6 +554,36 @@ impl CacheWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A payments-like table keeps whole groups of `ROW_GROUP` rows; a wide one of numbers
+    /// gets fewer rows a group, so what a group holds stays near `GROUP_BYTES`.
+    #[test]
+    fn a_wide_table_gathers_fewer_rows_a_group() {
+        let schema = |columns: &[(&str, DataType)]| -> Schema {
+            columns
+                .iter()
+                .map(|(n, t)| Field::new((*n).into(), t.clone()))
+                .collect()
+        };
+        let payments = schema(&[
+            ("id_card", DataType::String),
+            ("id_card_raw", DataType::String),
+            ("name", DataType::String),
+            ("pay_month", DataType::Date),
+            ("amount", DataType::Float64),
+            ("bank_account", DataType::String),
+            ("__row", DataType::Int64),
+        ]);
+        assert_eq!(group_rows(&payments), ROW_GROUP);
+        let names: Vec<String> = (0..50).map(|i| format!("c{i}")).collect();
+        let wide: Vec<(&str, DataType)> = names
+            .iter()
+            .map(|n| (n.as_str(), DataType::Int64))
+            .collect();
+        let rows = group_rows(&schema(&wide));
+        assert_eq!(rows, GROUP_BYTES / (50 * 8));
+        assert!(rows * 50 * 8 <= GROUP_BYTES && rows < ROW_GROUP);
+    }
 
     #[test]
     fn partial_files_of_processes_gone_are_swept_when_the_cache_opens() {
