@@ -246,9 +246,8 @@ pub(super) struct ByValueState {
     /// By value number: the typed columns (an ID's value, raw text and issue; one for other
     /// types), why the value cannot be loaded, and for IDs what typing found.
     pub(super) typed: Vec<Column>,
-    pub(super) failed: Vec<Option<String>>,
-    /// How many of `failed` say why: none most often, and then no row is looked at.
-    pub(super) failing: usize,
+    /// Only the values that cannot be loaded: none most often, and then no row is looked at.
+    pub(super) failed: std::collections::HashMap<u32, String>,
     pub(super) ids: std::sync::Arc<IdFlags>,
     /// The header the failure reasons name.
     pub(super) header: String,
@@ -266,7 +265,6 @@ impl ByValueState {
         self.numbering.clear();
         self.typed.clear();
         self.failed.clear();
-        self.failing = 0;
         self.ids = Default::default();
         self.epoch += 1;
     }
@@ -368,9 +366,9 @@ pub(super) fn type_by_value(
         } else {
             CellRef::Text(text)
         };
-        let why = type_cell(&mut added, cspec, col, header, cell);
-        state.failing += usize::from(why.is_some());
-        state.failed.push(why);
+        if let Some(why) = type_cell(&mut added, cspec, col, header, cell) {
+            state.failed.insert(g, why);
+        }
     }
     if let Buffer::Id { flags, .. } = &added {
         std::sync::Arc::make_mut(&mut state.ids).extend(flags);
@@ -404,12 +402,12 @@ pub(super) fn type_by_value(
         }
     }
     let failed = &state.failed;
-    let failures = if state.failing == 0 {
+    let failures = if failed.is_empty() {
         Vec::new()
     } else {
         (0..n)
             .filter(|&i| keep(i))
-            .filter_map(|i| Some((i, failed[keys[i] as usize].clone()?)))
+            .filter_map(|i| Some((i, failed.get(&keys[i])?.clone())))
             .collect()
     };
     Ok(ByValue::Typed((

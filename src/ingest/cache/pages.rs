@@ -262,9 +262,9 @@ impl Open {
             let array = concatenated(std::mem::take(&mut self.arrays))?;
             match array.as_any().downcast_ref::<PrimitiveArray<f64>>() {
                 Some(floats) => {
-                    let guides = std::mem::take(&mut self.guides);
-                    let pages = float_pages(floats, &guides, self, field, options)?;
-                    self.guides = guides;
+                    let (table, remembered) = (&mut self.table, &mut self.remembered);
+                    let pages =
+                        float_pages(floats, &self.guides, table, remembered, field, options)?;
                     self.guides.clear();
                     pages
                 }
@@ -628,13 +628,14 @@ fn numbered_keys<'v>(
 fn float_pages(
     floats: &PrimitiveArray<f64>,
     guides: &[u32],
-    open: &mut Open,
+    numbering: &mut Numbering,
+    remembered: &mut Vec<(u64, u32)>,
     field: &ParquetType,
     options: WriteOptions,
 ) -> PolarsResult<Vec<CompressedPage>> {
     let n = floats.len();
-    let keys = guided_keys(floats, guides, n / 4, &mut open.table, &mut open.remembered)?;
-    let table = &open.table.table;
+    let keys = guided_keys(floats, guides, n / 4, numbering, remembered)?;
+    let table = &numbering.table;
     match keys {
         Some(keys) if !table.is_empty() => {
             let values: Vec<f64> = (0..table.len() as u32)
