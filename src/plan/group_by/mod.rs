@@ -47,8 +47,9 @@ impl Part {
         }
     }
 
-    /// Adds rows `rows` of groups `gids` to the leaves' states.
-    fn add(&mut self, rows: &[u32], gids: &[u32], inputs: &[Input]) -> PolarsResult<()> {
+    /// Adds rows `rows` (`None`: every row of the batch, in order) of groups `gids` to the
+    /// leaves' states.
+    fn add(&mut self, rows: Option<&[u32]>, gids: &[u32], inputs: &[Input]) -> PolarsResult<()> {
         let groups = self.keys.table.len();
         for (state, input) in self.leaves.iter_mut().zip(inputs) {
             state.grow(groups);
@@ -239,7 +240,7 @@ impl Groups {
                 )?;
                 gids
             };
-            part.add(rows, &gids, &inputs)
+            part.add(Some(rows), &gids, &inputs)
         };
         // One thread per partition with rows; this thread takes the first.
         std::thread::scope(|scope| {
@@ -327,8 +328,12 @@ impl Groups {
                         match arg.as_ref().map(|(_, w)| *w) {
                             None => Input::Valid(&all),
                             Some(Want::Presence) => Input::Valid(valid.unwrap_or(&all)),
-                            Some(Want::Ints | Want::Codes) => Input::Int(Vals {
+                            Some(Want::Ints) => Input::Int(Vals {
                                 values: &c.ints,
+                                valid,
+                            }),
+                            Some(Want::Codes) => Input::Code(Vals {
+                                values: &c.codes,
                                 valid,
                             }),
                             Some(Want::Floats) => Input::Float(Vals {
@@ -338,21 +343,26 @@ impl Groups {
                         }
                     })
                     .collect();
-                rows.clear();
-                gids.clear();
-                nulls.clear();
-                for (i, &g) in key.codes.iter().enumerate() {
-                    if g == u32::MAX {
-                        nulls.push(i as u32);
-                    } else {
-                        rows.push(i as u32);
-                        gids.push(g);
+                if !key.has_nulls() {
+                    // No NULL key: every row in order, its group the key's code.
+                    keyed.add(None, &key.codes, &inputs)?;
+                } else {
+                    rows.clear();
+                    gids.clear();
+                    nulls.clear();
+                    for (i, &g) in key.codes.iter().enumerate() {
+                        if g == u32::MAX {
+                            nulls.push(i as u32);
+                        } else {
+                            rows.push(i as u32);
+                            gids.push(g);
+                        }
                     }
-                }
-                keyed.add(&rows, &gids, &inputs)?;
-                if !nulls.is_empty() {
-                    let zeros = null_part.null_group(nulls.len());
-                    null_part.add(&nulls, &zeros, &inputs)?;
+                    keyed.add(Some(&rows), &gids, &inputs)?;
+                    if !nulls.is_empty() {
+                        let zeros = null_part.null_group(nulls.len());
+                        null_part.add(Some(&nulls), &zeros, &inputs)?;
+                    }
                 }
                 drop(inputs);
                 // The other thread may have stopped: then this is the last batch.
@@ -426,10 +436,6 @@ fn read_leaves(
             None => polars_bail!(ComputeError: "no codes for a text leaf (a bug in crosscheck)"),
         };
         file.read(rg, name, *want, &mut intern, out)?;
-        if *want == Want::Codes {
-            out.ints.clear();
-            out.ints.extend(out.codes.iter().map(|&c| i64::from(c)));
-        }
     }
     Ok(())
 }

@@ -129,6 +129,9 @@ impl File {
             .chunk(rg, name)
             .ok_or_else(|| self.bad(name, &"the column is missing"))?;
         out.clear();
+        // The row group's size at once: grown page by page, the buffer would be copied and
+        // fresh memory faulted in at every doubling.
+        out.reserve(want, self.rows_in(rg));
         self.read_chunk(chunk, want, intern, out)
             .map_err(|e| self.bad(name, &e))?;
         if out.len != self.rows_in(rg) {
@@ -420,6 +423,20 @@ impl Rows {
         self.floats.clear();
         self.valid = None;
         self.len = 0;
+    }
+
+    fn reserve(&mut self, want: Want, rows: usize) {
+        match want {
+            Want::Presence => {}
+            Want::Codes => self.codes.reserve(rows),
+            Want::Ints => self.ints.reserve(rows),
+            Want::Floats => self.floats.reserve(rows),
+        }
+    }
+
+    /// Whether some row is NULL.
+    pub(super) fn has_nulls(&self) -> bool {
+        self.valid.is_some()
     }
 
     /// Which rows hold a value (`None`: all of them).

@@ -120,6 +120,8 @@ impl IntDistinct {
 pub(super) enum Input<'a> {
     Valid(&'a Bitmap),
     Int(Vals<'a, i64>),
+    /// Texts as the codes the cache reader numbered them with (counted distinct).
+    Code(Vals<'a, u32>),
     Float(Vals<'a, f64>),
     Text(&'a <StringType as PolarsDataType>::Array),
 }
@@ -177,14 +179,35 @@ impl State {
         }
     }
 
-    /// Adds rows `rows` (batch row numbers) of groups `gids` (the same length). Each arm
-    /// prefetches the entry of the row `AHEAD` rows on, as `Part::groups_of` does.
-    pub(super) fn update(&mut self, rows: &[u32], gids: &[u32], input: &Input) -> PolarsResult<()> {
-        let pairs = rows
+    /// Adds rows `rows` (batch row numbers; `None`: every row in order) of groups `gids`
+    /// (one per row added).
+    pub(super) fn update(
+        &mut self,
+        rows: Option<&[u32]>,
+        gids: &[u32],
+        input: &Input,
+    ) -> PolarsResult<()> {
+        match rows {
+            Some(rows) => {
+                assert_eq!(rows.len(), gids.len(), "a group for every row");
+                self.update_rows(|k| rows[k] as usize, gids, input)
+            }
+            None => self.update_rows(|k| k, gids, input),
+        }
+    }
+
+    /// `update`, the k-th row added being batch row `row(k)`. Each arm prefetches the entry
+    /// of the row `AHEAD` rows on, as `Part::groups_of` does.
+    fn update_rows(
+        &mut self,
+        row: impl Fn(usize) -> usize + Copy,
+        gids: &[u32],
+        input: &Input,
+    ) -> PolarsResult<()> {
+        let pairs = gids
             .iter()
-            .map(|&i| i as usize)
-            .zip(gids.iter().map(|&g| g as usize))
-            .enumerate();
+            .enumerate()
+            .map(move |(k, &g)| (k, (row(k), g as usize)));
         fn ahead<T>(v: &[T], gids: &[u32], k: usize) {
             if let Some(&g) = gids.get(k + AHEAD) {
                 prefetch(&v[g as usize]);
@@ -238,6 +261,14 @@ impl State {
                     ahead(&d.first, gids, k);
                     if let Some(v) = x.get(i) {
                         d.add(g, v);
+                    }
+                }
+            }
+            (State::DistinctInt(d), Input::Code(x)) => {
+                for (k, (i, g)) in pairs {
+                    ahead(&d.first, gids, k);
+                    if let Some(v) = x.get(i) {
+                        d.add(g, i64::from(v));
                     }
                 }
             }
