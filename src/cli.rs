@@ -99,7 +99,8 @@ pub enum Command {
     ImportResults {
         /// The bundle folder (`compile --target spark --out BUNDLE`).
         bundle: PathBuf,
-        /// Where spark-submit wrote the results (default: BUNDLE/results).
+        /// Where spark-submit wrote the results: a path or a file:// URI (default:
+        /// BUNDLE/results).
         #[arg(long)]
         results: Option<PathBuf>,
         #[command(flatten)]
@@ -229,6 +230,12 @@ pub struct RunArgs {
     /// spark-submit's --deploy-mode: `client` (the results come back through this machine).
     #[arg(long)]
     pub deploy_mode: Option<String>,
+    /// A folder on the cluster's file system (hdfs://…, s3a://…, file:// on a shared mount)
+    /// for a cluster that cannot read this machine's disk: the inputs are staged there and the
+    /// results written there, then fetched back and both removed (default: the job's
+    /// `spark.work`; none: the cluster reads and writes the bundle on this machine's disk).
+    #[arg(long = "spark-work", value_name = "URI")]
+    pub spark_work: Option<String>,
     /// The YARN queue to submit to.
     #[arg(long)]
     pub queue: Option<String>,
@@ -605,6 +612,7 @@ fn run_job(
             keep_bundle: args.keep_bundle,
             conf: args.spark_conf.clone(),
             deploy_mode: args.deploy_mode.clone(),
+            work: args.spark_work.clone(),
             queue: args.queue.clone(),
             principal: args.principal.clone(),
             keytab: args.keytab.clone(),

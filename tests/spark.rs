@@ -474,7 +474,8 @@ fn a_match_with_alternatives_gives_the_same_leads_on_spark() {
 
 /// A bundle submitted by hand — compiled, spark-submit run by the site's own tooling — comes
 /// back through `import-results` as the same outputs: the leads byte for byte those of a local
-/// run.
+/// run. The results are named by a `file://` URI, as a cluster's are by `hdfs://`: status.json
+/// goes beside the rules' Parquet, and nothing lands in the folder spark-submit ran from.
 #[test]
 #[ignore = "needs Apache Spark (spark-submit and Java 17): `bash .ci/run` installs it and runs this"]
 fn a_hand_submitted_bundle_imports_as_the_same_leads() {
@@ -484,6 +485,9 @@ fn a_hand_submitted_bundle_imports_as_the_same_leads() {
     let local = run_ok(&job, "local", &[]);
     let bundle = compile_bundle(&job, dir.path());
     let results = dir.path().join("spark-results");
+    let results_uri = format!("file://{}", results.display());
+    let cwd = dir.path().join("submitted-from");
+    std::fs::create_dir(&cwd).unwrap();
     let spark_submit = crosscheck::engine::spark::find_spark_submit().unwrap();
     let mut path = std::env::var_os("PATH").unwrap_or_default();
     if let Some(bin) = spark_submit.parent() {
@@ -500,7 +504,8 @@ fn a_hand_submitted_bundle_imports_as_the_same_leads() {
         ])
         .arg(bundle.join("runner.py"))
         .arg(bundle.join("manifest.json"))
-        .arg(&results)
+        .arg(&results_uri)
+        .current_dir(&cwd)
         .output()
         .unwrap();
     assert!(
@@ -508,12 +513,15 @@ fn a_hand_submitted_bundle_imports_as_the_same_leads() {
         "{}",
         String::from_utf8_lossy(&submitted.stderr)
     );
+    assert!(results.join("status.json").is_file());
+    let left: Vec<_> = std::fs::read_dir(&cwd).unwrap().collect();
+    assert!(left.is_empty(), "spark-submit's folder holds {left:?}");
     let imported = run_ok_with(
         &[
             "import-results",
             bundle.to_str().unwrap(),
             "--results",
-            results.to_str().unwrap(),
+            &results_uri,
         ],
         &job,
         "imported",
@@ -523,6 +531,63 @@ fn a_hand_submitted_bundle_imports_as_the_same_leads() {
         std::fs::read(imported.join("anomalies.csv")).unwrap()
     );
     assert_eq!(manifest_of(&imported)["engine"]["backend"], "spark");
+}
+
+/// A cluster that cannot read this machine's disk gets a work folder on its own file system
+/// (`--spark-work`, here a `file://` folder standing for `hdfs://`): the inputs are staged
+/// there, the results written there and fetched back by the driver, the leads byte for byte a
+/// local run's, and the run's folder in it removed afterwards — no copy of the data is left on
+/// the cluster. A plain path is refused before anything is read.
+#[test]
+#[ignore = "needs Apache Spark (spark-submit and Java 17): `bash .ci/run` installs it and runs this"]
+fn a_cluster_work_folder_stages_the_inputs_and_keeps_nothing() {
+    require_spark();
+    let dir = tempfile::tempdir().unwrap();
+    let job = sample_job(dir.path());
+    let rules = "pension_paid_after_death,dibao_owns_car,pension_shared_bank_account";
+    let local = run_ok(&job, "local", &["--rules", rules]);
+    let work = dir.path().join("cluster");
+    std::fs::create_dir(&work).unwrap();
+    let uri = format!("file://{}/", work.display());
+    let spark = run_ok(
+        &job,
+        "spark",
+        &[
+            "--rules",
+            rules,
+            "--engine",
+            "spark",
+            "--master",
+            "local[2]",
+            "--spark-work",
+            &uri,
+        ],
+    );
+    let a = std::fs::read_to_string(local.join("anomalies.csv")).unwrap();
+    assert_eq!(
+        a,
+        std::fs::read_to_string(spark.join("anomalies.csv")).unwrap()
+    );
+    assert!(a.lines().count() > 5, "{a}");
+    let left: Vec<_> = std::fs::read_dir(&work).unwrap().collect();
+    assert!(left.is_empty(), "the cluster's folder holds {left:?}");
+
+    let out = crosscheck(&[
+        "run",
+        "-q",
+        "--config",
+        job.to_str().unwrap(),
+        "--engine",
+        "spark",
+        "--spark-work",
+        work.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("give a URI on the cluster's file system"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// `crosscheck <command…> -q --config <job> --run-id <run_id>`, which must succeed.

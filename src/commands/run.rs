@@ -41,6 +41,8 @@ pub struct SparkRun {
     /// job's `spark:` section.
     pub conf: Vec<String>,
     pub deploy_mode: Option<String>,
+    /// `--spark-work URI`; else the job's `spark.work`.
+    pub work: Option<String>,
     pub queue: Option<String>,
     pub principal: Option<String>,
     pub keytab: Option<PathBuf>,
@@ -62,6 +64,9 @@ fn submit_options(
         .or_else(|| site.master.clone())
         .unwrap_or_else(|| "local[*]".into());
     engine::spark::check_master(&master).map_err(bad)?;
+    if let Some(w) = spark.work.as_ref().or(site.work.as_ref()) {
+        engine::spark::check_work(w).map_err(bad)?;
+    }
     let mut conf: indexmap::IndexMap<String, String> = site.conf.clone();
     for kv in &spark.conf {
         let Some((k, v)) = kv.split_once('=').filter(|(k, _)| !k.trim().is_empty()) else {
@@ -284,6 +289,18 @@ pub fn run(
                 master,
                 submit_args,
                 spark_submit,
+                work: spark
+                    .work
+                    .clone()
+                    .or_else(|| job.spark.work.clone())
+                    .map(|w| {
+                        // One folder per run inside it: runs side by side never meet.
+                        format!(
+                            "{}/crosscheck-{run_id}-{}",
+                            w.trim_end_matches('/'),
+                            std::process::id()
+                        )
+                    }),
                 bundle,
                 keep_bundle: spark.keep_bundle,
             };

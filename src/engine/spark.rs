@@ -36,6 +36,10 @@ pub struct SparkOptions {
     pub submit_args: Vec<String>,
     /// The spark-submit executable.
     pub spark_submit: PathBuf,
+    /// A folder on the cluster's file system (a URI) for this run: the inputs staged in it,
+    /// the results written to its `results/`, fetched back into the bundle, and the folder
+    /// removed by the runner. `None`: the cluster reads and writes the bundle itself.
+    pub work: Option<String>,
     /// The bundle folder (created; must not hold a bundle already).
     pub bundle: PathBuf,
     /// Keep the bundle (inputs included) after the run.
@@ -270,6 +274,7 @@ pub fn import(
             ),
         ));
     }
+    let results = &local_results(results)?;
     if !results.join("status.json").is_file() {
         return Err(io(
             results,
@@ -571,6 +576,59 @@ pub fn check_master(master: &str) -> std::result::Result<(), String> {
     }
 }
 
+/// The scheme of `s` when it is a URI (`hdfs://…`, `file:/…`); a single letter is a drive.
+fn uri_scheme(s: &str) -> Option<&str> {
+    let (head, _) = s.split_once(':')?;
+    let ok = head.len() > 1
+        && head.starts_with(|c: char| c.is_ascii_alphabetic())
+        && head
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
+    ok.then_some(head)
+}
+
+/// A cluster work folder must be a URI: a plain path would mean the driver's disk to Python
+/// and the cluster's default file system to Spark.
+pub fn check_work(work: &str) -> std::result::Result<(), String> {
+    match uri_scheme(work) {
+        Some(_) if !work.contains(['\n', '\r']) => Ok(()),
+        _ => Err(format!(
+            "--spark-work {work}: give a URI on the cluster's file system, e.g. \
+             hdfs:///user/audit/crosscheck, s3a://bucket/crosscheck or file:///shared/crosscheck"
+        )),
+    }
+}
+
+/// Where results named by `results` are on this machine: a path, or a `file:` URI's path.
+/// Results on another file system must be copied here first.
+fn local_results(results: &Path) -> Result<PathBuf> {
+    let text = results.to_string_lossy();
+    match uri_scheme(&text) {
+        None => Ok(results.to_path_buf()),
+        Some(s) if s.eq_ignore_ascii_case("file") => {
+            let rest = &text[5..];
+            // file:///a, file://localhost/a, file:/a
+            let path = match rest.strip_prefix("//") {
+                Some(r) => r.strip_prefix("localhost").unwrap_or(r),
+                None => rest,
+            };
+            if !path.starts_with('/') {
+                return Err(io(
+                    results,
+                    "a file: URI names an absolute path (file:///…)",
+                ));
+            }
+            Ok(PathBuf::from(path))
+        }
+        Some(_) => Err(io(
+            results,
+            "crosscheck reads results from this machine's disk: copy them here first (e.g. \
+             `hdfs dfs -get URI DIR`), or submit with `--fetch DIR` after the results URI so the \
+             driver brings them back",
+        )),
+    }
+}
+
 /// The line of a Spark log that says why the job failed: the first exception or error raised
 /// (Python's `…Error:` / `…Exception:` lines, Java's `Exception in thread`), not the stack
 /// frames around it.
@@ -655,8 +713,14 @@ pub fn run(
     let log = crate::private::create_private_file(&log_path)?;
     let mut cmd = submit_command(&opts.spark_submit, &opts.master, &opts.submit_args);
     cmd.arg(opts.bundle.join("runner.py"))
-        .arg(opts.bundle.join("manifest.json"))
-        .stdout(log.try_clone().map_err(|e| io(&log_path, e))?)
+        .arg(opts.bundle.join("manifest.json"));
+    if let Some(work) = &opts.work {
+        cmd.arg(format!("{work}/results"))
+            .args(["--stage".to_string(), work.clone()])
+            .arg("--fetch")
+            .arg(opts.bundle.join("results"));
+    }
+    cmd.stdout(log.try_clone().map_err(|e| io(&log_path, e))?)
         .stderr(log);
     let status = run_stoppable(&mut cmd).map_err(|e| match e {
         Stopped::Start(e) => io(
@@ -834,7 +898,38 @@ pub(crate) fn collect(
 
 #[cfg(test)]
 mod master_tests {
-    use super::{check_master, failure_cause};
+    use super::{check_master, check_work, failure_cause, local_results};
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn work_folders_are_uris_and_results_are_read_from_this_disk() {
+        for ok in [
+            "hdfs:///user/audit/crosscheck",
+            "hdfs://nn:8020/a",
+            "s3a://bucket/x",
+            "file:///shared/x",
+        ] {
+            assert_eq!(check_work(ok), Ok(()), "{ok}");
+        }
+        for bad in ["/tmp/work", "work", "C:/work", ""] {
+            let e = check_work(bad).unwrap_err();
+            assert!(e.contains("give a URI"), "{bad}: {e}");
+        }
+        let local = |s: &str| local_results(Path::new(s)).ok();
+        assert_eq!(local("/r/results"), Some(PathBuf::from("/r/results")));
+        assert_eq!(local("rel/results"), Some(PathBuf::from("rel/results")));
+        assert_eq!(
+            local("file:///r/results"),
+            Some(PathBuf::from("/r/results"))
+        );
+        assert_eq!(local("file://localhost/r"), Some(PathBuf::from("/r")));
+        assert_eq!(local("file:/r"), Some(PathBuf::from("/r")));
+        assert_eq!(local("file:r"), None);
+        let e = local_results(Path::new("hdfs:///r"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("copy them here first"), "{e}");
+    }
 
     #[test]
     fn masters_spark_submit_takes_and_those_it_does_not() {

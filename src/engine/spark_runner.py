@@ -1,6 +1,12 @@
 """crosscheck's Spark runner: executes a bundle written by `crosscheck compile --target spark`.
 
-    spark-submit --master URL runner.py manifest.json [results-folder]
+    spark-submit --master URL runner.py manifest.json [RESULTS] [--stage URI] [--fetch DIR]
+
+RESULTS is a folder (default: results/ beside the manifest) or a URI (hdfs://…, s3a://…,
+file://…) on the file system Spark writes to; status.json goes there too, beside the rules'
+Parquet. With --stage, a cluster that cannot read this machine's disk gets the inputs copied to
+URI first (and removed after); with --fetch, the driver copies RESULTS back to the local folder
+DIR and removes them from the cluster: only the leads leave it.
 
 Registers each input (Parquet written by crosscheck, read with the schema the manifest
 declares) as a view of the dataset's name, creates the working-day calendar's views, then runs each
@@ -44,17 +50,91 @@ def load_manifest(manifest_path):
     return manifest
 
 
+def is_uri(p):
+    """A URI with a scheme (`hdfs://…`, `file:/…`), not a path; one letter is a drive."""
+    head, sep, _ = p.partition(":")
+    return (
+        bool(sep)
+        and len(head) > 1
+        and head[0].isalpha()
+        and all(c.isalnum() or c in "+.-" for c in head)
+    )
+
+
+class Store:
+    """The file system a URI names, through Hadoop's FileSystem API (as Spark reaches it);
+    plain paths through Python's own files on this machine."""
+
+    def __init__(self, spark):
+        self.spark = spark
+        self.jvm = spark._jvm
+        self.conf = spark._jsc.hadoopConfiguration()
+
+    def _fs(self, uri):
+        p = self.jvm.org.apache.hadoop.fs.Path(uri)
+        return p.getFileSystem(self.conf), p
+
+    def write_text(self, folder, name, text):
+        """`name` in `folder`, written whole under a temporary name and renamed, owner-only."""
+        if not is_uri(folder):
+            os.makedirs(folder, exist_ok=True)
+            tmp = os.path.join(folder, name + ".partial")
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, os.path.join(folder, name))
+            return
+        fs, tmp = self._fs(folder.rstrip("/") + "/" + name + ".partial")
+        final = self.jvm.org.apache.hadoop.fs.Path(folder.rstrip("/") + "/" + name)
+        out = fs.create(tmp, True)
+        try:
+            out.write(bytearray(text.encode("utf-8")))
+        finally:
+            out.close()
+        fs.setPermission(tmp, self.jvm.org.apache.hadoop.fs.permission.FsPermission.valueOf("-rw-------"))
+        fs.delete(final, False)
+        if not fs.rename(tmp, final):
+            raise OSError("cannot rename %s to %s" % (tmp, final))
+
+    def put(self, local, uri):
+        fs, p = self._fs(uri)
+        fs.copyFromLocalFile(False, True, self.jvm.org.apache.hadoop.fs.Path("file://" + os.path.abspath(local)), p)
+
+    def get(self, uri, local):
+        fs, p = self._fs(uri)
+        fs.copyToLocalFile(False, p, self.jvm.org.apache.hadoop.fs.Path("file://" + os.path.abspath(local)), True)
+
+    def remove(self, uri):
+        if is_uri(uri):
+            fs, p = self._fs(uri)
+            fs.delete(p, True)
+
+
 def main():
-    # `runner.py manifest.json [results]`, or `runner.py --many list.json`: several bundles (a
-    # rule's fixtures, each with its own inputs) one after another in one Spark session, the
-    # list naming each one's manifest and results folder.
+    # `runner.py manifest.json [results] [--stage URI] [--fetch DIR]`, or `runner.py --many
+    # list.json`: several bundles (a rule's fixtures, each with its own inputs) one after
+    # another in one Spark session, the list naming each one's manifest and results folder.
+    stage = fetch = None
     if sys.argv[1] == "--many":
         with open(sys.argv[2], encoding="utf-8") as f:
             runs = [(r["manifest"], r["results"]) for r in json.load(f)]
     else:
-        bundle = os.path.dirname(os.path.abspath(sys.argv[1]))
-        results = sys.argv[2] if len(sys.argv) > 2 else os.path.join(bundle, "results")
-        runs = [(sys.argv[1], results)]
+        args = sys.argv[1:]
+        for flag in ("--stage", "--fetch"):
+            if flag in args:
+                i = args.index(flag)
+                if i + 1 >= len(args):
+                    sys.exit("%s needs a value" % flag)
+                value = args[i + 1]
+                del args[i : i + 2]
+                if flag == "--stage":
+                    stage = value
+                else:
+                    fetch = value
+        bundle = os.path.dirname(os.path.abspath(args[0]))
+        results = args[1] if len(args) > 1 else os.path.join(bundle, "results")
+        runs = [(args[0], results)]
+    if fetch and not is_uri(runs[0][1]):
+        sys.exit("--fetch copies results from a URI: give RESULTS as one (hdfs://…, file://…)")
     first = load_manifest(runs[0][0])
 
     from pyspark.sql import SparkSession
@@ -69,18 +149,37 @@ def main():
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
-    for manifest_path, results in runs:
-        run_bundle(spark, load_manifest(manifest_path), manifest_path, results)
+    store = Store(spark)
+    try:
+        for manifest_path, results in runs:
+            run_bundle(spark, store, load_manifest(manifest_path), manifest_path, results, stage)
+        if fetch:
+            # The leads come back to this machine; the cluster keeps no copy.
+            store.get(runs[0][1], fetch)
+    finally:
+        # Copies of personal data on the cluster, whatever happened.
+        if stage:
+            store.remove(stage)
+        if fetch:
+            store.remove(runs[0][1])
     spark.stop()
 
 
-def run_bundle(spark, manifest, manifest_path, results):
-    """Runs one bundle's rules over its inputs and writes results/ and status.json."""
+def run_bundle(spark, store, manifest, manifest_path, results, stage=None):
+    """Runs one bundle's rules over its inputs and writes the results and status.json."""
     bundle = os.path.dirname(os.path.abspath(manifest_path))
-    os.makedirs(results, exist_ok=True)
+    if not is_uri(results):
+        os.makedirs(results, exist_ok=True)
 
     for inp in manifest["inputs"]:
-        path = inp["path"] if os.path.isabs(inp["path"]) else os.path.join(bundle, inp["path"])
+        path = inp["path"]
+        if not is_uri(path) and not os.path.isabs(path):
+            path = os.path.join(bundle, path)
+        if stage and not is_uri(path):
+            # A cluster reads the inputs from its own file system, not this machine's disk.
+            staged = stage.rstrip("/") + "/" + inp["dataset"] + ".parquet"
+            store.put(path, staged)
+            path = staged
         spark.read.schema(inp["schema_ddl"]).parquet(path).createOrReplaceTempView(
             "cc_input_" + inp["dataset"]
         )
@@ -122,7 +221,7 @@ def run_bundle(spark, manifest, manifest_path, results):
                     out.createOrReplaceTempView(stmt["name"])
                     outcome["link"] = estimated
             if outcome["status"] == "ok":
-                out = os.path.join(results, rule["id"])
+                out = results.rstrip("/") + "/" + rule["id"]
                 spark.table(rule["result"]).write.mode("overwrite").parquet(out)
         except Exception as e:  # one rule's failure is its outcome; the others still run
             outcome = {"status": "failed", "error": reason(e)}
@@ -142,10 +241,8 @@ def run_bundle(spark, manifest, manifest_path, results):
         "rules": {r["id"]: done[r["id"]] for r in manifest["rules"]},
     }
 
-    tmp = os.path.join(results, "status.json.partial")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(status, f, ensure_ascii=False, indent=1)
-    os.replace(tmp, os.path.join(results, "status.json"))
+    # Beside the results, on the file system they went to.
+    store.write_text(results, "status.json", json.dumps(status, ensure_ascii=False, indent=1))
 
 
 def register_name_functions(spark, tables_b):

@@ -63,6 +63,10 @@ pub struct SparkSite {
     pub deploy_mode: Option<String>,
     #[serde(default)]
     pub queue: Option<String>,
+    /// A folder on the cluster's file system (a URI) where the inputs are staged and the
+    /// results written, for a cluster that cannot read this machine's disk.
+    #[serde(default)]
+    pub work: Option<String>,
     /// Kerberos: the principal and its keytab (relative to the job file).
     #[serde(default)]
     pub principal: Option<String>,
