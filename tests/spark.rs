@@ -535,9 +535,10 @@ fn a_hand_submitted_bundle_imports_as_the_same_leads() {
 
 /// A cluster that cannot read this machine's disk gets a work folder on its own file system
 /// (`--spark-work`, here a `file://` folder standing for `hdfs://`): the inputs are staged
-/// there, the results written there and fetched back by the driver, the leads byte for byte a
-/// local run's, and the run's folder in it removed afterwards — no copy of the data is left on
-/// the cluster. A plain path is refused before anything is read.
+/// there (Spark's log names each one read from there), the results written there and fetched
+/// back by the driver, the leads byte for byte a local run's, and the run's folder in it
+/// removed afterwards — no copy of the data is left on the cluster. A plain path is refused
+/// before anything is read.
 #[test]
 #[ignore = "needs Apache Spark (spark-submit and Java 17): `bash .ci/run` installs it and runs this"]
 fn a_cluster_work_folder_stages_the_inputs_and_keeps_nothing() {
@@ -561,8 +562,22 @@ fn a_cluster_work_folder_stages_the_inputs_and_keeps_nothing() {
             "local[2]",
             "--spark-work",
             &uri,
+            "--keep-bundle",
         ],
     );
+    let log = std::fs::read_to_string(dir.path().join("out/spark.spark/spark.log")).unwrap();
+    for dataset in [
+        "pension_payments",
+        "death_register",
+        "dibao_roll",
+        "vehicle_register",
+    ] {
+        let staged = format!(
+            "input {dataset} staged at file://{}/crosscheck-spark-",
+            work.display()
+        );
+        assert!(log.contains(&staged), "{staged} not in the log:\n{log}");
+    }
     let a = std::fs::read_to_string(local.join("anomalies.csv")).unwrap();
     assert_eq!(
         a,

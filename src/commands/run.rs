@@ -48,12 +48,16 @@ pub struct SparkRun {
     pub keytab: Option<PathBuf>,
 }
 
-/// The master and the spark-submit options of a run: the command line over the job's `spark:`
-/// section, checked before anything is loaded.
-fn submit_options(
-    spark: &SparkRun,
-    site: &crate::job::SparkSite,
-) -> Result<(String, Vec<String>), Error> {
+/// What a Spark run is submitted with: the command line over the job's `spark:` section,
+/// checked before anything is loaded.
+struct Submit {
+    master: String,
+    args: Vec<String>,
+    /// The cluster's work folder (a URI), if any.
+    work: Option<String>,
+}
+
+fn submit_options(spark: &SparkRun, site: &crate::job::SparkSite) -> Result<Submit, Error> {
     let bad = |message: String| Error::Input {
         path: "--engine spark".into(),
         message,
@@ -64,7 +68,8 @@ fn submit_options(
         .or_else(|| site.master.clone())
         .unwrap_or_else(|| "local[*]".into());
     engine::spark::check_master(&master).map_err(bad)?;
-    if let Some(w) = spark.work.as_ref().or(site.work.as_ref()) {
+    let work = spark.work.clone().or_else(|| site.work.clone());
+    if let Some(w) = &work {
         engine::spark::check_work(w).map_err(bad)?;
     }
     let mut conf: indexmap::IndexMap<String, String> = site.conf.clone();
@@ -139,7 +144,7 @@ fn submit_options(
     for (k, v) in conf {
         args.extend(["--conf".to_string(), format!("{k}={v}")]);
     }
-    Ok((master, args))
+    Ok(Submit { master, args, work })
 }
 
 /// What a run did.
@@ -274,7 +279,7 @@ pub fn run(
             let (bundle, results) = o.import.as_ref().expect("checked");
             engine::spark::import(&job, &rules, bundle, results, reporter)?
         }
-        (Some(spark), Some((master, submit_args))) => {
+        (Some(spark), Some(submit)) => {
             let spark_submit = engine::spark::find_spark_submit().ok_or_else(|| Error::Input {
                 path: "spark-submit".into(),
                 message: "not found: put Spark's bin folder on PATH, set SPARK_SUBMIT, or `pip install pyspark` (see the README)".into(),
@@ -286,21 +291,17 @@ pub fn run(
                 output_dir.join(format!(".{run_id}.spark-{}", std::process::id()))
             };
             let opts = engine::spark::SparkOptions {
-                master,
-                submit_args,
+                master: submit.master,
+                submit_args: submit.args,
                 spark_submit,
-                work: spark
-                    .work
-                    .clone()
-                    .or_else(|| job.spark.work.clone())
-                    .map(|w| {
-                        // One folder per run inside it: runs side by side never meet.
-                        format!(
-                            "{}/crosscheck-{run_id}-{}",
-                            w.trim_end_matches('/'),
-                            std::process::id()
-                        )
-                    }),
+                work: submit.work.map(|w| {
+                    // One folder per run inside it: runs side by side never meet.
+                    format!(
+                        "{}/crosscheck-{run_id}-{}",
+                        w.trim_end_matches('/'),
+                        std::process::id()
+                    )
+                }),
                 bundle,
                 keep_bundle: spark.keep_bundle,
             };

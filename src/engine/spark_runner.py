@@ -51,11 +51,13 @@ def load_manifest(manifest_path):
 
 
 def is_uri(p):
-    """A URI with a scheme (`hdfs://…`, `file:/…`), not a path; one letter is a drive."""
+    """A URI with a scheme (`hdfs://…`, `file:/…`), not a path; one letter is a drive. As
+    spark.rs's `uri_scheme`: ASCII letters, digits and `+.-` only."""
     head, sep, _ = p.partition(":")
     return (
         bool(sep)
         and len(head) > 1
+        and head.isascii()
         and head[0].isalpha()
         and all(c.isalnum() or c in "+.-" for c in head)
     )
@@ -135,6 +137,9 @@ def main():
         runs = [(args[0], results)]
     if fetch and not is_uri(runs[0][1]):
         sys.exit("--fetch copies results from a URI: give RESULTS as one (hdfs://…, file://…)")
+    # A plain path would be the cluster's default file system to Hadoop: never removed after.
+    if stage and not is_uri(stage):
+        sys.exit("--stage takes a URI on the cluster's file system (hdfs://…, file://…)")
     first = load_manifest(runs[0][0])
 
     from pyspark.sql import SparkSession
@@ -179,6 +184,7 @@ def run_bundle(spark, store, manifest, manifest_path, results, stage=None):
             # A cluster reads the inputs from its own file system, not this machine's disk.
             staged = stage.rstrip("/") + "/" + inp["dataset"] + ".parquet"
             store.put(path, staged)
+            print("crosscheck: input %s staged at %s" % (inp["dataset"], staged), flush=True)
             path = staged
         spark.read.schema(inp["schema_ddl"]).parquet(path).createOrReplaceTempView(
             "cc_input_" + inp["dataset"]
