@@ -695,6 +695,75 @@ fn dates_out_of_range_reject_their_row() {
     assert_eq!(accounting(&run), (2, 1, 1));
 }
 
+/// A register's Parquet timestamps (to the millisecond, as databases write them) load as
+/// date-times, not as text a date-time column rejects; a date before 1900, which Excel cannot
+/// show as a date, reaches the workbook as text (it crashed the writer), and so do numbers
+/// past Excel's 15 digits.
+#[test]
+fn timestamps_and_old_dates_load_and_reach_the_workbook() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = CATALOG
+        .replace("path: people.csv", "path: people.parquet")
+        .replace("    encoding: utf-8\n", "")
+        .replace(
+            "      amount: { type: money, aliases: [金额] }",
+            "      amount: { type: money, aliases: [金额] }\n      born: { type: date, aliases: [出生] }\n      seen_at: { type: datetime, aliases: [时间] }\n      seen_text: { type: datetime, aliases: [时间文本] }\n      count: { type: int, aliases: [次数] }",
+        );
+    let rule = BY_NAME.replace(
+        "  - { label: 身份证号 / ID, expr: id_card }",
+        "  - { label: 身份证号 / ID, expr: id_card }\n  - { label: born, expr: born }\n  - { label: seen_at, expr: seen_at }\n  - { label: seen_text, expr: seen_text }\n  - { label: count, expr: count }",
+    );
+    let job = custom_job(dir.path(), &catalog, &[("by_name.yaml", &rule)]);
+    use polars::prelude::*;
+    let mut df = df!(
+        "身份证号" => [IDS[1], IDS[2]],
+        "姓名" => ["张伟", "李娜"],
+        "金额" => ["10", "20"],
+        // 0712-05-19 and 1891-10-01.
+        "出生" => [-459_337i32, -28_581],
+        "时间" => [1_709_283_200_246i64, -2_208_988_800_000],
+        "时间文本" => ["2024-03-01 08:53:20.246", "2024-03-01T08:53:20.0"],
+        "次数" => ["1234567890123456", "7"],
+    )
+    .unwrap();
+    df.apply("出生", |c| c.cast(&DataType::Date).unwrap())
+        .unwrap();
+    df.apply("时间", |c| {
+        c.cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+            .unwrap()
+    })
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(data_dir(dir.path()).join("people.parquet")).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let run = run_ok(&job, "r1", &[]);
+    assert_eq!(accounting(&run), (2, 2, 0));
+    let evidence: Vec<String> = read_csv(&run.join("anomalies.csv"))[1..]
+        .iter()
+        .map(|r| r[11].clone())
+        .collect();
+    assert_eq!(
+        evidence,
+        [
+            "姓名 / Name: 张伟; 身份证号 / ID: 320102195003011238; born: 0712-05-19; seen_at: 2024-03-01 08:53:20.246; seen_text: 2024-03-01 08:53:20.246; count: 1234567890123456",
+            "姓名 / Name: 李娜; 身份证号 / ID: 320104194805122341; born: 1891-10-01; seen_at: 1900-01-01 00:00:00.000; seen_text: 2024-03-01 08:53:20.000; count: 7",
+        ]
+    );
+    let mut wb: Xlsx<_> = calamine::open_workbook(run.join("anomalies.xlsx")).unwrap();
+    let range = wb.worksheet_range("by_name").unwrap();
+    let cells: Vec<String> = range
+        .used_cells()
+        .map(|(_, _, c)| format!("{c:?}"))
+        .collect();
+    for shown in [
+        "String(\"0712-05-19\")",
+        "String(\"1891-10-01\")",
+        "String(\"1234567890123456\")",
+    ] {
+        assert!(cells.iter().any(|c| c == shown), "{shown} not in {cells:?}");
+    }
+}
+
 /// Item 10: what a run killed while writing (or while Spark ran) left beside the runs is
 /// removed by the next run once its process is gone; a live process's, and run folders, are
 /// not.

@@ -155,6 +155,14 @@ pub fn parse_date(cell: CellRef<'_>) -> Result<Option<NaiveDate>, String> {
     }
 }
 
+/// A date of the years a register can mean and a workbook (or Spark) can hold: 1 to 9999.
+/// Year 0 (`00000101`) is not one, though chrono has it.
+fn ymd(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
+    (1..=9999)
+        .contains(&y)
+        .then(|| NaiveDate::from_ymd_opt(y, m, d))?
+}
+
 fn parse_date_text(t: &str) -> Result<NaiveDate, String> {
     let err = || {
         format!("'{t}' is not a date (expected e.g. 2024-03-01, 2024/3/1, 20240301, 2024年3月1日)")
@@ -168,7 +176,7 @@ fn parse_date_text(t: &str) -> Result<NaiveDate, String> {
             })
         };
         if let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10))
-            && let Some(date) = NaiveDate::from_ymd_opt(y as i32, m, d)
+            && let Some(date) = ymd(y as i32, m, d)
         {
             return Ok(date);
         }
@@ -178,7 +186,7 @@ fn parse_date_text(t: &str) -> Result<NaiveDate, String> {
         let num =
             |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
         let day = if b.len() == 8 { num(6..8) } else { 1 };
-        return NaiveDate::from_ymd_opt(num(0..4) as i32, num(4..6), day).ok_or_else(err);
+        return ymd(num(0..4) as i32, num(4..6), day).ok_or_else(err);
     }
     // Drop a time part: "2024-03-01 14:05:00", "2024-03-01T14:05".
     let date_part = t.split([' ', 'T']).next().unwrap_or(t);
@@ -211,7 +219,7 @@ fn parse_date_text(t: &str) -> Result<NaiveDate, String> {
         [y, m, d] if y.len() == 4 => (num(y)?, num(m)?, num(d)?),
         _ => return Err(err()),
     };
-    NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(err)
+    ymd(y as i32, m, d).ok_or_else(err)
 }
 
 /// A date cell's value, if its year is one a register can mean and a workbook can show
@@ -246,14 +254,33 @@ pub fn parse_datetime(cell: CellRef<'_>) -> Result<Option<NaiveDateTime>, String
             let time = t.split_once([' ', 'T']).map(|(_, time)| time.trim());
             let time = match time {
                 None | Some("") => chrono::NaiveTime::MIN,
-                Some(tm) => chrono::NaiveTime::parse_from_str(tm, "%H:%M:%S")
-                    .or_else(|_| chrono::NaiveTime::parse_from_str(tm, "%H:%M"))
-                    .map_err(|_| format!("'{t}' has a time that is not HH:MM[:SS]"))?,
+                Some(tm) => parse_time(tm)
+                    .ok_or_else(|| format!("'{t}' has a time that is not HH:MM[:SS[.fff]]"))?,
             };
             Ok(Some(date.and_time(time)))
         }
         other => parse_date(other).map(|d| d.map(|d| d.and_hms_opt(0, 0, 0).expect("midnight"))),
     }
+}
+
+/// 14:05, 14:05:30, or 14:05:30.123 (up to nine digits of fraction, as databases export).
+fn parse_time(tm: &str) -> Option<chrono::NaiveTime> {
+    use chrono::Timelike;
+    let (hms, fraction) = match tm.split_once('.') {
+        Some((hms, f)) => (hms, Some(f)),
+        None => (tm, None),
+    };
+    let whole = chrono::NaiveTime::parse_from_str(hms, "%H:%M:%S").ok();
+    let Some(f) = fraction else {
+        return whole.or_else(|| chrono::NaiveTime::parse_from_str(hms, "%H:%M").ok());
+    };
+    if f.is_empty() || f.len() > 9 || !f.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos: u32 = format!("{f:0<9}").parse().ok()?;
+    let whole = whole?;
+    // A leap second (:60) already holds a second of nanoseconds.
+    whole.with_nanosecond(whole.nanosecond() + nanos)
 }
 
 /// Amounts: thousands separators (, ，), a trailing 元 or leading ¥, full-width digits.
@@ -488,6 +515,25 @@ mod tests {
     fn datetimes_keep_minutes() {
         let dt = parse_datetime(text("2025-09-01 14:05")).unwrap().unwrap();
         assert_eq!(dt.to_string(), "2025-09-01 14:05:00");
+        // What databases export: a fraction of a second, kept.
+        let dt = parse_datetime(text("2025-09-01 14:05:30.0"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(dt.to_string(), "2025-09-01 14:05:30");
+        let dt = parse_datetime(text("2025-09-01T14:05:30.123456789"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(dt.to_string(), "2025-09-01 14:05:30.123456789");
+        for bad in [
+            "2025-09-01 14:05.5",
+            "2025-09-01 14:05:30.",
+            "2025-09-01 14:05:30.1234567890",
+        ] {
+            assert!(parse_datetime(text(bad)).is_err(), "{bad}");
+        }
+        // Year 0 is no register's year (chrono has one; Spark and Excel do not).
+        assert!(parse_date(text("00000101")).is_err());
+        assert!(parse_date(text("0000-01-01")).is_err());
     }
 
     #[test]

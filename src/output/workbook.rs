@@ -87,6 +87,10 @@ impl Widths {
     }
 }
 
+fn in_excel(d: NaiveDate) -> bool {
+    (1900..=9999).contains(&d.year())
+}
+
 fn excel_date(d: NaiveDate) -> Result<ExcelDateTime, XlsxError> {
     ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)
 }
@@ -112,17 +116,19 @@ fn write_value(
     fmt: &Formats,
 ) -> Result<(), XlsxError> {
     match ty {
+        // Excel keeps 15 significant digits: a larger number (or NaN, infinity) stays text.
         ValueType::Int | ValueType::Float => match value.parse::<f64>() {
-            Ok(v) => ws.write_number(row, col, v).map(|_| ()),
-            Err(_) => ws.write_string(row, col, value).map(|_| ()),
+            Ok(v) if v.is_finite() && v.abs() < 1e15 => ws.write_number(row, col, v).map(|_| ()),
+            _ => ws.write_string(row, col, value).map(|_| ()),
         },
+        // Excel's dates start in 1900: an earlier one (a register's 0711-03-01) stays text.
         ValueType::Date => match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-            Ok(d) => ws
+            Ok(d) if in_excel(d) => ws
                 .write_datetime_with_format(row, col, &excel_date(d)?, &fmt.date)
                 .map(|_| ()),
-            Err(_) => ws.write_string(row, col, value).map(|_| ()),
+            _ => ws.write_string(row, col, value).map(|_| ()),
         },
-        ValueType::Datetime => match parse_datetime(value) {
+        ValueType::Datetime => match parse_datetime(value).filter(|dt| in_excel(dt.date())) {
             Some(dt) => {
                 let x =
                     ExcelDateTime::from_ymd(dt.year() as u16, dt.month() as u8, dt.day() as u8)?

@@ -191,6 +191,19 @@ pub(super) fn any_to_cell(v: &AnyValue) -> RawCell {
                 || RawCell::Text(format!("{days} days from 1970-01-01")),
                 RawCell::DateTime,
             ),
+        // A register's timestamps: their wall-clock time (UTC for a zoned one), to the
+        // nanosecond; past what chrono holds, text as for dates.
+        AnyValue::Datetime(v, unit, _) | AnyValue::DatetimeOwned(v, unit, _) => {
+            let dt = match unit {
+                TimeUnit::Nanoseconds => Some(chrono::DateTime::from_timestamp_nanos(*v)),
+                TimeUnit::Microseconds => chrono::DateTime::from_timestamp_micros(*v),
+                TimeUnit::Milliseconds => chrono::DateTime::from_timestamp_millis(*v),
+            };
+            dt.map_or_else(
+                || RawCell::Text(format!("{v} {unit} from 1970-01-01")),
+                |dt| RawCell::DateTime(dt.naive_utc()),
+            )
+        }
         // Integers stay exact: an ID in an int64 column has lost nothing yet.
         AnyValue::Int64(i) => RawCell::Text(i.to_string()),
         AnyValue::Int32(i) => RawCell::Text(i.to_string()),
