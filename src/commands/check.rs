@@ -35,6 +35,8 @@ pub fn check(config: &Path, spark: bool) -> Result<CheckReport, Error> {
         .catalog
         .datasets
         .keys()
+        // A dataset on a cluster is read there: Spark checks it when the job starts.
+        .filter(|name| !(spark && job.catalog.cluster(name).is_some()))
         .filter_map(|name| {
             crate::ingest::check_dataset(&job.catalog, name)
                 .err()

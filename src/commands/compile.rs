@@ -29,7 +29,7 @@ pub fn compile(
     if !diagnostics.is_empty() {
         return Err(Error::Invalid(diagnostics));
     }
-    let loaded = engine::load(&job, &rules, reporter);
+    let loaded = engine::load(&job, &rules, reporter, true);
     if let Some(d) = loaded.datasets.iter().find(|d| d.error.is_some()) {
         return Err(Error::Input {
             path: config.to_path_buf(),

@@ -245,6 +245,7 @@ pub fn run_fixtures_on_spark(
                         rows,
                         stored: HashMap::new(),
                         failed: HashMap::new(),
+                        on_cluster: Vec::new(),
                         load_ms: 0,
                     };
                     let bundle_dir = dir.join(format!("{}-{k}", v.id));

@@ -306,6 +306,9 @@ pub struct Loaded {
     pub stored: HashMap<String, crate::ingest::cache::Stored>,
     /// Datasets that failed to load, with why: their rules fail with that reason.
     pub failed: HashMap<String, String>,
+    /// Datasets the rules read that live on the Spark cluster: not loaded here, Spark reads
+    /// and types them there (`load(…, on_cluster = true)` only).
+    pub on_cluster: Vec<String>,
     pub load_ms: u128,
 }
 
@@ -320,14 +323,23 @@ impl Loaded {
     }
 }
 
-/// Loads every dataset the rules read (only the columns some rule reads), each once.
-pub fn load(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> Loaded {
+/// Loads every dataset the rules read (only the columns some rule reads), each once. With
+/// `on_cluster` (a Spark run), datasets living on the cluster are left to Spark.
+pub fn load(
+    job: &Job,
+    rules: &[CompiledRule],
+    reporter: &dyn Reporter,
+    on_cluster: bool,
+) -> Loaded {
     let mut needed: Vec<String> = rules
         .iter()
         .flat_map(|r| r.datasets.iter().cloned())
         .collect();
     needed.sort();
     needed.dedup();
+    let (cluster, needed): (Vec<String>, Vec<String>) = needed
+        .into_iter()
+        .partition(|d| on_cluster && job.catalog.cluster(d).is_some());
     // The columns each dataset must load: those some rule reads (all, for an `sql` rule).
     let mut wanted: HashMap<&str, Option<std::collections::BTreeSet<String>>> = HashMap::new();
     for rule in rules {
@@ -428,13 +440,14 @@ pub fn load(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> Loade
         rows,
         stored,
         failed,
+        on_cluster: cluster,
         load_ms,
     }
 }
 
 /// Loads every dataset the rules read, then runs every rule on Polars.
 pub fn run(job: &Job, rules: &[CompiledRule], reporter: &dyn Reporter) -> RunResult {
-    let loaded = load(job, rules, reporter);
+    let loaded = load(job, rules, reporter, false);
     let (frames, rows, stored) = (&loaded.frames, &loaded.rows, &loaded.stored);
     let t1 = Instant::now();
     reporter.start(Phase::Rules, rules.len() as u64);

@@ -5,7 +5,10 @@
 //! a local run produces.
 //!
 //! Inputs go to Spark as Parquet rather than as the raw extracts: Spark cannot read xlsx, and
-//! decoding and typing in one place is what makes both backends see identical values.
+//! decoding and typing in one place is what makes both backends see identical values. A
+//! dataset that lives on the cluster (a Hive table, Parquet/ORC by URI) is the exception: the
+//! runner reads it there and types it with its copy of the normalisers, which the differential
+//! test pins to ours; only its counts and a sample of its rejected rows come back.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -16,16 +19,19 @@ use polars::prelude::*;
 use serde_json::json;
 
 use super::{
-    Backend, Loaded, Phase, Reporter, RuleOutcome, RuleStatus, RunResult, leads_from_frame,
+    Backend, DatasetOutcome, Loaded, Phase, Reporter, RuleOutcome, RuleStatus, RunResult,
+    leads_from_frame,
 };
 use crate::error::{Error, Result};
+use crate::ingest::{DatasetReport, InputFile, RejectedRow};
 use crate::job::Job;
+use crate::job::catalog::{ClusterSource, Format};
 use crate::plan::CompiledRule;
 use crate::plan::spark::{self, SparkRule};
 
 /// The runner shipped in every bundle; its version is checked against the manifest's.
 pub const RUNNER: &str = include_str!("spark_runner.py");
-pub const RUNNER_VERSION: u32 = 2;
+pub const RUNNER_VERSION: u32 = 3;
 
 /// Where and how to submit.
 pub struct SparkOptions {
@@ -157,6 +163,13 @@ pub fn write_bundle(
         empty.insert(d.name.clone(), DataFrame::empty_with_schema(&schema).lazy());
     }
 
+    // Datasets on the cluster: read and typed there by the runner, as declared.
+    for name in &loaded.on_cluster {
+        let (input, frame) = cluster_input(job, name)?;
+        inputs.push(input);
+        empty.insert(name.clone(), frame.lazy());
+    }
+
     let mut lowered = Vec::new();
     let mut refused = Vec::new();
     let mut manifest_rules = Vec::new();
@@ -168,6 +181,7 @@ pub fn write_bundle(
             Ok(s) => {
                 manifest_rules.push(json!({
                     "id": rule.id,
+                    "datasets": rule.datasets,
                     "statements": statements_json(&s),
                     "result": s.result,
                     "output": format!("results/{}", rule.id),
@@ -242,6 +256,123 @@ pub fn write_bundle(
     })
 }
 
+/// The manifest's entry for a dataset living on the cluster (where it is, its columns as
+/// declared, the schema its typed rows take), and an empty frame of that schema.
+fn cluster_input(job: &Job, name: &str) -> Result<(serde_json::Value, DataFrame)> {
+    let catalog = &job.catalog;
+    let spec = &catalog.datasets[name];
+    let source = catalog
+        .cluster(name)
+        .ok_or_else(|| Error::Bug(format!("dataset `{name}` is not on a cluster")))?;
+    let frame = crate::ingest::empty_frame(catalog, name)?;
+    let schema = frame.schema().as_ref().clone();
+    let where_ = match &source {
+        ClusterSource::Table(t) => json!({ "table": t }),
+        ClusterSource::Files { uri, format } => json!({
+            "uri": uri,
+            "format": if *format == Format::Orc { "orc" } else { "parquet" },
+        }),
+    };
+    let input = json!({
+        "dataset": name,
+        "cluster": where_,
+        "shown": source.shown(),
+        "row": spec.row,
+        "columns": spec.columns.iter().map(|(c, cs)| json!({
+            "name": c,
+            "type": cs.ty,
+            "scale": cs.decimal_scale(),
+            "required": cs.required,
+            "optional": cs.optional,
+            "aliases": cs.aliases,
+        })).collect::<Vec<_>>(),
+        "schema_ddl": ddl(&schema).map_err(|e| io(&catalog.path, e))?,
+        "schema": schema.iter().map(|(n, t)| json!({"name": n.as_str(), "type": spark::spark_type(t).unwrap_or("?")})).collect::<Vec<_>>(),
+    });
+    Ok((input, frame))
+}
+
+/// What the runner says of a dataset it read on the cluster: its accounting and a sample of
+/// its rejected rows, or why it could not be read.
+fn cluster_outcome(
+    job: &Job,
+    name: &str,
+    st: &serde_json::Value,
+) -> std::result::Result<(DatasetReport, Vec<RejectedRow>), String> {
+    if st.is_null() {
+        return Err("the Spark runner reported nothing for it (a bug in crosscheck)".into());
+    }
+    if let Some(e) = st["error"].as_str() {
+        return Err(e.to_string());
+    }
+    let shown = job
+        .catalog
+        .cluster(name)
+        .map(|s| s.shown())
+        .unwrap_or_default();
+    let count = |k: &str| {
+        st[k]
+            .as_u64()
+            .ok_or_else(|| format!("the Spark runner's `{k}` for it does not read"))
+    };
+    let id_quality = serde_json::from_value(st["id_quality"].clone())
+        .map_err(|e| format!("the Spark runner's ID quality for it does not read: {e}"))?;
+    let columns: Vec<Option<String>> =
+        serde_json::from_value(st["columns"].clone()).unwrap_or_default();
+    let personal_cols = job.catalog.personal(name);
+    let spec = &job.catalog.datasets[name];
+    // What each cell of a rejected row holds, by the catalog column it was read for.
+    let personal: Vec<_> = columns
+        .iter()
+        .map(|c| {
+            let c = c.as_deref()?;
+            personal_cols.iter().find(|(n, _)| n == c).map(|(_, p)| *p)
+        })
+        .collect();
+    let rejected = st["rejected"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| RejectedRow {
+            file: shown.clone(),
+            sheet: None,
+            row: r["row"].as_u64().unwrap_or_default(),
+            reason: r["reason"].as_str().unwrap_or_default().to_string(),
+            content: r["content"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| c.as_str().unwrap_or_default().to_string())
+                .collect(),
+            personal: personal.clone(),
+        })
+        .collect();
+    let rows_read = count("rows_read")?;
+    let report = DatasetReport {
+        name: name.to_string(),
+        title: spec.title.clone(),
+        files: vec![InputFile {
+            path: shown,
+            // A table has no file to hash: Spark reads it where it lies.
+            sha256: String::new(),
+            bytes: 0,
+            sheet: None,
+            encoding: None,
+            rows_read,
+            cached: None,
+            sha256_recalled: false,
+            cache_rebuilt: None,
+        }],
+        rows_read,
+        rows_loaded: count("rows_loaded")?,
+        rows_rejected: count("rows_rejected")?,
+        id_quality,
+        columns_loaded: Vec::new(),
+        bytes_loaded: 0,
+    };
+    Ok((report, rejected))
+}
+
 /// Turns the results of a bundle submitted by hand (`compile --target spark`, then
 /// `spark-submit … runner.py manifest.json RESULTS`) into a run, as `run --engine spark` would
 /// have: the job's datasets are loaded here again (from the cache), checked to be the files the
@@ -286,7 +417,7 @@ pub fn import(
             ),
         ));
     }
-    let loaded = super::load(job, rules, reporter);
+    let loaded = super::load(job, rules, reporter, true);
     // The extracts: the ones the bundle was made from, by their SHA-256.
     let hashes = |files: &serde_json::Value| -> Vec<String> {
         files
@@ -319,7 +450,10 @@ pub fn import(
         }
     }
     // The rules: lowered now, statement for statement the bundle's.
-    let empty = empty_inputs(&loaded, bundle)?;
+    let mut empty = empty_inputs(&loaded, bundle)?;
+    for name in &loaded.on_cluster {
+        empty.insert(name.clone(), cluster_input(job, name)?.1.lazy());
+    }
     let mut lowered = Vec::new();
     let mut refused = Vec::new();
     for rule in rules {
@@ -576,16 +710,7 @@ pub fn check_master(master: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// The scheme of `s` when it is a URI (`hdfs://…`, `file:/…`); a single letter is a drive.
-fn uri_scheme(s: &str) -> Option<&str> {
-    let (head, _) = s.split_once(':')?;
-    let ok = head.len() > 1
-        && head.starts_with(|c: char| c.is_ascii_alphabetic())
-        && head
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
-    ok.then_some(head)
-}
+use crate::job::catalog::uri_scheme;
 
 /// A cluster work folder must be a URI: a plain path would mean the driver's disk to Python
 /// and the cluster's default file system to Spark.
@@ -643,7 +768,7 @@ fn failure_cause(log: &str) -> Option<&str> {
 }
 
 /// spark-submit with its master and options, the runner's arguments to follow.
-pub(crate) fn submit_command(spark_submit: &Path, master: &str, submit_args: &[String]) -> Command {
+pub fn submit_command(spark_submit: &Path, master: &str, submit_args: &[String]) -> Command {
     // pip's spark-submit finds Spark through the `python` beside it: put its folder first.
     let mut path = std::env::var_os("PATH").unwrap_or_default();
     if let Some(bin) = spark_submit.parent().filter(|b| !b.as_os_str().is_empty()) {
@@ -705,7 +830,7 @@ pub fn run(
     opts: &SparkOptions,
     reporter: &dyn Reporter,
 ) -> Result<RunResult> {
-    let loaded = super::load(job, rules, reporter);
+    let loaded = super::load(job, rules, reporter, true);
     let t1 = Instant::now();
     let bundle = write_bundle(job, rules, &loaded, &opts.bundle, Some(&opts.master))?;
     reporter.start(Phase::Rules, rules.len() as u64);
@@ -792,7 +917,7 @@ pub fn run(
 pub(crate) fn collect(
     job: &Job,
     rules: &[CompiledRule],
-    loaded: super::Loaded,
+    mut loaded: super::Loaded,
     lowered: &[(CompiledRule, SparkRule)],
     refused: &[(CompiledRule, String)],
     results: &Path,
@@ -805,6 +930,32 @@ pub(crate) fn collect(
         &fs_err::read_to_string(&status_path).map_err(|e| io(&status_path, e))?,
     )
     .map_err(|e| io(&status_path, e))?;
+
+    // The datasets Spark read on the cluster: their accounting, or why their rules fail.
+    for name in std::mem::take(&mut loaded.on_cluster) {
+        let outcome = cluster_outcome(job, &name, &spark_status["inputs"][&name]);
+        loaded.datasets.push(match outcome {
+            Ok((report, rejected)) => {
+                loaded.rows.insert(name.clone(), report.rows_loaded);
+                DatasetOutcome {
+                    name,
+                    report: Some(report),
+                    rejected,
+                    error: None,
+                }
+            }
+            Err(e) => {
+                loaded.failed.insert(name.clone(), e.clone());
+                DatasetOutcome {
+                    name,
+                    report: None,
+                    rejected: Vec::new(),
+                    error: Some(e),
+                }
+            }
+        });
+    }
+    loaded.datasets.sort_by(|a, b| a.name.cmp(&b.name));
 
     let lowered: HashMap<&str, &SparkRule> =
         lowered.iter().map(|(r, s)| (r.id.as_str(), s)).collect();

@@ -9,18 +9,22 @@ URI first (and removed after); with --fetch, the driver copies RESULTS back to t
 DIR and removes them from the cluster: only the leads leave it.
 
 Registers each input (Parquet written by crosscheck, read with the schema the manifest
-declares) as a view of the dataset's name, creates the working-day calendar's views, then runs each
+declares; or a dataset living on the cluster, a Hive table or Parquet/ORC by URI, read where it
+lies and typed here as crosscheck types a file) as a view of the dataset's name, creates the working-day calendar's views, then runs each
 rule's statements in order and writes its result as Parquet under results/<rule id>/. A rule
 that fails does not stop the others: results/status.json says, per rule, ok / failed / guard.
 """
 
+import datetime
 import json
 import math
 import os
+import re
 import sys
 import time
+import unicodedata
 
-RUNNER_VERSION = 2
+RUNNER_VERSION = 3
 
 
 def reason(e):
@@ -35,7 +39,10 @@ def reason(e):
             innermost = str(message)
         java = java.getCause()
     text = innermost or str(e)
-    lines = text.strip().splitlines()
+    lines = [l for l in text.strip().splitlines() if l.strip()]
+    # A Python worker's failure: the exception is the traceback's last line.
+    if any(l.startswith("Traceback (most recent call last)") for l in lines):
+        return lines[-1].strip()
     return lines[0] if lines else type(e).__name__
 
 
@@ -152,6 +159,9 @@ def main():
     for key, value in first["conf"].items():
         if not given.contains(key):
             builder = builder.config(key, value)
+    # A table named by the catalog is the Hive metastore's.
+    if any("table" in i.get("cluster", {}) for r in runs for i in load_manifest(r[0])["inputs"]):
+        builder = builder.enableHiveSupport()
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     store = Store(spark)
@@ -176,7 +186,21 @@ def run_bundle(spark, store, manifest, manifest_path, results, stage=None):
     if not is_uri(results):
         os.makedirs(results, exist_ok=True)
 
+    inputs, unloaded = {}, {}
     for inp in manifest["inputs"]:
+        if "cluster" in inp:
+            # Read and typed on the cluster; a dataset that cannot be fails its rules only.
+            try:
+                inputs[inp["dataset"]] = load_cluster_input(spark, inp)
+            except Exception as e:
+                unloaded[inp["dataset"]] = reason(e)
+                inputs[inp["dataset"]] = {"error": unloaded[inp["dataset"]]}
+                continue
+            spark.sql(
+                "CREATE OR REPLACE TEMPORARY VIEW `%s` AS SELECT *, '%s' AS __dataset FROM cc_input_%s"
+                % (inp["dataset"], inp["dataset"], inp["dataset"])
+            )
+            continue
         path = inp["path"]
         if not is_uri(path) and not os.path.isabs(path):
             path = os.path.join(bundle, path)
@@ -205,6 +229,10 @@ def run_bundle(spark, store, manifest, manifest_path, results, stage=None):
     def run_rule(rule):
         started = time.time()
         outcome = {"status": "ok"}
+        missing = [d for d in rule.get("datasets", []) if d in unloaded]
+        if missing:
+            why = "dataset `%s` could not be loaded: %s" % (missing[0], unloaded[missing[0]])
+            return rule["id"], {"status": "failed", "error": why, "elapsed_ms": 0}
         try:
             for stmt in rule["statements"]:
                 if stmt["role"] == "view":
@@ -245,6 +273,8 @@ def run_bundle(spark, store, manifest, manifest_path, results, stage=None):
         "spark_version": spark.version,
         "runner_version": RUNNER_VERSION,
         "rules": {r["id"]: done[r["id"]] for r in manifest["rules"]},
+        # What became of each dataset read on the cluster: counts and a sample of rejects.
+        "inputs": inputs,
     }
 
     # Beside the results, on the file system they went to.
@@ -366,6 +396,809 @@ def rust_round(x):
 def shown(v, places):
     p = 10.0 ** places
     return rust_round(v * p) / p
+
+
+# ---- Datasets that live on the cluster -------------------------------------------------------
+# A catalog entry may name a Hive table or Parquet/ORC by URI. Spark reads it where it lies and
+# types every cell here, as crosscheck types a file locally: the functions below are
+# src/ingest/normalize.rs, id_card.rs and typing.rs cell for cell (same values, same reasons),
+# pinned by tests/spark.rs's differential test. Only counts and a sample of rejected rows
+# leave the cluster.
+
+# char::is_whitespace (Unicode White_Space), what Rust's trim removes.
+RUST_WS = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# nfkc_trim also trims a BOM and a zero-width space.
+TRIMMED = RUST_WS + "\ufeff\u200b"
+DIGITS = "0123456789"
+EPOCH = datetime.date(1970, 1, 1)
+EPOCH_DT = datetime.datetime(1970, 1, 1)
+
+
+class Bad(Exception):
+    """A cell that cannot be loaded, with the words a local run gives."""
+
+
+def all_in(s, chars):
+    return all(c in chars for c in s)
+
+
+def rust_float(v):
+    """f64's Display (`{}`): the shortest text that reads back, never an exponent."""
+    from decimal import Decimal
+
+    if v != v:
+        return "NaN"
+    if v in (float("inf"), float("-inf")):
+        return "inf" if v > 0 else "-inf"
+    t = format(Decimal(repr(v)), "f")
+    return t[:-2] if t.endswith(".0") else t
+
+
+def rust_exp(v):
+    """f64's LowerExp (`{:e}`): shortest digits, `e` and the exponent (3.2e17, 5e-1)."""
+    from decimal import Decimal
+
+    if v != v or v in (float("inf"), float("-inf")):
+        return rust_float(v)
+    sign, digits, exp = Decimal(repr(v)).as_tuple()
+    e = exp + len(digits) - 1
+    ds = "".join(map(str, digits)).rstrip("0") or "0"
+    mant = ds[0] + ("." + ds[1:] if len(ds) > 1 else "")
+    return ("-" if sign else "") + mant + "e" + str(e)
+
+
+def format_number(v):
+    """normalize.rs's format_number: integers without `.0`."""
+    if v == v and v not in (float("inf"), float("-inf")) and v.is_integer() and abs(v) < 1e15:
+        return "%.0f" % v
+    return rust_float(v)
+
+
+def chrono_time(t):
+    """NaiveTime's Display: HH:MM:SS and a fraction when there is one."""
+    s = "%02d:%02d:%02d" % (t.hour, t.minute, t.second)
+    if t.microsecond:
+        s += ".%03d" % (t.microsecond // 1000) if t.microsecond % 1000 == 0 else ".%06d" % t.microsecond
+    return s
+
+
+def ymd_text(d):
+    return "%04d-%02d-%02d" % (d.year, d.month, d.day)
+
+
+def to_cell(v):
+    """A value as Spark gives it, as parquet.rs's `any_to_cell` sees the same Parquet value:
+    None (empty), str, bool, float, or datetime (dates at midnight). Integers stay exact, as
+    text (an ID in a bigint column has lost nothing); so do decimals."""
+    if v is None or isinstance(v, (str, bool, float)):
+        return None if v == "" else v
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, datetime.datetime):
+        return v.replace(tzinfo=None)
+    if isinstance(v, datetime.date):
+        return datetime.datetime(v.year, v.month, v.day)
+    return format(v, "f")  # Decimal
+
+
+# parquet.rs: a row with a NUL byte in a text cell is rejected whole, its cells escaped.
+NUL_REASON = "字段含空字符 / a field holds a NUL byte (shown as \\u{0})"
+
+
+def escaped(field):
+    """delimited.rs's escaped_field for a cell read from Parquet."""
+    out = []
+    for c in field:
+        if c == "\ufdd0":
+            continue
+        if c not in "\t\n\r" and unicodedata.category(c) == "Cc":
+            out.append("\\u{%x}" % ord(c))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def display(c):
+    """CellRef::display: the cell as a person sees it."""
+    if c is None:
+        return ""
+    if isinstance(c, str):
+        return c
+    if isinstance(c, bool):
+        return "true" if c else "false"
+    if isinstance(c, float):
+        return format_number(c)
+    t = c.time()
+    date = c.date_text() if isinstance(c, FarDate) else ymd_text(c)
+    if t == datetime.time(0):
+        return date
+    return date + " %02d:%02d:%02d" % (t.hour, t.minute, t.second)
+
+
+def chrono_datetime(c):
+    """NaiveDateTime's Display."""
+    return (c.date_text() if isinstance(c, FarDate) else ymd_text(c)) + " " + chrono_time(c.time())
+
+
+def out_of_range(c):
+    return Bad("日期超出范围 / date out of range: year %d (1 to 9999)" % c.y)
+
+
+def is_empty(c):
+    if c is None:
+        return True
+    return isinstance(c, str) and c.strip(RUST_WS) == ""
+
+
+def nfkc_trim(s):
+    if not s.isascii():
+        s = unicodedata.normalize("NFKC", s)
+    return s.strip(TRIMMED)
+
+
+def normalize_text(c):
+    s = nfkc_trim(display(c))
+    return s or None
+
+
+def normalize_plate(s):
+    s = unicodedata.normalize("NFKC", s)
+    return "".join(c for c in s if c not in RUST_WS and c not in "·.-").upper()
+
+
+def ymd(y, m, d):
+    """NaiveDate::from_ymd_opt for the years a register can mean (1 to 9999)."""
+    try:
+        return datetime.date(y, m, d)
+    except (ValueError, OverflowError):
+        return None
+
+
+def excel_serial_to_date(serial):
+    if not (1.0 <= serial < 2958466.0):
+        return None
+    return datetime.date(1899, 12, 30) + datetime.timedelta(days=int(serial))
+
+
+def parse_date_text(t):
+    def err():
+        return Bad(
+            "'%s' is not a date (expected e.g. 2024-03-01, 2024/3/1, 20240301, 2024年3月1日)" % t
+        )
+
+    b = t.encode("utf-8")
+    if len(b) == 10 and b[4:5] == b"-" and b[7:8] == b"-":
+        parts = (b[0:4], b[5:7], b[8:10])
+        if all(p.isdigit() for p in parts):
+            d = ymd(*(int(p) for p in parts))
+            if d is not None:
+                return d
+    if len(b) in (8, 6) and b.isdigit():
+        d = ymd(int(b[0:4]), int(b[4:6]), int(b[6:8]) if len(b) == 8 else 1)
+        if d is None:
+            raise err()
+        return d
+    date_part = re.split("[ T]", t, maxsplit=1)[0]
+    unified = (
+        date_part.replace("年", "-").replace("月", "-").replace("日", "").replace("/", "-").replace(".", "-")
+    ).rstrip("-")
+    if not unified.isascii():
+        raise err()
+    parts = unified.split("-")
+
+    def num(s):
+        if s == "" or not all_in(s, DIGITS) or int(s) > 0xFFFFFFFF:
+            raise err()
+        return int(s)
+
+    if len(parts) == 1 and len(parts[0]) == 8:
+        p = parts[0]
+        y, m, d = num(p[:4]), num(p[4:6]), num(p[6:])
+    elif len(parts) == 1 and len(parts[0]) == 6:
+        p = parts[0]
+        y, m, d = num(p[:4]), num(p[4:]), 1
+    elif len(parts) == 1 and 4 <= len(parts[0]) <= 5:
+        # A bare serial written as text.
+        d = excel_serial_to_date(float(num(parts[0])))
+        if d is None:
+            raise err()
+        return d
+    elif len(parts) == 2 and len(parts[0]) == 4:
+        y, m, d = num(parts[0]), num(parts[1]), 1
+    elif len(parts) == 3 and len(parts[0]) == 4:
+        y, m, d = num(parts[0]), num(parts[1]), num(parts[2])
+    else:
+        raise err()
+    out = ymd(y, m, d)
+    if out is None:
+        raise err()
+    return out
+
+
+def parse_date(c):
+    if c is None:
+        return None
+    if isinstance(c, bool):
+        raise Bad("%s is not a date" % display(c))
+    if isinstance(c, datetime.datetime):
+        return c.date()
+    if isinstance(c, FarDate):
+        raise out_of_range(c)
+    if isinstance(c, float):
+        v = c
+        if (v == v and v.is_integer() and 190001.0 <= v <= 210012.0) or 19000101.0 <= v <= 21001231.0:
+            return parse_date_text(format_number(v))
+        d = excel_serial_to_date(v) if v == v else None
+        if d is None:
+            raise Bad("%s is not a date" % format_number(v))
+        return d
+    t = nfkc_trim(c)
+    if not t:
+        return None
+    return parse_date_text(t)
+
+
+TIME = re.compile(
+    "^[%s]*([0-9]{1,2}):[%s]*([0-9]{1,2})(?::[%s]*([0-9]{1,2})(?:[.]([0-9]{1,9}))?)?$"
+    % (RUST_WS, RUST_WS, RUST_WS)
+)
+
+
+def parse_hms(s):
+    """normalize.rs's parse_time: chrono's %H:%M:%S (one or two digits each, a leap second
+    60) and up to nine digits of fraction, else %H:%M."""
+    m = TIME.match(s)
+    if not m:
+        return None
+    h, mi, sec = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    if h > 23 or mi > 59 or sec > 60:
+        return None
+    micros = int(m.group(4).ljust(9, "0")[:6]) if m.group(4) else 0
+    return datetime.timedelta(hours=h, minutes=mi, seconds=sec, microseconds=micros)
+
+
+def civil(days):
+    """(year, month, day) of a day count from 1970-01-01, any year (proleptic Gregorian)."""
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (m <= 2), m, d
+
+
+class FarDate:
+    """A date-time cell outside the years 1 to 9999, which Python's datetime cannot hold but
+    chrono (the local reader) can: shown as chrono shows it, refused by every date type."""
+
+    def __init__(self, days, micros=0):
+        self.y, self.m, self.d = civil(days)
+        self.micros = micros
+
+    def date_text(self):
+        y = ("%04d" if 0 <= self.y <= 9999 else "%+05d") % self.y
+        return "%s-%02d-%02d" % (y, self.m, self.d)
+
+    def time(self):
+        s, us = divmod(self.micros, 1000000)
+        return datetime.time(s // 3600, s // 60 % 60, s % 60, us)
+
+
+# chrono's NaiveDate range (-262143-01-01 to 262142-12-31), in days from 1970-01-01: past it,
+# parquet.rs reads a date as text.
+CHRONO_DAYS = (-96465292, 95026236)
+
+
+def from_days(days):
+    """A DATE column's value as parquet.rs's `any_to_cell` sees it."""
+    if days is None:
+        return None
+    if not CHRONO_DAYS[0] <= days <= CHRONO_DAYS[1]:
+        return "%d days from 1970-01-01" % days
+    if -719162 <= days <= 2932896:
+        return EPOCH_DT + datetime.timedelta(days=days)
+    return FarDate(days)
+
+
+def from_micros(us):
+    """A TIMESTAMP column's value (microseconds from 1970, UTC) as a date-time cell."""
+    if us is None:
+        return None
+    days, rest = divmod(us, 86400000000)
+    if not CHRONO_DAYS[0] <= days <= CHRONO_DAYS[1]:
+        return "%d us from 1970-01-01" % us
+    if -719162 <= days <= 2932896:
+        return EPOCH_DT + datetime.timedelta(microseconds=us)
+    return FarDate(days, rest)
+
+
+def parse_datetime(c):
+    if isinstance(c, datetime.datetime):
+        return c
+    if isinstance(c, FarDate):
+        raise out_of_range(c)
+    if isinstance(c, float):
+        d = parse_date(c)
+        if d is None:
+            return None
+        secs = int(rust_round((c - math.trunc(c)) * 86400.0))
+        return datetime.datetime(d.year, d.month, d.day) + datetime.timedelta(seconds=secs)
+    if isinstance(c, str):
+        t = nfkc_trim(c)
+        if not t:
+            return None
+        d = parse_date_text(t)
+        m = re.search("[ T]", t)
+        tm = t[m.end():].strip(RUST_WS) if m else ""
+        if tm == "":
+            offset = datetime.timedelta(0)
+        else:
+            offset = parse_hms(tm)
+            if offset is None:
+                raise Bad("'%s' has a time that is not HH:MM[:SS[.fff]]" % t)
+        return datetime.datetime(d.year, d.month, d.day) + offset
+    d = parse_date(c)
+    return None if d is None else datetime.datetime(d.year, d.month, d.day)
+
+
+F64 = re.compile(r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)$", re.I)
+
+
+def rust_f64(s):
+    """str::parse::<f64>, or None."""
+    return float(s) if F64.match(s) else None
+
+
+def is_finite(v):
+    return v is not None and v == v and v not in (float("inf"), float("-inf"))
+
+
+def strip_money(t):
+    while t.endswith("万元"):
+        t = t[:-2]
+    return t.rstrip("元").lstrip("¥￥")
+
+
+def parse_decimal(c):
+    if c is None:
+        return None
+    if isinstance(c, bool):
+        raise Bad("%s is not a number" % display(c))
+    if isinstance(c, float):
+        return c
+    if isinstance(c, (datetime.datetime, FarDate)):
+        raise Bad("%s is not a number" % chrono_datetime(c))
+    t = nfkc_trim(c)
+    if not t:
+        return None
+    if all_in(t, "0123456789.-"):
+        v = rust_f64(t)
+        if is_finite(v):
+            return v
+    cleaned = "".join(ch for ch in strip_money(t) if ch not in ",， _")
+    scale = 10000.0 if t.endswith("万元") else 1.0
+    v = rust_f64(cleaned)
+    if not is_finite(v):
+        raise Bad("'%s' is not a number" % t)
+    return v * scale
+
+
+def exact_decimal(t):
+    wan = t.endswith("万元")
+    body = strip_money(t).strip(RUST_WS)
+    if body.startswith("-"):
+        sign, body = "-", body[1:]
+    else:
+        sign = ""
+        body = body[1:] if body.startswith("+") else body
+    digits = "".join(ch for ch in body if ch not in ",， _")
+    whole, _, frac = digits.partition(".")
+    if (whole == "" and frac == "") or not all_in(whole, DIGITS) or not all_in(frac, DIGITS):
+        return None
+    frac = frac.rstrip("0")
+    if wan:
+        padded = frac.ljust(4, "0")
+        whole, frac = whole + padded[:4], padded[4:].rstrip("0")
+    v = float("%s%s.%s0" % (sign, whole or "0", frac))
+    return (v, len(frac)) if is_finite(v) else None
+
+
+def at_scale(v, scale):
+    factor = 10.0 ** scale
+    r = rust_round(v * factor) / factor
+    return r if abs(v - r) <= 1e-9 * max(abs(v), 1.0) else None
+
+
+def places_of(v):
+    t = rust_float(v)
+    return len(t.split(".", 1)[1]) if "." in t else 0
+
+
+def parse_decimal_at(c, scale):
+    def too_many(places):
+        return Bad(
+            "有 %d 位小数，该列保留 %d 位 / %d decimal places, the column keeps %d: declare "
+            "`scale: %d` for it in datasets.yaml" % (places, scale, places, scale, places)
+        )
+
+    def rescale(v):
+        if v is None:
+            return None
+        r = at_scale(v, scale)
+        if r is None:
+            raise too_many(places_of(v))
+        return r
+
+    exact = exact_decimal(nfkc_trim(c)) if isinstance(c, str) else None
+    if exact is not None:
+        v, places = exact
+        value = v
+        if places > scale:
+            value = at_scale(v, scale)
+            if value is None:
+                raise too_many(places)
+    else:
+        value = rescale(parse_decimal(c))
+        if value is None:
+            return None
+    if abs(value * 10.0 ** scale) >= 9007199254740992.0:
+        raise Bad(
+            "%s is too large to hold exactly with %d decimal places" % (format_number(value), scale)
+        )
+    return value
+
+
+def parse_int(c):
+    v = parse_decimal(c)
+    if v is None:
+        return None
+    if v == v and v not in (float("inf"), float("-inf")) and v.is_integer() and abs(v) < 9.0e15:
+        return int(v)
+    raise Bad("'%s' is not a whole number" % format_number(v))
+
+
+def parse_bool(c):
+    if isinstance(c, bool):
+        return c
+    if c is None:
+        return None
+    t = nfkc_trim(display(c)).lower()
+    if t == "":
+        return None
+    if t in ("1", "true", "yes", "y", "是", "有"):
+        return True
+    if t in ("0", "false", "no", "n", "否", "无"):
+        return False
+    raise Bad("'%s' is not yes/no (是/否, true/false, 1/0)" % t)
+
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+# IdFlags: 4 + the issue's place here.
+ID_ISSUES = ("missing", "length", "characters", "birth_date", "check_character", "spreadsheet_damage")
+
+
+def id_check(first17):
+    return ID_CHECK[sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS)) % 11]
+
+
+def clean_id(raw):
+    if all_in(raw, "0123456789X"):
+        return raw
+    s = raw if raw.isascii() else unicodedata.normalize("NFKC", raw)
+    s = "".join(c for c in s if c not in RUST_WS and c not in "\u200b\u200c\u200d\ufeff\u2060")
+    return s.lstrip("'`\u2018\u2019").upper()
+
+
+def id_birth(yyyymmdd):
+    y = int(yyyymmdd[:4])
+    return 1800 <= y <= 2100 and ymd(y, int(yyyymmdd[4:6]), int(yyyymmdd[6:8])) is not None
+
+
+def validate_id(s):
+    """(the valid ID, upgraded) or the issue's code."""
+    if s == "":
+        return "missing"
+    if "E" in s and "." in s and all_in(s, "0123456789E+-."):
+        return "spreadsheet_damage"
+    b = s.encode("utf-8")
+    if len(b) == 18:
+        if not s.isascii() or not all_in(s[:17], DIGITS) or s[17] not in "0123456789X":
+            return "characters"
+        if not id_birth(s[6:14]):
+            return "birth_date"
+        if id_check(s[:17]) != s[17]:
+            return "spreadsheet_damage" if s.endswith("000") else "check_character"
+        return (s, False)
+    if len(b) == 15:
+        if not s.isascii() or not all_in(s, DIGITS):
+            return "characters"
+        first17 = s[:6] + "19" + s[6:15]
+        if not id_birth(first17[6:14]):
+            return "birth_date"
+        return (first17 + id_check(first17), True)
+    return "length" if all_in(s, "0123456789X") else "characters"
+
+
+def normalize_id(c):
+    """(value, raw, issue, kind): the `_raw` text is the cleaned text; kind as IdFlags."""
+    if isinstance(c, float):
+        v = c
+        exact = v == v and v not in (float("inf"), float("-inf")) and v.is_integer() and abs(v) < 1e15
+        cleaned, valid, issue, upgraded, was_cleaned = id_text("%.0f" % v if exact else rust_exp(v))
+        if valid is None or abs(v) >= 1e15:
+            valid, upgraded, issue = None, False, "spreadsheet_damage"
+    else:
+        cleaned, valid, issue, upgraded, was_cleaned = id_text(display(c))
+    kind = int(was_cleaned) + 2 * int(upgraded) if issue is None else 4 + ID_ISSUES.index(issue)
+    return valid, cleaned or None, issue, kind
+
+
+def id_text(raw):
+    cleaned = clean_id(raw)
+    checked = validate_id(cleaned)
+    if isinstance(checked, str):
+        return cleaned, None, checked, False, cleaned != raw
+    return cleaned, checked[0], None, checked[1], cleaned != raw
+
+
+def typer(column):
+    """The function typing one cell of a catalog column: its value(s) as the row carries them
+    (dates as days since 1970, date-times as milliseconds), or Bad."""
+    ty, scale = column["type"], column.get("scale")
+    if ty in ("text", "name"):
+        return lambda c: (normalize_text(c),)
+    if ty == "plate":
+        return lambda c: (None if normalize_text(c) is None else normalize_plate(normalize_text(c)),)
+    if ty == "id_card":
+        return normalize_id
+    if ty in ("decimal", "money"):
+        return lambda c: (parse_decimal_at(c, scale),)
+    if ty == "float":
+        return lambda c: (parse_decimal(c),)
+    if ty == "int":
+        return lambda c: (parse_int(c),)
+    if ty == "bool":
+        return lambda c: (parse_bool(c),)
+    if ty == "date":
+
+        def date(c):
+            d = parse_date(c)
+            return (None if d is None else (d - EPOCH).days,)
+
+        return date
+    if ty == "datetime":
+
+        def stamp(c):
+            d = parse_datetime(c)
+            if d is None:
+                return (None,)
+            t = d - EPOCH_DT
+            return (t.days * 86400000 + t.seconds * 1000 + t.microseconds // 1000,)
+
+        return stamp
+    raise ValueError("unknown column type " + ty)
+
+
+def header_key(h):
+    """typing.rs's header_key: NFKC, no BOM, no whitespace."""
+    return "".join(c for c in unicodedata.normalize("NFKC", h) if c not in RUST_WS and c != "\ufeff")
+
+
+# Which Spark types can hold each catalog type's cells (anything can be text).
+NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")
+TIMES = ("date", "timestamp", "timestamp_ntz")
+READS = {
+    "date": NUMERIC + TIMES,
+    "datetime": NUMERIC + TIMES,
+    "decimal": NUMERIC,
+    "money": NUMERIC,
+    "float": NUMERIC,
+    "int": NUMERIC,
+    "bool": NUMERIC + ("boolean",),
+}
+
+
+def simple_type(dt):
+    name = dt.simpleString()
+    return name.split("(")[0]
+
+
+def load_cluster_input(spark, inp):
+    """Reads a dataset where it lives, types every row as a local run would, and registers
+    the rows that load as `cc_input_<dataset>`. Returns the accounting: counts, ID quality,
+    and the first rejected rows (a sample, never the data)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    name, source = inp["dataset"], inp["cluster"]
+    shown = inp["shown"]
+    if "table" in source:
+        df = spark.table(source["table"])
+    else:
+        df = spark.read.format(source["format"]).load(source["uri"])
+    # Each catalog column's source column, matched as a file's headers are.
+    keys = {}
+    for c in df.columns:
+        keys.setdefault(header_key(c), []).append(c)
+    columns = inp["columns"]
+    picked = []
+    for col in columns:
+        wanted = {header_key(n) for n in [col["name"]] + col["aliases"]}
+        found = [c for k in sorted(wanted) for c in keys.get(k, [])]
+        if len(found) > 1:
+            raise ValueError(
+                "%s: %d columns match column `%s`: %s; keep only one of them among its aliases"
+                % (shown, len(found), col["name"], ", ".join(found))
+            )
+        if not found and not col["optional"]:
+            raise ValueError(
+                "%s has no column for `%s` (looked for: %s); its columns are: %s. Add the "
+                "column's name to `aliases`, or mark it `optional: true`"
+                % (shown, col["name"], ", ".join([col["name"]] + col["aliases"]), ", ".join(df.columns))
+            )
+        if found:
+            kind = simple_type(df.schema[found[0]].dataType)
+            fits = kind == "string" or kind in READS.get(col["type"], NUMERIC + TIMES + ("boolean",))
+            if not fits:
+                raise ValueError(
+                    "%s: column %s is %s, which cannot hold a %s (%s); declare the column's "
+                    "type to match the table" % (shown, found[0], kind.upper(), col["type"], col["name"])
+                )
+        picked.append(found[0] if found else None)
+    # Every column is read: a rejected row shows all its cells, as a file's does.
+    sources = list(df.columns)
+
+    def read(c):
+        e = F.col(q(c))
+        kind = simple_type(df.schema[c].dataType)
+        # Dates and timestamps as numbers, turned into cells by `from_days` / `from_micros`:
+        # pyspark's own conversion fails on years Python cannot hold. A timestamp's wall
+        # clock is the session's (UTC).
+        if kind == "date":
+            return F.expr("unix_date(%s)" % q(c))
+        if kind in ("timestamp", "timestamp_ntz"):
+            return F.expr("unix_micros(CAST(%s AS TIMESTAMP))" % q(c))
+        # Small integers and floats are numbers to Polars too; int and bigint stay text.
+        if kind in ("tinyint", "smallint", "float"):
+            return e.cast("double")
+        return e
+
+    cells = [read(c).alias("c%d" % i) for i, c in enumerate(sources)]
+    convert = [
+        {"date": from_days, "timestamp": from_micros, "timestamp_ntz": from_micros}.get(
+            simple_type(df.schema[c].dataType), to_cell
+        )
+        for c in sources
+    ]
+    at = {c: i for i, c in enumerate(sources)}
+    places = [None if p is None else at[p] for p in picked]
+    headers = [p if p is not None else col["name"] for p, col in zip(picked, columns)]
+    if inp.get("row"):
+        rk = header_key(inp["row"])
+        found = keys.get(rk, [])
+        if len(found) != 1:
+            raise ValueError(
+                "%s: `row: %s` names %s" % (shown, inp["row"], "no column" if not found else "several columns")
+            )
+        numbered = df.select(F.col(q(found[0])).cast("bigint").alias("n"), *cells).rdd.map(
+            lambda r: (r[0], tuple(r[1:]))
+        )
+        check = numbered.map(lambda p: p[0])
+        total, distinct, nulls = check.count(), check.distinct().count(), check.filter(lambda n: n is None).count()
+        if nulls or distinct != total:
+            raise ValueError(
+                "%s: the row column %s must number every record once (%d empty, %d repeated)"
+                % (shown, found[0], nulls, total - distinct)
+            )
+    else:
+        # Rows numbered in the order of all their values: the same table gives the same numbers.
+        ordered = df.select(*cells).orderBy(
+            *[F.col("c%d" % i).cast("string").asc_nulls_first() for i in range(len(sources))]
+        )
+        numbered = ordered.rdd.zipWithIndex().map(lambda p: (p[1] + 1, tuple(p[0])))
+
+    typers = [typer(c) for c in columns]
+    required = [c["required"] for c in columns]
+    names = [c["name"] for c in columns]
+    ids = [i for i, c in enumerate(columns) if c["type"] == "id_card"]
+
+    def type_row(p):
+        n, got = p
+        raw = [f(v) for f, v in zip(convert, got)]
+        values, kinds, why = [], [], None
+        if any(isinstance(v, str) and "\x00" in v for v in raw):
+            width = sum(1 + 2 * (c["type"] == "id_card") for c in columns)
+            content = [escaped(display(v)) for v in raw]
+            return (n, NUL_REASON, (None,) * width, (4,) * len(ids), content)
+        for i, f in enumerate(typers):
+            c = None if places[i] is None else raw[places[i]]
+            if required[i] and is_empty(c):
+                why = why or "必填列为空 / required column %s (%s) is empty" % (headers[i], names[i])
+                typed = (None, None, None, 0) if columns[i]["type"] == "id_card" else (None,)
+            else:
+                try:
+                    typed = f(c)
+                except Bad as e:
+                    why = why or "列 %s (%s): %s" % (headers[i], names[i], e)
+                    typed = (None,)
+            if columns[i]["type"] == "id_card":
+                kinds.append(typed[3] if len(typed) == 4 else 4)
+                typed = typed[:3] if len(typed) == 4 else (None, None, None)
+            values.extend(typed)
+        content = [display(v) for v in raw] if why else None
+        return (n, why, tuple(values), tuple(kinds), content)
+
+    typed = numbered.map(type_row).persist(StorageLevel.MEMORY_AND_DISK)
+    rows_read = typed.count()
+    rejected = typed.filter(lambda r: r[1] is not None)
+    rows_rejected = rejected.count()
+    sample = rejected.takeOrdered(100, key=lambda r: r[0])
+    loaded = typed.filter(lambda r: r[1] is None)
+    quality = {}
+    if ids:
+        counts = loaded.flatMap(lambda r: list(enumerate(r[3]))).countByValue()
+        for j, i in enumerate(ids):
+            by = {k: n for (jj, k), n in counts.items() if jj == j}
+            quality[names[i]] = {
+                "valid": sum(by.get(k, 0) for k in range(4)),
+                "cleaned": by.get(1, 0) + by.get(3, 0),
+                "legacy_upgraded": by.get(2, 0) + by.get(3, 0),
+                "invalid": {ID_ISSUES[k - 4]: n for k, n in sorted(by.items()) if k >= 4},
+            }
+    # Numbered 0, 1, … in row order over the rows that load, as a local run numbers them.
+    rows = loaded.sortBy(lambda r: r[0]).zipWithIndex().map(lambda p: p[0][2] + (p[0][0], p[1]))
+    fields, exprs = [], []
+    schema = {s["name"]: s["type"] for s in inp["schema"]}
+    for col in columns:
+        n = col["name"]
+        if col["type"] == "id_card":
+            for suffix in ("", "_raw", "_issue"):
+                fields.append(T.StructField(n + suffix, T.StringType()))
+                exprs.append(F.col(q(n + suffix)))
+            continue
+        py = {
+            "date": T.IntegerType(),
+            "datetime": T.LongType(),
+            "decimal": T.DoubleType(),
+            "money": T.DoubleType(),
+            "float": T.DoubleType(),
+            "int": T.LongType(),
+            "bool": T.BooleanType(),
+        }.get(col["type"], T.StringType())
+        fields.append(T.StructField(n, py))
+        e = F.col(q(n))
+        if col["type"] == "date":
+            e = F.expr("date_from_unix_date(%s)" % q(n))
+        elif col["type"] == "datetime":
+            e = F.expr("CAST(timestamp_millis(%s) AS TIMESTAMP_NTZ)" % q(n))
+        exprs.append(e.cast(schema[n]).alias(n))
+    fields += [T.StructField("__row", T.LongType()), T.StructField("__rid", T.LongType())]
+    frame = spark.createDataFrame(rows, T.StructType(fields)).select(
+        *exprs,
+        F.lit(shown).alias("__file"),
+        F.lit(None).cast("string").alias("__sheet"),
+        F.col("__row"),
+        F.col("__rid"),
+    )
+    frame.createOrReplaceTempView("cc_input_" + name)
+    return {
+        "rows_read": rows_read,
+        "rows_loaded": rows_read - rows_rejected,
+        "rows_rejected": rows_rejected,
+        "id_quality": quality,
+        # For each cell of a rejected row (the table's columns), the catalog column it was
+        # read for, if any.
+        "columns": [next((col["name"] for p, col in zip(picked, columns) if p == c), None) for c in sources],
+        "rejected": [{"row": r[0], "reason": r[1], "content": r[4]} for r in sample],
+    }
 
 
 def fmax(a, b):

@@ -109,6 +109,22 @@ pub struct LoadedDataset {
 
 /// The files a dataset's path or glob names, sorted; relative paths as written for provenance.
 pub fn dataset_files(catalog: &Catalog, spec: &DatasetSpec) -> Result<Vec<(PathBuf, String)>> {
+    if let Ok(Some(source)) = crate::job::catalog::cluster_source(spec) {
+        let name = catalog
+            .datasets
+            .iter()
+            .find(|(_, s)| std::ptr::eq(*s, spec))
+            .map_or("", |(n, _)| n.as_str());
+        return Err(Error::Input {
+            path: catalog.path.clone(),
+            message: format!(
+                "dataset `{name}` (line {}) lives on a cluster ({}): only Spark reads it there \
+                 (`run --engine spark`, `check --target spark`), this machine does not",
+                spec.path.referenced.line(),
+                source.shown()
+            ),
+        });
+    }
     let pattern = catalog.base_dir.join(&spec.path.value);
     let pattern_str = pattern.to_string_lossy().to_string();
     let mut files: Vec<PathBuf> = glob::glob(&pattern_str)

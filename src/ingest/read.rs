@@ -139,6 +139,14 @@ impl SourceTable {
     }
 }
 
+/// ORC is read by Spark on a cluster; the catalog refuses it for a file on this machine.
+fn orc_here(path: &Path) -> Error {
+    Error::Input {
+        path: path.to_path_buf(),
+        message: "ORC files are read on a cluster only (--engine spark, the path a URI)".into(),
+    }
+}
+
 pub fn format_of(path: &Path, declared: Option<Format>) -> Result<Format> {
     if let Some(f) = declared {
         return Ok(f);
@@ -197,6 +205,7 @@ pub fn batches(
             "{} is a workbook, read whole, not in batches",
             path.display()
         ))),
+        Format::Orc => Err(orc_here(path)),
     }
 }
 
@@ -241,6 +250,7 @@ pub fn read_headers(path: &Path, o: &ReadOptions) -> Result<Vec<String>> {
                 })?;
             Ok(schema.iter_names().map(|n| n.to_string()).collect())
         }
+        Format::Orc => Err(orc_here(path)),
     }
 }
 

@@ -21,8 +21,14 @@ pub struct DatasetSpec {
     /// What inspectors read, Chinese first.
     #[serde(default)]
     pub title: Option<String>,
-    /// A file or a glob, relative to the catalog file.
+    /// A file or a glob, relative to the catalog file; or, for a dataset that lives on a
+    /// Spark cluster, `hive:db.table` or a URI (`hdfs://…`, `s3a://…`, `file://…`) of Parquet or
+    /// ORC files, which only `--engine spark` reads (`Catalog::cluster_source`).
     pub path: Spanned<String>,
+    /// A cluster dataset's column numbering its records, shown as the lead's row (行号); when
+    /// absent the rows are numbered in the order of all their values.
+    #[serde(default)]
+    pub row: Option<String>,
     /// Inferred from the file extension when absent.
     #[serde(default)]
     pub format: Option<Format>,
@@ -47,6 +53,8 @@ pub enum Format {
     Csv,
     Xlsx,
     Parquet,
+    /// On a cluster only (`path` a URI).
+    Orc,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -98,7 +106,7 @@ impl ColumnSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SemanticType {
     IdCard,
@@ -165,6 +173,84 @@ pub const ID_ISSUE_SUFFIX: &str = "_issue";
 /// A row number unique within a dataset, for joining back.
 pub const ROW_ID: &str = "__rid";
 
+/// Where a cluster dataset lives: Spark reads it there, and only the leads leave the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterSource {
+    /// `hive:db.table`: a table of the session's catalog (Hive metastore).
+    Table(String),
+    /// Parquet or ORC files (a file or a folder) by URI.
+    Files { uri: String, format: Format },
+}
+
+impl ClusterSource {
+    /// As the run's provenance shows it (the lead's file column).
+    pub fn shown(&self) -> String {
+        match self {
+            ClusterSource::Table(t) => format!("hive:{t}"),
+            ClusterSource::Files { uri, .. } => uri.clone(),
+        }
+    }
+}
+
+/// The scheme of a URI (`hdfs` of `hdfs://nn/x`), `None` for a path. One letter is a drive
+/// (`C:\x`), not a scheme; only ASCII letters, digits and `+.-`, as RFC 3986 has it.
+pub fn uri_scheme(s: &str) -> Option<&str> {
+    let (head, _) = s.split_once(':')?;
+    let ok = head.len() > 1
+        && head.starts_with(|c: char| c.is_ascii_alphabetic())
+        && head
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
+    ok.then_some(head)
+}
+
+/// A dataset's place on a cluster, from its `path` (`None`: files on this machine), or why the
+/// declaration cannot be read.
+pub fn cluster_source(spec: &DatasetSpec) -> Result<Option<ClusterSource>, String> {
+    let path = spec.path.value.trim();
+    let Some(scheme) = uri_scheme(path) else {
+        return Ok(None);
+    };
+    if scheme.eq_ignore_ascii_case("hive") {
+        let table = &path[scheme.len() + 1..];
+        let part = |p: &str| {
+            p.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let parts: Vec<&str> = table.split('.').collect();
+        if parts.len() > 2 || !parts.iter().all(|p| part(p)) {
+            return Err(format!(
+                "`{path}` is not a table name: write hive:database.table (letters, digits, `_`)"
+            ));
+        }
+        return Ok(Some(ClusterSource::Table(table.to_string())));
+    }
+    let format = match spec.format {
+        Some(f @ (Format::Parquet | Format::Orc)) => f,
+        Some(_) => {
+            return Err(format!(
+                "`{path}` is on a cluster: Spark reads Parquet or ORC there (format: parquet or orc)"
+            ));
+        }
+        None => {
+            let lower = path.trim_end_matches('/').to_ascii_lowercase();
+            if lower.ends_with(".parquet") {
+                Format::Parquet
+            } else if lower.ends_with(".orc") {
+                Format::Orc
+            } else {
+                return Err(format!(
+                    "`{path}`: say which files are there with `format: parquet` or `format: orc`"
+                ));
+            }
+        }
+    };
+    Ok(Some(ClusterSource::Files {
+        uri: path.to_string(),
+        format,
+    }))
+}
+
 /// Personal data a column holds: what `--mask` hides in exports.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, Deserialize,
@@ -207,6 +293,40 @@ impl Catalog {
                         "a dataset name is one name: letters, digits, `_`, `-` (e.g. dibao_roll)",
                     ),
                 );
+            }
+            match cluster_source(ds) {
+                Err(why) => diags.push(super::yaml::at(
+                    path,
+                    &ds.path,
+                    format!("dataset `{name}`: {why}"),
+                )),
+                Ok(Some(_)) => {
+                    let local_only = [
+                        ("encoding", ds.encoding != Encoding::Auto),
+                        ("sheet", ds.sheet.is_some()),
+                        ("delimiter", ds.delimiter.is_some()),
+                        ("header_row", ds.header_row.is_some()),
+                    ];
+                    for (key, given) in local_only {
+                        if given {
+                            diags.push(super::yaml::at(path, &ds.path, format!(
+                                "dataset `{name}` lives on the cluster: `{key}` is for files on this machine"
+                            )).with_help("remove it; Spark reads the table's own types"));
+                        }
+                    }
+                }
+                Ok(None) => {
+                    if ds.format == Some(Format::Orc) {
+                        diags.push(super::yaml::at(path, &ds.path, format!(
+                            "dataset `{name}`: ORC is read on a cluster only; give its path as a URI (hdfs://…, file://…)"
+                        )));
+                    }
+                    if ds.row.is_some() {
+                        diags.push(super::yaml::at(path, &ds.path, format!(
+                            "dataset `{name}`: `row` is for datasets on a cluster; a file's rows are numbered as the file has them"
+                        )));
+                    }
+                }
             }
             for (col, spec) in &ds.columns {
                 if spec.scale.is_some() && spec.decimal_scale().is_none() {
@@ -296,6 +416,11 @@ impl Catalog {
             .unwrap_or_default()
     }
 
+    /// Where a dataset lives on a cluster (`None`: on this machine, or not declared).
+    pub fn cluster(&self, dataset: &str) -> Option<ClusterSource> {
+        cluster_source(self.datasets.get(dataset)?).ok().flatten()
+    }
+
     pub fn schema(&self, dataset: &str) -> Option<Vec<(String, ValueType)>> {
         let ds = self.datasets.get(dataset)?;
         let mut cols = Vec::new();
@@ -311,5 +436,85 @@ impl Catalog {
         cols.push(("__row".into(), ValueType::Int));
         cols.push((ROW_ID.into(), ValueType::Int));
         Some(cols)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog(body: &str) -> Result<Catalog, Vec<Diagnostic>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("datasets.yaml");
+        std::fs::write(&path, format!("datasets:\n  people:\n{body}")).unwrap();
+        Catalog::load(&path)
+    }
+
+    fn errors(body: &str) -> String {
+        catalog(body)
+            .unwrap_err()
+            .iter()
+            .map(|d| d.message.clone())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    const COLUMNS: &str = "    columns:\n      id_card: { type: id_card }\n";
+
+    #[test]
+    fn a_dataset_on_a_cluster_is_a_table_or_files_by_uri() {
+        let c = catalog(&format!(
+            "    path: hive:audit.people\n    row: rec_no\n{COLUMNS}"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.cluster("people"),
+            Some(ClusterSource::Table("audit.people".into()))
+        );
+        assert_eq!(c.cluster("people").unwrap().shown(), "hive:audit.people");
+        let c = catalog(&format!(
+            "    path: hdfs://nn/registers/people/\n    format: orc\n{COLUMNS}"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.cluster("people"),
+            Some(ClusterSource::Files {
+                uri: "hdfs://nn/registers/people/".into(),
+                format: Format::Orc
+            })
+        );
+        let c = catalog(&format!("    path: s3a://bucket/people.parquet\n{COLUMNS}")).unwrap();
+        assert!(matches!(
+            c.cluster("people"),
+            Some(ClusterSource::Files {
+                format: Format::Parquet,
+                ..
+            })
+        ));
+        // Files here, and a drive letter, are not on a cluster.
+        for local in ["people.csv", "C:/data/people.csv"] {
+            let c = catalog(&format!("    path: {local}\n{COLUMNS}")).unwrap();
+            assert_eq!(c.cluster("people"), None, "{local}");
+        }
+    }
+
+    #[test]
+    fn what_a_cluster_dataset_cannot_be_is_refused_with_the_fix() {
+        let e = errors(&format!("    path: hive:audit.people;drop\n{COLUMNS}"));
+        assert!(e.contains("is not a table name"), "{e}");
+        let e = errors(&format!("    path: hdfs://nn/registers/people/\n{COLUMNS}"));
+        assert!(e.contains("`format: parquet` or `format: orc`"), "{e}");
+        let e = errors(&format!(
+            "    path: hdfs://nn/p.csv\n    format: csv\n{COLUMNS}"
+        ));
+        assert!(e.contains("Spark reads Parquet or ORC there"), "{e}");
+        let e = errors(&format!(
+            "    path: hive:audit.people\n    encoding: gbk\n{COLUMNS}"
+        ));
+        assert!(e.contains("`encoding` is for files on this machine"), "{e}");
+        let e = errors(&format!("    path: people.orc\n    format: orc\n{COLUMNS}"));
+        assert!(e.contains("ORC is read on a cluster only"), "{e}");
+        let e = errors(&format!("    path: people.csv\n    row: rec_no\n{COLUMNS}"));
+        assert!(e.contains("`row` is for datasets on a cluster"), "{e}");
     }
 }
