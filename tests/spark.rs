@@ -429,6 +429,60 @@ fn sigterm_stops_the_spark_job_and_removes_its_bundle() {
     assert!(!out.join("s").exists());
 }
 
+/// SIGTERM while a run works in a folder on the cluster: the driver dies before its own
+/// cleanup, so crosscheck removes the inputs it staged there; nothing is left on the cluster.
+#[cfg(unix)]
+#[test]
+#[ignore = "needs Apache Spark (spark-submit and Java 17): `bash .ci/run` installs it and runs this"]
+fn sigterm_leaves_no_copy_in_the_cluster_work_folder() {
+    require_spark();
+    let dir = tempfile::tempdir().unwrap();
+    let job = sample_job(dir.path());
+    let work = dir.path().join("cluster");
+    std::fs::create_dir(&work).unwrap();
+    let uri = format!("file://{}/", work.display());
+    let mut child = run_command(&job, "s")
+        .args([
+            "--engine",
+            "spark",
+            "--master",
+            "local[1]",
+            "--spark-work",
+            &uri,
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the driver to have staged an input on the cluster.
+    let staged = || -> usize {
+        std::fs::read_dir(&work)
+            .unwrap()
+            .filter_map(|e| std::fs::read_dir(e.ok()?.path()).ok())
+            .map(|d| d.count())
+            .sum()
+    };
+    let started = std::time::Instant::now();
+    while staged() == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(180),
+            "nothing was staged"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("its copy on the cluster removed"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&work).unwrap().collect();
+    assert!(left.is_empty(), "the cluster's folder holds {left:?}");
+    assert!(!dir.path().join("out/s").exists());
+}
+
 /// Decimal thresholds on Spark as on Polars: the leads exactly on and one unit past each
 /// threshold, byte for byte.
 #[test]
@@ -1520,6 +1574,12 @@ fn write_corpus(path: &Path) -> usize {
 #[ignore = "needs Apache Spark (spark-submit and Java 17): `bash .ci/run` installs it and runs this"]
 fn a_dataset_on_the_cluster_loads_as_the_same_file_loads_here() {
     require_spark();
+    corpus_loads_alike("local[2]", &[]);
+}
+
+/// Runs the corpus as a dataset here and the same file by URI on `master` (with `extra`
+/// arguments), and compares what each engine made of it.
+fn corpus_loads_alike(master: &str, extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let rows = write_corpus(&dir.path().join("corpus.parquet"));
     std::fs::write(
@@ -1574,11 +1634,9 @@ fn a_dataset_on_the_cluster_loads_as_the_same_file_loads_here() {
         .unwrap();
     }
     let job = write_job(dir.path(), &dir.path().join("datasets.yaml"), &rules);
-    let run = run_ok(
-        &job,
-        "spark",
-        &["--engine", "spark", "--master", "local[2]"],
-    );
+    let mut args = vec!["--engine", "spark", "--master", master];
+    args.extend(extra);
+    let run = run_ok(&job, "spark", &args);
 
     // The leads of each rule, without what names the rule, the dataset or the file.
     let csv = std::fs::read_to_string(run.join("anomalies.csv")).unwrap();
@@ -2063,4 +2121,139 @@ fn registers_on_a_cluster_are_read_by_spark_only_and_never_copied() {
     );
     let copies: Vec<_> = std::fs::read_dir(bundle.join("inputs")).unwrap().collect();
     assert!(copies.is_empty(), "the bundle holds {copies:?}");
+}
+
+/// A Spark standalone cluster on this machine: a master and a worker started from the pyspark
+/// distribution as processes of their own (stopped on drop), the worker's executors running
+/// the runner's Python on their own.
+struct Standalone {
+    procs: Vec<std::process::Child>,
+    url: String,
+}
+
+impl Standalone {
+    fn start(dir: &Path) -> Standalone {
+        use std::os::unix::process::CommandExt;
+        let submit = crosscheck::engine::spark::find_spark_submit().unwrap();
+        let class = submit.with_file_name("spark-class");
+        assert!(
+            class.is_file(),
+            "no spark-class beside {}",
+            submit.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("spark://127.0.0.1:{port}");
+        let path = std::env::join_paths(
+            std::iter::once(submit.parent().unwrap().to_path_buf()).chain(std::env::split_paths(
+                &std::env::var_os("PATH").unwrap_or_default(),
+            )),
+        )
+        .unwrap();
+        let spawn = |args: &[&str], log: &str| {
+            std::process::Command::new(&class)
+                .args(args)
+                .env("PATH", &path)
+                .env("PYSPARK_PYTHON", spark_python())
+                .env("SPARK_LOCAL_IP", "127.0.0.1")
+                .current_dir(dir)
+                .stdout(std::fs::File::create(dir.join(format!("{log}.out"))).unwrap())
+                .stderr(std::fs::File::create(dir.join(format!("{log}.log"))).unwrap())
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        };
+        let port = port.to_string();
+        let master = spawn(
+            &[
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "--webui-port",
+                "0",
+            ],
+            "master",
+        );
+        let mut cluster = Standalone {
+            procs: vec![master],
+            url: url.clone(),
+        };
+        let work = dir.join("worker");
+        std::fs::create_dir_all(&work).unwrap();
+        cluster.procs.push(spawn(
+            &[
+                "org.apache.spark.deploy.worker.Worker",
+                &url,
+                "--host",
+                "127.0.0.1",
+                "--cores",
+                "2",
+                "--memory",
+                "2g",
+                "--work-dir",
+                work.to_str().unwrap(),
+                "--webui-port",
+                "0",
+            ],
+            "worker",
+        ));
+        // Up when the master has registered the worker.
+        let started = std::time::Instant::now();
+        loop {
+            let log = std::fs::read_to_string(dir.join("master.log")).unwrap_or_default();
+            if log.contains("Registering worker") {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(120),
+                "the standalone cluster did not start:\n{log}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        cluster
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        for p in &mut self.procs {
+            // SAFETY: a signal to the process group this test started.
+            unsafe { libc::kill(-(p.id() as i32), libc::SIGTERM) };
+            let _ = p.wait();
+        }
+    }
+}
+
+/// On a standalone cluster (a master and a worker started as processes of their own, the
+/// executors in the worker's) with a work folder on the cluster's storage: the dataset read
+/// there by URI types as the same file does here (and the one staged from here too), the
+/// application ran on the master, and the work folder is left empty.
+#[cfg(unix)]
+#[test]
+#[ignore = "needs Apache Spark (spark-submit and Java 17): `bash .ci/run` installs it and runs this"]
+fn a_standalone_cluster_reads_registers_where_they_live() {
+    require_spark();
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Standalone::start(dir.path());
+    let storage = dir.path().join("storage");
+    std::fs::create_dir(&storage).unwrap();
+    let uri = format!("file://{}/", storage.display());
+    corpus_loads_alike(&cluster.url, &["--spark-work", &uri]);
+    let left: Vec<_> = std::fs::read_dir(&storage).unwrap().collect();
+    assert!(left.is_empty(), "the cluster's folder holds {left:?}");
+    let log = std::fs::read_to_string(dir.path().join("master.log")).unwrap();
+    assert!(
+        log.contains("Registering app crosscheck"),
+        "no application ran on the master:\n{log}"
+    );
+    let executors = std::fs::read_dir(dir.path().join("worker"))
+        .unwrap()
+        .count();
+    assert!(executors > 0, "the worker ran no executor");
+    drop(cluster);
 }

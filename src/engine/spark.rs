@@ -225,6 +225,12 @@ pub fn write_bundle(
             "spark.sql.ansi.enabled": "true",
             "spark.sql.session.timeZone": "UTC",
             "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+            // Dates and times before 1582 / 1900 as written (proleptic Gregorian, as chrono
+            // and Polars count): Spark 3.5 otherwise refuses a register holding one.
+            "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
+            "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+            "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
+            "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
             "spark.ui.enabled": "false",
         },
         "inputs": inputs,
@@ -743,7 +749,35 @@ fn local_results(results: &Path) -> Result<PathBuf> {
                     "a file: URI names an absolute path (file:///…)",
                 ));
             }
-            Ok(PathBuf::from(path))
+            // Hadoop writes a space as %20 (and % as %25): the bytes, then the path.
+            let b = path.as_bytes();
+            let mut bytes = Vec::with_capacity(b.len());
+            let mut i = 0;
+            while i < b.len() {
+                let hex = |c: u8| (c as char).to_digit(16);
+                if b[i] == b'%' {
+                    match (
+                        b.get(i + 1).and_then(|c| hex(*c)),
+                        b.get(i + 2).and_then(|c| hex(*c)),
+                    ) {
+                        (Some(h), Some(l)) => {
+                            bytes.push((h * 16 + l) as u8);
+                            i += 3;
+                            continue;
+                        }
+                        _ => {
+                            return Err(io(
+                                results,
+                                "a `%` in a URI starts an escape of two hex digits (%20 for a space)",
+                            ));
+                        }
+                    }
+                }
+                bytes.push(b[i]);
+                i += 1;
+            }
+            use std::os::unix::ffi::OsStringExt;
+            Ok(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
         }
         Some(_) => Err(io(
             results,
@@ -854,12 +888,23 @@ pub fn run(
         ),
         Stopped::Wait(e) => io(&opts.spark_submit, format!("lost the Spark job: {e}")),
         Stopped::Signal(sig) => {
+            // The driver was stopped before its own cleanup: the copy it staged on the
+            // cluster is removed from here, through the cluster's file system.
+            let staged = opts.work.as_ref().map(|work| remove_staged(opts, work, &log_path));
             if !opts.keep_bundle {
                 let _ = std::fs::remove_dir_all(&opts.bundle);
             }
+            let staged = match staged {
+                None => String::new(),
+                Some(Ok(())) => ", its copy on the cluster removed".to_string(),
+                Some(Err(why)) => format!(
+                    "; its copy on the cluster could not be removed ({why}): remove {} by hand",
+                    opts.work.as_deref().unwrap_or_default()
+                ),
+            };
             io(
                 &opts.spark_submit,
-                format!("interrupted (signal {sig}): the Spark job was stopped and its bundle removed; nothing was written"),
+                format!("interrupted (signal {sig}): the Spark job was stopped and its bundle removed{staged}; nothing was written"),
             )
         }
     })?;
@@ -909,6 +954,30 @@ pub fn run(
     let mut result = result?;
     result.rules_ms = t1.elapsed().as_millis();
     Ok(result)
+}
+
+/// Removes a run's folder on the cluster (`runner.py --remove`) with a driver of its own on
+/// this machine: the site's options (Kerberos, Hadoop settings) reach the file system, no
+/// executor is asked for.
+fn remove_staged(
+    opts: &SparkOptions,
+    work: &str,
+    log_path: &Path,
+) -> std::result::Result<(), String> {
+    let log = fs_err::OpenOptions::new()
+        .append(true)
+        .open(log_path)
+        .map_err(|e| e.to_string())?;
+    let mut cmd = submit_command(&opts.spark_submit, "local[1]", &opts.submit_args);
+    cmd.arg(opts.bundle.join("runner.py"))
+        .args(["--remove", work])
+        .stdout(log.try_clone().map_err(|e| e.to_string())?.into_parts().0)
+        .stderr(log.into_parts().0);
+    match cmd.status() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("spark-submit {s}")),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// The run's result from a Spark run's `results/` folder: `status.json` and each rule's
@@ -1076,6 +1145,13 @@ mod master_tests {
         assert_eq!(local("file://localhost/r"), Some(PathBuf::from("/r")));
         assert_eq!(local("file:/r"), Some(PathBuf::from("/r")));
         assert_eq!(local("file:r"), None);
+        // Escapes as Hadoop writes them: a space, a percent sign, Chinese in UTF-8.
+        assert_eq!(
+            local("file:///r/%E5%AE%A1%E8%AE%A1%20results%25"),
+            Some(PathBuf::from("/r/审计 results%"))
+        );
+        assert_eq!(local("file:///r/%2"), None);
+        assert_eq!(local("file:///r/%zz"), None);
         let e = local_results(Path::new("hdfs:///r"))
             .unwrap_err()
             .to_string();

@@ -1,6 +1,7 @@
 """crosscheck's Spark runner: executes a bundle written by `crosscheck compile --target spark`.
 
     spark-submit --master URL runner.py manifest.json [RESULTS] [--stage URI] [--fetch DIR]
+    spark-submit --master local[1] runner.py --remove URI
 
 RESULTS is a folder (default: results/ beside the manifest) or a URI (hdfs://…, s3a://…,
 file://…) on the file system Spark writes to; status.json goes there too, beside the rules'
@@ -123,6 +124,18 @@ def main():
     # list.json`: several bundles (a rule's fixtures, each with its own inputs) one after
     # another in one Spark session, the list naming each one's manifest and results folder.
     stage = fetch = None
+    if sys.argv[1] == "--remove":
+        # `runner.py --remove URI`: what a run interrupted on the cluster left there (the staged
+        # inputs and results), removed through the cluster's file system.
+        if len(sys.argv) != 3 or not is_uri(sys.argv[2]):
+            sys.exit("--remove takes one URI on the cluster's file system (hdfs://…, file://…)")
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.builder.appName("crosscheck cleanup").getOrCreate()
+        Store(spark).remove(sys.argv[2])
+        print("crosscheck: removed %s" % sys.argv[2], flush=True)
+        spark.stop()
+        return
     if sys.argv[1] == "--many":
         with open(sys.argv[2], encoding="utf-8") as f:
             runs = [(r["manifest"], r["results"]) for r in json.load(f)]
