@@ -734,6 +734,24 @@ fn spark_python() -> PathBuf {
     }
 }
 
+/// Runs `script` with the Python Spark runs the runner with, the runner importable as
+/// `runner` from `dir` (its argument), and reads the JSON it wrote to `dir/output`.
+fn python_on_runner(dir: &Path, script: &str, output: &str) -> serde_json::Value {
+    std::fs::write(dir.join("runner.py"), crosscheck::engine::spark::RUNNER).unwrap();
+    let out = std::process::Command::new(spark_python())
+        .arg("-c")
+        .arg(script)
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(dir.join(output)).unwrap()).unwrap()
+}
+
 /// A seeded stream of strings over an alphabet (lengths 0..=max), for pairs nobody designed.
 fn random_strings(alphabet: &[&str], max: usize, n: usize, seed: u64) -> Vec<String> {
     let mut state = seed;
@@ -929,11 +947,6 @@ fn the_spark_runner_compares_and_estimates_as_the_local_engine_does() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("runner.py"),
-        crosscheck::engine::spark::RUNNER,
-    )
-    .unwrap();
     let input = serde_json::json!({
         "tables": serde_json::from_str::<serde_json::Value>(names::tables()).unwrap(),
         "cases": cases,
@@ -959,19 +972,7 @@ m = [list(r) for r in e["m"]]
 prior, its = runner.em(patterns, e["u"], m, [False, False, True], e["starts"], 0.01, 1e5, False)
 json.dump({"levels": levels, "folded": folded, "em": [prior, its, m]}, open(sys.argv[1] + "/output.json", "w", encoding="utf-8"))
 "#;
-    let out = std::process::Command::new(spark_python())
-        .arg("-c")
-        .arg(script)
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("output.json")).unwrap()).unwrap();
+    let got = python_on_runner(dir.path(), script, "output.json");
     let wrong: Vec<String> = got["levels"]
         .as_array()
         .unwrap()
@@ -1336,11 +1337,6 @@ fn the_spark_runner_types_cells_as_the_local_normaliser_does() {
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
-        dir.path().join("runner.py"),
-        crosscheck::engine::spark::RUNNER,
-    )
-    .unwrap();
-    std::fs::write(
         dir.path().join("cases.json"),
         serde_json::Value::from(cases.clone()).to_string(),
     )
@@ -1368,19 +1364,8 @@ for c in json.load(open(sys.argv[1] + "/cases.json", encoding="utf-8")):
         out.append({"err": str(e)})
 json.dump(out, open(sys.argv[1] + "/typed.json", "w", encoding="utf-8"), ensure_ascii=False)
 "#;
-    let out = std::process::Command::new(spark_python())
-        .arg("-c")
-        .arg(script)
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let got: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(dir.path().join("typed.json")).unwrap()).unwrap();
+        serde_json::from_value(python_on_runner(dir.path(), script, "typed.json")).unwrap();
     assert_eq!(got.len(), expected.len());
     let wrong: Vec<String> = got
         .iter()
@@ -1825,8 +1810,9 @@ fn cluster_catalog(text: &str, storage: &Path, names: &[String]) -> String {
     out
 }
 
-/// The sample city's registers living on the cluster, as Hive tables (a metastore of their own)
-/// and Parquet by URI, and the whole bundled audit run there: the same leads as a local run of
+/// The sample city's registers living on a standalone cluster (a master and a worker of their
+/// own), as Hive tables (an embedded metastore) and Parquet by URI, and the whole bundled audit
+/// run there from a working folder that stays empty: the same leads as a local run of
 /// the extracts, line for line (the file and sheet columns name the table instead), the same
 /// rows loaded and rejected and the same ID quality per register, and a bundle that holds no
 /// data (no input is staged: Spark reads the registers where they are).
@@ -1836,6 +1822,8 @@ fn the_sample_city_on_the_cluster_gives_the_local_leads() {
     require_spark();
     let dir = tempfile::tempdir().unwrap();
     let cluster = dir.path().join("cluster");
+    std::fs::create_dir_all(&cluster).unwrap();
+    let standalone = Standalone::start(&cluster);
     let storage = cluster.join("registers");
     std::fs::create_dir_all(&storage).unwrap();
     let sample =
@@ -1870,7 +1858,7 @@ fn the_sample_city_on_the_cluster_gives_the_local_leads() {
     std::fs::write(cluster.join("setup.py"), setup).unwrap();
     let mut cmd = crosscheck::engine::spark::submit_command(
         &crosscheck::engine::spark::find_spark_submit().unwrap(),
-        "local[2]",
+        standalone.url.as_str(),
         &conf
             .iter()
             .flat_map(|c| ["--conf".to_string(), c.clone()])
@@ -1918,7 +1906,7 @@ fn the_sample_city_on_the_cluster_gives_the_local_leads() {
         "--engine",
         "spark",
         "--master",
-        "local[2]",
+        standalone.url.as_str(),
         "--keep-bundle",
     ]
     .iter()
