@@ -25,7 +25,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::ingest::{DatasetReport, InputFile, RejectedRow};
 use crate::job::Job;
-use crate::job::catalog::{ClusterSource, Format};
+use crate::job::catalog::{ClusterSource, Format, uri_scheme};
 use crate::plan::CompiledRule;
 use crate::plan::spark::{self, SparkRule};
 
@@ -716,8 +716,6 @@ pub fn check_master(master: &str) -> std::result::Result<(), String> {
     }
 }
 
-use crate::job::catalog::uri_scheme;
-
 /// A cluster work folder must be a URI: a plain path would mean the driver's disk to Python
 /// and the cluster's default file system to Spark.
 pub fn check_work(work: &str) -> std::result::Result<(), String> {
@@ -776,8 +774,12 @@ fn local_results(results: &Path) -> Result<PathBuf> {
                 bytes.push(b[i]);
                 i += 1;
             }
-            use std::os::unix::ffi::OsStringExt;
-            Ok(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+            String::from_utf8(bytes).map(PathBuf::from).map_err(|_| {
+                io(
+                    results,
+                    "the URI's escapes are not UTF-8 text: give the folder as a path",
+                )
+            })
         }
         Some(_) => Err(io(
             results,
