@@ -2245,3 +2245,94 @@ fn a_standalone_cluster_reads_registers_where_they_live() {
     assert!(executors > 0, "the worker ran no executor");
     drop(cluster);
 }
+
+/// A register on the cluster that cannot be read as declared fails its own rules with why,
+/// naming the register, the column and what to do; the other registers' rules still run.
+#[test]
+#[ignore = "needs Apache Spark (spark-submit and Java 17): `bash .ci/run` installs it and runs this"]
+fn a_register_that_does_not_fit_its_declaration_fails_its_rules_with_why() {
+    use polars::prelude::*;
+    require_spark();
+    let dir = tempfile::tempdir().unwrap();
+    let mut df = df!(
+        "身份证号" => ["320102195003011238", "320104194805122341", "11010519491231002X"],
+        "发放金额" => ["10", "20", "30"],
+        "rec" => [1i64, 2, 2],
+    )
+    .unwrap();
+    df.with_column(
+        Column::new("发放日期".into(), [19_000i32, 19_001, 19_002])
+            .cast(&DataType::Date)
+            .unwrap(),
+    )
+    .unwrap();
+    let file = dir.path().join("payments.parquet");
+    ParquetWriter::new(std::fs::File::create(&file).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let uri = format!("file://{}", file.display());
+    let catalog = format!(
+        "datasets:
+  good:
+    path: {uri}
+    columns:
+      id_card: {{ type: id_card, aliases: [身份证号] }}
+  wrong_type:
+    path: {uri}
+    columns:
+      id_card: {{ type: id_card, aliases: [身份证号] }}
+      paid_on: {{ type: money, aliases: [发放日期] }}
+  no_column:
+    path: {uri}
+    columns:
+      id_card: {{ type: id_card, aliases: [身份证号] }}
+      bank_account: {{ type: text, aliases: [银行账号] }}
+  twice_numbered:
+    path: {uri}
+    row: rec
+    columns:
+      id_card: {{ type: id_card, aliases: [身份证号] }}
+  missing:
+    path: file://{}/nowhere.parquet
+    columns:
+      id_card: {{ type: id_card, aliases: [身份证号] }}
+",
+        dir.path().display()
+    );
+    let rules: Vec<(String, String)> = ["good", "wrong_type", "no_column", "twice_numbered", "missing"]
+        .iter()
+        .map(|d| {
+            (
+                format!("{d}.yaml"),
+                format!(
+                    "id: rows_of_{d}\ntitle: 行 / rows\ndescription: 测试 / a test\nseverity: info\nrow_check:\n  sources: [{{ dataset: {d} }}]\n  condition: \"true\"\n  key: [id_card]\n"
+                ),
+            )
+        })
+        .collect();
+    let rules: Vec<(&str, &str)> = rules
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let job = custom_job(dir.path(), &catalog, &rules);
+    let out = run_job(&job, "r", &["--engine", "spark", "--master", "local[2]"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    for expected in [
+        "rule rows_of_wrong_type failed: dataset `wrong_type` could not be loaded:",
+        "column 发放日期 is DATE, which cannot hold a money (paid_on); declare the column's type to match the table",
+        "rule rows_of_no_column failed: dataset `no_column` could not be loaded:",
+        "has no column for `bank_account` (looked for: bank_account, 银行账号); its columns are: 身份证号, 发放金额, rec, 发放日期. Add the column's name to `aliases`, or mark it `optional: true`",
+        "the row column rec must number every record once (0 empty, 1 repeated)",
+        "rule rows_of_missing failed: dataset `missing` could not be loaded:",
+        "nowhere.parquet",
+    ] {
+        assert!(err.contains(expected), "{expected} not in:\n{err}");
+    }
+    let m = manifest_of(&dir.path().join("out/r"));
+    let leads: Vec<_> = rule_status(&m)
+        .into_iter()
+        .filter(|(_, status, _)| status == "ok")
+        .collect();
+    assert_eq!(leads, [("rows_of_good".to_string(), "ok".to_string(), 3)]);
+}
