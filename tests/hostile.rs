@@ -670,14 +670,11 @@ fn dates_out_of_range_reject_their_row() {
     assert_eq!(rejected[1][2], "3", "{rejected:?}");
 
     let dir = tempfile::tempdir().unwrap();
-    let catalog = CATALOG
-        .replace("path: people.csv", "path: people.parquet")
-        .replace("    encoding: utf-8\n", "")
-        .replace(
-            "      amount: { type: money, aliases: [金额] }",
-            "      amount: { type: money, aliases: [金额] }\n      paid_on: { type: date, aliases: [日期] }",
-        );
-    let job = custom_job(dir.path(), &catalog, &[("by_name.yaml", BY_NAME)]);
+    let job = parquet_job(
+        dir.path(),
+        "      paid_on: { type: date, aliases: [日期] }",
+        BY_NAME,
+    );
     use polars::prelude::*;
     let mut df = df!(
         "身份证号" => [IDS[1], IDS[2]],
@@ -688,11 +685,29 @@ fn dates_out_of_range_reject_their_row() {
     .unwrap();
     df.apply("日期", |c| c.cast(&DataType::Date).unwrap())
         .unwrap();
-    ParquetWriter::new(std::fs::File::create(data_dir(dir.path()).join("people.parquet")).unwrap())
-        .finish(&mut df)
-        .unwrap();
+    write_people_parquet(dir.path(), &mut df);
     let run = run_ok(&job, "r1", &[]);
     assert_eq!(accounting(&run), (2, 1, 1));
+}
+
+/// A job over `people.parquet`: the catalog's columns and `extra` ones, and `rule`.
+fn parquet_job(dir: &Path, extra: &str, rule: &str) -> std::path::PathBuf {
+    let catalog = CATALOG
+        .replace("path: people.csv", "path: people.parquet")
+        .replace("    encoding: utf-8\n", "")
+        .replace(
+            "      amount: { type: money, aliases: [金额] }",
+            &format!("      amount: {{ type: money, aliases: [金额] }}\n{extra}"),
+        );
+    custom_job(dir, &catalog, &[("by_name.yaml", rule)])
+}
+
+fn write_people_parquet(dir: &Path, df: &mut polars::prelude::DataFrame) {
+    polars::prelude::ParquetWriter::new(
+        std::fs::File::create(data_dir(dir).join("people.parquet")).unwrap(),
+    )
+    .finish(df)
+    .unwrap();
 }
 
 /// A register's Parquet timestamps (to the millisecond, as databases write them) load as
@@ -702,18 +717,15 @@ fn dates_out_of_range_reject_their_row() {
 #[test]
 fn timestamps_and_old_dates_load_and_reach_the_workbook() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = CATALOG
-        .replace("path: people.csv", "path: people.parquet")
-        .replace("    encoding: utf-8\n", "")
-        .replace(
-            "      amount: { type: money, aliases: [金额] }",
-            "      amount: { type: money, aliases: [金额] }\n      born: { type: date, aliases: [出生] }\n      seen_at: { type: datetime, aliases: [时间] }\n      seen_text: { type: datetime, aliases: [时间文本] }\n      count: { type: int, aliases: [次数] }",
-        );
     let rule = BY_NAME.replace(
         "  - { label: 身份证号 / ID, expr: id_card }",
         "  - { label: 身份证号 / ID, expr: id_card }\n  - { label: born, expr: born }\n  - { label: seen_at, expr: seen_at }\n  - { label: seen_text, expr: seen_text }\n  - { label: count, expr: count }",
     );
-    let job = custom_job(dir.path(), &catalog, &[("by_name.yaml", &rule)]);
+    let job = parquet_job(
+        dir.path(),
+        "      born: { type: date, aliases: [出生] }\n      seen_at: { type: datetime, aliases: [时间] }\n      seen_text: { type: datetime, aliases: [时间文本] }\n      count: { type: int, aliases: [次数] }",
+        &rule,
+    );
     use polars::prelude::*;
     let mut df = df!(
         "身份证号" => [IDS[1], IDS[2]],
@@ -733,9 +745,7 @@ fn timestamps_and_old_dates_load_and_reach_the_workbook() {
             .unwrap()
     })
     .unwrap();
-    ParquetWriter::new(std::fs::File::create(data_dir(dir.path()).join("people.parquet")).unwrap())
-        .finish(&mut df)
-        .unwrap();
+    write_people_parquet(dir.path(), &mut df);
     let run = run_ok(&job, "r1", &[]);
     assert_eq!(accounting(&run), (2, 2, 0));
     let evidence: Vec<String> = read_csv(&run.join("anomalies.csv"))[1..]

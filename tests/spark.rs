@@ -398,15 +398,9 @@ fn sigterm_stops_the_spark_job_and_removes_its_bundle() {
     let bundle = format!(".s.spark-{}", child.id());
     // Wait for Spark to have started: its log is being written in the bundle.
     let log = out.join(&bundle).join("spark.log");
-    let started = std::time::Instant::now();
-    while std::fs::metadata(&log).map_or(0, |m| m.len()) < 200 {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(120),
-            "Spark did not start"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_for(&mut child, "Spark to start", || {
+        std::fs::metadata(&log).map_or(0, |m| m.len()) >= 200
+    });
     let running_on = |needle: &str| -> Vec<String> {
         std::fs::read_dir("/proc")
             .unwrap()
@@ -416,17 +410,35 @@ fn sigterm_stops_the_spark_job_and_removes_its_bundle() {
             .collect()
     };
     assert!(!running_on(&bundle).is_empty(), "no Spark process found");
+    let err = terminate(child);
+    assert!(err.contains("the Spark job was stopped"), "{err}");
+    assert!(running_on(&bundle).is_empty(), "{:?}", running_on(&bundle));
+    assert!(!out.join(&bundle).exists(), "the bundle is left behind");
+    assert!(!out.join("s").exists());
+}
+
+/// Waits (up to three minutes) until `ready`, the run still going.
+fn wait_for(child: &mut std::process::Child, what: &str, ready: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(180),
+            "waited in vain for {what}"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// SIGTERM to a run, which must exit 2: what it wrote to stderr.
+fn terminate(child: std::process::Child) -> String {
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("the Spark job was stopped"), "{err}");
-    assert!(running_on(&bundle).is_empty(), "{:?}", running_on(&bundle));
-    assert!(!out.join(&bundle).exists(), "the bundle is left behind");
-    assert!(!out.join("s").exists());
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// SIGTERM while a run works in a folder on the cluster: the driver dies before its own
@@ -461,22 +473,10 @@ fn sigterm_leaves_no_copy_in_the_cluster_work_folder() {
             .map(|d| d.count())
             .sum()
     };
-    let started = std::time::Instant::now();
-    while staged() == 0 {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(180),
-            "nothing was staged"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&output.stderr);
+    wait_for(&mut child, "an input staged on the cluster", || {
+        staged() > 0
+    });
+    let err = terminate(child);
     assert!(err.contains("its copy on the cluster removed"), "{err}");
     let left: Vec<_> = std::fs::read_dir(&work).unwrap().collect();
     assert!(left.is_empty(), "the cluster's folder holds {left:?}");
